@@ -1,0 +1,124 @@
+/**
+ * Reads the YAML config file, applies environment overrides and validates the result with
+ * the one schema. Errors are a ConfigError listing every problem as `key: message`.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+
+/** A config that did not validate; `problems` name the key and the fix. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: { key: string; message: string }[],
+  ) {
+    super(`invalid configuration in ${source}:\n${problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Dotted key of a zod issue path, e.g. `backends.0.keystone.url`. */
+export function keyOf(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+}
+
+function problemsOf(error: z.ZodError): { key: string; message: string }[] {
+  return error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return {
+        key: keyOf([...issue.path, issue.keys[0] ?? '']),
+        message: `is not a known key (${issue.keys.join(', ')}); check the spelling against config/default.yaml`,
+      };
+    }
+    if (issue.code === 'invalid_type' && issue.input === undefined) {
+      return { key: keyOf(issue.path), message: `is required (${issue.message})` };
+    }
+    return { key: keyOf(issue.path), message: issue.message };
+  });
+}
+
+const ENV_PREFIX = 'HGW_';
+/** Variables that steer the process rather than override a key. */
+const ENV_RESERVED = new Set(['HGW_CONFIG']);
+
+/** `BODY_LIMIT_BYTES` → `bodyLimitBytes`. */
+function camel(segment: string): string {
+  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Environment overrides: `REDIS_URL` sets redis.url; `HGW_SECTION__KEY=value` sets
+ * section.key (double underscore nests, single underscores become camelCase). Values are read
+ * as YAML scalars or flow collections, so `HGW_SERVER__PORT=9000` is a number and
+ * `HGW_WEBHOOKS__ALLOW_NETWORKS=[127.0.0.0/8]` a list.
+ */
+export function envOverrides(env: NodeJS.ProcessEnv): { path: string[]; value: unknown; name: string }[] {
+  const out: { path: string[]; value: unknown; name: string }[] = [];
+  if (env.REDIS_URL) out.push({ path: ['redis', 'url'], value: env.REDIS_URL, name: 'REDIS_URL' });
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || raw === undefined) continue;
+    const path = name.slice(ENV_PREFIX.length).split('__').filter(Boolean).map(camel);
+    if (path.length === 0) continue;
+    let value: unknown = raw;
+    try {
+      value = parseYaml(raw);
+    } catch {
+      // Not YAML: keep the raw string and let the schema judge it.
+    }
+    out.push({ path, value, name });
+  }
+  return out;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node: Record<string, unknown> = target;
+  for (const [i, key] of path.entries()) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return;
+    if (i === path.length - 1) {
+      node[key] = value;
+      return;
+    }
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+}
+
+/** Validates an already-parsed document (after env overrides). */
+export function parseConfig(doc: unknown, source = 'config', env: NodeJS.ProcessEnv = {}): Config {
+  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
+    throw new ConfigError(source, [{ key: '(top level)', message: 'must be a YAML mapping of sections (server, redis, …)' }]);
+  }
+  const merged = structuredClone((doc ?? {}) as Record<string, unknown>);
+  for (const o of envOverrides(env)) setPath(merged, o.path, o.value);
+  const result = configSchema.safeParse(merged);
+  if (!result.success) throw new ConfigError(source, problemsOf(result.error));
+  return result.data;
+}
+
+/** Parses YAML text into a validated config. */
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = {}): Config {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+    throw new ConfigError(source, [
+      { key: '(file)', message: `is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}` },
+    ]);
+  }
+  return parseConfig(doc, source, env);
+}
+
+/** Loads `file` (or nothing: defaults) and applies `env`. */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  if (!file) return parseConfig({}, 'defaults', env);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ key: '(file)', message: `cannot be read: ${(err as Error).message}` }]);
+  }
+  return parseConfigText(text, file, env);
+}

@@ -1,0 +1,88 @@
+/**
+ * The three state-mapping tables of DESIGN §3, as functions. Conductor's vocabulary is the
+ * only one the cache and the API speak; an unrecognised backend value is `unknown`, never
+ * `pending`, and callers keep the raw value in `backend.status`.
+ */
+
+export const INSTANCE_STATES = [
+  'pending',
+  'running',
+  'shutting_down',
+  'stopped',
+  'create_failed',
+  'error',
+  'vanished',
+  'unknown',
+] as const;
+
+export type InstanceState = (typeof INSTANCE_STATES)[number];
+
+/** States in which something is still moving; adaptive polling watches these closely. */
+export const TRANSITIONAL_STATES: ReadonlySet<InstanceState> = new Set(['pending', 'shutting_down']);
+
+const NOVA: Readonly<Record<string, InstanceState>> = {
+  BUILD: 'pending',
+  REBUILD: 'pending',
+  REBOOT: 'pending',
+  HARD_REBOOT: 'pending',
+  RESIZE: 'pending',
+  MIGRATING: 'pending',
+  ACTIVE: 'running',
+  SHUTOFF: 'stopped',
+  SUSPENDED: 'stopped',
+  PAUSED: 'stopped',
+  SHELVED: 'stopped',
+  SHELVED_OFFLOADED: 'stopped',
+  ERROR: 'error',
+  DELETED: 'vanished',
+  SOFT_DELETED: 'vanished',
+};
+
+const HEAT_RESOURCE: Readonly<Record<string, InstanceState>> = {
+  CREATE_IN_PROGRESS: 'pending',
+  INIT_COMPLETE: 'pending',
+  CREATE_FAILED: 'create_failed',
+  DELETE_IN_PROGRESS: 'shutting_down',
+  DELETE_COMPLETE: 'vanished',
+};
+
+const DELTACLOUD: Readonly<Record<string, InstanceState>> = {
+  START: 'pending',
+  PENDING: 'pending',
+  RUNNING: 'running',
+  STOPPING: 'shutting_down',
+  SHUTTING_DOWN: 'shutting_down',
+  STOPPED: 'stopped',
+  FINISH: 'stopped',
+  ERROR: 'error',
+};
+
+function norm(raw: string | null | undefined): string {
+  return (raw ?? '').trim().toUpperCase();
+}
+
+/** Nova server status (as Heat exposes it in server resource attributes) → state. */
+export function mapNovaStatus(raw: string | null | undefined): InstanceState {
+  return NOVA[norm(raw)] ?? 'unknown';
+}
+
+/** Heat `resource_status` → state, used when no live server status is available. */
+export function mapHeatResourceStatus(raw: string | null | undefined): InstanceState {
+  const status = norm(raw);
+  const exact = HEAT_RESOURCE[status];
+  if (exact) return exact;
+  // Only well-formed ACTION_STATUS values fall into the generic rows; "COMPLETE" alone is unknown.
+  if (/^[A-Z]+_COMPLETE$/.test(status)) return 'running';
+  if (/^[A-Z]+_FAILED$/.test(status)) return 'error';
+  return 'unknown';
+}
+
+/** Deltacloud instance `state` → state. */
+export function mapDeltacloudState(raw: string | null | undefined): InstanceState {
+  return DELTACLOUD[norm(raw)] ?? 'unknown';
+}
+
+/** Heat stack_status / resource_status values that mean "still moving". */
+export function isInProgress(rawStatus: string | null | undefined): boolean {
+  return norm(rawStatus).endsWith('_IN_PROGRESS');
+}

@@ -1,0 +1,136 @@
+/**
+ * The change feed: a Redis stream every cache change is appended to (by the store's Lua
+ * script), plus events that are not cache changes (`gateway.strategy_changed`,
+ * `webhook.disabled`). The stream position is the cursor.
+ */
+import type { Redis } from 'ioredis';
+import { InputError } from '../errors.js';
+import type { FeedLimits } from './state-store.js';
+import { Keys } from './keys.js';
+import { newEventId } from './state-store.js';
+
+/** A stream id (`<ms>-<seq>`) or `0` (from the start). */
+export const CURSOR_PATTERN = /^(0|\d{1,20}-\d{1,20})$/;
+
+export interface FeedEntry {
+  /** Stream position; pass as `after` to continue. */
+  cursor: string;
+  /** The event JSON as stored: `{id, type, occurredAt, data}`. */
+  json: string;
+  type: string;
+  /** Instance or deployment id the event is about ('' for gateway events). */
+  subject: string;
+  /** Deployment id the event belongs to ('' for gateway events). */
+  deploymentId: string;
+}
+
+export interface FeedPage {
+  entries: FeedEntry[];
+  /** Cursor to continue from (the last entry's, or `after` when nothing new). */
+  next: string;
+  /**
+   * Events after the requested cursor were trimmed by retention: the caller missed them
+   * and must resync from the reads.
+   */
+  gap: boolean;
+}
+
+export class ChangeFeed {
+  readonly keys: Keys;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly limits: FeedLimits,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.keys = new Keys(prefix);
+  }
+
+  /** Appends an event that is not a cache change; returns its cursor and id. */
+  async append(
+    type: string,
+    data: Record<string, unknown>,
+    meta: { subject?: string; deploymentId?: string } = {},
+  ): Promise<{ cursor: string; id: string }> {
+    const id = newEventId();
+    const json = JSON.stringify({ id, type, occurredAt: new Date(this.now()).toISOString(), data });
+    const [[err, cursor] = [null, null]] =
+      (await this.redis
+        .multi()
+        .xadd(this.keys.feed, 'MAXLEN', '~', this.limits.maxLength, '*', 'e', json, 't', type, 'k', meta.subject ?? '', 'g', meta.deploymentId ?? '')
+        .xtrim(this.keys.feed, 'MINID', '~', `${Math.max(0, this.now() - this.limits.maxAgeMs)}-0`)
+        .exec()) ?? [];
+    if (err) throw err;
+    return { cursor: cursor as string, id };
+  }
+
+  /**
+   * Up to `limit` events after `after` (exclusive; omitted or `0` = from the oldest kept).
+   * `gap` is true when retention removed events the caller has not seen.
+   */
+  async read(after: string | undefined, limit: number, blockMs?: number): Promise<FeedPage> {
+    const from = after ?? '0';
+    if (!CURSOR_PATTERN.test(from)) {
+      throw new InputError('after must be a cursor returned by the feed', [
+        { path: 'after', message: `'${from.slice(0, 40)}' is not a feed cursor; use the "next" value of a previous page, or 0` },
+      ]);
+    }
+    const count = Math.min(Math.max(1, Math.trunc(limit)), 1_000);
+    let raw: [string, string[]][];
+    if (blockMs !== undefined) {
+      const reply = await this.redis.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.feed, from);
+      raw = reply?.[0]?.[1] ?? [];
+    } else {
+      raw = await this.redis.xrange(this.keys.feed, from === '0' ? '-' : `(${from}`, '+', 'COUNT', count);
+    }
+    const entries = raw.map(([cursor, fields]) => toEntry(cursor, fields));
+    const gap = from !== '0' && (await this.trimmedAfter(from));
+    return { entries, next: entries.at(-1)?.cursor ?? from, gap };
+  }
+
+  /** True when an entry newer than `cursor` was deleted by retention. */
+  async trimmedAfter(cursor: string): Promise<boolean> {
+    const info = await this.info();
+    return info.maxDeletedCursor !== null && compareCursors(info.maxDeletedCursor, cursor) > 0;
+  }
+
+  /** Stream length, first and last cursor, and the newest cursor retention removed. */
+  async info(): Promise<{ length: number; firstCursor: string | null; lastCursor: string | null; maxDeletedCursor: string | null }> {
+    let reply: unknown[];
+    try {
+      reply = (await this.redis.xinfo('STREAM', this.keys.feed)) as unknown[];
+    } catch (err) {
+      if (/no such key/i.test((err as Error).message)) {
+        return { length: 0, firstCursor: null, lastCursor: null, maxDeletedCursor: null };
+      }
+      throw err;
+    }
+    const fields = new Map<string, unknown>();
+    for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), reply[i + 1]);
+    const first = fields.get('first-entry') as [string, string[]] | null;
+    const last = fields.get('last-entry') as [string, string[]] | null;
+    const maxDeleted = String(fields.get('max-deleted-entry-id') ?? '0-0');
+    return {
+      length: Number(fields.get('length') ?? 0),
+      firstCursor: first?.[0] ?? null,
+      lastCursor: last?.[0] ?? null,
+      maxDeletedCursor: maxDeleted === '0-0' ? null : maxDeleted,
+    };
+  }
+}
+
+function toEntry(cursor: string, fields: string[]): FeedEntry {
+  const map: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
+  return { cursor, json: map.e ?? '{}', type: map.t ?? '', subject: map.k ?? '', deploymentId: map.g ?? '' };
+}
+
+/** Orders two stream ids numerically. */
+export function compareCursors(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map(BigInt);
+  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
+  if (am !== bm) return am < bm ? -1 : 1;
+  if (as !== bs) return as < bs ? -1 : 1;
+  return 0;
+}

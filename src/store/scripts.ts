@@ -1,0 +1,172 @@
+/**
+ * Lua scripts of the store. Each runs atomically inside Redis, which is what makes
+ * "two replicas observing the same change produce one event" true without locks.
+ *
+ * Keys beyond KEYS[] are derived from the prefix inside the scripts. That is valid on
+ * Redis Cluster because the prefix is a hash tag: every key of a gateway lives in one slot.
+ */
+
+/** Splices `"instanceIds":[…]` (from the deployment's index) into a stored deployment document. */
+const WITH_INSTANCE_IDS = `
+local function with_instance_ids(prefix, id, j)
+  local ids = redis.call('ZRANGE', prefix .. 'd:' .. id .. ':i', 0, -1)
+  local arr = '[]'
+  if #ids > 0 then arr = cjson.encode(ids) end
+  return string.sub(j, 1, -2) .. ',"instanceIds":' .. arr .. '}'
+end
+`;
+
+/**
+ * Observe one instance (kind `i`) or deployment (kind `d`).
+ *
+ * KEYS: record, feed.
+ * ARGV: prefix, kind, id, group (deployment id of an instance; the id itself for a
+ * deployment), backend, status (canonical state / raw stack status), content (the JSON
+ * members that define "a change"), updatedAt JSON literal, updatedAt ms or '', source JSON
+ * literal, observedAt ISO, observedAt ms, event id, feed max length, feed min id,
+ * occurredAt ISO, deleted flag ('1' when this observation says it is gone).
+ *
+ * Returns {outcome, version, cursor}: 0 stale (older than stored), 1 refreshed (identical),
+ * 2 changed (event appended), 3 ignored (first sighting of something already gone).
+ *
+ * Ordering: when the stored record and the observation come from the same backend and both
+ * carry a backend time, the backend time decides; otherwise the gateway's observation time.
+ * An equal backend time falls back to the observation time.
+ */
+export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}
+local key, feed = KEYS[1], KEYS[2]
+local prefix, kind, id, group, backend, status, content =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local uj, u, src, o, ob = ARGV[8], tonumber(ARGV[9]), ARGV[10], ARGV[11], tonumber(ARGV[12])
+local deleted = ARGV[17] == '1'
+
+local old = redis.call('HMGET', key, 'c', 'v', 'u', 'ob', 'bk', 'st', 'g', 'x', 'j', 'uj', 'o')
+local oc, ov, ou, oob, obk, ost, og, ox, oj, ouj, oo =
+  old[1], tonumber(old[2]), tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[10], old[11]
+
+if oc then
+  local older
+  if obk == backend and u and ou and u ~= ou then older = u < ou else older = ob < (oob or 0) end
+  if older then return {0, ov, ''} end
+elseif deleted then
+  return {3, 0, ''}
+end
+
+local function doc(c, uj_, o_, v_)
+  return '{' .. c .. ',"updatedAt":' .. uj_ .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v_ .. '}'
+end
+
+if oc == content then
+  -- Identical: refresh observedAt (never backwards), no version bump, no event.
+  local nob, no_ = ob, o
+  if oob and oob > ob then nob, no_ = oob, oo end
+  local nu, nuj = u, uj
+  if ou and (not u or ou > u) then nu, nuj = ou, ouj end
+  redis.call('HSET', key, 'j', doc(oc, nuj, no_, ov), 'ob', nob, 'o', no_, 'u', nu or '', 'uj', nuj, 's', src, 'm', 0)
+  return {1, ov, ''}
+end
+
+local v = (ov or 0) + 1
+local j = doc(content, uj, o, v)
+local etype
+if not oc then etype = 'created'
+elseif deleted and ox ~= '1' then etype = 'deleted'
+elseif status ~= ost then etype = (kind == 'i') and 'state_changed' or 'status_changed'
+else etype = 'updated' end
+etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
+
+redis.call('HSET', key, 'c', content, 'j', j, 'v', v, 'u', u or '', 'uj', uj, 'ob', ob, 'o', o,
+  'bk', backend, 'st', status, 'g', group, 'x', deleted and '1' or '0', 's', src, 'm', 0)
+
+if not oc then redis.call('ZADD', prefix .. 'idx:' .. kind, 0, id) end
+if obk ~= backend then
+  if obk then redis.call('ZREM', prefix .. 'b:' .. obk .. ':' .. kind, id) end
+  redis.call('ZADD', prefix .. 'b:' .. backend .. ':' .. kind, 0, id)
+end
+local cur, prev = j, oj
+if kind == 'i' then
+  if og ~= group then
+    if og then redis.call('ZREM', prefix .. 'd:' .. og .. ':i', id) end
+    redis.call('ZADD', prefix .. 'd:' .. group .. ':i', 0, id)
+  end
+  if ost ~= status then
+    if ost then redis.call('ZREM', prefix .. 's:' .. ost, id) end
+    redis.call('ZADD', prefix .. 's:' .. status, 0, id)
+  end
+else
+  cur = with_instance_ids(prefix, id, j)
+  if oj then prev = with_instance_ids(prefix, id, oj) end
+end
+
+local ev = '{"id":"' .. ARGV[13] .. '","type":"' .. etype .. '","occurredAt":"' .. ARGV[16] ..
+  '","data":{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}}'
+local cursor = redis.call('XADD', feed, 'MAXLEN', '~', ARGV[14], '*', 'e', ev, 't', etype, 'k', id, 'g', group)
+redis.call('XTRIM', feed, 'MINID', '~', ARGV[15])
+return {2, v, cursor}
+`;
+
+/**
+ * A complete listing of a scope (a deployment's instances, a backend's instances or
+ * deployments) saw `seen`. Members of the scope that were not seen get their miss counter
+ * bumped; seen ones get it reset. Returns the ids missing from two consecutive listings;
+ * the caller then observes them as gone through the one write path.
+ *
+ * KEYS: scope index. ARGV: prefix, kind, seen ids…
+ */
+export const MISSING_LUA = `
+local prefix, kind = ARGV[1], ARGV[2]
+local seen = {}
+for i = 3, #ARGV do seen[ARGV[i]] = true end
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local k = prefix .. kind .. ':' .. id
+  local rec = redis.call('HMGET', k, 'v', 'x', 'm')
+  if not rec[1] then
+    redis.call('ZREM', KEYS[1], id)
+  elseif rec[2] ~= '1' then
+    if seen[id] then
+      if rec[3] and rec[3] ~= '0' then redis.call('HSET', k, 'm', 0) end
+    elseif redis.call('HINCRBY', k, 'm', 1) >= 2 then
+      out[#out + 1] = id
+    end
+  end
+end
+return out
+`;
+
+/**
+ * One page of records from an index, in id order, optionally filtered by state.
+ * KEYS: index. ARGV: prefix, kind, cursor ('' = start), limit, state filter ('' = any).
+ * Returns {next cursor or '', doc…}; deployment docs carry their instanceIds.
+ */
+export const PAGE_LUA = `${WITH_INSTANCE_IDS}
+local prefix, kind, cursor, limit, state = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local start = '-'
+if cursor ~= '' then start = '(' .. cursor end
+local out = {''}
+local taken, last = 0, nil
+while taken < limit do
+  local ids = redis.call('ZRANGE', KEYS[1], start, '+', 'BYLEX', 'LIMIT', 0, limit - taken)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st')
+    if rec[1] and (state == '' or rec[2] == state) then
+      if kind == 'd' then out[#out + 1] = with_instance_ids(prefix, id, rec[1]) else out[#out + 1] = rec[1] end
+      taken = taken + 1
+    end
+    last = id
+  end
+  start = '(' .. last
+end
+if last and taken >= limit and #redis.call('ZRANGE', KEYS[1], '(' .. last, '+', 'BYLEX', 'LIMIT', 0, 1) > 0 then
+  out[1] = last
+end
+return out
+`;
+
+/** One deployment document with its instanceIds. KEYS: record. ARGV: prefix, id. */
+export const GET_DEPLOYMENT_LUA = `${WITH_INSTANCE_IDS}
+local j = redis.call('HGET', KEYS[1], 'j')
+if not j then return false end
+return with_instance_ids(ARGV[1], ARGV[2], j)
+`;

@@ -3,31 +3,11 @@
  * port is spawned per test process (no persistence) and killed when the process exits.
  * Every test gets its own key prefix and deletes its keys afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { LocalRedisServer } from '../../src/redis/local-redis-server.js';
 
-export interface RedisServer {
-  url: string;
-  port: number;
-  /** Stops the server (SIGTERM, waits for exit). */
-  stop(): Promise<void>;
-  /** Starts it again on the same port. */
-  start(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../../src/redis/local-redis-server.js';
 
 /** Polls `check` until it returns truthy or `timeoutMs` passes. */
 export async function waitFor<T>(
@@ -50,51 +30,11 @@ export async function waitFor<T>(
   }
 }
 
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
+export type RedisServer = LocalRedisServer;
 
 /** Spawns a private `redis-server` (for tests that stop and restart Redis). */
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  const server: RedisServer = {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    async start() {
-      const proc = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
-        { stdio: 'ignore' },
-      );
-      child = proc;
-      children.add(proc);
-      proc.once('exit', () => children.delete(proc));
-      const failed = new Promise<never>((_, reject) => {
-        proc.once('error', (err) =>
-          reject(new Error(`cannot start redis-server (${err.message}); install it (apt-get install -y redis-server) or set REDIS_URL`)),
-        );
-      });
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => {}); // refused until the server listens; waitFor retries
-      try {
-        await Promise.race([failed, waitFor(async () => (await probe.connect().then(() => probe.ping())) === 'PONG', { what: 'redis-server to accept connections' })]);
-      } finally {
-        probe.disconnect();
-      }
-    },
-    async stop() {
-      const proc = child;
-      if (!proc || proc.exitCode !== null) return;
-      await new Promise<void>((resolve) => {
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      });
-    },
-  };
-  await server.start();
-  return server;
+export function startRedisServer(): Promise<LocalRedisServer> {
+  return LocalRedisServer.start();
 }
 
 let shared: Promise<string> | undefined;

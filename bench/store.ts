@@ -1,0 +1,116 @@
+/**
+ * observe() throughput over 10,000 instances, pipelined, next to a plain pipelined HSET of
+ * the same documents measured in the same run against the same Redis.
+ *
+ *   npx tsx bench/store.ts [--instances 10000] [--batch 500] [--rounds 5]
+ *
+ * Uses REDIS_URL when set, otherwise spawns a private redis-server. Each round writes every
+ * instance once with a real change (so every observe appends a feed event: the worst case).
+ * Target: at least 20,000 observations/s on a 2-core machine.
+ */
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { LocalRedisServer } from '../src/redis/local-redis-server.js';
+import { StateStore } from '../src/store/state-store.js';
+import type { InstanceObservation } from '../src/model/types.js';
+import { printTable, writeResult } from './report.js';
+
+const { values } = parseArgs({
+  options: {
+    instances: { type: 'string', default: '10000' },
+    batch: { type: 'string', default: '500' },
+    rounds: { type: 'string', default: '5' },
+  },
+});
+const instances = Number(values.instances);
+const batch = Number(values.batch);
+const rounds = Number(values.rounds);
+
+const local = process.env.REDIS_URL ? undefined : await LocalRedisServer.start();
+const redis = new Redis(process.env.REDIS_URL ?? local!.url);
+const prefix = '{bench}:';
+
+function observation(n: number, round: number): InstanceObservation {
+  return {
+    id: `srv-${n}`,
+    deploymentId: `stack-${n % 200}`,
+    name: `server-${n % 5}`,
+    state: round % 2 === 0 ? 'running' : 'stopped',
+    backend: { id: 'heat-1', kind: 'heat', status: round % 2 === 0 ? 'ACTIVE' : 'SHUTOFF' },
+    addresses: { public: [`172.24.${(n >> 8) & 255}.${n & 255}`], private: [`10.0.${(n >> 8) & 255}.${n & 255}`] },
+    updatedAt: new Date(Date.UTC(2026, 10, 25) + round * 1_000).toISOString(),
+  };
+}
+
+async function timed(run: () => Promise<void>): Promise<number> {
+  const started = process.hrtime.bigint();
+  await run();
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+async function clean() {
+  const keys = await redis.keys(`${prefix}*`);
+  for (let i = 0; i < keys.length; i += 1_000) await redis.del(...keys.slice(i, i + 1_000));
+}
+
+// Baseline: the documents a store write produces, HSET in the same batches, no logic.
+async function baseline(round: number) {
+  for (let i = 0; i < instances; i += batch) {
+    const p = redis.pipeline();
+    for (let n = i; n < Math.min(i + batch, instances); n++) {
+      p.hset(`${prefix}base:${n}`, 'j', JSON.stringify({ ...observation(n, round), observedAt: new Date().toISOString(), source: 'bench', version: round + 1 }));
+    }
+    await p.exec();
+  }
+}
+
+const store = new StateStore(redis, prefix, { maxLength: 1_000_000, maxAgeMs: 86_400_000 });
+async function observe(round: number) {
+  for (let i = 0; i < instances; i += batch) {
+    const obs: InstanceObservation[] = [];
+    for (let n = i; n < Math.min(i + batch, instances); n++) obs.push(observation(n, round));
+    await store.observeInstances(obs, { source: 'bench' });
+  }
+}
+
+await clean();
+// Warm up both paths (script load, JIT) before measuring.
+await baseline(0);
+await observe(0);
+
+const baseTimes: number[] = [];
+const storeTimes: number[] = [];
+for (let round = 1; round <= rounds; round++) {
+  baseTimes.push(await timed(() => baseline(round)));
+  storeTimes.push(await timed(() => observe(round)));
+}
+const events = await redis.xlen(`${prefix}feed`);
+await clean();
+redis.disconnect();
+await local?.stop();
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const baseRate = instances / median(baseTimes);
+const storeRate = instances / median(storeTimes);
+const result = {
+  bench: 'store',
+  instances,
+  batch,
+  rounds,
+  feedEventsAppended: events,
+  baselineHsetPerSecond: Math.round(baseRate),
+  observePerSecond: Math.round(storeRate),
+  ratio: Number((storeRate / baseRate).toFixed(3)),
+  targetObservePerSecond: 20_000,
+  meetsTarget: storeRate >= 20_000,
+};
+printTable(
+  ['path', 'ops/s (median of rounds)'],
+  [
+    ['pipelined HSET (baseline)', result.baselineHsetPerSecond.toLocaleString('en-US')],
+    ['StateStore.observeInstances', result.observePerSecond.toLocaleString('en-US')],
+    ['ratio observe / baseline', result.ratio.toFixed(2)],
+  ],
+);
+console.log(`feed events appended: ${events} (one per real change); target 20,000 obs/s: ${result.meetsTarget ? 'met' : 'NOT met'}`);
+writeResult('store', result);

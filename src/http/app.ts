@@ -1,0 +1,39 @@
+/** The express 5 application: parsing limits, health, the routers it is given, 404, problems. */
+import { isUtf8 } from 'node:buffer';
+import express, { type Express, type Router } from 'express';
+import { InputError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { healthRouter, type ReadinessCheck } from './health.js';
+import { notFoundHandler, problemMiddleware } from './problem.js';
+
+export interface AppOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  /** Evaluated at every /readyz, so checks can follow config reloads. */
+  readiness: () => readonly ReadinessCheck[];
+  /** Routers mounted after health, before the 404 handler. */
+  routers?: Router[];
+}
+
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false); // reads compute their own ETags; other answers need none
+  app.set('query parser', 'simple'); // no nested objects from ?a[b]=c
+  app.use(
+    express.json({
+      limit: options.bodyLimitBytes,
+      strict: true,
+      verify: (_req, _res, buf) => {
+        if (!isUtf8(buf)) {
+          throw new InputError('the request body is not valid UTF-8', [{ path: 'body', message: 'must be UTF-8 encoded JSON' }]);
+        }
+      },
+    }),
+  );
+  app.use(healthRouter(options.readiness));
+  for (const router of options.routers ?? []) app.use(router);
+  app.use(notFoundHandler);
+  app.use(problemMiddleware(options.logger));
+  return app;
+}

@@ -1,0 +1,63 @@
+/** `/healthz` (the process is up) and `/readyz` (every dependency answers in time). */
+import { Router } from 'express';
+import { sendProblem } from './problem.js';
+
+export interface ReadinessCheck {
+  name: string;
+  /** Resolves when healthy; rejects (or times out) otherwise. */
+  check(): Promise<unknown>;
+  /** @defaultValue 1000 */
+  timeoutMs?: number;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+async function runCheck(c: ReadinessCheck): Promise<CheckResult> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      c.check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${c.timeoutMs ?? 1_000} ms`)), c.timeoutMs ?? 1_000);
+      }),
+    ]);
+    return { ok: true, latencyMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runChecks(checks: readonly ReadinessCheck[]): Promise<Record<string, CheckResult>> {
+  const results = await Promise.all(checks.map(runCheck));
+  return Object.fromEntries(checks.map((c, i) => [c.name, results[i]!]));
+}
+
+export function healthRouter(checks: () => readonly ReadinessCheck[]): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const results = await runChecks(checks());
+    const failed = Object.entries(results).filter(([, r]) => !r.ok);
+    if (failed.length === 0) {
+      res.json({ status: 'ready', checks: results });
+      return;
+    }
+    res.setHeader('Retry-After', '1');
+    sendProblem(res, {
+      status: 503,
+      title: 'Not ready',
+      detail: `not ready: ${failed.map(([name, r]) => `${name} (${r.error})`).join(', ')}`,
+      checks: results,
+    });
+  });
+  return router;
+}

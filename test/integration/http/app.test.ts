@@ -1,0 +1,151 @@
+import { expect } from 'chai';
+import { Router } from 'express';
+import { request } from 'node:http';
+import { Gateway } from '../../../src/gateway.js';
+import { InputError } from '../../../src/errors.js';
+import { bearer, startTestGateway, TOKENS } from '../../helpers/gateway.js';
+
+/** Raw HTTP, so tests control bytes and headers exactly. */
+function send(url: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }>((resolve, reject) => {
+    const req = request(`${url}${path}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function expectProblem(res: Awaited<ReturnType<typeof send>>, status: number) {
+  expect(res.status, res.text).to.equal(status);
+  expect(res.headers['content-type']).to.match(/^application\/problem\+json/);
+  expect(res.json).to.include.keys('type', 'title', 'status', 'detail');
+  expect(res.json.status).to.equal(status);
+  expect(res.text).to.not.match(/at \w+ \(|node_modules|<html/i);
+}
+
+describe('HTTP skeleton', () => {
+  let gateway: Gateway;
+  let url: string;
+
+  before(async () => {
+    const started = await startTestGateway({
+      routers: (gw) => {
+        const router = Router();
+        router.post('/test/echo', gw.auth.require('admin'), (req, res) => {
+          res.json({ got: req.body, by: req.principal });
+        });
+        router.get('/test/client', gw.auth.require('client'), (req, res) => {
+          res.json({ by: req.principal });
+        });
+        router.get('/test/boom', () => {
+          throw new Error('secret internals at /srv/app.ts:12');
+        });
+        router.get('/test/bad', () => {
+          throw new InputError('limit is wrong', [{ path: 'limit', message: 'must be 1-1000' }]);
+        });
+        return [router];
+      },
+    });
+    gateway = started.gateway;
+    url = started.url;
+  });
+
+  after(() => gateway.stop());
+
+  it('/healthz answers 200', async () => {
+    const res = await send(url, 'GET', '/healthz');
+    expect(res.status).to.equal(200);
+    expect(res.json.status).to.equal('ok');
+  });
+
+  it('/readyz answers 200 with the Redis check', async () => {
+    const res = await send(url, 'GET', '/readyz');
+    expect(res.status).to.equal(200);
+    expect(res.json.checks.redis.ok).to.equal(true);
+  });
+
+  it('an unknown route is a 404 problem', async () => {
+    expectProblem(await send(url, 'GET', '/v1/nothing-here'), 404);
+  });
+
+  it('malformed JSON is a 400 problem naming the body', async () => {
+    const res = await send(url, 'POST', '/test/echo', { ...bearer(TOKENS.admin), 'content-type': 'application/json' }, '{"a": 1,');
+    expectProblem(res, 400);
+    expect(res.json.errors[0].path).to.equal('body');
+  });
+
+  it('a body over the limit is a 413 problem', async () => {
+    const big = JSON.stringify({ pad: 'x'.repeat(1_100_000) });
+    const res = await send(url, 'POST', '/test/echo', { ...bearer(TOKENS.admin), 'content-type': 'application/json' }, big);
+    expectProblem(res, 413);
+    expect(res.json.detail).to.match(/bodyLimitBytes/);
+  });
+
+  it('invalid UTF-8 is a 400 problem', async () => {
+    const res = await send(
+      url,
+      'POST',
+      '/test/echo',
+      { ...bearer(TOKENS.admin), 'content-type': 'application/json' },
+      Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]),
+    );
+    expectProblem(res, 400);
+    expect(res.json.detail).to.match(/UTF-8/);
+  });
+
+  it('valid JSON reaches the route', async () => {
+    const res = await send(url, 'POST', '/test/echo', { ...bearer(TOKENS.admin), 'content-type': 'application/json' }, '{"a":"☃"}');
+    expect(res.status).to.equal(200);
+    expect(res.json).to.deep.equal({ got: { a: '☃' }, by: { name: 'test-admin', role: 'admin' } });
+  });
+
+  describe('auth', () => {
+    it('401 without a token, with WWW-Authenticate', async () => {
+      const res = await send(url, 'GET', '/test/client');
+      expectProblem(res, 401);
+      expect(res.headers['www-authenticate']).to.match(/^Bearer/);
+    });
+
+    it('401 with a wrong token, a token of another length, or another scheme', async () => {
+      for (const authorization of [`Bearer ${TOKENS.client.slice(0, -1)}x`, 'Bearer short', `Basic ${TOKENS.client}`, 'Bearer']) {
+        expectProblem(await send(url, 'GET', '/test/client', { authorization }), 401);
+      }
+    });
+
+    it('403 with a token of the wrong role', async () => {
+      const res = await send(url, 'GET', '/test/client', bearer(TOKENS.backend));
+      expectProblem(res, 403);
+      expect(res.json.detail).to.match(/role 'backend'/);
+      expectProblem(await send(url, 'POST', '/test/echo', { ...bearer(TOKENS.client), 'content-type': 'application/json' }, '{}'), 403);
+    });
+
+    it('an admin may do what a client may', async () => {
+      const res = await send(url, 'GET', '/test/client', bearer(TOKENS.admin));
+      expect(res.status).to.equal(200);
+    });
+  });
+
+  it('an unexpected error is a 500 problem without internals', async () => {
+    const res = await send(url, 'GET', '/test/boom');
+    expectProblem(res, 500);
+    expect(res.text).to.not.contain('secret internals');
+  });
+
+  it('an InputError keeps its field list', async () => {
+    const res = await send(url, 'GET', '/test/bad');
+    expectProblem(res, 400);
+    expect(res.json.errors).to.deep.equal([{ path: 'limit', message: 'must be 1-1000' }]);
+  });
+});

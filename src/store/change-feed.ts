@@ -89,20 +89,33 @@ export class ChangeFeed {
     return { entries, next: entries.at(-1)?.cursor ?? from, gap };
   }
 
-  /** True when an entry newer than `cursor` was deleted by retention. */
+  /**
+   * True when retention may have removed entries newer than `cursor`: something was trimmed
+   * and `cursor` is older than the oldest entry kept. (Trimming removes from the head, so a
+   * cursor at or past the first kept entry missed nothing.) Errs on the side of "resync".
+   */
   async trimmedAfter(cursor: string): Promise<boolean> {
     const info = await this.info();
-    return info.maxDeletedCursor !== null && compareCursors(info.maxDeletedCursor, cursor) > 0;
+    if (info.entriesAdded <= info.length) return false;
+    const oldestKept = info.firstCursor;
+    if (oldestKept === null) return compareCursors(cursor, info.lastGeneratedCursor) < 0;
+    return compareCursors(cursor, oldestKept) < 0;
   }
 
-  /** Stream length, first and last cursor, and the newest cursor retention removed. */
-  async info(): Promise<{ length: number; firstCursor: string | null; lastCursor: string | null; maxDeletedCursor: string | null }> {
+  /** Stream length, first and last cursor, and how many entries were ever added. */
+  async info(): Promise<{
+    length: number;
+    firstCursor: string | null;
+    lastCursor: string | null;
+    lastGeneratedCursor: string;
+    entriesAdded: number;
+  }> {
     let reply: unknown[];
     try {
       reply = (await this.redis.xinfo('STREAM', this.keys.feed)) as unknown[];
     } catch (err) {
       if (/no such key/i.test((err as Error).message)) {
-        return { length: 0, firstCursor: null, lastCursor: null, maxDeletedCursor: null };
+        return { length: 0, firstCursor: null, lastCursor: null, lastGeneratedCursor: '0-0', entriesAdded: 0 };
       }
       throw err;
     }
@@ -110,12 +123,12 @@ export class ChangeFeed {
     for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), reply[i + 1]);
     const first = fields.get('first-entry') as [string, string[]] | null;
     const last = fields.get('last-entry') as [string, string[]] | null;
-    const maxDeleted = String(fields.get('max-deleted-entry-id') ?? '0-0');
     return {
       length: Number(fields.get('length') ?? 0),
       firstCursor: first?.[0] ?? null,
       lastCursor: last?.[0] ?? null,
-      maxDeletedCursor: maxDeleted === '0-0' ? null : maxDeleted,
+      lastGeneratedCursor: String(fields.get('last-generated-id') ?? '0-0'),
+      entriesAdded: Number(fields.get('entries-added') ?? fields.get('length') ?? 0),
     };
   }
 }

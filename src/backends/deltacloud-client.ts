@@ -148,7 +148,9 @@ const xmlParser = new XMLParser({
   parseAttributeValue: false,
   trimValues: true,
   // Lists that may hold one element or many are always arrays.
-  isArray: (name) => name === 'address' || name === 'link' || name === 'feature' || name === 'instance',
+  isArray: (name, jpath, _leaf, isAttribute) =>
+    !isAttribute &&
+    (name === 'address' || name === 'link' || name === 'feature' || String(jpath) === 'instances.instance'),
 });
 
 function fromXmlInstance(x: z.infer<typeof xmlInstanceSchema>): NormalisedInstance {

@@ -148,7 +148,8 @@ export class KeystoneClient implements HeatAuth {
     const res = await this.http.request({
       call,
       method: 'POST',
-      url: `${this.cfg.url.replace(/\/+$/, '')}/v3/auth/tokens`,
+      // Operators paste the identity URL with or without its /v3 suffix; accept both.
+      url: `${this.cfg.url.replace(/\/+$/, '').replace(/\/v3$/, '')}/v3/auth/tokens`,
       headers: { accept: 'application/json' },
       json: passwordAuthBody(this.cfg),
     });

@@ -87,6 +87,14 @@ describe('keystone-client', () => {
     expect(ks.isDone() && heat.isDone()).to.equal(true);
   });
 
+  it('accepts a keystone.url that already ends in /v3', async () => {
+    const cfg = heatConfig({ keystone: { url: `${KEYSTONE_URL}/v3/`, username: 'conductor', password: SECRET_PASSWORD, projectId: TENANT } });
+    const ks = keystone();
+    const heat = heatStacks(SUBJECT_TOKEN);
+    await new HeatClient(cfg, { logger: silentLogger() }).listStacks();
+    expect(ks.isDone() && heat.isDone()).to.equal(true);
+  });
+
   it('concurrent callers share one in-flight authentication', async () => {
     const ks = keystone(1);
     const heat = heatStacks(SUBJECT_TOKEN, 3);

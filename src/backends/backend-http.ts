@@ -232,7 +232,17 @@ export class BackendHttp {
       retry: { limit: 0 },
       throwHttpErrors: false,
       responseType: 'buffer',
-      followRedirect: true,
+      // Heat answers a stack lookup by name with a 302 to name/id on the same host. Only
+      // same-origin redirects are followed: X-Auth-Token must not travel to another host.
+      followRedirect: (response) => {
+        const location = response.headers.location;
+        if (!location) return false;
+        try {
+          return new URL(location, response.url).origin === new URL(response.url).origin;
+        } catch {
+          return false;
+        }
+      },
       maxRedirects: 3,
       decompress: true,
       headers: { 'user-agent': 'heat-gateway' },

@@ -115,6 +115,15 @@ describe('heat-client', () => {
       expect(scope.isDone()).to.equal(true);
     });
 
+    it('does not follow a redirect to another host (the token would leak)', async () => {
+      heat().get(`${HEAT_BASE}/stacks/web`).reply(302, '', { location: `http://elsewhere.example.net${STACK_PATH}` });
+      const elsewhere = nock('http://elsewhere.example.net').get(STACK_PATH).reply(200, fixtureJson('heat/stack-show.json'), JSON_CT);
+      const err = await failure(client().getStack('web'));
+      expect(err.reason).to.equal('http');
+      expect(err.upstreamStatus).to.equal(302);
+      expect(elsewhere.isDone()).to.equal(false);
+    });
+
     it("is null when Heat's own 404 says the stack does not exist", async () => {
       heat().get(STACK_PATH).reply(404, fixtureJson('heat/error-404.json'), JSON_CT);
       expect(await client().getStack(WEB)).to.equal(null);

@@ -1,0 +1,420 @@
+/**
+ * The HTTP layer every backend client shares: got with a per-request timeout, retries of
+ * idempotent GETs with jittered exponential backoff, a per-backend concurrency limit, an
+ * injectable observer for metrics, credential-free structured logs, and one rule for
+ * failures: whatever goes wrong becomes an {@link UpstreamError} with a stable `reason`.
+ */
+import got, { type Got, RequestError, TimeoutError } from 'got';
+import { XMLParser } from 'fast-xml-parser';
+import { UpstreamError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+
+/**
+ * Stable machine-readable failure reasons carried by `UpstreamError.reason`.
+ * - `timeout`: no complete answer within `timeoutMs`.
+ * - `network`: connection refused/reset, DNS failure, TLS failure.
+ * - `http`: a non-2xx status (other than the auth statuses).
+ * - `auth`: 401/403 from the backend or Keystone, or a re-authentication that did not help.
+ * - `parse`: the body is not valid JSON/XML.
+ * - `content_type`: the body is of a media type the call cannot read (e.g. an HTML error page).
+ * - `schema`: the body parsed but does not have the documented shape.
+ * - `marker_unknown`: a pagination marker the backend no longer knows; resync from scratch.
+ */
+export const UPSTREAM_REASONS = [
+  'timeout',
+  'network',
+  'http',
+  'auth',
+  'parse',
+  'content_type',
+  'schema',
+  'marker_unknown',
+] as const;
+export type UpstreamReason = (typeof UPSTREAM_REASONS)[number];
+
+/** One finished HTTP attempt, as reported to the metrics observer. */
+export interface BackendRequestEvent {
+  /** Backend id from the config. */
+  backend: string;
+  /** Logical call, e.g. `heat.listStacks`, `keystone.auth`, `deltacloud.getInstance`. */
+  call: string;
+  method: string;
+  /** HTTP status, or `null` when no response arrived (timeout, network error). */
+  status: number | null;
+  durationMs: number;
+  /** Response body size. */
+  bytes: number;
+  /** 1 for the first try, 2 for the first retry, … */
+  attempt: number;
+  /** The failure reason of this attempt, when it failed. */
+  error?: UpstreamReason;
+}
+
+/** Hook for request metrics; the metrics module connects Prometheus to it. */
+export interface BackendObserver {
+  onRequest(event: BackendRequestEvent): void;
+}
+
+/** An observer that ignores everything. */
+export const noopObserver: BackendObserver = { onRequest: () => {} };
+
+/** Options of the shared HTTP layer; the first four come from the backend config. */
+export interface BackendHttpOptions {
+  backendId: string;
+  /** Whole-request timeout (connect to last body byte). */
+  timeoutMs: number;
+  /** Extra attempts for idempotent GETs. POST is never retried. */
+  retries: number;
+  /** Requests in flight at once to this backend. */
+  concurrency: number;
+  logger: Logger;
+  observer?: BackendObserver;
+  /** First retry delay before jitter. @defaultValue 200 */
+  retryBaseDelayMs?: number;
+  /** Cap of any retry delay. @defaultValue 5000 */
+  retryMaxDelayMs?: number;
+  /** Random source in [0, 1) for jitter (tests pin it). @defaultValue Math.random */
+  random?: () => number;
+  /** Largest body accepted, larger answers fail with `parse`. @defaultValue 32 MiB */
+  maxBodyBytes?: number;
+}
+
+export interface BackendRequest {
+  /** Logical call name for metrics and logs. */
+  call: string;
+  method: 'GET' | 'POST';
+  url: string;
+  searchParams?: Record<string, string | number | boolean | undefined>;
+  headers?: Record<string, string>;
+  /** JSON request body (POST). */
+  json?: unknown;
+}
+
+export interface BackendResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  /** The URL finally answered (after redirects). */
+  url: string;
+  contentType: string;
+}
+
+/** Statuses worth another try of an idempotent request. */
+const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/**
+ * Full-jitter exponential backoff: a uniformly random delay in
+ * [0, min(maxMs, baseMs · 2^(retry-1))]. Full jitter spreads retries of many replicas so
+ * a recovering backend is not hit by synchronized waves.
+ */
+export function backoffDelayMs(retry: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, retry - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/** A small FIFO semaphore. */
+export class Semaphore {
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(readonly limit: number) {}
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  async acquire(): Promise<() => void> {
+    if (this.active >= this.limit) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    } else {
+      this.active += 1;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      // Hand the slot straight to the next waiter so `active` never exceeds the limit.
+      if (next) next();
+      else this.active -= 1;
+    };
+  }
+}
+
+/** Media type without parameters, lower-cased. */
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+export function isJsonType(contentType: string): boolean {
+  const t = mediaType(contentType);
+  return t === 'application/json' || t.endsWith('+json');
+}
+
+export function isXmlType(contentType: string): boolean {
+  const t = mediaType(contentType);
+  return t === 'application/xml' || t === 'text/xml' || t.endsWith('+xml');
+}
+
+const errorXmlParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', parseTagValue: false });
+
+/**
+ * The human message inside a backend error body: Heat's `{explanation, error: {message}}`,
+ * keystonemiddleware's and Keystone's `{error: {message, title}}`, Deltacloud's
+ * `<error><message>…</message></error>`. Undefined when the body is none of those.
+ */
+export function extractErrorMessage(body: Buffer, contentType: string): string | undefined {
+  const text = body.toString('utf8');
+  try {
+    if (isJsonType(contentType) || /^\s*\{/.test(text)) {
+      const doc = JSON.parse(text) as Record<string, unknown>;
+      const err = doc.error;
+      if (err && typeof err === 'object') {
+        const e = err as Record<string, unknown>;
+        const msg = [e.message, e.title].find((v) => typeof v === 'string' && v.length > 0);
+        if (typeof msg === 'string') return msg;
+      }
+      if (typeof doc.explanation === 'string') return doc.explanation;
+      if (typeof doc.message === 'string') return doc.message;
+      if (typeof err === 'string') return err;
+      return undefined;
+    }
+    if (isXmlType(contentType) || /^\s*<\?xml|^\s*<error[\s>]/.test(text)) {
+      const doc = errorXmlParser.parse(text) as Record<string, unknown>;
+      const err = doc.error as Record<string, unknown> | undefined;
+      const msg = err?.message;
+      if (typeof msg === 'string') return msg.trim();
+    }
+  } catch {
+    // Not a structured error document; the caller keeps the raw snippet instead.
+  }
+  return undefined;
+}
+
+/** The got error's cause as a short, credential-free description. */
+function describeGotError(err: unknown): string {
+  if (err instanceof RequestError) return err.code ? `${err.code}: ${err.message}` : err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Shared transport of one backend. Create one per backend; the semaphore and the counters
+ * are per instance.
+ */
+export class BackendHttp {
+  readonly backendId: string;
+  private readonly got: Got;
+  private readonly semaphore: Semaphore;
+  private readonly observer: BackendObserver;
+  private readonly logger: Logger;
+  private readonly retries: number;
+  private readonly retryBaseDelayMs: number;
+  private readonly retryMaxDelayMs: number;
+  private readonly random: () => number;
+  private readonly maxBodyBytes: number;
+  private readonly timeoutMs: number;
+
+  constructor(options: BackendHttpOptions) {
+    this.backendId = options.backendId;
+    this.semaphore = new Semaphore(options.concurrency);
+    this.observer = options.observer ?? noopObserver;
+    this.logger = options.logger.child({ backend: options.backendId });
+    this.retries = options.retries;
+    this.retryBaseDelayMs = options.retryBaseDelayMs ?? 200;
+    this.retryMaxDelayMs = options.retryMaxDelayMs ?? 5_000;
+    this.random = options.random ?? Math.random;
+    this.maxBodyBytes = options.maxBodyBytes ?? 32 * 1_048_576;
+    this.timeoutMs = options.timeoutMs;
+    this.got = got.extend({
+      // A backstop only; the deadline in attempt() is what callers rely on.
+      timeout: { request: options.timeoutMs + 1_000 },
+      // Retries are ours: got's would not know about the semaphore or the observer.
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      responseType: 'buffer',
+      // Heat answers a stack lookup by name with a 302 to name/id on the same host. Only
+      // same-origin redirects are followed: X-Auth-Token must not travel to another host.
+      followRedirect: (response) => {
+        const location = response.headers.location;
+        if (!location) return false;
+        try {
+          return new URL(location, response.url).origin === new URL(response.url).origin;
+        } catch {
+          return false;
+        }
+      },
+      maxRedirects: 3,
+      decompress: true,
+      headers: { 'user-agent': 'heat-gateway' },
+    });
+  }
+
+  /** Requests currently holding a concurrency slot. */
+  get inFlight(): number {
+    return this.semaphore.inFlight;
+  }
+
+  /**
+   * Sends a request and returns a 2xx response; anything else throws an
+   * {@link UpstreamError}. GETs are retried on timeouts, network errors and
+   * 408/429/5xx; POSTs never are.
+   */
+  async request(req: BackendRequest): Promise<BackendResponse> {
+    const maxAttempts = req.method === 'GET' ? this.retries + 1 : 1;
+    let lastError: UpstreamError | undefined;
+    for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+      if (attempt > 1) {
+        const delayMs = backoffDelayMs(attempt - 1, this.retryBaseDelayMs, this.retryMaxDelayMs, this.random);
+        this.logger.debug('retrying backend request', { call: req.call, attempt, delayMs, reason: lastError?.reason });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+      try {
+        return await this.attempt(req, attempt);
+      } catch (err) {
+        if (!(err instanceof UpstreamError)) throw err;
+        lastError = err;
+        const retryable =
+          err.reason === 'timeout' ||
+          err.reason === 'network' ||
+          (err.reason === 'http' && err.upstreamStatus !== undefined && RETRYABLE_STATUSES.has(err.upstreamStatus));
+        if (!retryable || attempt === maxAttempts) throw err;
+      }
+    }
+    // Unreachable: the loop either returns or throws.
+    throw lastError ?? new UpstreamError('no attempt made', { backend: this.backendId, reason: 'network' });
+  }
+
+  private async attempt(req: BackendRequest, attempt: number): Promise<BackendResponse> {
+    const release = await this.semaphore.acquire();
+    const started = performance.now();
+    let status: number | null = null;
+    let bytes = 0;
+    let reason: UpstreamReason | undefined;
+    try {
+      const searchParams: Record<string, string | number | boolean> = {};
+      for (const [k, v] of Object.entries(req.searchParams ?? {})) if (v !== undefined) searchParams[k] = v;
+      let res;
+      // Our own deadline over the whole exchange: however the transport reports the abort
+      // (TimeoutError, ECONNRESET, AbortError), a request that outlived it is a timeout.
+      const abort = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        abort.abort();
+      }, this.timeoutMs);
+      try {
+        res = await this.got(req.url, {
+          method: req.method,
+          headers: req.headers,
+          signal: abort.signal,
+          ...(Object.keys(searchParams).length ? { searchParams } : {}),
+          ...(req.json !== undefined ? { json: req.json } : {}),
+        });
+      } catch (err) {
+        reason = timedOut || err instanceof TimeoutError ? 'timeout' : 'network';
+        throw new UpstreamError(
+          reason === 'timeout'
+            ? `${req.call}: no answer from backend ${this.backendId} within the timeout; raise timeoutMs or check the backend`
+            : `${req.call}: cannot reach backend ${this.backendId} (${describeGotError(err)})`,
+          { backend: this.backendId, reason },
+          { cause: err },
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+      status = res.statusCode;
+      const body = res.rawBody ?? Buffer.alloc(0);
+      bytes = body.length;
+      const contentType = String(res.headers['content-type'] ?? '');
+      if (bytes > this.maxBodyBytes) {
+        reason = 'parse';
+        throw new UpstreamError(`${req.call}: response of ${bytes} bytes exceeds ${this.maxBodyBytes}`, {
+          backend: this.backendId,
+          reason,
+          upstreamStatus: status,
+          body: body.subarray(0, 1_024),
+        });
+      }
+      if (status < 200 || status >= 300) {
+        reason = status === 401 || status === 403 ? 'auth' : 'http';
+        const message = extractErrorMessage(body, contentType);
+        throw new UpstreamError(
+          `${req.call}: backend ${this.backendId} answered HTTP ${status}${message ? `: ${message}` : ''}`,
+          { backend: this.backendId, reason, upstreamStatus: status, body },
+        );
+      }
+      return { status, headers: res.headers, body, url: res.url, contentType };
+    } finally {
+      release();
+      const durationMs = performance.now() - started;
+      this.observer.onRequest({
+        backend: this.backendId,
+        call: req.call,
+        method: req.method,
+        status,
+        durationMs,
+        bytes,
+        attempt,
+        ...(reason ? { error: reason } : {}),
+      });
+      // URLs carry no credentials (tokens travel in headers), so they are safe to log.
+      this.logger.debug('backend request', { call: req.call, method: req.method, url: req.url, status, durationMs, bytes, attempt, error: reason });
+    }
+  }
+}
+
+/**
+ * Parses a JSON body, checking its media type first. A wrong type (an HTML page from a
+ * proxy, say) is `content_type`; broken JSON is `parse`.
+ */
+export function parseJsonBody(res: BackendResponse, backend: string, call: string): unknown {
+  if (!isJsonType(res.contentType)) {
+    throw new UpstreamError(
+      `${call}: expected application/json from backend ${backend}, got '${mediaType(res.contentType) || 'no content type'}'`,
+      { backend, reason: 'content_type', upstreamStatus: res.status, body: res.body },
+    );
+  }
+  try {
+    return JSON.parse(res.body.toString('utf8'));
+  } catch (err) {
+    throw new UpstreamError(`${call}: backend ${backend} sent malformed JSON`, {
+      backend,
+      reason: 'parse',
+      upstreamStatus: res.status,
+      body: res.body,
+    }, { cause: err });
+  }
+}
+
+/** Validates a parsed body with a zod schema; a mismatch is `schema`, naming the first bad path. */
+export function validateBody<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } },
+  value: unknown,
+  ctx: { backend: string; call: string; res: BackendResponse },
+): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue ? `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}` : 'invalid';
+  throw new UpstreamError(`${ctx.call}: backend ${ctx.backend} answered an unexpected document (${where})`, {
+    backend: ctx.backend,
+    reason: 'schema',
+    upstreamStatus: ctx.res.status,
+    body: ctx.res.body,
+  });
+}
+
+/**
+ * Normalises a backend timestamp to ISO-8601 UTC. Heat (and Nova before microversions)
+ * print offset-less times such as `2015-01-21T12:39:21` that are UTC by convention; those
+ * get a `Z`. Unparseable values become `null`, never a guess.
+ */
+export function toIsoUtc(raw: string | null | undefined): string | null {
+  if (raw === null || raw === undefined) return null;
+  const text = String(raw).trim();
+  if (!text) return null;
+  const hasZone = /(?:[zZ]|[+-]\d{2}:?\d{2})$/.test(text);
+  const candidate = hasZone ? text : `${text.replace(' ', 'T')}Z`;
+  const ms = Date.parse(candidate);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}

@@ -1,0 +1,483 @@
+/**
+ * Heat orchestration API v1 client (stacks, resources, events) and the mappers from Heat's
+ * documents to the canonical model of DESIGN §3.
+ *
+ * Stack identity: Heat addresses a stack as `{stack_name}/{stack_id}`; every method takes a
+ * {@link StackRef} `{name, id}` (or the string `name/id`). A bare name or id also works —
+ * Heat then answers with a 302 to the full path, which costs a round trip.
+ */
+import { z } from 'zod';
+import { UpstreamError } from '../errors.js';
+import type { HeatBackendConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { DeploymentObservation, InstanceObservation } from '../model/types.js';
+import { mapHeatResourceStatus, mapNovaStatus, type InstanceState } from '../model/states.js';
+import {
+  BackendHttp,
+  type BackendObserver,
+  type BackendResponse,
+  parseJsonBody,
+  toIsoUtc,
+  validateBody,
+} from './backend-http.js';
+import { type HeatAuth, type HeatCredentials, KeystoneClient, StaticHeatAuth } from './keystone-client.js';
+
+// ---------------------------------------------------------------------------------------
+// Wire schemas (Heat orchestration API v1). Only the fields we use are validated; unknown
+// fields are dropped. Heat prints null for absent times and reasons, hence `.nullish()`.
+
+const linkSchema = z.object({ href: z.string(), rel: z.string() });
+
+export const heatStackSchema = z.object({
+  id: z.string().min(1),
+  stack_name: z.string().min(1),
+  stack_status: z.string().nullish(),
+  stack_status_reason: z.string().nullish(),
+  creation_time: z.string().nullish(),
+  updated_time: z.string().nullish(),
+  /** Only in show-stack answers. */
+  outputs: z
+    .array(
+      z.object({
+        output_key: z.string(),
+        output_value: z.unknown().optional(),
+        description: z.string().nullish(),
+        output_error: z.string().nullish(),
+      }),
+    )
+    .nullish(),
+  links: z.array(linkSchema).nullish(),
+});
+export type HeatStack = z.infer<typeof heatStackSchema>;
+
+const stackListSchema = z.object({ stacks: z.array(heatStackSchema), links: z.array(linkSchema).nullish() });
+const stackShowSchema = z.object({ stack: heatStackSchema });
+
+export const heatResourceSchema = z.object({
+  resource_name: z.string().min(1),
+  logical_resource_id: z.string().nullish(),
+  /** Empty until the underlying thing (e.g. the Nova server) exists. */
+  physical_resource_id: z.string().nullish(),
+  resource_status: z.string().nullish(),
+  resource_status_reason: z.string().nullish(),
+  resource_type: z.string(),
+  creation_time: z.string().nullish(),
+  updated_time: z.string().nullish(),
+  /** Name of the resource in the parent stack that owns this nested stack's resource. */
+  parent_resource: z.string().nullish(),
+  /** Present with `with_detail=true`. */
+  attributes: z.record(z.string(), z.unknown()).nullish(),
+  links: z.array(linkSchema).nullish(),
+});
+export type HeatResource = z.infer<typeof heatResourceSchema>;
+
+const resourceListSchema = z.object({ resources: z.array(heatResourceSchema) });
+
+export const heatEventSchema = z.object({
+  id: z.string().min(1),
+  event_time: z.string().nullish(),
+  resource_name: z.string().nullish(),
+  logical_resource_id: z.string().nullish(),
+  physical_resource_id: z.string().nullish(),
+  resource_action: z.string().nullish(),
+  resource_status: z.string().nullish(),
+  resource_status_reason: z.string().nullish(),
+  resource_type: z.string().nullish(),
+  links: z.array(linkSchema).nullish(),
+});
+export type HeatEvent = z.infer<typeof heatEventSchema>;
+
+const eventListSchema = z.object({ events: z.array(heatEventSchema) });
+
+/** Heat's `{explanation, code, error: {message, traceback, type}, title}` error document. */
+const heatErrorSchema = z.object({
+  code: z.number().optional(),
+  title: z.string().optional(),
+  explanation: z.string().optional(),
+  error: z.object({ message: z.string().optional(), type: z.string().optional() }).optional(),
+});
+
+// ---------------------------------------------------------------------------------------
+
+/** A Heat stack as `{stack_name}/{stack_id}`. */
+export interface StackRef {
+  name: string;
+  id: string;
+}
+
+/** Accepts `{name, id}`, `'name/id'`, or a bare name or id (resolved by Heat's redirect). */
+export type StackIdentity = StackRef | string;
+
+export function stackPath(stack: StackIdentity): string {
+  if (typeof stack === 'string') return stack.split('/').map(encodeURIComponent).join('/');
+  return `${encodeURIComponent(stack.name)}/${encodeURIComponent(stack.id)}`;
+}
+
+/** The id part of a stack identity (the last path segment), used as the deployment id. */
+export function stackIdOf(stack: StackIdentity): string {
+  if (typeof stack !== 'string') return stack.id;
+  const parts = stack.split('/');
+  return parts[parts.length - 1]!;
+}
+
+export interface ListResourcesOptions {
+  /** How deep to descend into nested stacks. @defaultValue the backend's `nestedDepth` */
+  nestedDepth?: number;
+  /** Ask Heat for resource attributes (needed for live server status). @defaultValue false */
+  withDetail?: boolean;
+}
+
+export interface ListEventsOptions {
+  /** Id of the last event already seen; Heat returns events after it. */
+  marker?: string;
+  /**
+   * `event_time` of the marker event. Real Heat silently ignores a marker it no longer
+   * has (purged events) and starts from the beginning; with this time the client notices
+   * events on the wrong side of the marker and fails with `marker_unknown` instead.
+   */
+  markerTime?: string;
+  limit?: number;
+  /** @defaultValue asc */
+  sortDir?: 'asc' | 'desc';
+}
+
+export interface HeatClientOptions {
+  logger: Logger;
+  observer?: BackendObserver;
+  /** Passed to the HTTP layer (tests use a tiny value). */
+  retryBaseDelayMs?: number;
+  random?: () => number;
+  /** Keystone token refresh margin. @defaultValue 60000 */
+  refreshMarginMs?: number;
+  now?: () => number;
+  /** Stack-list page size. @defaultValue 100 */
+  pageSize?: number;
+}
+
+/** Upper bound on pages of one listing, against a backend whose pagination never ends. */
+const MAX_PAGES = 10_000;
+
+/** Client of one Heat backend. */
+export class HeatClient {
+  readonly kind = 'heat' as const;
+  readonly id: string;
+  readonly http: BackendHttp;
+  readonly auth: HeatAuth;
+  private readonly serverTypes: ReadonlySet<string>;
+  private readonly nestedDepth: number;
+  private readonly pageSize: number;
+
+  constructor(
+    readonly config: HeatBackendConfig,
+    options: HeatClientOptions,
+  ) {
+    this.id = config.id;
+    this.http = new BackendHttp({
+      backendId: config.id,
+      timeoutMs: config.timeoutMs,
+      retries: config.retries,
+      concurrency: config.concurrency,
+      logger: options.logger,
+      ...(options.observer ? { observer: options.observer } : {}),
+      ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
+    if (config.keystone) {
+      this.auth = new KeystoneClient(config.keystone, this.http, {
+        ...(options.refreshMarginMs !== undefined ? { refreshMarginMs: options.refreshMarginMs } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      });
+    } else if (config.endpoint && config.token) {
+      this.auth = new StaticHeatAuth(config.endpoint, config.token, config.id);
+    } else {
+      throw new Error(`backends.${config.id}: a heat backend needs keystone credentials, or both endpoint and token`);
+    }
+    this.serverTypes = new Set(config.serverResourceTypes);
+    this.nestedDepth = config.nestedDepth;
+    this.pageSize = options.pageSize ?? 100;
+  }
+
+  /** All stacks of the project, following `limit`/`marker` pages until exhausted. */
+  async listStacks(): Promise<HeatStack[]> {
+    const stacks: HeatStack[] = [];
+    const seenMarkers = new Set<string>();
+    let marker: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const doc = await this.getJson('heat.listStacks', '/stacks', stackListSchema, {
+        limit: this.pageSize,
+        marker,
+      });
+      stacks.push(...doc.stacks);
+      const next = nextMarker(doc.links, doc.stacks, this.pageSize);
+      if (next === undefined) return stacks;
+      if (seenMarkers.has(next)) {
+        throw new UpstreamError(`heat.listStacks: pagination of backend ${this.id} repeats marker ${next}`, {
+          backend: this.id,
+          reason: 'schema',
+        });
+      }
+      seenMarkers.add(next);
+      marker = next;
+    }
+    throw new UpstreamError(`heat.listStacks: more than ${MAX_PAGES} pages from backend ${this.id}`, {
+      backend: this.id,
+      reason: 'schema',
+    });
+  }
+
+  /** One stack with status, reason and outputs; `null` when Heat says it does not exist. */
+  async getStack(stack: StackIdentity): Promise<HeatStack | null> {
+    try {
+      const doc = await this.getJson('heat.getStack', `/stacks/${stackPath(stack)}`, stackShowSchema);
+      return doc.stack;
+    } catch (err) {
+      if (isHeatNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Resources of a stack, including nested stacks down to `nestedDepth`. */
+  async listResources(stack: StackIdentity, options: ListResourcesOptions = {}): Promise<HeatResource[]> {
+    const doc = await this.getJson('heat.listResources', `/stacks/${stackPath(stack)}/resources`, resourceListSchema, {
+      nested_depth: options.nestedDepth ?? this.nestedDepth,
+      with_detail: options.withDetail ? 'true' : undefined,
+    });
+    return doc.resources;
+  }
+
+  /**
+   * Events of a stack after `marker`. A marker Heat no longer knows fails with reason
+   * `marker_unknown`: the caller should resync from a full listing.
+   */
+  async listEvents(stack: StackIdentity, options: ListEventsOptions = {}): Promise<HeatEvent[]> {
+    const sortDir = options.sortDir ?? 'asc';
+    let doc: z.infer<typeof eventListSchema>;
+    try {
+      doc = await this.getJson('heat.listEvents', `/stacks/${stackPath(stack)}/events`, eventListSchema, {
+        marker: options.marker,
+        limit: options.limit,
+        sort_dir: sortDir,
+      });
+    } catch (err) {
+      // Heat-likes that check markers answer 400/404 naming it; real Heat ignores it (below).
+      if (
+        options.marker &&
+        err instanceof UpstreamError &&
+        (err.upstreamStatus === 400 || err.upstreamStatus === 404) &&
+        /marker/i.test(`${err.message} ${err.snippet ?? ''}`)
+      ) {
+        throw markerUnknown(this.id, options.marker, err);
+      }
+      throw err;
+    }
+    if (options.marker) {
+      const markerMs = options.markerTime ? Date.parse(toIsoUtc(options.markerTime) ?? '') : NaN;
+      const ignored = doc.events.some((e) => {
+        if (e.id === options.marker) return true;
+        if (Number.isNaN(markerMs)) return false;
+        const t = Date.parse(toIsoUtc(e.event_time) ?? '');
+        if (Number.isNaN(t)) return false;
+        return sortDir === 'asc' ? t < markerMs : t > markerMs;
+      });
+      if (ignored) throw markerUnknown(this.id, options.marker);
+    }
+    return doc.events;
+  }
+
+  /** Server instances of a stack (nested stacks included) in one resource-list call. */
+  async listServers(stack: StackIdentity): Promise<InstanceObservation[]> {
+    const resources = await this.listResources(stack, { withDetail: true, nestedDepth: this.nestedDepth });
+    const deploymentId = stackIdOf(stack);
+    return resources
+      .map((r) => toInstanceObservation(r, { deploymentId, backendId: this.id, serverResourceTypes: this.serverTypes }))
+      .filter((i): i is InstanceObservation => i !== null);
+  }
+
+  /** Readiness: authenticates (if needed) and lists one stack. */
+  async ping(): Promise<void> {
+    await this.getJson('heat.ping', '/stacks', stackListSchema, { limit: 1 });
+  }
+
+  /** GET a JSON document from Heat, re-authenticating exactly once on a 401. */
+  private async getJson<T>(
+    call: string,
+    path: string,
+    schema: z.ZodType<T>,
+    searchParams?: Record<string, string | number | boolean | undefined>,
+  ): Promise<T> {
+    const send = async (creds: HeatCredentials): Promise<BackendResponse> =>
+      this.http.request({
+        call,
+        method: 'GET',
+        url: `${creds.endpoint}${path}`,
+        headers: { 'x-auth-token': creds.token, accept: 'application/json' },
+        ...(searchParams ? { searchParams } : {}),
+      });
+    const creds = await this.auth.credentials();
+    let res: BackendResponse;
+    try {
+      res = await send(creds);
+    } catch (err) {
+      if (!(err instanceof UpstreamError) || err.upstreamStatus !== 401) throw err;
+      // The token was revoked or expired early: one fresh token, one more try, never a loop.
+      const fresh = await this.auth.renew(creds.token);
+      res = await send(fresh);
+    }
+    return validateBody(schema, parseJsonBody(res, this.id, call), { backend: this.id, call, res });
+  }
+}
+
+function markerUnknown(backend: string, marker: string, cause?: unknown): UpstreamError {
+  const base = cause instanceof UpstreamError ? cause : undefined;
+  return new UpstreamError(
+    `heat.listEvents: backend ${backend} no longer knows event marker ${marker}; resync from a full listing`,
+    {
+      backend,
+      reason: 'marker_unknown',
+      ...(base?.upstreamStatus !== undefined ? { upstreamStatus: base.upstreamStatus } : {}),
+      ...(base?.snippet !== undefined ? { body: base.snippet } : {}),
+    },
+    cause ? { cause } : undefined,
+  );
+}
+
+/** A 404 carrying Heat's own error document (not a proxy's page for a wrong endpoint). */
+function isHeatNotFound(err: unknown): boolean {
+  if (!(err instanceof UpstreamError) || err.upstreamStatus !== 404 || !err.snippet) return false;
+  try {
+    return heatErrorSchema.safeParse(JSON.parse(err.snippet)).success;
+  } catch {
+    // A long error body is cut in the snippet; recognise Heat's document by its shape.
+    return /^\s*\{/.test(err.snippet) && /"(explanation|error)"\s*:/.test(err.snippet);
+  }
+}
+
+/**
+ * The marker of the next page: from the `next` link when Heat sends one (we keep our own
+ * endpoint and take only the marker, since Heat builds links from its own host URL, which
+ * behind a proxy may not be reachable), otherwise the last id of a full page.
+ */
+function nextMarker(
+  links: { href: string; rel: string }[] | null | undefined,
+  items: { id: string }[],
+  limit: number,
+): string | undefined {
+  const next = links?.find((l) => l.rel === 'next');
+  if (next) {
+    try {
+      const m = new URL(next.href, 'http://placeholder/').searchParams.get('marker');
+      if (m) return m;
+    } catch {
+      // Fall through to the id of the last item.
+    }
+  }
+  if (items.length === 0) return undefined;
+  if (next || items.length >= limit) return items[items.length - 1]!.id;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Mappers to the canonical model.
+
+/** A Heat stack as a deployment observation. */
+export function toDeploymentObservation(stack: HeatStack, backendId: string): DeploymentObservation {
+  return {
+    id: stack.id,
+    name: stack.stack_name,
+    status: stack.stack_status ?? null,
+    statusReason: stack.stack_status_reason ?? null,
+    outputs: (stack.outputs ?? []).map((o) => ({
+      key: o.output_key,
+      value: o.output_value ?? null,
+      description: o.description ?? null,
+    })),
+    backendId,
+    updatedAt: toIsoUtc(stack.updated_time) ?? toIsoUtc(stack.creation_time),
+  };
+}
+
+/** Network names that mean "reachable from outside" even for fixed addresses. */
+const PUBLIC_NETWORK = /public|external|ext-net|internet/i;
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Nova's `addresses` map → public/private, floating and public-network addresses being public. */
+export function novaAddresses(addresses: unknown): { public: string[]; private: string[] } {
+  const out = { public: [] as string[], private: [] as string[] };
+  if (!isObject(addresses)) return out;
+  for (const [network, list] of Object.entries(addresses)) {
+    if (!Array.isArray(list)) continue;
+    for (const entry of list) {
+      if (!isObject(entry) || typeof entry.addr !== 'string' || !entry.addr) continue;
+      const type = entry['OS-EXT-IPS:type'];
+      const isPublic = type === 'floating' || PUBLIC_NETWORK.test(network);
+      const bucket = isPublic ? out.public : out.private;
+      if (!bucket.includes(entry.addr)) bucket.push(entry.addr);
+    }
+  }
+  return out;
+}
+
+export interface ServerMappingContext {
+  /** Id of the top-level stack; nested stacks' servers belong to it too. */
+  deploymentId: string;
+  backendId: string;
+  serverResourceTypes: ReadonlySet<string> | readonly string[];
+}
+
+/**
+ * A server resource as an instance observation, or `null` when the resource is not a
+ * server type or has no physical id yet (CREATE_IN_PROGRESS before Nova assigned one):
+ * an instance without a real id could never be matched to the one that later appears,
+ * so it would surface as a phantom that vanishes.
+ *
+ * State: the live Nova status from `attributes.show.status` when present, otherwise
+ * `resource_status`. Exception: while Heat is deleting the resource (DELETE_*), Heat's
+ * status wins, because Nova keeps saying ACTIVE until the server is gone.
+ */
+export function toInstanceObservation(resource: HeatResource, ctx: ServerMappingContext): InstanceObservation | null {
+  const types = ctx.serverResourceTypes;
+  const isServer = Array.isArray(types) ? types.includes(resource.resource_type) : (types as ReadonlySet<string>).has(resource.resource_type);
+  if (!isServer) return null;
+  const physicalId = resource.physical_resource_id?.trim();
+  if (!physicalId) return null;
+
+  const attributes = isObject(resource.attributes) ? resource.attributes : {};
+  const show = isObject(attributes.show) ? attributes.show : undefined;
+  const novaStatus = typeof show?.status === 'string' && show.status ? show.status : undefined;
+  const resourceStatus = resource.resource_status ?? null;
+  const deleting = /^DELETE_/.test((resourceStatus ?? '').toUpperCase());
+
+  let state: InstanceState;
+  let raw: string | null;
+  if (novaStatus !== undefined && !deleting) {
+    state = mapNovaStatus(novaStatus);
+    raw = novaStatus;
+  } else {
+    state = mapHeatResourceStatus(resourceStatus);
+    raw = resourceStatus;
+  }
+
+  let addresses = novaAddresses(show?.addresses ?? attributes.addresses);
+  if (addresses.public.length === 0 && addresses.private.length === 0) {
+    // AWS::EC2::Instance exposes PublicIp / PrivateIp instead of Nova's map.
+    const pub = attributes.PublicIp;
+    const priv = attributes.PrivateIp;
+    addresses = {
+      public: typeof pub === 'string' && pub ? [pub] : [],
+      private: typeof priv === 'string' && priv ? [priv] : [],
+    };
+  }
+
+  const novaUpdated = typeof show?.updated === 'string' ? show.updated : undefined;
+  return {
+    id: physicalId,
+    deploymentId: ctx.deploymentId,
+    name: resource.resource_name,
+    state,
+    backend: { id: ctx.backendId, kind: 'heat', status: raw },
+    addresses,
+    updatedAt: toIsoUtc(novaUpdated) ?? toIsoUtc(resource.updated_time) ?? toIsoUtc(resource.creation_time),
+  };
+}

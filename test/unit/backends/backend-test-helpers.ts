@@ -1,5 +1,4 @@
 /** Shared test plumbing for the backend client tests: fixtures, configs, observers, logs. */
-import './promise-with-resolvers.js';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';

@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import express, { type Express, type Router } from 'express';
 import { InputError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { healthRouter, type ReadinessCheck } from './health.js';
 import { notFoundHandler, problemMiddleware } from './problem.js';
 
@@ -13,6 +14,8 @@ export interface AppOptions {
   readiness: () => readonly ReadinessCheck[];
   /** Routers mounted after health, before the 404 handler. */
   routers?: Router[];
+  /** Records request latency by route template. */
+  metrics?: Metrics;
 }
 
 export function createApp(options: AppOptions): Express {
@@ -20,6 +23,15 @@ export function createApp(options: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('etag', false); // reads compute their own ETags; other answers need none
   app.set('query parser', 'simple'); // no nested objects from ?a[b]=c
+  if (options.metrics) {
+    const histogram = options.metrics.httpDuration;
+    app.use((req, res, next) => {
+      const stop = histogram.startTimer({ method: req.method });
+      // The matched route template (not the raw path) keeps label cardinality bounded.
+      res.once('finish', () => stop({ route: (req.route?.path as string | undefined) ?? 'unmatched', status: String(res.statusCode) }));
+      next();
+    });
+  }
   app.use(
     express.json({
       limit: options.bodyLimitBytes,

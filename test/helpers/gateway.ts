@@ -1,8 +1,7 @@
 /** An in-process gateway on an ephemeral port with its own key prefix, for integration tests. */
-import type { Router } from 'express';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { Gateway } from '../../src/gateway.js';
+import { Gateway, type ModuleFactory } from '../../src/gateway.js';
 import { silentLogger, type Logger } from '../../src/log/logger.js';
 import { sharedRedisUrl, testPrefix } from './redis.js';
 
@@ -27,11 +26,16 @@ export async function testConfig(overrides: Record<string, unknown> = {}): Promi
 }
 
 export async function startTestGateway(
-  options: { config?: Config; routers?: (gw: Gateway) => Router[]; logger?: Logger } = {},
+  options: { config?: Config; modules?: ModuleFactory[]; logger?: Logger; now?: () => number } = {},
 ): Promise<{ gateway: Gateway; url: string; config: Config }> {
   const config = options.config ?? (await testConfig());
-  const gateway = new Gateway({ config, logger: options.logger ?? silentLogger() });
-  const url = await gateway.start(options.routers?.(gateway) ?? []);
+  const gateway = new Gateway({
+    config,
+    logger: options.logger ?? silentLogger(),
+    ...(options.modules ? { modules: options.modules } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const url = await gateway.start();
   return { gateway, url, config };
 }
 

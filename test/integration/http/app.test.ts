@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Router } from 'express';
+import { z } from 'zod';
 import { request } from 'node:http';
 import { Gateway } from '../../../src/gateway.js';
 import { InputError } from '../../../src/errors.js';
@@ -41,22 +41,43 @@ describe('HTTP skeleton', () => {
 
   before(async () => {
     const started = await startTestGateway({
-      routers: (gw) => {
-        const router = Router();
-        router.post('/test/echo', gw.auth.require('admin'), (req, res) => {
-          res.json({ got: req.body, by: req.principal });
-        });
-        router.get('/test/client', gw.auth.require('client'), (req, res) => {
-          res.json({ by: req.principal });
-        });
-        router.get('/test/boom', () => {
-          throw new Error('secret internals at /srv/app.ts:12');
-        });
-        router.get('/test/bad', () => {
-          throw new InputError('limit is wrong', [{ path: 'limit', message: 'must be 1-1000' }]);
-        });
-        return [router];
-      },
+      modules: [
+        () => ({
+          name: 'test',
+          routes(api) {
+            api
+              .route({
+                method: 'post', path: '/test/echo', summary: 'echo', tag: 'test', auth: ['admin'],
+                body: z.object({}).passthrough(), responses: { 200: { description: 'echo' } },
+                handler: ({ body, principal, res }) => res.json({ got: body, by: principal }),
+              })
+              .route({
+                method: 'get', path: '/test/client', summary: 'client', tag: 'test', auth: ['client'],
+                responses: { 200: { description: 'who' } },
+                handler: ({ principal, res }) => res.json({ by: principal }),
+              })
+              .route({
+                method: 'get', path: '/test/boom', summary: 'boom', tag: 'test', auth: 'public', responses: {},
+                handler: () => {
+                  throw new Error('secret internals at /srv/app.ts:12');
+                },
+              })
+              .route({
+                method: 'get', path: '/test/bad', summary: 'bad', tag: 'test', auth: 'public', responses: {},
+                handler: () => {
+                  throw new InputError('limit is wrong', [{ path: 'limit', message: 'must be 1-1000' }]);
+                },
+              })
+              .route({
+                method: 'get', path: '/test/items/:id', summary: 'typed', tag: 'test', auth: 'public',
+                params: z.object({ id: z.string().regex(/^[a-z]+$/) }),
+                query: z.object({ limit: z.coerce.number().int().min(1).max(10).optional() }).strict(),
+                responses: { 200: { description: 'ok' } },
+                handler: ({ params, query, res }) => res.json({ params, query }),
+              });
+          },
+        }),
+      ],
     });
     gateway = started.gateway;
     url = started.url;
@@ -141,6 +162,21 @@ describe('HTTP skeleton', () => {
     const res = await send(url, 'GET', '/test/boom');
     expectProblem(res, 500);
     expect(res.text).to.not.contain('secret internals');
+  });
+
+  it('validates params and query from the declared schemas, naming the field', async () => {
+    expect((await send(url, 'GET', '/test/items/abc?limit=3')).json).to.deep.equal({ params: { id: 'abc' }, query: { limit: 3 } });
+    const badParam = await send(url, 'GET', '/test/items/ABC');
+    expectProblem(badParam, 400);
+    expect(badParam.json.errors[0].path).to.equal('params.id');
+    const badType = await send(url, 'GET', '/test/items/abc?limit=many');
+    expectProblem(badType, 400);
+    expect(badType.json.errors[0].path).to.equal('query.limit');
+    const unknown = await send(url, 'GET', '/test/items/abc?limt=3');
+    expectProblem(unknown, 400);
+    expect(unknown.json.errors[0].path).to.equal('query.limt');
+    const repeated = await send(url, 'GET', '/test/items/abc?limit=1&limit=2');
+    expectProblem(repeated, 400);
   });
 
   it('an InputError keeps its field list', async () => {

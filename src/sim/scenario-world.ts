@@ -610,7 +610,8 @@ export class ScenarioWorld {
   }
 
   private scheduleNextRandom(fromMs: number): number {
-    return this.changeRate > 0 ? fromMs + this.prng.expMs(this.changeRate) : Infinity;
+    // Whole milliseconds, so truth times and ISO strings agree exactly.
+    return this.changeRate > 0 ? fromMs + Math.max(1, Math.round(this.prng.expMs(this.changeRate))) : Infinity;
   }
 
   private pickServer(status: NovaStatus): SimServer | undefined {

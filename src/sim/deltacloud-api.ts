@@ -86,7 +86,7 @@ function authorized(ctx: SimContext, req: SimRequest): boolean {
 }
 
 /** Rendered collections, reused while the world is unchanged (a 10,000-instance list is big). */
-const cache = new WeakMap<SimContext, Map<string, { version: number; body: string }>>();
+const cache = new WeakMap<SimContext, Map<string, { version: number; body: Buffer }>>();
 
 /** Route template of a Deltacloud path (below `/deltacloud/api`), for accounting. */
 export function deltacloudTemplate(path: string): string {
@@ -115,7 +115,7 @@ export async function handleDeltacloud(ctx: SimContext, req: SimRequest): Promis
       const body = n.json
         ? JSON.stringify({ instances: servers.map((s) => instanceJson(ctx, s, base)) })
         : `<?xml version='1.0' encoding='utf-8' ?>\n<instances>\n${servers.map((s) => instanceXml(ctx, s, base, '  ')).join('')}</instances>\n`;
-      hit = { version: ctx.world.version, body };
+      hit = { version: ctx.world.version, body: Buffer.from(body) };
       perCtx.set(key, hit);
     }
     return withHeaders(

@@ -20,7 +20,8 @@ export interface SimRequest {
 export interface Reply {
   status: number;
   headers?: Record<string, string>;
-  body?: string;
+  /** A Buffer lets big cached bodies go out without a copy. */
+  body?: string | Buffer;
   /** Route template for accounting, e.g. `/stacks/:name/:id`. */
   template: string;
   /** Modeled backend work units. @defaultValue 1 */

@@ -356,7 +356,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
 
   const send = (res: ServerResponse, reply: Reply): number => {
-    const body = reply.body === undefined ? undefined : Buffer.from(reply.body);
+    const body = reply.body === undefined ? undefined : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body);
     res.writeHead(reply.status, { ...reply.headers, 'Content-Length': String(body?.length ?? 0) });
     res.end(body);
     return body?.length ?? 0;

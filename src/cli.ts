@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { ConfigWatcher } from './config/config-watcher.js';
 import { Gateway } from './gateway.js';
 import { createLogger } from './log/logger.js';
+import { registerSimCommand } from './sim/sim-command.js';
 
 const program = new Command('heat-gateway')
   .description('Gateway between Aeolus Conductor and Heat-like orchestration backends')
@@ -44,6 +45,8 @@ program
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
+
+registerSimCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`heat-gateway: ${(err as Error).message}\n`);

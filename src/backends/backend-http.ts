@@ -82,7 +82,7 @@ export interface BackendHttpOptions {
 export interface BackendRequest {
   /** Logical call name for metrics and logs. */
   call: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   url: string;
   searchParams?: Record<string, string | number | boolean | undefined>;
   headers?: Record<string, string>;

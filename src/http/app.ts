@@ -36,7 +36,9 @@ export function createApp(options: AppOptions): Express {
     express.json({
       limit: options.bodyLimitBytes,
       strict: true,
-      verify: (_req, _res, buf) => {
+      verify: (req, _res, buf) => {
+        // Kept for signature checks (push ingest HMAC) that must see the exact bytes.
+        (req as { rawBody?: Buffer }).rawBody = buf;
         if (!isUtf8(buf)) {
           throw new InputError('the request body is not valid UTF-8', [{ path: 'body', message: 'must be UTF-8 encoded JSON' }]);
         }

@@ -23,6 +23,8 @@ export const apiFaultsSchema = z
     errorStatus: z.union([z.literal(500), z.literal(503)]).optional(),
     /** Share of requests never answered (until the client gives up). */
     hangRate: rate.optional(),
+    /** Share of requests answered 200 with the body cut in half (malformed JSON/XML). */
+    malformedRate: rate.optional(),
     /** An outage starting now (wall clock) for `durationMs`. */
     outage: z
       .object({
@@ -68,6 +70,7 @@ export type FaultDecision =
   | { kind: 'none'; delayMs: number }
   | { kind: 'refuse' }
   | { kind: 'hang' }
+  | { kind: 'malformed'; delayMs: number }
   | { kind: 'error'; status: 500 | 503; delayMs: number; reason: string };
 
 export class FaultInjector {
@@ -130,6 +133,7 @@ export class FaultInjector {
     if (f.errorRate && this.prng.chance(f.errorRate)) {
       return { kind: 'error', status: f.errorStatus ?? 500, delayMs, reason: 'injected' };
     }
+    if (f.malformedRate && this.prng.chance(f.malformedRate)) return { kind: 'malformed', delayMs };
     return { kind: 'none', delayMs };
   }
 

@@ -42,6 +42,7 @@ interface SimFlags {
   errorRate?: number;
   errorStatus?: number;
   hangRate?: number;
+  malformedRate?: number;
   tokenEarlyExpiryMs?: number;
   pushDropRate?: number;
   pushDuplicateRate?: number;
@@ -69,6 +70,7 @@ export function faultsFromFlags(flags: SimFlags): Faults {
   forApis('errorRate', flags.errorRate);
   forApis('errorStatus', flags.errorStatus);
   forApis('hangRate', flags.hangRate);
+  forApis('malformedRate', flags.malformedRate);
   if (flags.tokenEarlyExpiryMs !== undefined) (faults.keystone ??= {}).earlyExpiryMs = flags.tokenEarlyExpiryMs;
   const push: Record<string, unknown> = {};
   if (flags.pushDropRate !== undefined) push.dropRate = flags.pushDropRate;
@@ -110,6 +112,7 @@ export function registerSimCommand(program: Command): Command {
     .option('--error-rate <p>', 'share of API requests answered with an error', num('--error-rate', 0, 1))
     .option('--error-status <code>', 'status of injected errors (500 or 503)', int('--error-status'))
     .option('--hang-rate <p>', 'share of API requests never answered', num('--hang-rate', 0, 1))
+    .option('--malformed-rate <p>', 'share of API answers cut in half (malformed body)', num('--malformed-rate', 0, 1))
     .option('--token-early-expiry-ms <ms>', 'tokens stop working this long after issue', int('--token-early-expiry-ms'))
     .option('--push-drop-rate <p>', 'share of push messages dropped', num('--push-drop-rate', 0, 1))
     .option('--push-duplicate-rate <p>', 'share of push messages sent twice', num('--push-duplicate-rate', 0, 1))

@@ -431,6 +431,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         reply = apiError(api, simReq, 500, template);
       }
     }
+    if (decision.kind === 'malformed' && reply.status < 300 && reply.body !== undefined) {
+      // A 200 whose body stops half way, as a proxy cutting a response short would leave it.
+      const body = Buffer.from(reply.body);
+      reply = { ...reply, body: body.subarray(0, Math.floor(body.length / 2)) };
+    }
     const bytes = send(res, reply);
     stats.record(api, simReq.method, reply.template === '*' ? template : reply.template, reply.status, bytes, reply.work ?? 1);
   }

@@ -108,8 +108,9 @@ return {2, v, cursor}
 /**
  * A complete listing of a scope (a deployment's instances, a backend's instances or
  * deployments) saw `seen`. Members of the scope that were not seen get their miss counter
- * bumped; seen ones get it reset. Returns the ids missing from two consecutive listings;
- * the caller then observes them as gone through the one write path.
+ * bumped; seen ones get it reset. Returns `id, misses, id, misses…` for every unseen member;
+ * callers treat two consecutive misses as gone (and may confirm a first miss with the
+ * backend), observing them through the one write path.
  *
  * KEYS: scope index. ARGV: prefix, kind, seen ids…
  */
@@ -126,8 +127,9 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   elseif rec[2] ~= '1' then
     if seen[id] then
       if rec[3] and rec[3] ~= '0' then redis.call('HSET', k, 'm', 0) end
-    elseif redis.call('HINCRBY', k, 'm', 1) >= 2 then
+    else
       out[#out + 1] = id
+      out[#out + 1] = tostring(redis.call('HINCRBY', k, 'm', 1))
     end
   end
 end
@@ -169,4 +171,17 @@ export const GET_DEPLOYMENT_LUA = `${WITH_INSTANCE_IDS}
 local j = redis.call('HGET', KEYS[1], 'j')
 if not j then return false end
 return with_instance_ids(ARGV[1], ARGV[2], j)
+`;
+
+/**
+ * The oldest observation time (ms) over all instances, or false when there are none; for
+ * status pages (O(n), not for hot paths). KEYS: instance index. ARGV: prefix.
+ */
+export const OLDEST_LUA = `
+local oldest = false
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local ob = tonumber(redis.call('HGET', ARGV[1] .. 'i:' .. id, 'ob'))
+  if ob and (not oldest or ob < oldest) then oldest = ob end
+end
+return oldest
 `;

@@ -17,7 +17,7 @@ import {
 } from '../model/types.js';
 import type { InstanceState } from '../model/states.js';
 import { Keys } from './keys.js';
-import { GET_DEPLOYMENT_LUA, MISSING_LUA, OBSERVE_LUA, PAGE_LUA } from './scripts.js';
+import { GET_DEPLOYMENT_LUA, MISSING_LUA, OBSERVE_LUA, OLDEST_LUA, PAGE_LUA } from './scripts.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -25,6 +25,7 @@ declare module 'ioredis' {
     hgwMissing(...args: (string | number)[]): Result<string[], Context>;
     hgwPage(...args: (string | number)[]): Result<string[], Context>;
     hgwGetDeployment(...args: (string | number)[]): Result<string | null, Context>;
+    hgwOldest(...args: (string | number)[]): Result<number | null, Context>;
   }
 }
 
@@ -99,6 +100,7 @@ export class StateStore {
       ['hgwMissing', MISSING_LUA, 1],
       ['hgwPage', PAGE_LUA, 1],
       ['hgwGetDeployment', GET_DEPLOYMENT_LUA, 1],
+      ['hgwOldest', OLDEST_LUA, 1],
     ] as const) {
       if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys });
     }
@@ -146,8 +148,16 @@ export class StateStore {
       'deploymentId' in scope
         ? this.keys.deploymentInstances(idSchema.parse(scope.deploymentId))
         : this.keys.backendInstances(idSchema.parse(scope.backendId));
-    const gone = await this.redis.hgwMissing(index, this.keys.prefix, 'i', ...seenIds);
-    const docs = await this.getInstances(gone);
+    const { gone } = missesOf(await this.redis.hgwMissing(index, this.keys.prefix, 'i', ...seenIds));
+    return this.vanishInstances(gone, ctx);
+  }
+
+  /**
+   * Observes the given instances as `vanished` (event `instance.deleted`), for when the
+   * backend says so outright (e.g. their stack is DELETE_COMPLETE). Returns those that changed.
+   */
+  async vanishInstances(ids: string[], ctx: ObserveContext): Promise<string[]> {
+    const docs = await this.getInstances(ids);
     const vanished = docs
       .filter((d): d is Instance => d !== null && d.state !== 'vanished')
       .map((d) => ({ ...stripInstance(d), state: 'vanished' as const, updatedAt: null }));
@@ -159,20 +169,27 @@ export class StateStore {
   /**
    * A complete stack listing of `backendId` saw exactly `seenIds`. Deployments missing from
    * two consecutive listings are observed as deleted (`DELETE_COMPLETE`, event
-   * `deployment.deleted`): Heat hides deleted stacks from its list.
+   * `deployment.deleted`): Heat hides deleted stacks from its list. `missedOnce` are those
+   * missing for the first time, which a caller may confirm by showing the stack.
    */
-  async completeDeploymentListing(backendId: string, seenIds: string[], ctx: ObserveContext): Promise<string[]> {
-    const gone = await this.redis.hgwMissing(this.keys.backendDeployments(idSchema.parse(backendId)), this.keys.prefix, 'd', ...seenIds);
+  async completeDeploymentListing(
+    backendId: string,
+    seenIds: string[],
+    ctx: ObserveContext,
+  ): Promise<{ deleted: string[]; missedOnce: string[] }> {
+    const { gone, missedOnce } = missesOf(
+      await this.redis.hgwMissing(this.keys.backendDeployments(idSchema.parse(backendId)), this.keys.prefix, 'd', ...seenIds),
+    );
+    return { deleted: await this.deleteDeployments(gone, 'missing from two consecutive stack listings', ctx), missedOnce };
+  }
+
+  /** Observes deployments as deleted (`DELETE_COMPLETE`); returns those that changed. */
+  async deleteDeployments(ids: string[], reason: string, ctx: ObserveContext): Promise<string[]> {
     const deleted: DeploymentObservation[] = [];
-    for (const id of gone) {
+    for (const id of ids) {
       const doc = await this.getDeployment(id);
-      if (!doc) continue;
-      deleted.push({
-        ...stripDeployment(doc),
-        status: 'DELETE_COMPLETE',
-        statusReason: 'missing from two consecutive stack listings',
-        updatedAt: null,
-      });
+      if (!doc || doc.status === 'DELETE_COMPLETE') continue;
+      deleted.push({ ...stripDeployment(doc), status: 'DELETE_COMPLETE', statusReason: reason, updatedAt: null });
     }
     if (deleted.length === 0) return [];
     const results = await this.observeDeployments(deleted, ctx);
@@ -317,6 +334,12 @@ export class StateStore {
     return { instances, deployments };
   }
 
+  /** The oldest observation time over all instances (ms), or null when the cache is empty. O(n). */
+  async oldestObservedAtMs(): Promise<number | null> {
+    const oldest = await this.redis.hgwOldest(this.keys.allInstances, this.keys.prefix);
+    return typeof oldest === 'number' ? oldest : null;
+  }
+
   private async page(index: string, kind: 'i' | 'd', request: PageRequest, state: string): Promise<JsonPage> {
     const limit = Math.min(Math.max(1, Math.trunc(request.limit)), MAX_PAGE);
     const [next, ...items] = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state);
@@ -327,6 +350,14 @@ export class StateStore {
 /** `evt_` plus 32 hex characters: stable once appended, unique across replicas. */
 export function newEventId(): string {
   return `evt_${randomUUID().replaceAll('-', '')}`;
+}
+
+/** Splits the missing script's `id, misses…` reply. */
+function missesOf(flat: string[]): { gone: string[]; missedOnce: string[] } {
+  const gone: string[] = [];
+  const missedOnce: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) (Number(flat[i + 1]) >= 2 ? gone : missedOnce).push(flat[i]!);
+  return { gone, missedOnce };
 }
 
 function parseObservation<T>(schema: z.ZodType<T>, value: unknown, path: string): T {

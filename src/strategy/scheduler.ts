@@ -46,6 +46,8 @@ export interface SchedulerOptions {
 export interface Scheduler {
   /** Registers the function that runs jobs named `name` (in whichever replica takes them). */
   handle(name: string, run: JobHandler): void;
+  /** Forgets the handler of `name`; jobs of that name are dropped in this process. */
+  unhandle(name: string): void;
   /** Creates or updates a repeating schedule: one job per `everyMs` across all replicas. */
   every(schedulerId: string, everyMs: number, job: { name: string; data?: JobData }): Promise<void>;
   /** Removes every schedule whose id starts with `idPrefix`; returns how many. */
@@ -54,8 +56,11 @@ export interface Scheduler {
   schedules(): Promise<{ id: string; everyMs: number | null; name: string }[]>;
   /** Runs a job once (after `delayMs`); a job with the same `jobId` still waiting is not added twice. */
   enqueue(name: string, data: JobData, options?: { jobId?: string; delayMs?: number }): Promise<void>;
-  /** Sets when `member` of due set `set` is next due. */
-  setDue(set: string, member: string, atMs: number): Promise<void>;
+  /**
+   * Sets when `member` of due set `set` is next due. `onlyIfAbsent` keeps an existing time;
+   * `onlyIfEarlier` only ever moves it forward in line.
+   */
+  setDue(set: string, member: string, atMs: number, options?: { onlyIfAbsent?: boolean; onlyIfEarlier?: boolean }): Promise<void>;
   /** Takes the members due at `nowMs` (at most `limit`), leasing them for `leaseMs`. */
   takeDue(set: string, nowMs: number, limit: number, leaseMs: number): Promise<string[]>;
   /** Forgets members (or the whole set). */
@@ -100,6 +105,10 @@ export class BullScheduler implements Scheduler {
 
   handle(name: string, run: JobHandler): void {
     this.handlers.set(name, run);
+  }
+
+  unhandle(name: string): void {
+    this.handlers.delete(name);
   }
 
   /** Starts taking jobs in this process. */
@@ -160,8 +169,11 @@ export class BullScheduler implements Scheduler {
     });
   }
 
-  async setDue(set: string, member: string, atMs: number): Promise<void> {
-    await this.options.redis.zadd(this.dueKey(set), Math.round(atMs), member);
+  async setDue(set: string, member: string, atMs: number, options: { onlyIfAbsent?: boolean; onlyIfEarlier?: boolean } = {}): Promise<void> {
+    const key = this.dueKey(set);
+    if (options.onlyIfAbsent) await this.options.redis.zadd(key, 'NX', Math.round(atMs), member);
+    else if (options.onlyIfEarlier) await this.options.redis.zadd(key, 'LT', Math.round(atMs), member);
+    else await this.options.redis.zadd(key, Math.round(atMs), member);
   }
 
   takeDue(set: string, nowMs: number, limit: number, leaseMs: number): Promise<string[]> {

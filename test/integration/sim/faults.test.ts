@@ -54,6 +54,18 @@ describe('sim faults, observed from the client side', () => {
     expect(((await k.json()) as Json).error).to.include({ code: 500, title: 'Internal Server Error' });
   });
 
+  it('malformed answers keep their 200 and content type but lose half the body', async () => {
+    sim.handle.setFaults({ heat: { malformedRate: 1 }, deltacloud: { malformedRate: 1 } });
+    const h = await heat(sim, tok, '/stacks');
+    expect(h.status).to.equal(200);
+    expect(h.headers.get('content-type')).to.match(/json/);
+    const text = await h.text();
+    expect(() => JSON.parse(text)).to.throw(SyntaxError);
+    const d = await deltacloud(sim, '/instances');
+    expect(d.status).to.equal(200);
+    expect(await d.text()).to.not.match(/<\/instances>\s*$/);
+  });
+
   it('a hung request is never answered: the client’s timeout fires', async () => {
     sim.handle.setFaults({ heat: { hangRate: 1 } });
     let error: unknown;

@@ -230,8 +230,8 @@ describe('StateStore (real Redis)', () => {
 
     it('deletes a deployment missing from two stack listings', async () => {
       await store.observeDeployments([deploymentObs({ id: 's1' }), deploymentObs({ id: 's2' })], { source: 's' });
-      await store.completeDeploymentListing('heat-1', ['s1'], { source: 's' });
-      expect(await store.completeDeploymentListing('heat-1', ['s1'], { source: 's' })).to.deep.equal(['s2']);
+      expect(await store.completeDeploymentListing('heat-1', ['s1'], { source: 's' })).to.deep.equal({ deleted: [], missedOnce: ['s2'] });
+      expect(await store.completeDeploymentListing('heat-1', ['s1'], { source: 's' })).to.deep.equal({ deleted: ['s2'], missedOnce: [] });
       expect(await store.getDeployment('s2')).to.include({ status: 'DELETE_COMPLETE', version: 2 });
       expect((await events()).map((e) => e.type)).to.deep.equal(['deployment.created', 'deployment.created', 'deployment.deleted']);
     });

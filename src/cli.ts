@@ -5,6 +5,8 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { ConfigWatcher } from './config/config-watcher.js';
 import { Gateway } from './gateway.js';
 import { createLogger } from './log/logger.js';
+import { defaultModules } from './modules.js';
+import { runDemo } from './demo.js';
 import { registerSimCommand } from './sim/sim-command.js';
 
 const program = new Command('heat-gateway')
@@ -28,7 +30,7 @@ program
     }
     const logger = createLogger(config.log);
     const watcher = opts.config ? new ConfigWatcher(opts.config, config, logger) : undefined;
-    const gateway = new Gateway({ config, logger, ...(watcher ? { watcher } : {}) });
+    const gateway = new Gateway({ config, logger, modules: defaultModules(), ...(watcher ? { watcher } : {}) });
     watcher?.start();
     await gateway.start();
     const shutdown = (signal: string) => {
@@ -44,6 +46,19 @@ program
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+program
+  .command('demo')
+  .description('run a local Redis, the simulator and the gateway together, with nothing to configure')
+  .option('--port <n>', 'gateway port (a free one when taken)', (v) => Number.parseInt(v, 10), 8080)
+  .option('--deployments <n>', 'simulated deployments', (v) => Number.parseInt(v, 10), 5)
+  .option('--instances-per-deployment <n>', 'instances per deployment', (v) => Number.parseInt(v, 10), 3)
+  .option('--change-rate <r>', 'simulated changes per second', Number.parseFloat, 0.2)
+  .option('--strategy <name>', 'on-demand, cached-poll, webhook or deltacloud-poll', 'cached-poll')
+  .option('--data-dir <dir>', 'where the local Redis keeps its data', '.data')
+  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string }) => {
+    await runDemo(opts);
   });
 
 registerSimCommand(program);

@@ -1,0 +1,7 @@
+/** The modules a production gateway runs, in start order. */
+import type { ModuleFactory } from './gateway.js';
+import { createStrategyRuntime } from './strategy/strategy-runtime.js';
+
+export function defaultModules(): ModuleFactory[] {
+  return [createStrategyRuntime()];
+}

@@ -1,0 +1,188 @@
+import { expect } from 'chai';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseConfig } from '../../../src/config/load.js';
+import type { StrategyName } from '../../../src/config/schema.js';
+import { Gateway } from '../../../src/gateway.js';
+import { silentLogger } from '../../../src/log/logger.js';
+import { createStrategyRuntime, StrategyRuntime } from '../../../src/strategy/strategy-runtime.js';
+import { bearer, TOKENS } from '../../helpers/gateway.js';
+import { waitFor } from '../../helpers/redis.js';
+import { PUSH_SECRET, startWorld, type World } from '../../helpers/world.js';
+
+async function putStrategy(url: string, name: string) {
+  const res = await fetch(`${url}/admin/strategy`, {
+    method: 'PUT',
+    headers: { ...bearer(TOKENS.admin), 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Every feed event, parsed. */
+async function feedEvents(world: World) {
+  const out: { type: string; subject: string; version?: number }[] = [];
+  let after = '0';
+  for (;;) {
+    const page = await world.gateway.feed.read(after, 1_000);
+    if (page.entries.length === 0) return out;
+    for (const e of page.entries) {
+      const doc = JSON.parse(e.json) as { data: { current?: { version?: number } } };
+      out.push({ type: e.type, subject: e.subject, ...(doc.data.current?.version ? { version: doc.data.current.version } : {}) });
+    }
+    after = page.next;
+  }
+}
+
+describe('strategy runtime', function () {
+  this.timeout(60_000);
+  let world: World;
+  afterEach(() => world?.close());
+
+  it('switches across all four strategies in a row under read load: no failed read, no lost event', async () => {
+    world = await startWorld('cached-poll');
+    await waitFor(async () => (await world.gateway.store.counts()).instances === 12, { what: 'initial sync' });
+    const ids = world.sim.handle.world().instances.map((i) => i.id);
+    let reads = 0;
+    const failures: string[] = [];
+    let loading = true;
+    const load = (async () => {
+      while (loading) {
+        try {
+          const strategy = world.runtime.current();
+          const id = ids[reads % ids.length]!;
+          await strategy.beforeRead({ kind: 'instance', id });
+          if (!(await world.gateway.store.getInstanceJson(id))) failures.push(`${id} missing under ${strategy.name}`);
+          const page = await world.gateway.store.listInstancesJson({ limit: 100 });
+          if (page.items.length === 0) failures.push(`empty list under ${strategy.name}`);
+          reads++;
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    })();
+
+    const order: StrategyName[] = ['webhook', 'on-demand', 'deltacloud-poll', 'cached-poll'];
+    for (const [n, name] of order.entries()) {
+      // A change lands between switches, so each strategy has something to observe.
+      world.sim.handle.applyChange('crash', ids[n]!, { crashTo: 'SHUTOFF' });
+      const { status, body } = await putStrategy(world.url, name);
+      expect(status).to.equal(200);
+      expect(body).to.include({ name, running: name, changed: true });
+      const readsBefore = reads;
+      await waitFor(() => reads > readsBefore + 5, { what: `reads under ${name}` });
+      // The old strategy's schedules are gone; only the new one's (if any) remain.
+      const schedules = await world.runtime.scheduler.schedules();
+      expect(schedules.every((s) => s.id.startsWith(name)), JSON.stringify(schedules)).to.equal(true);
+    }
+    loading = false;
+    await load;
+    expect(failures).to.deep.equal([]);
+    expect(reads).to.be.greaterThan(20);
+
+    const events = await feedEvents(world);
+    expect(events.filter((e) => e.type === 'gateway.strategy_changed')).to.have.length(4);
+    // No lost or doubled events: each instance's versions run 1, 2, 3… without a gap.
+    const versions = new Map<string, number[]>();
+    for (const e of events) if (e.type.startsWith('instance.')) versions.set(e.subject, [...(versions.get(e.subject) ?? []), e.version!]);
+    for (const [id, vs] of versions) {
+      expect(vs, id).to.deep.equal(vs.map((_, i) => i + 1));
+      expect((await world.gateway.store.getInstance(id))!.version, id).to.equal(vs.length);
+    }
+  });
+
+  it('a PUT on one replica is running on every replica within 2 s, with one event', async () => {
+    world = await startWorld('cached-poll');
+    const second = new Gateway({ config: world.config, logger: silentLogger(), modules: [createStrategyRuntime({ convergeCheckMs: 500 })] });
+    await second.start();
+    try {
+      const runtime2 = second.modules.find((m): m is StrategyRuntime => m instanceof StrategyRuntime)!;
+      expect(runtime2.current().name).to.equal('cached-poll');
+      const started = Date.now();
+      expect((await putStrategy(world.url, 'deltacloud-poll')).status).to.equal(200);
+      await waitFor(() => runtime2.current().name === 'deltacloud-poll', { timeoutMs: 2_000, what: 'the second replica to switch' });
+      expect(Date.now() - started).to.be.below(2_000);
+      // Asking again changes nothing and appends nothing.
+      expect((await putStrategy(world.url, 'deltacloud-poll')).body.changed).to.equal(false);
+      expect((await feedEvents(world)).filter((e) => e.type === 'gateway.strategy_changed')).to.have.length(1);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('an edited config switches the strategy; a restart keeps an admin choice unless the config changed', async () => {
+    world = await startWorld('cached-poll');
+    await world.gateway.applyConfig(parseConfig({ ...structuredClone(world.config), strategy: { ...world.config.strategy, name: 'webhook' } }));
+    expect(world.runtime.current().name).to.equal('webhook');
+    expect((await world.runtime.stored()).by).to.equal('"config"');
+
+    // An admin switch survives a restart of a replica whose config did not change…
+    await putStrategy(world.url, 'on-demand');
+    const webhookConfig = parseConfig({ ...structuredClone(world.config), strategy: { ...world.config.strategy, name: 'webhook' } });
+    const restarted = new Gateway({ config: webhookConfig, logger: silentLogger(), modules: [createStrategyRuntime()] });
+    await restarted.start();
+    const runtime2 = restarted.modules.find((m): m is StrategyRuntime => m instanceof StrategyRuntime)!;
+    expect(runtime2.current().name).to.equal('on-demand');
+    await restarted.stop();
+    // …but a config that names another strategy than before wins.
+    const edited = parseConfig({ ...structuredClone(world.config), strategy: { ...world.config.strategy, name: 'deltacloud-poll' } });
+    const again = new Gateway({ config: edited, logger: silentLogger(), modules: [createStrategyRuntime()] });
+    await again.start();
+    expect(again.modules.find((m): m is StrategyRuntime => m instanceof StrategyRuntime)!.current().name).to.equal('deltacloud-poll');
+    await again.stop();
+  });
+
+  it('rejects an unknown strategy with the list of valid ones', async () => {
+    world = await startWorld('cached-poll');
+    const { status, body } = await putStrategy(world.url, 'cached-pol');
+    expect(status).to.equal(400);
+    expect((body.errors as { path: string; message: string }[])[0]).to.deep.equal({
+      path: 'body.name',
+      message: 'must be one of on-demand, cached-poll, webhook, deltacloud-poll',
+    });
+    const forbidden = await fetch(`${world.url}/admin/strategy`, { headers: bearer(TOKENS.client) });
+    expect(forbidden.status).to.equal(403);
+  });
+
+  describe('push ingest', () => {
+    const zaqar = readFileSync('test/fixtures/push/zaqar-heat-event.json', 'utf8');
+    const post = (url: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(`${url}/v1/notifications/heat-1`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+    it('accepts a backend token or a valid signature; refuses everything else', async () => {
+      world = await startWorld('cached-poll');
+      expect((await post(world.url, zaqar, bearer(TOKENS.backend))).status).to.equal(202);
+      const signature = createHmac('sha256', PUSH_SECRET).update(zaqar).digest('hex');
+      expect((await post(world.url, zaqar, { 'x-signature': signature })).status).to.equal(202);
+      expect((await post(world.url, zaqar, { 'x-signature': signature.replace(/^./, 'f') })).status).to.equal(401);
+      expect((await post(world.url, `${zaqar} `, { 'x-signature': signature })).status).to.equal(401);
+      expect((await post(world.url, zaqar)).status).to.equal(401);
+      expect((await post(world.url, zaqar, bearer(TOKENS.client))).status).to.equal(401);
+      const unknown = await fetch(`${world.url}/v1/notifications/heat-9`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(TOKENS.backend) }, body: zaqar });
+      expect(unknown.status).to.equal(404);
+      const garbage = await post(world.url, '{"hello":"world"}', bearer(TOKENS.backend));
+      expect(garbage.status).to.equal(400);
+      expect(((await garbage.json()) as { errors: { path: string }[] }).errors[0]!.path).to.equal('body');
+    });
+
+    it('a push refreshes what it names; duplicates change nothing', async () => {
+      world = await startWorld('webhook');
+      await waitFor(async () => (await world.gateway.store.counts()).instances === 12, { what: 'initial sync' });
+      // Stop the simulator's own pushes so this test sends them itself.
+      world.sim.handle.setFaults({ push: { dropRate: 1 } });
+      const victim = world.sim.handle.world().instances[0]!;
+      world.sim.handle.applyChange('crash', victim.id, { crashTo: 'ERROR' });
+      const push = JSON.stringify({ event_type: 'compute.instance.update', payload: { instance_id: victim.id, state: 'error', metadata: { 'heat-stack-id': victim.deploymentId } } });
+      const before = (await feedEvents(world)).length;
+      await Promise.all([1, 2, 3].map(() => post(world.url, push, bearer(TOKENS.backend))));
+      await waitFor(async () => (await world.gateway.store.getInstance(victim.id))?.state === 'error', { timeoutMs: 1_000, what: 'the crash' });
+      const refreshed = async () =>
+        (await world.gateway.metrics.observations.get()).values.filter((v) => v.labels.outcome === 'refreshed').reduce((n, v) => n + v.value, 0);
+      const refreshedBefore = await refreshed();
+      await post(world.url, push, bearer(TOKENS.backend));
+      await waitFor(async () => (await refreshed()) > refreshedBefore, { what: 'the duplicate to be refreshed' });
+      const added = (await feedEvents(world)).slice(before);
+      expect(added.filter((e) => e.subject === victim.id)).to.have.length(1);
+    });
+  });
+});

@@ -11,7 +11,7 @@ import { UpstreamError } from '../errors.js';
 import type { HeatBackendConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { DeploymentObservation, InstanceObservation } from '../model/types.js';
-import { mapHeatResourceStatus, mapNovaStatus, type InstanceState } from '../model/states.js';
+import { heatServerState } from '../model/states.js';
 import {
   BackendHttp,
   type BackendObserver,
@@ -446,18 +446,7 @@ export function toInstanceObservation(resource: HeatResource, ctx: ServerMapping
   const attributes = isObject(resource.attributes) ? resource.attributes : {};
   const show = isObject(attributes.show) ? attributes.show : undefined;
   const novaStatus = typeof show?.status === 'string' && show.status ? show.status : undefined;
-  const resourceStatus = resource.resource_status ?? null;
-  const deleting = /^DELETE_/.test((resourceStatus ?? '').toUpperCase());
-
-  let state: InstanceState;
-  let raw: string | null;
-  if (novaStatus !== undefined && !deleting) {
-    state = mapNovaStatus(novaStatus);
-    raw = novaStatus;
-  } else {
-    state = mapHeatResourceStatus(resourceStatus);
-    raw = resourceStatus;
-  }
+  const { state, raw } = heatServerState(novaStatus, resource.resource_status ?? null);
 
   let addresses = novaAddresses(show?.addresses ?? attributes.addresses);
   if (addresses.public.length === 0 && addresses.private.length === 0) {

@@ -86,3 +86,17 @@ export function mapDeltacloudState(raw: string | null | undefined): InstanceStat
 export function isInProgress(rawStatus: string | null | undefined): boolean {
   return norm(rawStatus).endsWith('_IN_PROGRESS');
 }
+
+/**
+ * The state of a Heat server resource: the live Nova status when Heat exposes it, otherwise
+ * `resource_status`. While Heat deletes the resource (DELETE_*), Heat's status wins, because
+ * Nova keeps saying ACTIVE until the server is gone. `raw` is the value the state came from.
+ */
+export function heatServerState(
+  novaStatus: string | null | undefined,
+  resourceStatus: string | null | undefined,
+): { state: InstanceState; raw: string | null } {
+  const deleting = /^DELETE_/.test(norm(resourceStatus));
+  if (novaStatus && !deleting) return { state: mapNovaStatus(novaStatus), raw: novaStatus };
+  return { state: mapHeatResourceStatus(resourceStatus), raw: resourceStatus ?? null };
+}

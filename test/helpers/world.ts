@@ -6,7 +6,7 @@
 import type { BackendConfig, StrategyName } from '../../src/config/schema.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Gateway } from '../../src/gateway.js';
-import { mapDeltacloudState, mapHeatResourceStatus, mapNovaStatus, type InstanceState } from '../../src/model/states.js';
+import { heatServerState, mapDeltacloudState, type InstanceState } from '../../src/model/states.js';
 import type { Instance } from '../../src/model/types.js';
 import { startSimulator, type Simulator, type SimulatorOptions, type WorldSnapshot } from '../../src/sim/simulator.js';
 import { createStrategyRuntime, StrategyRuntime } from '../../src/strategy/strategy-runtime.js';
@@ -102,8 +102,7 @@ export async function startWorld(
 /** The state the cache should hold for a world instance, by the source it comes from. */
 export function expectedState(i: WorldSnapshot['instances'][number], source: 'heat' | 'deltacloud'): InstanceState | null {
   if (source === 'deltacloud') return i.deltacloudState === null ? null : mapDeltacloudState(i.deltacloudState);
-  if (i.resourceStatus.startsWith('DELETE_')) return mapHeatResourceStatus(i.resourceStatus);
-  return mapNovaStatus(i.novaStatus);
+  return heatServerState(i.novaStatus, i.resourceStatus).state;
 }
 
 /** Differences between the cache and the simulator's world ([] when they agree). */

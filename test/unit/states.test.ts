@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isInProgress, mapDeltacloudState, mapHeatResourceStatus, mapNovaStatus } from '../../src/model/states.js';
+import { heatServerState, isInProgress, mapDeltacloudState, mapHeatResourceStatus, mapNovaStatus } from '../../src/model/states.js';
 
 // Every row of the three tables in DESIGN §3.
 const NOVA: [string, string][] = [
@@ -66,5 +66,19 @@ describe('state mapping (DESIGN §3)', () => {
     expect(isInProgress('update_in_progress')).to.equal(true);
     expect(isInProgress('CREATE_COMPLETE')).to.equal(false);
     expect(isInProgress(null)).to.equal(false);
+  });
+});
+
+describe('heatServerState', () => {
+  it('prefers the live Nova status', () => {
+    expect(heatServerState('ERROR', 'CREATE_COMPLETE')).to.deep.equal({ state: 'error', raw: 'ERROR' });
+  });
+  it('falls back to resource_status without a Nova status', () => {
+    expect(heatServerState(undefined, 'CREATE_IN_PROGRESS')).to.deep.equal({ state: 'pending', raw: 'CREATE_IN_PROGRESS' });
+    expect(heatServerState(null, null)).to.deep.equal({ state: 'unknown', raw: null });
+  });
+  it('lets Heat win while it deletes the server', () => {
+    expect(heatServerState('ACTIVE', 'DELETE_IN_PROGRESS')).to.deep.equal({ state: 'shutting_down', raw: 'DELETE_IN_PROGRESS' });
+    expect(heatServerState('ACTIVE', 'DELETE_COMPLETE')).to.deep.equal({ state: 'vanished', raw: 'DELETE_COMPLETE' });
   });
 });

@@ -91,6 +91,8 @@ export class FeedFanout {
     } catch (err) {
       if (!/BUSYGROUP/.test((err as Error).message)) throw err;
     }
+    // After a stop() the blocking connection was closed on purpose; open it again.
+    if (this.o.blocking.status === 'end') await this.o.blocking.connect();
     this.running = true;
     this.loop = this.run();
   }

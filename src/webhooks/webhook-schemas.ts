@@ -101,7 +101,7 @@ export const attemptSchema = z.object({
   at: z.string(),
   status: z.number().nullable().describe('HTTP status, null when no response'),
   durationMs: z.number(),
-  outcome: z.enum(['delivered', 'retrying', 'dead', 'disabled', 'rate_limited']),
+  outcome: z.enum(['delivered', 'retrying', 'dead', 'disabled']),
   responseBody: z.string().nullable().describe('first 4 KB of the response body'),
   error: z.string().nullable(),
   nextAttemptAt: z.string().nullable(),

@@ -1,0 +1,115 @@
+/**
+ * The webhook module: registry routes, the feed fan-out and the delivery workers of one
+ * gateway process. Every replica runs it; Redis holds all state.
+ */
+import type { Gateway, GatewayModule } from '../gateway.js';
+import type { Config } from '../config/schema.js';
+import { DeliveryQueue } from './delivery-queue.js';
+import { DeliveryStore } from './delivery-store.js';
+import { DeliveryWorker, retryDelayMs } from './delivery-worker.js';
+import { FeedFanout } from './feed-fanout.js';
+import { SsrfGuard, systemResolver, type Resolver } from './ssrf-guard.js';
+import { WebhookKeys } from './webhook-keys.js';
+import { WebhookRegistry } from './webhook-registry.js';
+import { declareWebhookRoutes } from './webhook-routes.js';
+import { WebhookSender } from './webhook-sender.js';
+import { WebhookService } from './webhook-service.js';
+
+export interface WebhookModuleOptions {
+  /** DNS for the SSRF guard, at registration and at connect time. @defaultValue the system resolver */
+  resolver?: Resolver;
+  /** Feed entries pending this long with a consumer are claimed back. @defaultValue 30000 */
+  claimIdleMs?: number;
+  /** Fan-out leader lease. @defaultValue 10000 */
+  leaseMs?: number;
+  /** BullMQ lock of an attempt in flight. @defaultValue webhooks.timeoutMs + 30 s */
+  lockDurationMs?: number;
+  /** Run the fan-out and the delivery workers (false: routes only). @defaultValue true */
+  background?: boolean;
+}
+
+export interface WebhookModule extends GatewayModule {
+  readonly service: WebhookService;
+  readonly fanout: FeedFanout;
+  readonly queue: DeliveryQueue;
+  /** True when every feed event was fanned out and no delivery job is outstanding. */
+  idle(): Promise<boolean>;
+}
+
+export function createWebhookModule(gateway: Gateway, options: WebhookModuleOptions = {}): WebhookModule {
+  const prefix = gateway.config.redis.keyPrefix;
+  const keys = new WebhookKeys(prefix);
+  const config = (): Config['webhooks'] => gateway.config.webhooks;
+  let guard = new SsrfGuard(config().allowNetworks, options.resolver ?? systemResolver);
+  const ttlSeconds = () => {
+    const c = gateway.config;
+    const retries = c.webhooks.retryScheduleMs.reduce((a, b) => a + b, 0) * (1 + c.webhooks.jitter);
+    return Math.ceil(Math.max(c.feed.maxAgeMs, retries + 86_400_000) / 1_000);
+  };
+  const registry = new WebhookRegistry(gateway.redis, prefix, gateway.now);
+  const deliveries = new DeliveryStore(gateway.redis, keys, () => ({ ttlSeconds: ttlSeconds(), attemptLogLimit: config().attemptLogLimit }));
+  const queue = new DeliveryQueue(gateway.redisFactory.create('webhook-queue'), keys.bull, gateway.logger, () =>
+    retryDelayMs(config().retryScheduleMs, 0, config().jitter),
+  );
+  const sender = new WebhookSender(() => guard, { maxSockets: Math.max(64, config().concurrency * 2), now: gateway.now });
+  const service = new WebhookService(registry, deliveries, queue, gateway.feed, () => guard, config, gateway.now);
+  const fanout = new FeedFanout({
+    redis: gateway.redis,
+    blocking: gateway.redisFactory.create('webhook-fanout', { blocking: true }),
+    feedKey: gateway.feed.keys.feed,
+    registry,
+    deliveries,
+    queue,
+    logger: gateway.logger,
+    now: gateway.now,
+    ...(options.claimIdleMs !== undefined ? { claimIdleMs: options.claimIdleMs } : {}),
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+  });
+  const worker = new DeliveryWorker({
+    connection: gateway.redisFactory.create('webhook-worker', { blocking: true }),
+    prefix: keys.bull,
+    queue,
+    deliveries,
+    registry,
+    sender,
+    feed: gateway.feed,
+    metrics: gateway.metrics,
+    logger: gateway.logger,
+    config,
+    now: gateway.now,
+    ...(options.lockDurationMs !== undefined ? { lockDurationMs: options.lockDurationMs } : {}),
+  });
+  const background = options.background ?? true;
+
+  return {
+    name: 'webhooks',
+    service,
+    fanout,
+    queue,
+    routes(api) {
+      declareWebhookRoutes(api, service);
+    },
+    async start() {
+      if (!background) return;
+      await fanout.start();
+      worker.start();
+    },
+    async stop() {
+      if (background) {
+        await fanout.stop();
+        await worker.close();
+      }
+      await queue.close();
+      sender.close();
+    },
+    configChanged(next, previous) {
+      if (JSON.stringify(next.webhooks.allowNetworks) !== JSON.stringify(previous.webhooks.allowNetworks)) {
+        guard = new SsrfGuard(next.webhooks.allowNetworks, guard.resolver);
+      }
+      if (next.webhooks.concurrency !== previous.webhooks.concurrency) worker.setConcurrency(next.webhooks.concurrency);
+    },
+    async idle() {
+      return (await fanout.caughtUp()) && (await queue.outstanding()) === 0;
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The BullMQ queue of delivery attempts. A job names a delivery (endpoint, event, run); its
+ * id is derived from them, so enqueuing the same delivery twice — a fan-out repeated after a
+ * crash — adds one job.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log/logger.js';
+import type { DeliveryJobData } from './webhook-schemas.js';
+
+export const DELIVERY_QUEUE = 'webhooks';
+
+export interface DeliveryJobSpec extends DeliveryJobData {
+  /** Ordered subject queue this delivery belongs to ('' for none). */
+  sub: string;
+  /** The first attempt (delayed by the schedule's first entry). */
+  first?: boolean;
+  /** Woken as the new head of an ordered queue (a distinct job id from the first one). */
+  head?: boolean;
+}
+
+export class DeliveryQueue {
+  readonly queue: Queue;
+
+  constructor(
+    connection: Redis,
+    prefix: string,
+    logger: Logger,
+    private readonly firstDelayMs: () => number,
+  ) {
+    this.queue = new Queue(DELIVERY_QUEUE, {
+      connection,
+      prefix,
+      defaultJobOptions: {
+        removeOnComplete: true,
+        removeOnFail: { count: 10_000 },
+        // Only infrastructure errors (Redis unreachable while recording) reach BullMQ's retry;
+        // delivery failures are rescheduled by the worker on the webhook schedule.
+        attempts: 25,
+        backoff: { type: 'exponential', delay: 1_000 },
+      },
+    });
+    this.queue.on('error', (err) => logger.warn('webhook queue error', { error: err.message }));
+  }
+
+  static jobId(spec: Pick<DeliveryJobSpec, 'ep' | 'ev' | 'run' | 'head'>): string {
+    return `${spec.ep}.${spec.ev}.${spec.run}${spec.head ? '.h' : ''}`;
+  }
+
+  async add(specs: DeliveryJobSpec[]): Promise<void> {
+    if (specs.length === 0) return;
+    await this.queue.addBulk(
+      specs.map((s) => {
+        const delay = s.first ? this.firstDelayMs() : 0;
+        return {
+          name: 'deliver',
+          data: { ep: s.ep, ev: s.ev, run: s.run, sub: s.sub },
+          opts: { jobId: DeliveryQueue.jobId(s), ...(delay > 0 ? { delay } : {}) },
+        };
+      }),
+    );
+  }
+
+  /** Jobs not yet finished. */
+  async outstanding(): Promise<number> {
+    const counts = await this.queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'waiting-children');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * Runs delivery attempts: claims the delivery, checks the endpoint (gone, disabled, pacing),
+ * signs and sends, records the attempt, and reschedules on the retry schedule (with jitter,
+ * or the receiver's clamped Retry-After) by moving its own job to the delayed set. After the
+ * last attempt the delivery is dead-lettered. `410 Gone`, and failing without a single
+ * success for `disableAfterMs`, disable the endpoint and record `webhook.disabled`.
+ *
+ * Never lets an error escape a job except a Redis failure while recording, which BullMQ
+ * retries with backoff.
+ */
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { ChangeFeed } from '../store/change-feed.js';
+import type { DeliveryStore } from './delivery-store.js';
+import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
+import { signingSecrets, type WebhookRegistry } from './webhook-registry.js';
+import type { Attempt, StoredWebhook } from './webhook-schemas.js';
+import type { WebhookSender } from './webhook-sender.js';
+
+export interface DeliveryWorkerOptions {
+  connection: Redis;
+  prefix: string;
+  queue: DeliveryQueue;
+  deliveries: DeliveryStore;
+  registry: WebhookRegistry;
+  sender: WebhookSender;
+  feed: ChangeFeed;
+  metrics: Metrics;
+  logger: Logger;
+  config: () => Config['webhooks'];
+  now: () => number;
+  /** @defaultValue webhooks.timeoutMs + 30 s */
+  lockDurationMs?: number;
+  /**
+   * Window of the `maxPerSecond` limiter. A little over a second so that network jitter
+   * cannot bunch more than `maxPerSecond` receipts into any one second at the receiver.
+   * @defaultValue 1100
+   */
+  paceWindowMs?: number;
+}
+
+/** Delay for the retry after attempt `attempt` (1-based), with ± jitter. */
+export function retryDelayMs(schedule: readonly number[], attempt: number, jitter: number, random = Math.random): number {
+  const base = schedule[Math.min(attempt, schedule.length - 1)] ?? 0;
+  return Math.max(0, Math.round(base * (1 + (random() * 2 - 1) * jitter)));
+}
+
+export class DeliveryWorker {
+  private worker: Worker | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly o: DeliveryWorkerOptions) {
+    this.log = o.logger.child({ component: 'webhook-worker' });
+  }
+
+  start(): void {
+    const cfg = this.o.config();
+    const lockDuration = this.o.lockDurationMs ?? cfg.timeoutMs + 30_000;
+    this.worker = new Worker(DELIVERY_QUEUE, (job, token) => this.process(job as Job<DeliveryJobSpec>, token ?? ''), {
+      connection: this.o.connection,
+      prefix: this.o.prefix,
+      concurrency: cfg.concurrency,
+      // The lock outlives the request timeout, and a stalled job (its worker died) is only
+      // taken back after the lock expired: an attempt in flight is never started twice.
+      lockDuration,
+      stalledInterval: lockDuration,
+      // A killed process must never make a delivery fail for "stalling": it is retried.
+      maxStalledCount: 1_000,
+      removeOnComplete: { count: 0 },
+    });
+    this.worker.on('error', (err) => this.log.warn('webhook worker error', { error: err.message }));
+    this.worker.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        this.log.error('delivery job gave up after infrastructure errors', { jobId: job.id, error: err.message });
+      }
+    });
+  }
+
+  /** Applies a new concurrency. */
+  setConcurrency(n: number): void {
+    if (this.worker) this.worker.concurrency = n;
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+  }
+
+  private async process(job: Job<DeliveryJobSpec>, token: string): Promise<void> {
+    const { ep, ev, run, sub } = job.data;
+    const jobId = job.id ?? DeliveryQueue.jobId(job.data);
+    const d = this.o.deliveries;
+    let claim = await d.claim(ep, ev, sub, jobId, run);
+    if (claim.kind === 'busy') {
+      // Another job owns it; take over only if that job no longer exists or finished.
+      const state = await this.o.queue.queue.getJobState(claim.owner);
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return;
+      claim = await d.claim(ep, ev, sub, jobId, run, claim.owner);
+    }
+    if (claim.kind === 'done' && sub !== '') {
+      // A repeat of a finished ordered delivery: make sure its successor is awake (its
+      // previous owner may have died between finishing and waking it).
+      const head = await d.head(ep, sub);
+      if (head) await this.o.queue.add([{ ep, ev: head.id, run: head.run, sub, head: true }]);
+    }
+    if (claim.kind !== 'ok') return;
+
+    const webhook = JSON.parse(claim.endpointJson) as StoredWebhook;
+    const cfg = this.o.config();
+    const attemptNo = claim.attemptsMade + 1;
+    const startedAt = this.o.now();
+
+    if (claim.disabledAt !== null) {
+      await this.record(job, webhook, { ...base(ev, claim, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null);
+      this.o.metrics.deliveries.inc({ outcome: 'dead_lettered' });
+      return;
+    }
+    if (webhook.maxPerSecond) {
+      const waitMs = await d.rateLimit(ep, webhook.maxPerSecond, this.o.paceWindowMs ?? 1_100, `${jobId}:${startedAt}:${Math.random()}`);
+      if (waitMs > 0) {
+        await job.moveToDelayed(Date.now() + waitMs, token);
+        throw new DelayedError();
+      }
+    }
+
+    const result = await this.o.sender.send({
+      url: webhook.url,
+      id: ev,
+      body: claim.body,
+      secrets: signingSecrets(webhook, this.o.now()),
+      timeoutMs: cfg.timeoutMs,
+    });
+    this.o.metrics.deliveryDuration.observe(result.durationMs / 1_000);
+    const schedule = cfg.retryScheduleMs;
+    let outcome: Attempt['outcome'];
+    let nextAt: number | null = null;
+    if (result.ok) outcome = 'delivered';
+    else if (result.status === 410) outcome = 'disabled';
+    else if (attemptNo >= schedule.length) outcome = 'dead';
+    else {
+      outcome = 'retrying';
+      const delay =
+        result.retryAfterMs !== null ? Math.min(result.retryAfterMs, cfg.maxRetryAfterMs) : retryDelayMs(schedule, attemptNo, cfg.jitter);
+      nextAt = this.o.now() + delay;
+    }
+    const attempt: Omit<Attempt, 'seq'> = {
+      ...base(ev, claim, attemptNo, startedAt),
+      status: result.status,
+      durationMs: result.durationMs,
+      outcome,
+      responseBody: result.responseBody,
+      error: result.error,
+      nextAttemptAt: nextAt === null ? null : new Date(nextAt).toISOString(),
+    };
+    const failingSince = await this.record(job, webhook, attempt, result.ok);
+    this.o.metrics.deliveries.inc({ outcome: result.ok ? 'delivered' : outcome === 'dead' ? 'dead_lettered' : 'failed' });
+
+    if (outcome === 'disabled') {
+      await this.disable(webhook, 'the receiver answered 410 Gone');
+    } else if (!result.ok && failingSince !== null && this.o.now() - failingSince >= cfg.disableAfterMs) {
+      await this.disable(webhook, `failing without a single success since ${new Date(failingSince).toISOString()}`);
+    }
+    if (nextAt !== null) {
+      await job.moveToDelayed(Date.now() + (nextAt - this.o.now()), token);
+      throw new DelayedError();
+    }
+  }
+
+  /** Records the attempt; wakes the next head of an ordered queue. Returns failing-since. */
+  private async record(job: Job<DeliveryJobSpec>, webhook: StoredWebhook, attempt: Omit<Attempt, 'seq'>, success: boolean | null): Promise<number | null> {
+    const { ep, ev, sub } = job.data;
+    const outcome = attempt.outcome === 'disabled' ? 'dead' : attempt.outcome === 'retrying' ? 'retrying' : attempt.outcome === 'delivered' ? 'delivered' : 'dead';
+    const finished = await this.o.deliveries.finish({
+      endpointId: ep,
+      deliveryId: ev,
+      subject: sub,
+      outcome,
+      nowMs: this.o.now(),
+      attempt,
+      nextAttemptAtMs: attempt.nextAttemptAt ? Date.parse(attempt.nextAttemptAt) : null,
+      status: attempt.status,
+      error: attempt.error,
+      success,
+    });
+    if (outcome === 'dead') this.log.warn('delivery dead-lettered', { webhook: webhook.id, delivery: ev, error: attempt.error });
+    if (finished.nextHead) await this.o.queue.add([{ ep, ev: finished.nextHead.id, run: finished.nextHead.run, sub, head: true }]);
+    return finished.failingSince;
+  }
+
+  private async disable(webhook: StoredWebhook, reason: string): Promise<void> {
+    if (!(await this.o.registry.disable(webhook.id, reason))) return;
+    this.log.warn('webhook disabled', { webhook: webhook.id, reason });
+    this.o.metrics.deliveries.inc({ outcome: 'disabled' });
+    await this.o.feed.append('webhook.disabled', { id: webhook.id, url: webhook.url, reason, disabledAt: new Date(this.o.now()).toISOString() }, { subject: webhook.id });
+  }
+}
+
+function base(ev: string, claim: { body: string }, attempt: number, at: number): Omit<Attempt, 'seq' | 'outcome'> {
+  return {
+    deliveryId: ev,
+    eventType: typeOf(claim.body),
+    attempt,
+    at: new Date(at).toISOString(),
+    status: null,
+    durationMs: 0,
+    responseBody: null,
+    error: null,
+    nextAttemptAt: null,
+  };
+}
+
+function typeOf(body: string): string {
+  const m = /^\{"type":"([^"]+)"/.exec(body);
+  return m?.[1] ?? '';
+}

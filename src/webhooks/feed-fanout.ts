@@ -1,0 +1,231 @@
+/**
+ * Fan-out: a consumer group (`webhooks`) on the feed stream turns each event into one
+ * delivery per matching endpoint. An entry is acknowledged (XACK) only after its deliveries
+ * are recorded and their jobs enqueued (deterministic job ids make a repeat harmless); the
+ * pending entries of a consumer that died are claimed back with XAUTOCLAIM.
+ *
+ * One replica at a time fans out (a leader lease in Redis): fan-out is a few Redis commands
+ * per event, and a single reader keeps one instance's events in feed order on their way into
+ * the per-subject queues of ordered endpoints. Another replica takes over when the lease
+ * lapses and first claims what the old leader left pending.
+ *
+ * The group is created at `$` the first time: events appended before the webhook module
+ * ever ran are not delivered, and an endpoint only receives events appended after it was
+ * created (its `startCursor`); older ones only through replay.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Redis, Result } from 'ioredis';
+import type { Logger } from '../log/logger.js';
+import type { FeedEntry } from '../store/change-feed.js';
+import type { DeliveryStore } from './delivery-store.js';
+import type { DeliveryQueue } from './delivery-queue.js';
+import type { WebhookRegistry } from './webhook-registry.js';
+import type { StoredWebhook } from './webhook-schemas.js';
+import { isAfterStart, payloadOf, toNewDelivery, wants } from './webhook-payload.js';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    hgwWhRenew(...args: (string | number)[]): Result<number, Context>;
+  }
+}
+
+/** KEYS: lease. ARGV: holder, ttlMs. Takes a free lease or renews our own. */
+const LEASE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
+
+export const CONSUMER_GROUP = 'webhooks';
+
+export interface FeedFanoutOptions {
+  /** Shared command connection. */
+  redis: Redis;
+  /** A connection of its own for the blocking XREADGROUP. */
+  blocking: Redis;
+  feedKey: string;
+  registry: WebhookRegistry;
+  deliveries: DeliveryStore;
+  queue: DeliveryQueue;
+  logger: Logger;
+  now: () => number;
+  /** Pending entries idle this long are claimed from their (dead) consumer. @defaultValue 30000 */
+  claimIdleMs?: number;
+  /** Leader lease. @defaultValue 10000 */
+  leaseMs?: number;
+  /** Entries per read. @defaultValue 200 */
+  batch?: number;
+}
+
+export class FeedFanout {
+  readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private cache: { version: string; endpoints: StoredWebhook[] } | undefined;
+  private readonly log: Logger;
+  private readonly claimIdleMs: number;
+  private readonly leaseMs: number;
+  private readonly batch: number;
+  private wake: (() => void) | undefined;
+  private lastClaimAt = 0;
+  /** Events fanned out by this process (for status and tests). */
+  fannedOut = 0;
+
+  constructor(private readonly o: FeedFanoutOptions) {
+    this.log = o.logger.child({ component: 'webhook-fanout', consumer: this.consumer });
+    this.claimIdleMs = o.claimIdleMs ?? 30_000;
+    this.leaseMs = o.leaseMs ?? 10_000;
+    this.batch = o.batch ?? 200;
+    if (typeof (o.redis as unknown as Record<string, unknown>).hgwWhRenew !== 'function') {
+      o.redis.defineCommand('hgwWhRenew', { lua: LEASE_LUA, numberOfKeys: 1 });
+    }
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.o.redis.xgroup('CREATE', this.o.feedKey, CONSUMER_GROUP, '$', 'MKSTREAM');
+    } catch (err) {
+      if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+    }
+    // After a stop() the blocking connection was closed on purpose; open it again.
+    if (this.o.blocking.status === 'end') await this.o.blocking.connect();
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    // Abort a blocking read at once; what was read but not processed stays pending and is
+    // claimed by the next leader.
+    this.o.blocking.disconnect();
+    await this.loop;
+    const key = this.o.registry.keys.leader;
+    await this.o.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, key, this.consumer).catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    let leaderUntil = 0;
+    while (this.running) {
+      try {
+        const now = Date.now();
+        if (now > leaderUntil - this.leaseMs / 2) {
+          const held = await this.o.redis.hgwWhRenew(this.o.registry.keys.leader, this.consumer, this.leaseMs);
+          if (!held) {
+            leaderUntil = 0;
+            await this.pause(Math.min(this.leaseMs / 4, 1_000));
+            continue;
+          }
+          if (leaderUntil === 0) this.log.info('fan-out leader');
+          leaderUntil = now + this.leaseMs;
+        }
+        if (Date.now() - this.lastClaimAt > Math.min(this.claimIdleMs, 5_000)) {
+          this.lastClaimAt = Date.now();
+          await this.claimAbandoned();
+        }
+        const reply = (await this.o.blocking.xreadgroup(
+          'GROUP', CONSUMER_GROUP, this.consumer, 'COUNT', this.batch, 'BLOCK', Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))),
+          'STREAMS', this.o.feedKey, '>',
+        )) as [string, [string, string[]][]][] | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (entries.length > 0) await this.process(entries.map(([id, fields]) => toEntry(id, fields)));
+      } catch (err) {
+        if (!this.running) break;
+        this.log.warn('fan-out failed; retrying', { error: (err as Error).message });
+        await this.pause(500);
+      }
+    }
+  }
+
+  /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */
+  private async claimAbandoned(): Promise<void> {
+    let cursor = '0-0';
+    do {
+      const [next, entries] = (await this.o.redis.xautoclaim(
+        this.o.feedKey, CONSUMER_GROUP, this.consumer, this.claimIdleMs, cursor, 'COUNT', this.batch,
+      )) as [string, [string, string[] | null][]];
+      cursor = next;
+      const live = entries.filter((e): e is [string, string[]] => Array.isArray(e[1]));
+      if (live.length > 0) {
+        this.log.info('claimed abandoned feed entries', { count: live.length });
+        await this.process(live.map(([id, fields]) => toEntry(id, fields)));
+      }
+    } while (cursor !== '0-0' && this.running);
+  }
+
+  private async endpoints(): Promise<StoredWebhook[]> {
+    const version = await this.o.registry.version();
+    if (this.cache?.version !== version) this.cache = { version, endpoints: await this.o.registry.all() };
+    return this.cache.endpoints;
+  }
+
+  /** Records and enqueues the deliveries of `entries` (in feed order), then acknowledges them. */
+  async process(entries: FeedEntry[]): Promise<void> {
+    const endpoints = (await this.endpoints()).filter((w) => w.enabled);
+    const perEndpoint = new Map<StoredWebhook, ReturnType<typeof toNewDelivery>[]>();
+    for (const entry of entries) {
+      let payload;
+      try {
+        payload = payloadOf(entry);
+      } catch (err) {
+        this.log.error('unreadable feed entry; skipped', { cursor: entry.cursor, error: (err as Error).message });
+        continue;
+      }
+      for (const webhook of endpoints) {
+        if (!isAfterStart(webhook, payload) || !wants(webhook, payload)) continue;
+        let list = perEndpoint.get(webhook);
+        if (!list) perEndpoint.set(webhook, (list = []));
+        list.push(toNewDelivery(webhook, payload));
+      }
+    }
+    const now = this.o.now();
+    await Promise.all(
+      [...perEndpoint].map(async ([webhook, items]) => {
+        const results = await this.o.deliveries.ensure(webhook.id, items, 'new', now);
+        await this.o.queue.add(
+          items.flatMap((d, i) =>
+            results[i]!.code === 'created' || results[i]!.code === 'pending'
+              ? [{ ep: webhook.id, ev: d.eventId, run: results[i]!.run, sub: d.subject, first: true }]
+              : [],
+          ),
+        );
+      }),
+    );
+    await this.o.redis.xack(this.o.feedKey, CONSUMER_GROUP, ...entries.map((e) => e.cursor));
+    this.fannedOut += entries.length;
+  }
+
+  /** True when every feed entry so far was fanned out and acknowledged. */
+  async caughtUp(): Promise<boolean> {
+    const groups = (await this.o.redis.xinfo('GROUPS', this.o.feedKey)) as unknown[][];
+    for (const g of groups) {
+      const f = new Map<string, unknown>();
+      for (let i = 0; i + 1 < g.length; i += 2) f.set(String(g[i]), g[i + 1]);
+      if (f.get('name') !== CONSUMER_GROUP) continue;
+      const last = (await this.o.redis.xinfo('STREAM', this.o.feedKey)) as unknown[];
+      const lastId = last[last.indexOf('last-generated-id') + 1];
+      return Number(f.get('pending')) === 0 && f.get('last-delivered-id') === lastId;
+    }
+    return false;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+function toEntry(cursor: string, fields: string[]): FeedEntry {
+  const map: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
+  return { cursor, json: map.e ?? '{}', type: map.t ?? '', subject: map.k ?? '', deploymentId: map.g ?? '' };
+}

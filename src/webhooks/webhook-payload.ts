@@ -1,0 +1,50 @@
+/**
+ * The delivered body, built once per event: `{"type", "timestamp", "data"}`, where `data`
+ * is the feed event's data (`current`, `previous` — each instance and deployment carries its
+ * `version`) plus `id` (the instance or deployment the event is about, or null),
+ * `deploymentId` (or null) and `cursor` (the feed position, usable with
+ * `GET /v1/events?after=`). These exact bytes are signed.
+ */
+import type { FeedEntry } from '../store/change-feed.js';
+import type { StoredWebhook } from './webhook-schemas.js';
+import { eventMatches } from './webhook-schemas.js';
+import { compareCursors } from '../store/change-feed.js';
+import type { NewDelivery } from './delivery-store.js';
+
+export interface FeedPayload {
+  eventId: string;
+  type: string;
+  subject: string;
+  deploymentId: string;
+  cursor: string;
+  body: string;
+}
+
+export function payloadOf(entry: FeedEntry): FeedPayload {
+  const event = JSON.parse(entry.json) as { id: string; type: string; occurredAt: string; data?: Record<string, unknown> };
+  const body = JSON.stringify({
+    type: event.type,
+    timestamp: event.occurredAt,
+    data: { id: entry.subject || null, deploymentId: entry.deploymentId || null, cursor: entry.cursor, ...(event.data ?? {}) },
+  });
+  return { eventId: event.id, type: event.type, subject: entry.subject, deploymentId: entry.deploymentId, cursor: entry.cursor, body };
+}
+
+/**
+ * Does `webhook` want `payload`? Type filter (exact or `prefix.*`) and deployment filter;
+ * events without a deployment (gateway.*, webhook.*) pass the deployment filter.
+ */
+export function wants(webhook: StoredWebhook, payload: FeedPayload): boolean {
+  if (!eventMatches(webhook.events, payload.type)) return false;
+  if (webhook.deploymentIds && payload.deploymentId !== '' && !webhook.deploymentIds.includes(payload.deploymentId)) return false;
+  return true;
+}
+
+/** Fan-out only: events appended after the endpoint was created. */
+export function isAfterStart(webhook: StoredWebhook, payload: FeedPayload): boolean {
+  return compareCursors(payload.cursor, webhook.startCursor) > 0;
+}
+
+export function toNewDelivery(webhook: StoredWebhook, payload: FeedPayload): NewDelivery {
+  return { eventId: payload.eventId, type: payload.type, subject: payload.subject, body: payload.body, ordered: webhook.ordered };
+}

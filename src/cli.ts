@@ -8,6 +8,7 @@ import { createLogger } from './log/logger.js';
 import { defaultModules } from './modules.js';
 import { runDemo } from './demo.js';
 import { registerSimCommand } from './sim/sim-command.js';
+import { registerBenchCommand } from './bench/bench-command.js';
 
 const program = new Command('heat-gateway')
   .description('Gateway between Aeolus Conductor and Heat-like orchestration backends')
@@ -62,6 +63,7 @@ program
   });
 
 registerSimCommand(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`heat-gateway: ${(err as Error).message}\n`);

@@ -96,6 +96,7 @@ export class CachedPollStrategy extends ScheduledStrategy {
     const cached = await this.ctx.store.getDeployment(stack.id);
     let fast = true;
     let forget = false;
+    let phaseMs: number | undefined;
     try {
       if (cached?.status === 'DELETE_COMPLETE') {
         // Deleted: keep listing until its servers have vanished (two empty listings), then forget it.
@@ -105,6 +106,9 @@ export class CachedPollStrategy extends ScheduledStrategy {
       } else if (!cached || isInProgress(cached.status)) {
         const result = await this.sync.syncDeployment(heat, stack);
         fast = result?.transitional ?? true;
+        // A stack seen for the first time and already steady takes a random phase in the
+        // interval, so a gateway starting on many stacks does not poll them all at once.
+        if (!cached && !fast) phaseMs = Math.random() * this.opts.intervalMs;
       } else {
         const result = await this.sync.syncStack(heat, stack, cached.status);
         fast = result.transitional;
@@ -123,8 +127,8 @@ export class CachedPollStrategy extends ScheduledStrategy {
     } finally {
       if (forget) await this.ctx.scheduler.removeDue(set, [member]);
       else if (!this.stopped) {
-        const next = fast ? this.opts.fastIntervalMs : this.opts.intervalMs;
-        await this.ctx.scheduler.setDue(set, member, this.ctx.now() + jittered(next, this.opts.jitter));
+        const next = phaseMs ?? jittered(fast ? this.opts.fastIntervalMs : this.opts.intervalMs, this.opts.jitter);
+        await this.ctx.scheduler.setDue(set, member, this.ctx.now() + next);
       }
     }
   }

@@ -41,7 +41,8 @@ export function eventJson(entry: FeedEntry): string {
 }
 
 interface OpenStream {
-  close(): void;
+  /** `stopping`: also close the socket, so the server's graceful close need not wait for it. */
+  close(stopping?: boolean): void;
 }
 
 export class EventStreams {
@@ -77,7 +78,7 @@ export class EventStreams {
 
     let closed = false;
     const stream: OpenStream = {
-      close: () => {
+      close: (stopping = false) => {
         if (closed) return;
         closed = true;
         clearInterval(heartbeat);
@@ -85,7 +86,9 @@ export class EventStreams {
         connection.disconnect();
         this.open.delete(stream);
         this.gateway.metrics.eventStreams.set(this.open.size);
-        if (!res.writableEnded) res.end();
+        // The socket is detached from the response once it finishes: keep a reference.
+        const socket = res.socket;
+        if (!res.writableEnded) res.end(stopping ? () => socket?.destroy() : undefined);
       },
     };
     this.open.add(stream);
@@ -139,6 +142,6 @@ export class EventStreams {
   /** Ends every open stream and closes its Redis connection (gateway stop). */
   closeAll(): void {
     this.stopped = true;
-    for (const stream of [...this.open]) stream.close();
+    for (const stream of [...this.open]) stream.close(true);
   }
 }

@@ -13,7 +13,9 @@ export const idSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(255, 'must be at most 255 characters')
-  .regex(/^[^\s{}\u0000-\u001f\u007f]+$/, 'must not contain spaces, braces or control characters');
+  .regex(/^[^\s{}\u0000-\u001f\u007f]+$/, 'must not contain spaces, braces or control characters')
+  // The query parser turns invalid percent-encoded UTF-8 into U+FFFD; no backend id holds one.
+  .refine((v) => !v.includes('\uFFFD'), 'must be valid UTF-8; percent-encode ids with encodeURIComponent');
 
 export const idParams = z.object({ id: idSchema.describe('Instance or deployment id (backend id)') }).strict();
 

@@ -39,6 +39,12 @@ export type DocumentedRoute = Omit<AnyRoute, 'handler'>;
 
 /** Object schemas reject unknown keys; wrong types name the field. */
 function validate<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'params' | 'query' | 'body'): z.output<T> {
+  if (!schema && where === 'body') {
+    // A route without a body schema ignores no input silently: anything but nothing or `{}` is refused.
+    const empty = value === undefined || (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
+    if (!empty) throw new InputError('this route takes no request body', [{ path: 'body', message: 'must be empty; remove the body' }]);
+    return undefined as z.output<T>;
+  }
   if (!schema) {
     if (where === 'query' && value && typeof value === 'object' && Object.keys(value).length > 0) {
       const key = Object.keys(value)[0]!;
@@ -108,7 +114,7 @@ export class ApiRouter {
       handlers.push(async (req, res) => {
         const params = validate(spec.params, req.params, 'params');
         const query = validate(spec.query, { ...(req.query as object) }, 'query');
-        const body = validate(spec.body, spec.body ? req.body : undefined, 'body');
+        const body = validate(spec.body, req.body, 'body');
         await spec.handler({ params, query, body, principal: req.principal, req, res });
       });
       router[spec.method](spec.path, ...handlers);

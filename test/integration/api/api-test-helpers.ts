@@ -59,7 +59,10 @@ export function send(
   body?: Buffer | string,
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { method, headers }, (res) => {
+    // A fresh connection per request: a server that refuses a body may close the socket.
+    // Node sends a GET body without framing unless told its length.
+    const framing = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
+    const req = request(`${url}${path}`, { method, headers: { ...framing, ...headers }, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       if (String(res.headers['content-type']).startsWith('text/event-stream')) {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text: '', json: undefined });

@@ -12,6 +12,7 @@ import { InputError, NotFoundError } from '../errors.js';
 import type { ApiRouter } from '../http/api-router.js';
 import { documentHealthRoutes } from '../http/health.js';
 import { CURSOR_PATTERN } from '../store/change-feed.js';
+import { StateStore } from '../store/state-store.js';
 import type { ActiveStrategy } from './active-strategy.js';
 import {
   deploymentInstancesQuery,
@@ -59,6 +60,14 @@ function packageVersion(): string {
  */
 export function createConductorApiModule(gateway: Gateway, strategies: ActiveStrategy, options: ConductorApiOptions = {}): GatewayModule {
   const reads = new ReadResponder(gateway, strategies);
+  // Reads get their own auto-pipelined connection: under concurrent load, the HMGETs of one
+  // event-loop tick go to Redis in one write (fewer syscalls on both sides).
+  const store = new StateStore(
+    gateway.redisFactory.create('api-reads', { autoPipelining: true }),
+    gateway.config.redis.keyPrefix,
+    gateway.config.feed,
+    gateway.now,
+  );
   const streams = new EventStreams(gateway, { ...DEFAULT_EVENT_STREAM_OPTIONS, ...options.events });
   const limiter = new RateLimiter(gateway);
   const version = packageVersion();
@@ -89,7 +98,7 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
         responses: { 200: { description: 'The instance', schema: instanceResponse }, 304: notModified, 404: notFound('instance') },
         handler: async ({ params, req, res }) => {
           const fresh = await reads.beforeRead({ kind: 'instance', id: params.id });
-          const doc = await gateway.store.getInstanceForServe(params.id);
+          const doc = await store.getInstanceForServe(params.id);
           if (!doc) throw new NotFoundError(`no instance '${params.id}' in the cache; list them with GET /v1/instances`);
           reads.sendOne(req, res, 'instance', doc, fresh);
         },
@@ -102,7 +111,7 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
         responses: { 200: { description: 'A page of instances', schema: instanceListResponse }, 304: notModified },
         handler: async ({ query, req, res }) => {
           const fresh = await reads.beforeRead(query.deploymentId === undefined ? { kind: 'instances' } : { kind: 'instances', deploymentId: query.deploymentId });
-          const page = await gateway.store.listInstancesForServe(query);
+          const page = await store.listInstancesForServe(query);
           reads.sendPage(req, res, 'instances', page, fresh);
         },
       });
@@ -114,7 +123,7 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
         responses: { 200: { description: 'A page of deployments', schema: deploymentListResponse }, 304: notModified },
         handler: async ({ query, req, res }) => {
           const fresh = await reads.beforeRead({ kind: 'deployments' });
-          reads.sendPage(req, res, 'deployments', await gateway.store.listDeploymentsForServe(query), fresh);
+          reads.sendPage(req, res, 'deployments', await store.listDeploymentsForServe(query), fresh);
         },
       });
 
@@ -126,7 +135,7 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
         responses: { 200: { description: 'The deployment', schema: deploymentResponse }, 304: notModified, 404: notFound('deployment') },
         handler: async ({ params, req, res }) => {
           const fresh = await reads.beforeRead({ kind: 'deployment', id: params.id });
-          const doc = await gateway.store.getDeploymentForServe(params.id);
+          const doc = await store.getDeploymentForServe(params.id);
           if (!doc) throw new NotFoundError(`no deployment '${params.id}' in the cache; list them with GET /v1/deployments`);
           reads.sendOne(req, res, 'deployment', doc, fresh);
         },
@@ -144,8 +153,8 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
         },
         handler: async ({ params, query, req, res }) => {
           const fresh = await reads.beforeRead({ kind: 'instances', deploymentId: params.id });
-          const page = await gateway.store.listInstancesForServe({ ...query, deploymentId: params.id });
-          if (page.items.length === 0 && query.cursor === undefined && !(await gateway.store.deploymentKnown(params.id))) {
+          const page = await store.listInstancesForServe({ ...query, deploymentId: params.id });
+          if (page.items.length === 0 && query.cursor === undefined && !(await store.deploymentKnown(params.id))) {
             throw new NotFoundError(`no deployment '${params.id}' in the cache; list them with GET /v1/deployments`);
           }
           reads.sendPage(req, res, 'instances', page, fresh);

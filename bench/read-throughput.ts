@@ -10,6 +10,9 @@
  * baseline/gateway for `rounds` rounds after a warm-up; the best round of each is reported.
  * Every request asks for a random id of the 10,000. The gateway runs with the real module,
  * a no-op strategy, three bearer tokens configured (auth on every request) and no rate limit.
+ * Its read path uses a dedicated ioredis connection with auto-pipelining (part of the
+ * product's hot path); the baseline uses an ioredis client with default options and express
+ * defaults (including express' own ETag computation).
  * Target: gateway requests/s >= 1.0x the baseline's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -3,7 +3,7 @@
  *
  *   npm run bench:strategies                 # 120 s per mode, 200 × 5 instances, 10 changes/s
  *   npm run bench:strategies -- --quick      # 15 s per mode
- *   npm run bench:strategies -- --sweep      # also 100, 1,000 and 10,000 instances
+ *   npm run bench:strategies -- --sweep      # instead: every mode at 100, 1,000, 10,000 instances
  *
  * Same as `heat-gateway bench`. Reports go to bench/results/. See docs/benchmarks.md.
  */

@@ -1,8 +1,15 @@
 /** The modules a production gateway runs, in start order. */
+import { createConductorApiModule } from './api/conductor-api-module.js';
 import type { ModuleFactory } from './gateway.js';
-import { createStrategyRuntime } from './strategy/strategy-runtime.js';
+import { StrategyRuntime, type StrategyRuntimeOptions } from './strategy/strategy-runtime.js';
 import { createWebhookModule } from './webhooks/create-webhook-module.js';
 
-export function defaultModules(): ModuleFactory[] {
-  return [createStrategyRuntime(), (gateway) => createWebhookModule(gateway)];
+export function defaultModules(options: { strategies?: StrategyRuntimeOptions } = {}): ModuleFactory[] {
+  let runtime: StrategyRuntime | undefined;
+  return [
+    (gateway) => (runtime = new StrategyRuntime(gateway, options.strategies)),
+    // Reads go through whichever strategy the runtime is running at the time of the read.
+    (gateway) => createConductorApiModule(gateway, { current: () => runtime!.current() }),
+    (gateway) => createWebhookModule(gateway),
+  ];
 }

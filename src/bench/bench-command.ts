@@ -67,25 +67,24 @@ export async function runBenchCommand(flags: BenchFlags): Promise<string[]> {
   const local = process.env.REDIS_URL ? undefined : await LocalRedisServer.start();
   try {
     const options = benchOptionsFrom(flags, process.env.REDIS_URL ?? local!.url);
-    const name = flags.quick ? 'strategies-quick' : 'strategies';
-    const report = await runBench(options);
-    let sweep: SweepPoint[] | undefined;
-    if (flags.sweep) {
-      sweep = [];
-      for (const instances of [100, 1_000, 10_000]) {
-        const sized = { ...options, deployments: Math.max(1, Math.round(instances / options.instancesPerDeployment)), onDemandReadFactor: 1 };
-        for (const r of (await runBench(sized)).results) {
-          sweep.push({
-            instances,
-            mode: r.mode,
-            backendRequestsPerMinute: r.backend.total.requestsPerSecond * 60,
-            detectionP99Ms: r.detection.p99Ms,
-          });
-        }
+    if (!flags.sweep) {
+      const report = await runBench(options);
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      return writeBenchReport(flags.out, flags.quick ? 'strategies-quick' : 'strategies', report);
+    }
+    // The sweep: every mode at 100, 1,000 and 10,000 instances (on-demand at one read rate).
+    const sweep: SweepPoint[] = [];
+    const results = [];
+    for (const instances of [100, 1_000, 10_000]) {
+      const sized = { ...options, deployments: Math.max(1, Math.round(instances / options.instancesPerDeployment)), onDemandReadFactor: 1 };
+      for (const r of (await runBench(sized)).results) {
+        results.push({ ...r, mode: `${r.mode} @${instances}` });
+        sweep.push({ instances, mode: r.mode, backendRequestsPerMinute: r.backend.total.requestsPerSecond * 60, detectionP99Ms: r.detection.p99Ms });
       }
     }
+    const { onProgress: _p, redisUrl: _r, ...config } = options;
     if (process.stderr.isTTY) process.stderr.write('\n');
-    return writeBenchReport(flags.out, name, report, sweep);
+    return writeBenchReport(flags.out, flags.quick ? 'strategies-sweep-quick' : 'strategies-sweep', { config, results }, sweep);
   } finally {
     await local?.stop();
   }
@@ -98,7 +97,7 @@ export function registerBenchCommand(program: Command): Command {
     .command('bench')
     .description('compare the strategies (and a dbomatic baseline) on one seeded simulator scenario')
     .option('--quick', 'a 15 s smoke run per mode')
-    .option('--sweep', 'also run 100, 1,000 and 10,000 instances')
+    .option('--sweep', 'instead, run every mode at 100, 1,000 and 10,000 instances')
     .option('--modes <list>', 'comma-separated modes', BENCH_MODES.join(','))
     .option('--duration <s>', 'measured seconds per mode (default 120, quick 15)', int)
     .option('--grace <s>', 'seconds after the window for late detections (default 35, quick 5)', int)

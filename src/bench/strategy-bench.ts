@@ -143,7 +143,11 @@ class FeedFollower {
 interface ReadRecord {
   atMs: number;
   latencyMs: number;
+  /** 2xx, or 404 for a deployment the cache has not learned yet (stale, not an error). */
   ok: boolean;
+  deploymentId: string;
+  /** The gateway did not know the deployment yet. */
+  unknown: boolean;
   instances: { id: string; state: InstanceState }[];
 }
 
@@ -168,12 +172,14 @@ async function conductorReads(sim: Simulator, url: string, rate: number, untilMs
           records.push({
             atMs,
             latencyMs: Date.now() - atMs,
-            ok: res.ok,
+            ok: res.ok || res.status === 404,
+            deploymentId: target.id,
+            unknown: res.status === 404,
             instances: (body.data ?? []).map((i) => ({ id: i.id, state: i.state })),
           });
         })
         .catch(() => {
-          records.push({ atMs, latencyMs: Date.now() - atMs, ok: false, instances: [] });
+          records.push({ atMs, latencyMs: Date.now() - atMs, ok: false, deploymentId: target.id, unknown: false, instances: [] });
         })
         .finally(() => inflight.delete(p));
       inflight.add(p);
@@ -186,51 +192,66 @@ async function conductorReads(sim: Simulator, url: string, rate: number, untilMs
 }
 
 /** Aeolus's dbomatic: every instance, one GET /api/instances/:id per period, spread evenly. */
-function dbomatic(sim: Simulator, store: StateStore, periodMs: number, untilMs: number): Promise<void> {
-  const dc = new DeltacloudClient(
-    deltacloudBackendSchema.parse({
-      id: 'dc-sim',
-      kind: 'deltacloud',
-      url: sim.deltacloudUrl,
-      username: sim.credentials.deltacloudUser,
-      password: sim.credentials.deltacloudPassword,
-      driver: sim.credentials.driver,
-      concurrency: 32,
-      retries: 0,
-    }),
-    { logger: silentLogger() },
-  );
-  const pollOne = async (id: string, deploymentId: string) => {
+class Dbomatic {
+  private readonly dc: DeltacloudClient;
+
+  constructor(
+    private readonly sim: Simulator,
+    private readonly store: StateStore,
+  ) {
+    this.dc = new DeltacloudClient(
+      deltacloudBackendSchema.parse({
+        id: 'dc-sim',
+        kind: 'deltacloud',
+        url: sim.deltacloudUrl,
+        username: sim.credentials.deltacloudUser,
+        password: sim.credentials.deltacloudPassword,
+        driver: sim.credentials.driver,
+        concurrency: 32,
+        retries: 0,
+      }),
+      { logger: silentLogger() },
+    );
+  }
+
+  private async pollOne(id: string, deploymentId: string): Promise<void> {
     const observedAtMs = Date.now();
     try {
-      const found = await dc.getInstance(id);
+      const found = await this.dc.getInstance(id);
       if (!found) {
-        await store.vanishInstances([id], { source: 'dbomatic-baseline', observedAtMs });
+        await this.store.vanishInstances([id], { source: 'dbomatic-baseline', observedAtMs });
         return;
       }
       const { raw: _raw, ...rest } = found;
-      await store.observeInstance({ ...rest, deploymentId }, { source: 'dbomatic-baseline', observedAtMs });
+      await this.store.observeInstance({ ...rest, deploymentId }, { source: 'dbomatic-baseline', observedAtMs });
     } catch {
       // dbomatic logged and moved on; so do we.
     }
-  };
-  return (async () => {
+  }
+
+  /** Every instance once, as fast as the client allows (a long-running dbomatic's state). */
+  async prefill(): Promise<void> {
+    await Promise.all(this.sim.handle.world().instances.map((i) => this.pollOne(i.id, i.deploymentId)));
+  }
+
+  /** Polls each instance once per `periodMs`, evenly spread, until `untilMs`. */
+  async run(periodMs: number, untilMs: number): Promise<void> {
     const inflight = new Set<Promise<void>>();
     while (Date.now() < untilMs) {
       const cycleStart = Date.now();
-      const instances = sim.handle.world().instances;
+      const instances = this.sim.handle.world().instances;
       const gap = periodMs / Math.max(1, instances.length);
       for (const [i, inst] of instances.entries()) {
         const due = cycleStart + i * gap;
         if (due >= untilMs) break;
         await sleep(Math.max(0, due - Date.now()));
-        const p = pollOne(inst.id, inst.deploymentId).finally(() => inflight.delete(p));
+        const p = this.pollOne(inst.id, inst.deploymentId).finally(() => inflight.delete(p));
         inflight.add(p);
       }
-      await sleep(Math.max(0, cycleStart + periodMs - Date.now()));
+      await sleep(Math.max(0, Math.min(untilMs, cycleStart + periodMs) - Date.now()));
     }
     await Promise.all(inflight);
-  })();
+  }
 }
 
 function gatewayConfig(
@@ -316,11 +337,8 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     report('warm-up', 0);
     const worldSize = sim.handle.world().instances.length;
     if (mode === 'on-demand') await fetch(`${url}/v1/instances?limit=1`, { headers: { authorization: `Bearer ${TOKENS.client}` } });
-    if (mode === 'dbomatic-baseline') {
-      // A long-running dbomatic has seen every instance once already.
-      const warm = dbomatic(sim, store, Math.max(1_000, worldSize / 50), Date.now() + Math.max(1_000, worldSize / 50));
-      await warm;
-    }
+    const dbomatic = mode === 'dbomatic-baseline' ? new Dbomatic(sim, store) : undefined;
+    await dbomatic?.prefill();
     await waitUntil(async () => (await store.counts()).instances >= worldSize, 120_000, 'the initial sync', () => gateway.log);
 
     const follower = new FeedFollower(redis, store.keys.feed);
@@ -331,7 +349,7 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     const t1 = t0 + options.durationMs;
     sim.handle.setChangeRate(options.changeRate);
     const work: Promise<unknown>[] = [conductorReads(sim, url, readRate, t1)];
-    if (mode === 'dbomatic-baseline') work.push(dbomatic(sim, store, options.dbomaticPeriodMs, t1));
+    if (dbomatic) work.push(dbomatic.run(options.dbomaticPeriodMs, t1));
     while (Date.now() < t1) {
       report('measuring', (Date.now() - t0) / options.durationMs);
       await sleep(Math.min(500, Math.max(0, t1 - Date.now())));
@@ -358,7 +376,14 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
 
     const okReads = reads.filter((r) => r.ok);
     const staleness: number[] = [];
+    const launchedAt = new Map<string, number>();
+    for (const rec of sim.handle.truth()) if (!launchedAt.has(rec.deploymentId)) launchedAt.set(rec.deploymentId, rec.atMs);
     for (const r of okReads) {
+      if (r.unknown) {
+        // Conductor launched it, the gateway does not know it yet: stale since the launch.
+        staleness.push(r.atMs - (launchedAt.get(r.deploymentId) ?? r.atMs));
+        continue;
+      }
       let worst = -1;
       for (const inst of r.instances) {
         const truth = timeline.at(inst.id, r.atMs);

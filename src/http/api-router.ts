@@ -34,8 +34,17 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
 
 type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType>;
 
+/** A route mounted outside this router (e.g. `/healthz`), declared for the OpenAPI document only. */
+export type DocumentedRoute = Omit<AnyRoute, 'handler'>;
+
 /** Object schemas reject unknown keys; wrong types name the field. */
 function validate<T extends z.ZodType>(schema: T | undefined, value: unknown, where: 'params' | 'query' | 'body'): z.output<T> {
+  if (!schema && where === 'body') {
+    // A route without a body schema ignores no input silently: anything but nothing or `{}` is refused.
+    const empty = value === undefined || (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
+    if (!empty) throw new InputError('this route takes no request body', [{ path: 'body', message: 'must be empty; remove the body' }]);
+    return undefined as z.output<T>;
+  }
   if (!schema) {
     if (where === 'query' && value && typeof value === 'object' && Object.keys(value).length > 0) {
       const key = Object.keys(value)[0]!;
@@ -59,8 +68,30 @@ const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 export class ApiRouter {
   private readonly routes: AnyRoute[] = [];
+  private readonly external: DocumentedRoute[] = [];
+  private readonly authenticated: RequestHandler[] = [];
 
   constructor(private readonly auth: Authenticator) {}
+
+  /**
+   * Runs `handler` on every authenticated route, after the token was accepted
+   * (`req.principal` is set), before input validation. Used for the per-token rate limit.
+   */
+  afterAuth(handler: RequestHandler): this {
+    this.authenticated.push(handler);
+    return this;
+  }
+
+  /** Documents a route that is mounted elsewhere, so `/openapi.json` still lists it. */
+  document(spec: DocumentedRoute): this {
+    this.external.push(spec);
+    return this;
+  }
+
+  /** Every route in the OpenAPI document: the declared ones and the documented-only ones. */
+  get documented(): readonly Pick<AnyRoute, 'method' | 'path' | 'auth'>[] {
+    return [...this.routes, ...this.external];
+  }
 
   route<P extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, B extends z.ZodType = z.ZodUndefined>(
     spec: RouteSpec<P, Q, B>,
@@ -79,11 +110,11 @@ export class ApiRouter {
     const router = express.Router();
     for (const spec of this.routes) {
       const handlers: RequestHandler[] = [];
-      if (spec.auth !== 'public') handlers.push(this.auth.require(...spec.auth));
+      if (spec.auth !== 'public') handlers.push(this.auth.require(...spec.auth), ...this.authenticated);
       handlers.push(async (req, res) => {
         const params = validate(spec.params, req.params, 'params');
         const query = validate(spec.query, { ...(req.query as object) }, 'query');
-        const body = validate(spec.body, spec.body ? req.body : undefined, 'body');
+        const body = validate(spec.body, req.body, 'body');
         await spec.handler({ params, query, body, principal: req.principal, req, res });
       });
       router[spec.method](spec.path, ...handlers);
@@ -98,7 +129,7 @@ export class ApiRouter {
       const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as Record<string, unknown>;
       return rest;
     };
-    for (const spec of this.routes) {
+    for (const spec of [...this.routes, ...this.external] as DocumentedRoute[]) {
       const parameters: unknown[] = [];
       for (const [where, s] of [['path', spec.params], ['query', spec.query]] as const) {
         if (!s) continue;

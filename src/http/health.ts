@@ -1,5 +1,7 @@
 /** `/healthz` (the process is up) and `/readyz` (every dependency answers in time). */
 import { Router } from 'express';
+import { z } from 'zod';
+import type { ApiRouter } from './api-router.js';
 import { sendProblem } from './problem.js';
 
 export interface ReadinessCheck {
@@ -60,4 +62,26 @@ export function healthRouter(checks: () => readonly ReadinessCheck[]): Router {
     });
   });
   return router;
+}
+
+/**
+ * Declares `/healthz` and `/readyz` in the OpenAPI document; they are mounted by
+ * {@link healthRouter}, before and outside the ApiRouter.
+ */
+export function documentHealthRoutes(api: ApiRouter): void {
+  const check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
+  api
+    .document({
+      method: 'get', path: '/healthz', tag: 'health', auth: 'public',
+      summary: 'Liveness: the process is up',
+      responses: { 200: { description: 'Up', schema: z.object({ status: z.literal('ok'), uptimeSeconds: z.number() }) } },
+    })
+    .document({
+      method: 'get', path: '/readyz', tag: 'health', auth: 'public',
+      summary: 'Readiness: Redis and every module check answered in time',
+      responses: {
+        200: { description: 'Ready', schema: z.object({ status: z.literal('ready'), checks: z.record(z.string(), check) }) },
+        503: { description: 'Not ready (problem+json with `checks`; Retry-After: 1)' },
+      },
+    });
 }

@@ -68,6 +68,14 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
       const retryAfter =
         err instanceof RateLimitError ? err.retryAfterSeconds : err instanceof UnavailableError ? err.retryAfterSeconds : undefined;
       if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
+    } else if (err instanceof URIError && (err as { status?: number }).status === 400) {
+      // The router could not percent-decode a path parameter (e.g. %C3%28, invalid UTF-8).
+      problem = {
+        status: 400,
+        title: 'Malformed URL',
+        detail: 'a path parameter is not valid percent-encoded UTF-8; encode ids with encodeURIComponent',
+        errors: [{ path: 'params', message: 'must be valid percent-encoded UTF-8' }],
+      };
     } else {
       problem = bodyParserProblem(err as object) ?? {
         status: 500,

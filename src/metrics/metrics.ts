@@ -87,6 +87,19 @@ export class Metrics implements BackendObserver {
     registers: [this.registry],
   });
 
+  readonly rateLimited = new Counter({
+    name: 'hgw_rate_limited_requests_total',
+    help: 'Requests refused with 429 by the per-token rate limit, by token name',
+    labelNames: ['token'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventStreams = new Gauge({
+    name: 'hgw_event_streams_open',
+    help: 'Server-Sent Events streams (GET /v1/events/stream) open in this process',
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hgw_process_' });
   }

@@ -21,6 +21,11 @@ export interface ConnectionOptions {
   blocking?: boolean;
   /** Connect now rather than at the first command. @defaultValue false */
   eager?: boolean;
+  /**
+   * ioredis auto-pipelining: commands issued in the same event-loop tick go out in one
+   * write. For connections serving many small concurrent reads. @defaultValue false
+   */
+  autoPipelining?: boolean;
 }
 
 export class RedisFactory {
@@ -40,6 +45,7 @@ export class RedisFactory {
       // readiness reports the outage and callers answer 503.
       maxRetriesPerRequest: opts.blocking ? null : 1,
       enableOfflineQueue: true,
+      enableAutoPipelining: opts.autoPipelining ?? false,
       retryStrategy: (times) => Math.min(50 * 2 ** times, 2_000),
     };
     const redis = new Redis(this.options.url, base);

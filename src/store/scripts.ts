@@ -138,11 +138,15 @@ return out
 
 /**
  * One page of records from an index, in id order, optionally filtered by state.
- * KEYS: index. ARGV: prefix, kind, cursor ('' = start), limit, state filter ('' = any).
- * Returns {next cursor or '', doc…}; deployment docs carry their instanceIds.
+ * KEYS: index. ARGV: prefix, kind, cursor ('' = start), limit, state filter ('' = any),
+ * and optionally '1' to serve: then every doc is preceded by its id, version, observedAt
+ * ms and observedAt ISO (what the API needs for `meta` and the ETag, without parsing docs).
+ * Returns {next cursor or '', doc…} (or {next, id, v, ob, o, doc, …} when serving);
+ * deployment docs carry their instanceIds.
  */
 export const PAGE_LUA = `${WITH_INSTANCE_IDS}
 local prefix, kind, cursor, limit, state = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local serve = ARGV[6] == '1'
 local start = '-'
 if cursor ~= '' then start = '(' .. cursor end
 local out = {''}
@@ -151,8 +155,14 @@ while taken < limit do
   local ids = redis.call('ZRANGE', KEYS[1], start, '+', 'BYLEX', 'LIMIT', 0, limit - taken)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
-    local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st')
+    local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st', 'v', 'ob', 'o')
     if rec[1] and (state == '' or rec[2] == state) then
+      if serve then
+        out[#out + 1] = id
+        out[#out + 1] = rec[3]
+        out[#out + 1] = rec[4]
+        out[#out + 1] = rec[5]
+      end
       if kind == 'd' then out[#out + 1] = with_instance_ids(prefix, id, rec[1]) else out[#out + 1] = rec[1] end
       taken = taken + 1
     end
@@ -184,4 +194,14 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if ob and (not oldest or ob < oldest) then oldest = ob end
 end
 return oldest
+`;
+
+/**
+ * One deployment to serve: {doc with instanceIds, version, observedAt ms, observedAt ISO},
+ * or false. KEYS: record. ARGV: prefix, id.
+ */
+export const SERVE_DEPLOYMENT_LUA = `${WITH_INSTANCE_IDS}
+local rec = redis.call('HMGET', KEYS[1], 'j', 'v', 'ob', 'o')
+if not rec[1] then return false end
+return {with_instance_ids(ARGV[1], ARGV[2], rec[1]), rec[2], rec[3], rec[4]}
 `;

@@ -17,7 +17,7 @@ import {
 } from '../model/types.js';
 import type { InstanceState } from '../model/states.js';
 import { Keys } from './keys.js';
-import { GET_DEPLOYMENT_LUA, MISSING_LUA, OBSERVE_LUA, OLDEST_LUA, PAGE_LUA } from './scripts.js';
+import { GET_DEPLOYMENT_LUA, MISSING_LUA, OBSERVE_LUA, OLDEST_LUA, PAGE_LUA, SERVE_DEPLOYMENT_LUA } from './scripts.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -26,6 +26,7 @@ declare module 'ioredis' {
     hgwPage(...args: (string | number)[]): Result<string[], Context>;
     hgwGetDeployment(...args: (string | number)[]): Result<string | null, Context>;
     hgwOldest(...args: (string | number)[]): Result<number | null, Context>;
+    hgwServeDeployment(...args: (string | number)[]): Result<[string, string, string, string] | null, Context>;
   }
 }
 
@@ -78,6 +79,27 @@ export interface JsonPage {
   next: string | null;
 }
 
+/**
+ * One stored document as the API serves it: the served JSON string untouched, plus the
+ * bookkeeping `meta` and the ETag need, so nothing is parsed or re-serialized.
+ */
+export interface ServedDoc {
+  id: string;
+  /** The served JSON (deployments include `instanceIds`). */
+  json: string;
+  version: number;
+  /** observedAt, ms since epoch. */
+  observedAtMs: number;
+  /** observedAt, ISO-8601 exactly as in the document. */
+  observedAt: string;
+}
+
+/** A page of {@link ServedDoc}s and the cursor of the next page. */
+export interface ServedPage {
+  items: ServedDoc[];
+  next: string | null;
+}
+
 export type ListingScope = { deploymentId: string } | { backendId: string };
 
 export const MAX_PAGE = 1_000;
@@ -101,6 +123,7 @@ export class StateStore {
       ['hgwPage', PAGE_LUA, 1],
       ['hgwGetDeployment', GET_DEPLOYMENT_LUA, 1],
       ['hgwOldest', OLDEST_LUA, 1],
+      ['hgwServeDeployment', SERVE_DEPLOYMENT_LUA, 1],
     ] as const) {
       if (!(name in redis)) redis.defineCommand(name, { lua, numberOfKeys });
     }
@@ -299,15 +322,54 @@ export class StateStore {
     return json === null ? null : (JSON.parse(json) as Deployment);
   }
 
+  /**
+   * One instance to serve: stored JSON, version and observedAt in one HMGET (one round
+   * trip), or null when unknown.
+   */
+  async getInstanceForServe(id: string): Promise<ServedDoc | null> {
+    const [json, version, observedAtMs, observedAt] = await this.redis.hmget(this.keys.instance(id), 'j', 'v', 'ob', 'o');
+    if (!json) return null;
+    return { id, json, version: Number(version), observedAtMs: Number(observedAtMs), observedAt: observedAt ?? '' };
+  }
+
+  /** One deployment to serve (with instanceIds), in one script call, or null. */
+  async getDeploymentForServe(id: string): Promise<ServedDoc | null> {
+    const reply = await this.redis.hgwServeDeployment(this.keys.deployment(id), this.keys.prefix, id);
+    if (!reply) return null;
+    const [json, version, observedAtMs, observedAt] = reply;
+    return { id, json, version: Number(version), observedAtMs: Number(observedAtMs), observedAt };
+  }
+
+  /** Like {@link listInstancesJson}, with version and observedAt per item. */
+  listInstancesForServe(query: InstanceQuery): Promise<ServedPage> {
+    return this.servePage(this.instanceIndex(query), 'i', query, query.state ?? '');
+  }
+
+  /** Like {@link listDeploymentsJson}, with version and observedAt per item. */
+  listDeploymentsForServe(request: PageRequest): Promise<ServedPage> {
+    return this.servePage(this.keys.allDeployments, 'd', request, '');
+  }
+
+  /** True when the cache knows the deployment or any instance of it. */
+  async deploymentKnown(id: string): Promise<boolean> {
+    const [record, instances] = await Promise.all([
+      this.redis.exists(this.keys.deployment(id)),
+      this.redis.zcard(this.keys.deploymentInstances(id)),
+    ]);
+    return record > 0 || instances > 0;
+  }
+
   /** A page of instances in id order, optionally of one deployment and/or in one state. */
   async listInstancesJson(query: InstanceQuery): Promise<JsonPage> {
-    const index =
-      query.deploymentId !== undefined
-        ? this.keys.deploymentInstances(query.deploymentId)
-        : query.state !== undefined
-          ? this.keys.state(query.state)
-          : this.keys.allInstances;
-    return this.page(index, 'i', query, query.state ?? '');
+    return this.page(this.instanceIndex(query), 'i', query, query.state ?? '');
+  }
+
+  private instanceIndex(query: InstanceQuery): string {
+    return query.deploymentId !== undefined
+      ? this.keys.deploymentInstances(query.deploymentId)
+      : query.state !== undefined
+        ? this.keys.state(query.state)
+        : this.keys.allInstances;
   }
 
   /** A page of deployments in id order, each with its instanceIds. */
@@ -344,6 +406,22 @@ export class StateStore {
     const limit = Math.min(Math.max(1, Math.trunc(request.limit)), MAX_PAGE);
     const [next, ...items] = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state);
     return { items, next: next ? next : null };
+  }
+
+  private async servePage(index: string, kind: 'i' | 'd', request: PageRequest, state: string): Promise<ServedPage> {
+    const limit = Math.min(Math.max(1, Math.trunc(request.limit)), MAX_PAGE);
+    const reply = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state, '1');
+    const items: ServedDoc[] = [];
+    for (let i = 1; i + 4 < reply.length; i += 5) {
+      items.push({
+        id: reply[i]!,
+        version: Number(reply[i + 1]),
+        observedAtMs: Number(reply[i + 2]),
+        observedAt: reply[i + 3]!,
+        json: reply[i + 4]!,
+      });
+    }
+    return { items, next: reply[0] ? reply[0] : null };
   }
 }
 

@@ -79,17 +79,14 @@ function fromHeat(backendId: string, e: z.infer<typeof heatEvent>): PushHint {
  * accepted formats; a recognised notification that names nothing yields no hints.
  */
 export function parsePush(backendId: string, doc: unknown): PushHint[] {
-  if (Array.isArray(doc)) {
-    if (doc.length > 1_000) throw new InputError('too many messages in one push', [{ path: 'body', message: 'send at most 1000 messages per request' }]);
-    return doc.flatMap((d, i) => {
-      try {
-        return parsePush(backendId, d);
-      } catch (err) {
-        if (err instanceof InputError) throw new InputError(err.message, err.errors.map((e) => ({ ...e, path: e.path.replace(/^body/, `body.${i}`) })));
-        throw err;
-      }
-    });
-  }
+  if (!Array.isArray(doc)) return parseMessage(backendId, doc, 'body');
+  if (doc.length > 1_000) throw new InputError('too many messages in one push', [{ path: 'body', message: 'send at most 1000 messages per request' }]);
+  // Only one level: a list of messages. Anything nested deeper is not a push (and must not
+  // cost a stack frame per level).
+  return doc.flatMap((d, i) => parseMessage(backendId, d, `body.${i}`));
+}
+
+function parseMessage(backendId: string, doc: unknown, path: string): PushHint[] {
   const zaqar = zaqarMessage.safeParse(doc);
   if (zaqar.success) return [fromHeat(backendId, zaqar.data.body)];
   const bare = heatEvent.safeParse(doc);
@@ -100,11 +97,11 @@ export function parsePush(backendId: string, doc: unknown): PushHint[] {
     try {
       inner = JSON.parse(wrapped.data['oslo.message']);
     } catch {
-      throw new InputError('oslo.message is not JSON', [{ path: 'body.oslo.message', message: 'must be a JSON-encoded notification' }]);
+      throw new InputError('oslo.message is not JSON', [{ path: `${path}.oslo.message`, message: 'must be a JSON-encoded notification' }]);
     }
     const n = oslo.safeParse(inner);
     if (!n.success) {
-      throw new InputError('oslo.message is not a notification', [{ path: 'body.oslo.message', message: 'must contain event_type and payload' }]);
+      throw new InputError('oslo.message is not a notification', [{ path: `${path}.oslo.message`, message: 'must contain event_type and payload' }]);
     }
     return fromOslo(backendId, n.data);
   }
@@ -112,9 +109,9 @@ export function parsePush(backendId: string, doc: unknown): PushHint[] {
   if (flat.success) return fromOslo(backendId, flat.data);
   throw new InputError('the push is not a recognised notification', [
     {
-      path: 'body',
+      path,
       message:
-        'send a Heat event-sink message (body.type "os.heat.event"), or an oslo notification (event_type orchestration.stack.* or compute.instance.*, flat or in the oslo.message envelope)',
+        'send a Heat event-sink message (body.type "os.heat.event"), or an oslo notification (event_type orchestration.stack.* or compute.instance.*, flat or in the oslo.message envelope), or a list of them',
     },
   ]);
 }

@@ -9,7 +9,8 @@ import {
   createWebhookSchema,
   deliveryParams,
   deliveryViewSchema,
-  pageQuerySchema,
+  logPageQuerySchema,
+  webhookPageQuerySchema,
   patchWebhookSchema,
   replaySchema,
   webhookIdParams,
@@ -37,7 +38,7 @@ export function declareWebhookRoutes(api: ApiRouter, service: WebhookService): v
     .route({
       method: 'get', path: '/v1/webhooks', tag: TAG, auth,
       summary: 'List webhook endpoints',
-      query: pageQuerySchema,
+      query: webhookPageQuerySchema,
       responses: { 200: { description: 'A page', schema: z.object({ items: z.array(webhookViewSchema), next: z.string().nullable() }) } },
       handler: async ({ query, res }) => {
         const page = await service.registry.page(query.limit, query.cursor);
@@ -114,7 +115,7 @@ export function declareWebhookRoutes(api: ApiRouter, service: WebhookService): v
       summary: 'Attempt log of this endpoint, newest first',
       description: 'Each attempt: delivery id, attempt number, time, HTTP status, duration, first 4 KB of the response body, error. Bounded by webhooks.attemptLogLimit.',
       params: webhookIdParams,
-      query: pageQuerySchema.extend({ deliveryId: deliveryParams.shape.deliveryId.optional().describe('only attempts of this delivery') }).strict(),
+      query: logPageQuerySchema.extend({ deliveryId: deliveryParams.shape.deliveryId.optional().describe('only attempts of this delivery') }).strict(),
       responses: { 200: { description: 'A page of attempts', schema: z.object({ items: z.array(attemptSchema), next: z.string().nullable() }) } },
       handler: async ({ params, query, res }) => {
         await service.registry.get(params.id);
@@ -141,7 +142,7 @@ export function declareWebhookRoutes(api: ApiRouter, service: WebhookService): v
       method: 'get', path: '/v1/webhooks/:id/dead-letters', tag: TAG, auth,
       summary: 'Dead-lettered deliveries (every attempt failed), newest first',
       params: webhookIdParams,
-      query: pageQuerySchema,
+      query: logPageQuerySchema,
       responses: { 200: { description: 'A page', schema: z.object({ items: z.array(deliveryViewSchema), next: z.string().nullable() }) } },
       handler: async ({ params, query, res }) => {
         await service.registry.get(params.id);

@@ -86,10 +86,21 @@ export const deliveryParams = webhookIdParams.extend({
   deliveryId: z.string().regex(/^evt_[0-9a-f]{32}$/, 'is not a delivery id (evt_…)'),
 });
 
-export const pageQuerySchema = z
+const pageLimit = z.coerce.number().int().min(1).max(1_000).default(100);
+
+/** Pages of endpoints: the cursor is the last webhook id of the previous page. */
+export const webhookPageQuerySchema = z
   .object({
-    limit: z.coerce.number().int().min(1).max(1_000).default(100),
-    cursor: z.string().max(300).optional().describe('the "next" of the previous page'),
+    limit: pageLimit,
+    cursor: z.string().regex(/^wh_[0-9a-f]{32}$/, 'must be the "next" of the previous page (a webhook id)').optional(),
+  })
+  .strict();
+
+/** Pages of the attempt log and the dead letters: the cursor is a position number. */
+export const logPageQuerySchema = z
+  .object({
+    limit: pageLimit,
+    cursor: z.string().regex(/^\d{1,15}$/, 'must be the "next" of the previous page (a number)').optional(),
   })
   .strict();
 

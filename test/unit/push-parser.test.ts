@@ -50,6 +50,13 @@ describe('push parser', () => {
     }
   });
 
+  it('refuses nested lists without recursing into them', () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => parsePush('h', deep)).to.throw(InputError);
+    expect(() => parsePush('h', [[fixture('zaqar-heat-event.json')]])).to.throw(InputError, /not a recognised notification/);
+  });
+
   it('parses stack identities in their three forms', () => {
     expect(parseStackIdentity(`arn:openstack:heat::t1:stacks/shop/${STACK}`)).to.deep.equal({ name: 'shop', id: STACK });
     expect(parseStackIdentity(`shop/${STACK}`)).to.deep.equal({ name: 'shop', id: STACK });

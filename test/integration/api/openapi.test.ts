@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import type { Router } from 'express';
-import type { Gateway } from '../../../src/gateway.js';
+import { Gateway } from '../../../src/gateway.js';
 import { healthRouter } from '../../../src/http/health.js';
+import { silentLogger } from '../../../src/log/logger.js';
+import { defaultModules } from '../../../src/modules.js';
 import { bearer, testConfig, TOKENS } from '../../helpers/gateway.js';
 import { send, startApiGateway } from './api-test-helpers.js';
 
@@ -188,6 +190,29 @@ describe('Conductor API: per-token rate limit', () => {
     try {
       for (let i = 0; i < 20; i++) expect((await send(url, 'GET', '/v1/instances', bearer(TOKENS.client))).status).to.equal(200);
       expect(await gateway.redis.keys(`${gateway.config.redis.keyPrefix}rl:*`)).to.deep.equal([]);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('the full gateway: /openapi.json covers every module', () => {
+  it('is valid and lists exactly the routes every default module mounts', async () => {
+    const gateway = new Gateway({ config: await testConfig(), logger: silentLogger(), modules: defaultModules() });
+    const url = await gateway.start();
+    try {
+      const doc = (await send(url, 'GET', '/openapi.json')).json;
+      expect(openApiProblems(doc)).to.deep.equal([]);
+      const documented = Object.entries<Json>(doc.paths)
+        .flatMap(([path, item]) => METHODS.filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`))
+        .sort();
+      const routes = [...mounted(gateway.api.router()), ...mounted(healthRouter(() => []))].sort();
+      expect(documented).to.deep.equal(routes);
+      expect(routes).to.include.members([
+        'POST /v1/webhooks', 'GET /v1/webhooks', 'PATCH /v1/webhooks/{id}', 'POST /v1/webhooks/{id}/rotate-secret',
+        'POST /v1/webhooks/{id}/replay', 'GET /admin/strategy', 'PUT /admin/strategy', 'GET /admin/status',
+        'POST /v1/notifications/{backendId}', 'GET /v1/instances/{id}', 'GET /v1/events/stream',
+      ]);
     } finally {
       await gateway.stop();
     }

@@ -19,6 +19,7 @@ import { deltacloudBackendSchema, type StrategyName } from '../config/schema.js'
 import { silentLogger } from '../log/logger.js';
 import type { InstanceState } from '../model/states.js';
 import type { Instance } from '../model/types.js';
+import { deletePrefix } from '../redis/delete-prefix.js';
 import { freePort } from '../redis/local-redis-server.js';
 import { startSimulator, type Simulator } from '../sim/simulator.js';
 import type { StatsSnapshot } from '../sim/request-stats.js';
@@ -90,15 +91,6 @@ function load(stats: StatsSnapshot, api: keyof StatsSnapshot['apis'], seconds: n
 async function usedMemoryBytes(redis: Redis): Promise<number> {
   const info = await redis.info('memory');
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-}
-
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1_000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 /** Follows the feed and timestamps every instance state the cache shows. */

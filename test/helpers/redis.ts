@@ -8,6 +8,8 @@ import { Redis } from 'ioredis';
 import { LocalRedisServer } from '../../src/redis/local-redis-server.js';
 
 export { freePort } from '../../src/redis/local-redis-server.js';
+export { deletePrefix } from '../../src/redis/delete-prefix.js';
+import { deletePrefix } from '../../src/redis/delete-prefix.js';
 
 /** Polls `check` until it returns truthy or `timeoutMs` passes. */
 export async function waitFor<T>(
@@ -48,16 +50,6 @@ export function sharedRedisUrl(): Promise<string> {
 /** A unique hash-tagged key prefix for one test. */
 export function testPrefix(): string {
   return `{t${randomBytes(6).toString('hex')}}:`;
-}
-
-/** Deletes every key under `prefix`. */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1_000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
 }
 
 /**

@@ -1,33 +1,11 @@
 import { expect } from 'chai';
 import { z } from 'zod';
-import { request } from 'node:http';
 import { Gateway } from '../../../src/gateway.js';
 import { InputError } from '../../../src/errors.js';
 import { bearer, startTestGateway, TOKENS } from '../../helpers/gateway.js';
+import { send, type RawResponse } from '../../helpers/http.js';
 
-/** Raw HTTP, so tests control bytes and headers exactly. */
-function send(url: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string) {
-  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; json: any }>((resolve, reject) => {
-    const req = request(`${url}${path}`, { method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function expectProblem(res: Awaited<ReturnType<typeof send>>, status: number) {
+function expectProblem(res: RawResponse, status: number) {
   expect(res.status, res.text).to.equal(status);
   expect(res.headers['content-type']).to.match(/^application\/problem\+json/);
   expect(res.json).to.include.keys('type', 'title', 'status', 'detail');

@@ -9,6 +9,7 @@ import { defaultModules } from './modules.js';
 import { runDemo } from './demo.js';
 import { registerSimCommand } from './sim/sim-command.js';
 import { registerBenchCommand } from './bench/bench-command.js';
+import { registerAdminCommands } from './admin-commands.js';
 
 const program = new Command('heat-gateway')
   .description('Gateway between Aeolus Conductor and Heat-like orchestration backends')
@@ -64,6 +65,7 @@ program
 
 registerSimCommand(program);
 registerBenchCommand(program);
+registerAdminCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`heat-gateway: ${(err as Error).message}\n`);

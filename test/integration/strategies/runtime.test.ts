@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { HeatClient } from '../../../src/backends/heat-client.js';
 import { parseConfig } from '../../../src/config/load.js';
 import type { StrategyName } from '../../../src/config/schema.js';
 import { Gateway } from '../../../src/gateway.js';
@@ -184,5 +185,33 @@ describe('strategy runtime', function () {
       const added = (await feedEvents(world)).slice(before);
       expect(added.filter((e) => e.subject === victim.id)).to.have.length(1);
     });
+  });
+});
+
+describe('webhook strategy subscriptions', function () {
+  this.timeout(30_000);
+  let world: World;
+  afterEach(() => world?.close());
+
+  it('subscribes the ingest URL at start and renews it at half its TTL, replacing the old one', async () => {
+    world = await startWorld('webhook');
+    const subscriptions = async () => {
+      const res = await fetch(`${world.sim.zaqarUrl}/queues/heat-events/subscriptions`, {
+        headers: { 'X-Auth-Token': (await (world.runtime.backends.get('heat-1') as HeatClient).auth.credentials()).token, 'Client-ID': 'test' },
+      });
+      return ((await res.json()) as { subscriptions: { id: string; subscriber: string; ttl: number }[] }).subscriptions;
+    };
+    await waitFor(async () => (await subscriptions()).length === 1, { what: 'the first subscription' });
+    const [first] = await subscriptions();
+    expect(first!.subscriber).to.equal(`${world.url}/v1/notifications/heat-1`);
+    expect(first!.ttl).to.equal(3_600);
+    const due = await world.runtime.scheduler.dueTimes('webhook');
+    expect(due.get('subscribe:heat-1')! - Date.now()).to.be.within(1_700_000, 1_800_000);
+
+    // The renewal (driven directly, as its schedule would) replaces the subscription.
+    await world.runtime.scheduler.runNow('webhook.subscribe', { backend: 'heat-1' });
+    const renewed = await subscriptions();
+    expect(renewed).to.have.length(1);
+    expect(renewed[0]!.id).to.not.equal(first!.id);
   });
 });

@@ -18,6 +18,8 @@ export function machine() {
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
 const secs = (ms: number) => (Number.isFinite(ms) ? (ms < 1_000 ? `${fmt(ms)} ms` : `${fmt(ms / 1_000, 1)} s`) : '–');
 const pct = (f: number) => `${fmt(f * 100, 1)} %`;
+/** Rates keep two significant decimals below 1 (one Deltacloud list every 30 s is 0.03/s, not 0.0). */
+const rate = (n: number) => fmt(n, Number.isFinite(n) && n > 0 && n < 1 ? 2 : 1);
 
 export function markdownTable(results: readonly ModeResult[]): string {
   const header = [
@@ -38,10 +40,10 @@ export function markdownTable(results: readonly ModeResult[]): string {
   ];
   const rows = results.map((r) => [
     `\`${r.mode}\``,
-    fmt(r.backend.heat.requestsPerSecond + r.backend.keystone.requestsPerSecond, 1),
-    fmt(r.backend.deltacloud.requestsPerSecond, 1),
+    rate(r.backend.heat.requestsPerSecond + r.backend.keystone.requestsPerSecond),
+    rate(r.backend.deltacloud.requestsPerSecond),
     fmt(r.backend.total.bytesPerSecond / 1_024, 0),
-    fmt(r.backend.total.workUnitsPerSecond, 1),
+    rate(r.backend.total.workUnitsPerSecond),
     `${secs(r.detection.p50Ms)} / ${secs(r.detection.p95Ms)} / ${secs(r.detection.p99Ms)} / ${secs(r.detection.maxMs)}`,
     `${secs(r.webhook.p50Ms)} / ${secs(r.webhook.p99Ms)}`,
     `${pct(r.missed.fraction)} (${r.missed.count}/${r.detection.transitions})`,

@@ -13,6 +13,7 @@ import { WebhookKeys } from './webhook-keys.js';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     hgwWhCas(...args: (string | number)[]): Result<number, Context>;
+    hgwWhCreate(...args: (string | number)[]): Result<string, Context>;
   }
 }
 
@@ -24,6 +25,33 @@ redis.call('SET', KEYS[1], ARGV[2])
 redis.call('INCR', KEYS[2])
 return 1
 `;
+
+/**
+ * Creates an endpoint whose `startCursor` is the feed's last id at that very moment: reading
+ * the position, saving, indexing and bumping the registry version are one atomic step, so
+ * every event appended later is fanned out with the endpoint already visible (fan-out reads
+ * events first and the registry second).
+ * KEYS: endpoint, version, index, feed. ARGV: endpoint JSON with the placeholder, id, placeholder.
+ */
+const CREATE_LUA = `
+local start = '0-0'
+local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[4])
+if ok then
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then start = info[i + 1] end
+  end
+end
+local json = ARGV[1]
+local at = string.find(json, ARGV[3], 1, true)
+json = string.sub(json, 1, at - 1) .. start .. string.sub(json, at + #ARGV[3])
+redis.call('SET', KEYS[1], json)
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+redis.call('INCR', KEYS[2])
+return start
+`;
+
+/** Stands in for the feed position until the create script fills it in. */
+const START_PLACEHOLDER = '@@start-cursor@@';
 
 /** Health of an endpoint (kept apart from its JSON so the worker updates it atomically). */
 export interface WebhookHealth {
@@ -43,10 +71,12 @@ export class WebhookRegistry {
   ) {
     this.keys = new WebhookKeys(prefix);
     if (typeof (redis as unknown as Record<string, unknown>).hgwWhCas !== 'function') redis.defineCommand('hgwWhCas', { lua: CAS_LUA, numberOfKeys: 2 });
+    if (typeof (redis as unknown as Record<string, unknown>).hgwWhCreate !== 'function') redis.defineCommand('hgwWhCreate', { lua: CREATE_LUA, numberOfKeys: 4 });
   }
 
   /** Creates an endpoint; the answer is the only time its secret is shown. */
-  async create(input: CreateWebhook, startCursor: string): Promise<{ webhook: StoredWebhook; secret: string }> {
+  /** Creates an endpoint that receives every feed event appended after it exists (see CREATE_LUA). */
+  async create(input: CreateWebhook, feedKey: string): Promise<{ webhook: StoredWebhook; secret: string }> {
     const now = new Date(this.now()).toISOString();
     const secret = newWebhookSecret();
     const webhook: StoredWebhook = {
@@ -62,11 +92,18 @@ export class WebhookRegistry {
       disabledAt: null,
       createdAt: now,
       updatedAt: now,
-      startCursor,
+      startCursor: START_PLACEHOLDER,
       secrets: [{ secret, createdAt: now, expiresAt: null }],
     };
-    await this.redis.hgwWhCas(this.keys.endpoint(webhook.id), this.keys.version, '', JSON.stringify(webhook));
-    await this.redis.zadd(this.keys.index, 0, webhook.id);
+    webhook.startCursor = await this.redis.hgwWhCreate(
+      this.keys.endpoint(webhook.id),
+      this.keys.version,
+      this.keys.index,
+      feedKey,
+      JSON.stringify(webhook),
+      webhook.id,
+      START_PLACEHOLDER,
+    );
     return { webhook, secret };
   }
 

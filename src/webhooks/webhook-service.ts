@@ -38,9 +38,8 @@ export class WebhookService {
 
   async create(input: CreateWebhook): Promise<{ webhook: StoredWebhook; secret: string }> {
     await this.checkUrl(input.url);
-    // Only events appended after this point reach the new endpoint (older ones by replay).
-    const { lastGeneratedCursor } = await this.feed.info();
-    return this.registry.create(input, lastGeneratedCursor);
+    // Only events appended after it exists reach the new endpoint (older ones by replay).
+    return this.registry.create(input, this.feed.keys.feed);
   }
 
   async patch(id: string, input: PatchWebhook): Promise<StoredWebhook> {

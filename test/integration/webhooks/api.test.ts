@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { LookupAddress } from 'node:dns';
+import { compareCursors } from '../../../src/store/change-feed.js';
 import { waitFor } from '../../helpers/redis.js';
 import { verify } from '../../helpers/webhook-receiver.js';
 import { startHarness, type Harness } from './webhook-harness.js';
@@ -172,5 +173,34 @@ describe('webhook API', function () {
     expect(late.received.slice(2).map((r) => r.headers['webhook-id'])).to.have.members([...before, ...after]);
     for (const r of late.received) verify(hook.secret, r);
     expectProblem(await h.call('POST', `/v1/webhooks/${hook.id}/replay`, { since: 'yesterday' }), 400);
+  });
+  it('an endpoint created while events stream in gets exactly the events after its start, none lost', async () => {
+    h = await startHarness();
+    const receiver = await h.receiver();
+    const appended: { id: string; cursor: string }[] = [];
+    let appending = true;
+    const writer = (async () => {
+      while (appending) {
+        const e = await h.gateway.feed.append('instance.updated', { current: { id: 'srv-9', version: appended.length + 1 }, previous: null }, { subject: 'srv-9', deploymentId: 'stack-1' });
+        appended.push({ id: e.id, cursor: e.cursor });
+      }
+    })();
+    // Creations interleave with the appends: each one lands between two of them.
+    const hooks: { id: string; secret: string }[] = [];
+    for (let i = 0; i < 8; i++) {
+      await waitFor(() => appended.length > (i + 1) * 20, { what: 'events flowing' });
+      hooks.push(await h.register({ url: `${receiver.url}/h${i}` }));
+    }
+    await waitFor(() => appended.length > 200, { what: 'more events' });
+    appending = false;
+    await writer;
+    await waitFor(() => h.module.idle(), { timeoutMs: 20_000, what: 'every delivery' });
+    for (const [i, hook] of hooks.entries()) {
+      const start = (await h.call('GET', `/v1/webhooks/${hook.id}`)).json.startCursor as string;
+      const expected = appended.filter((e) => compareCursors(e.cursor, start) > 0).map((e) => e.id);
+      const got = receiver.received.filter((r) => r.path === `/h${i}`).map((r) => r.headers['webhook-id']);
+      expect(expected.length, `endpoint ${i}`).to.be.greaterThan(0);
+      expect(got, `endpoint ${i}`).to.have.members(expected);
+    }
   });
 });

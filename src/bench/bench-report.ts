@@ -57,7 +57,19 @@ export function markdownTable(results: readonly ModeResult[]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-const COLORS = ['#1b6ca8', '#d1495b', '#00a6a6', '#edae49', '#66a182', '#8e6c8a', '#555555'];
+/** One color per mode in every chart, so charts can be read side by side. */
+const MODE_COLORS: Record<string, string> = {
+  'on-demand': '#1b6ca8',
+  'cached-poll': '#00a6a6',
+  webhook: '#edae49',
+  'deltacloud-poll': '#66a182',
+  'dbomatic-baseline': '#8e6c8a',
+};
+const OTHER_COLORS = ['#d1495b', '#555555', '#c17c74', '#3d5a80'];
+
+function colorOf(mode: string, index: number): string {
+  return MODE_COLORS[mode] ?? OTHER_COLORS[index % OTHER_COLORS.length]!;
+}
 
 /** A log-log scatter: detection p99 against total backend requests/s, one labelled point per mode. */
 export function latencyVsLoadSvg(results: readonly ModeResult[]): string {
@@ -68,7 +80,7 @@ export function latencyVsLoadSvg(results: readonly ModeResult[]): string {
     title: 'Change detection p99 vs backend load (one point per mode)',
     xLabel: 'backend requests/s (log)',
     yLabel: 'detection p99, s (log)',
-    series: points.map((p, i) => ({ name: p.label, color: COLORS[i % COLORS.length]!, points: [{ x: p.x, y: p.y }] })),
+    series: points.map((p, i) => ({ name: p.label, color: colorOf(p.label, i), points: [{ x: p.x, y: p.y }] })),
   });
 }
 
@@ -84,7 +96,7 @@ export function sweepSvgs(points: readonly SweepPoint[]): { requests: string; de
   const series = (value: (p: SweepPoint) => number) =>
     modes.map((mode, i) => ({
       name: mode,
-      color: COLORS[i % COLORS.length]!,
+      color: colorOf(mode, i),
       points: points.filter((p) => p.mode === mode).map((p) => ({ x: p.instances, y: value(p) })).filter((p) => Number.isFinite(p.y) && p.y > 0),
     }));
   return {
@@ -145,14 +157,14 @@ function logLogChart(chart: Chart): string {
 }
 
 /** Writes `<name>.json`, `<name>.md` and the charts into `dir`; returns the files. */
-export function writeBenchReport(dir: string, name: string, report: BenchReport, sweep?: SweepPoint[]): string[] {
+export function writeBenchReport(dir: string, name: string, report: BenchReport, sweep?: SweepPoint[], at = new Date().toISOString()): string[] {
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   const write = (file: string, text: string) => {
     writeFileSync(join(dir, file), text);
     files.push(join(dir, file));
   };
-  const json = { ...report, ...(sweep ? { sweep } : {}), machine: machine(), at: new Date().toISOString() };
+  const json = { ...report, ...(sweep ? { sweep } : {}), machine: machine(), at };
   write(`${name}.json`, `${JSON.stringify(json, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
   const c = report.config;
   const lines = [
@@ -170,8 +182,8 @@ export function writeBenchReport(dir: string, name: string, report: BenchReport,
   }
   if (sweep && sweep.length > 0) {
     const svgs = sweepSvgs(sweep);
-    write(`${name}-sweep-requests.svg`, svgs.requests);
-    write(`${name}-sweep-detection.svg`, svgs.detection);
+    write(`${name}-requests.svg`, svgs.requests);
+    write(`${name}-detection.svg`, svgs.detection);
     lines.push(
       '## Sweep',
       '',
@@ -179,8 +191,8 @@ export function writeBenchReport(dir: string, name: string, report: BenchReport,
       '|---|---|---|---|',
       ...sweep.map((p) => `| ${fmt(p.instances)} | \`${p.mode}\` | ${fmt(p.backendRequestsPerMinute)} | ${secs(p.detectionP99Ms)} |`),
       '',
-      `![requests vs instances](${name}-sweep-requests.svg)`,
-      `![detection vs instances](${name}-sweep-detection.svg)`,
+      `![requests vs instances](${name}-requests.svg)`,
+      `![detection vs instances](${name}-detection.svg)`,
       '',
     );
   }

@@ -1,9 +1,8 @@
 import { expect } from 'chai';
 import nock from 'nock';
 import { BackendHttp, backoffDelayMs, Semaphore, toIsoUtc } from '../../../src/backends/backend-http.js';
-import { UpstreamError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { RecordingObserver, useNock } from './backend-test-helpers.js';
+import { RecordingObserver, useNock, failure } from './backend-test-helpers.js';
 
 const BASE = 'http://backend.example.com';
 
@@ -21,16 +20,6 @@ function http(overrides: Partial<ConstructorParameters<typeof BackendHttp>[0]> =
     ...overrides,
   });
   return { client, observer };
-}
-
-async function failure(p: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(UpstreamError);
-    return err as UpstreamError;
-  }
-  throw new Error('expected the request to fail');
 }
 
 describe('backend-http', () => {

@@ -1,4 +1,6 @@
 /** Shared test plumbing for the backend client tests: fixtures, configs, observers, logs. */
+import { expect } from 'chai';
+import { UpstreamError } from '../../../src/errors.js';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -89,4 +91,15 @@ export function useNock(): void {
   before(() => nock.disableNetConnect());
   afterEach(() => nock.cleanAll());
   after(() => nock.enableNetConnect());
+}
+
+/** The UpstreamError `p` rejects with; fails the test when it resolves or throws anything else. */
+export async function failure(p: Promise<unknown>): Promise<UpstreamError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).to.be.instanceOf(UpstreamError);
+    return err as UpstreamError;
+  }
+  throw new Error('expected the request to fail');
 }

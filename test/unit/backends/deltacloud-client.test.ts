@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import nock from 'nock';
 import { DeltacloudClient } from '../../../src/backends/deltacloud-client.js';
-import { UpstreamError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { instanceObservationSchema } from '../../../src/model/types.js';
-import { DC_URL, deltacloudConfig, fixtureJson, fixtureText, SECRET_PASSWORD, useNock } from './backend-test-helpers.js';
+import { DC_URL, deltacloudConfig, fixtureJson, fixtureText, SECRET_PASSWORD, useNock, failure } from './backend-test-helpers.js';
 
 const XML_CT = { 'content-type': 'application/xml' };
 const JSON_CT = { 'content-type': 'application/json' };
@@ -23,16 +22,6 @@ function dc(accept: 'application/xml' | 'application/json' = 'application/xml') 
       'x-deltacloud-provider': 'us-east-1',
     },
   });
-}
-
-async function failure(p: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(UpstreamError);
-    return err as UpstreamError;
-  }
-  throw new Error('expected a failure');
 }
 
 const EXPECTED = [

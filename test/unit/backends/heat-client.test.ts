@@ -6,10 +6,9 @@ import {
   toDeploymentObservation,
   toInstanceObservation,
 } from '../../../src/backends/heat-client.js';
-import { UpstreamError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { deploymentObservationSchema, instanceObservationSchema } from '../../../src/model/types.js';
-import { fixtureJson, HEAT_BASE, HEAT_URL, heatConfig, useNock } from './backend-test-helpers.js';
+import { fixtureJson, HEAT_BASE, HEAT_URL, heatConfig, useNock, failure } from './backend-test-helpers.js';
 
 const TOKEN = 'heat-static-token';
 const JSON_CT = { 'content-type': 'application/json' };
@@ -23,16 +22,6 @@ function client(overrides: Record<string, unknown> = {}, options: { pageSize?: n
 
 function heat() {
   return nock(HEAT_URL, { reqheaders: { 'x-auth-token': TOKEN, accept: 'application/json' } });
-}
-
-async function failure(p: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(UpstreamError);
-    return err as UpstreamError;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('heat-client', () => {

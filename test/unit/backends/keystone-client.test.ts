@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import nock from 'nock';
 import { HeatClient } from '../../../src/backends/heat-client.js';
 import { passwordAuthBody } from '../../../src/backends/keystone-client.js';
-import { UpstreamError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import {
   capturingLogger,
@@ -16,6 +15,7 @@ import {
   TENANT,
   tokenBody,
   useNock,
+  failure,
 } from './backend-test-helpers.js';
 
 const EMPTY_STACKS = { stacks: [] };
@@ -41,16 +41,6 @@ function keystone(times = 1, token = SUBJECT_TOKEN, expiresAt?: string) {
 
 function heatStacks(token: string, times = 1, host = HEAT_URL) {
   return nock(host).get(`${HEAT_BASE}/stacks`).query({ limit: 100 }).times(times).matchHeader('x-auth-token', token).reply(200, EMPTY_STACKS, JSON_CT);
-}
-
-async function failure(p: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(UpstreamError);
-    return err as UpstreamError;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('keystone-client', () => {

@@ -201,7 +201,27 @@ function describeGotError(err: unknown): string {
  * Shared transport of one backend. Create one per backend; the semaphore and the counters
  * are per instance.
  */
+/** What a client passes on to its HTTP layer besides the backend's own config. */
+export type ClientHttpOptions = Pick<BackendHttpOptions, 'logger' | 'observer' | 'retryBaseDelayMs' | 'random'>;
+
 export class BackendHttp {
+  /** The HTTP layer of one configured backend (timeouts, retries, concurrency from its config). */
+  static forBackend(
+    config: { id: string; timeoutMs: number; retries: number; concurrency: number },
+    options: ClientHttpOptions,
+  ): BackendHttp {
+    return new BackendHttp({
+      backendId: config.id,
+      timeoutMs: config.timeoutMs,
+      retries: config.retries,
+      concurrency: config.concurrency,
+      logger: options.logger,
+      ...(options.observer ? { observer: options.observer } : {}),
+      ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
+  }
+
   readonly backendId: string;
   private readonly got: Got;
   private readonly semaphore: Semaphore;

@@ -237,16 +237,7 @@ export class DeltacloudClient {
   ) {
     this.id = config.id;
     this.root = config.url.replace(/\/+$/, '');
-    this.http = new BackendHttp({
-      backendId: config.id,
-      timeoutMs: config.timeoutMs,
-      retries: config.retries,
-      concurrency: config.concurrency,
-      logger: options.logger,
-      ...(options.observer ? { observer: options.observer } : {}),
-      ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
-      ...(options.random ? { random: options.random } : {}),
-    });
+    this.http = BackendHttp.forBackend(config, options);
     this.headers = {
       authorization: `Basic ${Buffer.from(`${config.username}:${config.password}`, 'utf8').toString('base64')}`,
       accept: config.format === 'json' ? 'application/json' : 'application/xml',

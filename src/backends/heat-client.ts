@@ -172,16 +172,7 @@ export class HeatClient {
     options: HeatClientOptions,
   ) {
     this.id = config.id;
-    this.http = new BackendHttp({
-      backendId: config.id,
-      timeoutMs: config.timeoutMs,
-      retries: config.retries,
-      concurrency: config.concurrency,
-      logger: options.logger,
-      ...(options.observer ? { observer: options.observer } : {}),
-      ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
-      ...(options.random ? { random: options.random } : {}),
-    });
+    this.http = BackendHttp.forBackend(config, options);
     if (config.keystone) {
       this.auth = new KeystoneClient(config.keystone, this.http, {
         ...(options.refreshMarginMs !== undefined ? { refreshMarginMs: options.refreshMarginMs } : {}),

@@ -23,6 +23,7 @@ import { deletePrefix } from '../redis/delete-prefix.js';
 import { freePort } from '../redis/local-redis-server.js';
 import { startSimulator, type Simulator } from '../sim/simulator.js';
 import type { StatsSnapshot } from '../sim/request-stats.js';
+import { toEntry } from '../store/change-feed.js';
 import { StateStore } from '../store/state-store.js';
 import { BenchReceiver } from './bench-receiver.js';
 import { GatewayProcess } from './gateway-process.js';
@@ -114,10 +115,10 @@ class FeedFollower {
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
             after = id;
-            const json = fields[fields.indexOf('e') + 1];
-            if (!json) continue;
-            const event = JSON.parse(json) as { type: string; data: { current?: Instance } };
-            if (event.type.startsWith('instance.') && event.data.current) {
+            const entry = toEntry(id, fields);
+            if (!entry.type.startsWith('instance.')) continue;
+            const event = JSON.parse(entry.json) as { data: { current?: Instance } };
+            if (event.data.current) {
               this.sightings.push({ instanceId: event.data.current.id, state: event.data.current.state, atMs: now });
             }
           }

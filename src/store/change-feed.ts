@@ -133,7 +133,8 @@ export class ChangeFeed {
   }
 }
 
-function toEntry(cursor: string, fields: string[]): FeedEntry {
+/** A raw stream entry (`XRANGE`/`XREAD`/`XREADGROUP` fields) as a feed entry. */
+export function toEntry(cursor: string, fields: string[]): FeedEntry {
   const map: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
   return { cursor, json: map.e ?? '{}', type: map.t ?? '', subject: map.k ?? '', deploymentId: map.g ?? '' };

@@ -17,7 +17,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
 import type { Logger } from '../log/logger.js';
-import type { FeedEntry } from '../store/change-feed.js';
+import { toEntry, type FeedEntry } from '../store/change-feed.js';
 import type { DeliveryStore } from './delivery-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import type { WebhookRegistry } from './webhook-registry.js';
@@ -224,8 +224,3 @@ export class FeedFanout {
   }
 }
 
-function toEntry(cursor: string, fields: string[]): FeedEntry {
-  const map: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
-  return { cursor, json: map.e ?? '{}', type: map.t ?? '', subject: map.k ?? '', deploymentId: map.g ?? '' };
-}

@@ -53,6 +53,16 @@ export class BackendSync {
     this.ctx.metrics.pollRuns.inc({ strategy: this.source, backend, outcome });
   }
 
+  /** Runs one backend call; a failure is counted as an `error` run before it propagates. */
+  private async call<T>(backend: string, fetch: () => Promise<T>): Promise<T> {
+    try {
+      return await fetch();
+    } catch (err) {
+      this.record(backend, 'error');
+      throw err;
+    }
+  }
+
   private countOutcomes(results: { outcome: string }[]) {
     for (const r of results) this.ctx.metrics.observations.inc({ source: this.source, outcome: r.outcome });
   }
@@ -60,13 +70,7 @@ export class BackendSync {
   /** Lists every stack of a Heat backend and observes them; a complete listing. */
   async syncStackList(heat: HeatClient): Promise<HeatStack[]> {
     const observedAtMs = this.ctx.now();
-    let stacks: HeatStack[];
-    try {
-      stacks = await heat.listStacks();
-    } catch (err) {
-      this.record(heat.id, 'error');
-      throw err;
-    }
+    const stacks = await this.call(heat.id, () => heat.listStacks());
     const ctx = { source: this.source, observedAtMs };
     this.countOutcomes(await this.ctx.store.observeDeployments(stacks.map((s) => toDeploymentObservation(s, heat.id)), ctx));
     const { missedOnce } = await this.ctx.store.completeDeploymentListing(heat.id, stacks.map((s) => s.id), ctx);
@@ -84,13 +88,7 @@ export class BackendSync {
   /** One resource list (with details) of one stack; a complete listing of its servers. */
   async syncStack(heat: HeatClient, stack: StackRef, stackStatus?: string | null): Promise<StackSyncResult> {
     const observedAtMs = this.ctx.now();
-    let instances: InstanceObservation[];
-    try {
-      instances = await heat.listServers(stack);
-    } catch (err) {
-      this.record(heat.id, 'error');
-      throw err;
-    }
+    const instances = await this.call(heat.id, () => heat.listServers(stack));
     const ctx = { source: this.source, observedAtMs };
     this.countOutcomes(await this.ctx.store.observeInstances(instances, ctx));
     await this.ctx.store.completeInstanceListing({ deploymentId: stack.id }, instances.map((i) => i.id), ctx);
@@ -108,13 +106,7 @@ export class BackendSync {
    */
   async syncDeployment(heat: HeatClient, stack: StackIdentity): Promise<StackSyncResult | null> {
     const observedAtMs = this.ctx.now();
-    let shown: HeatStack | null;
-    try {
-      shown = await heat.getStack(stack);
-    } catch (err) {
-      this.record(heat.id, 'error');
-      throw err;
-    }
+    const shown = await this.call(heat.id, () => heat.getStack(stack));
     if (!shown) {
       // Heat does not know the stack any more: it and its servers are gone.
       const id = stackIdOf(stack);
@@ -143,13 +135,7 @@ export class BackendSync {
   /** One GET /api/instances; deployments attributed from the cache, the name pattern, or `unassigned`. */
   async syncDeltacloud(dc: DeltacloudClient): Promise<InstanceObservation[]> {
     const observedAtMs = this.ctx.now();
-    let listed: DeltacloudInstanceObservation[];
-    try {
-      listed = await dc.listInstances();
-    } catch (err) {
-      this.record(dc.id, 'error');
-      throw err;
-    }
+    const listed = await this.call(dc.id, () => dc.listInstances());
     const observations = await this.attribute(listed);
     const ctx = { source: this.source, observedAtMs };
     if (observations.some((o) => o.deploymentId === UNASSIGNED_DEPLOYMENT)) {

@@ -212,7 +212,7 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
   readiness(): ReadinessCheck[] {
     return [...this.clients.values()].map((client) => ({
       name: `backend:${client.id}`,
-      timeoutMs: Math.min(client.kind === 'heat' ? client.config.timeoutMs : client.config.timeoutMs, 3_000),
+      timeoutMs: Math.min(client.config.timeoutMs, 3_000),
       check: async () => {
         const results = await this.pingAll();
         const mine = results.find((r) => r.id === client.id);

@@ -73,8 +73,12 @@ export abstract class BaseStrategy implements Strategy {
 
   constructor(protected readonly ctx: StrategyContext) {}
 
+  private childLogger: Logger | undefined;
+
+  /** Tagged with the strategy; made on first use, as `name` is a subclass field. */
   protected get log(): Logger {
-    return this.ctx.logger.child({ strategy: this.name });
+    this.childLogger ??= this.ctx.logger.child({ strategy: this.name });
+    return this.childLogger;
   }
 
   async start(): Promise<void> {}

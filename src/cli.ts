@@ -33,11 +33,14 @@ program
     const logger = createLogger(config.log);
     const watcher = opts.config ? new ConfigWatcher(opts.config, config, logger) : undefined;
     const gateway = new Gateway({ config, logger, modules: defaultModules(), ...(watcher ? { watcher } : {}) });
-    watcher?.start();
-    await gateway.start();
     const shutdown = (signal: string) => {
       logger.info('shutting down', { signal });
       watcher?.stop();
+      // gateway.stop() is bounded by server.shutdownGraceMs; this only guards against a bug there.
+      setTimeout(() => {
+        logger.error('shutdown overran server.shutdownGraceMs; exiting');
+        process.exit(1);
+      }, config.server.shutdownGraceMs + 2_000).unref();
       gateway.stop().then(
         () => process.exit(0),
         (err: unknown) => {
@@ -46,8 +49,11 @@ program
         },
       );
     };
+    // Signals are handled from the start: the gateway may wait a long time for Redis.
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
+    watcher?.start();
+    await gateway.start();
   });
 
 program

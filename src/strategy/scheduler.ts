@@ -7,6 +7,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis, Result } from 'ioredis';
 import type { Logger } from '../log/logger.js';
+import { isRedisUnavailable } from '../redis/redis-errors.js';
 import type { RedisFactory } from '../redis/redis-factory.js';
 
 export type JobData = Record<string, string | number | boolean | null>;
@@ -96,7 +97,8 @@ export class BullScheduler implements Scheduler {
       prefix: this.prefix,
       defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 1_000 } },
     });
-    this.queue.on('error', (err) => this.log.warn('scheduler queue error', { error: err.message }));
+    // Redis outages are logged once by the connection (src/redis/redis-factory.ts), not per retry here.
+    this.queue.on('error', (err) => isRedisUnavailable(err) || this.log.warn('scheduler queue error', { error: err.message }));
   }
 
   private dueKey(set: string): string {
@@ -121,7 +123,7 @@ export class BullScheduler implements Scheduler {
       // A poll may take a while against a slow backend; the lock outlives the backend timeout.
       lockDuration: 60_000,
     });
-    this.worker.on('error', (err) => this.log.warn('scheduler worker error', { error: err.message }));
+    this.worker.on('error', (err) => isRedisUnavailable(err) || this.log.warn('scheduler worker error', { error: err.message }));
   }
 
   private async process(job: Job): Promise<void> {

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { STRATEGIES, createStrategy } from '../../strategies/index.js';
 import { createBackendClients, pingBackends, type BackendClients } from '../backends/create-backend-clients.js';
 import { STRATEGY_NAMES, type BackendConfig, type Config, type StrategyName } from '../config/schema.js';
-import { AuthError, NotFoundError } from '../errors.js';
+import { AuthError, NotFoundError, UnavailableError } from '../errors.js';
 import type { Gateway, GatewayModule } from '../gateway.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { ReadinessCheck } from '../http/health.js';
@@ -113,7 +113,9 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
 
   /** The strategy serving reads right now. */
   current(): Strategy {
-    if (!this.active) throw new Error('no strategy is running yet');
+    if (!this.active) {
+      throw new UnavailableError('the gateway is starting: no strategy runs yet (it waits for Redis); retry shortly', { retryAfterSeconds: 2 });
+    }
     return this.active;
   }
 
@@ -129,13 +131,24 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
     // switch (an operator edited it); otherwise the stored choice (PUT /admin/strategy) stands.
     if (!stored.name || stored.configName !== configName) await this.record(configName, 'config');
     await this.converge((await this.stored()).name as StrategyName);
-    this.subscriber = this.gateway.redisFactory.create('strategy-pubsub');
-    this.subscriber.on('message', (_channel: string, name: string) => this.enqueueConverge(name));
+    // start() runs again when Redis went away halfway through it: nothing below is made twice.
+    if (!this.subscriber) {
+      this.subscriber = this.gateway.redisFactory.create('strategy-pubsub', { blocking: true });
+      this.subscriber.on('message', (_channel: string, name: string) => this.enqueueConverge(name));
+    }
     await this.subscriber.subscribe(this.channel);
-    this.timer = setInterval(() => {
+    let failing = false;
+    this.timer ??= setInterval(() => {
       this.stored()
-        .then((s) => s.name && this.enqueueConverge(s.name))
-        .catch((err: Error) => this.log.warn('cannot read the stored strategy', { error: err.message }));
+        .then((s) => {
+          failing = false;
+          if (s.name) this.enqueueConverge(s.name);
+        })
+        .catch((err: Error) => {
+          // Once per outage, not once a second.
+          if (!failing) this.log.warn('cannot read the stored strategy; keeping the one running', { error: err.message });
+          failing = true;
+        });
     }, this.options.convergeCheckMs ?? 1_000);
     this.timer.unref();
   }

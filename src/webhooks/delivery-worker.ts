@@ -9,6 +9,7 @@
  * retries with backoff.
  */
 import { DelayedError, Worker, type Job } from 'bullmq';
+import { isRedisUnavailable } from '../redis/redis-errors.js';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -71,7 +72,8 @@ export class DeliveryWorker {
       maxStalledCount: 1_000,
       removeOnComplete: { count: 0 },
     });
-    this.worker.on('error', (err) => this.log.warn('webhook worker error', { error: err.message }));
+    // Redis outages are logged once by the connection (src/redis/redis-factory.ts), not per retry here.
+    this.worker.on('error', (err) => isRedisUnavailable(err) || this.log.warn('webhook worker error', { error: err.message }));
     this.worker.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
         this.log.error('delivery job gave up after infrastructure errors', { jobId: job.id, error: err.message });

@@ -9,6 +9,7 @@
 import { HeatClient } from '../src/backends/heat-client.js';
 import { UpstreamError } from '../src/errors.js';
 import { isInProgress } from '../src/model/states.js';
+import type { JobData } from '../src/strategy/scheduler.js';
 import { jittered, ScheduledStrategy } from '../src/strategy/scheduled-strategy.js';
 
 /** Due-set member that stands for the stack list (stack members are `name/id`). */
@@ -54,10 +55,14 @@ export class CachedPollStrategy extends ScheduledStrategy {
     const leaseMs = 60_000;
     for (const heat of this.sync.heatClients()) {
       const due = await this.ctx.scheduler.takeDue(this.dueSet(heat.id), this.ctx.now(), 5_000, leaseMs);
-      for (const member of due) {
-        if (member === LIST) await this.enqueue('list', { backend: heat.id }, heat.id);
-        else await this.enqueue('stack', { backend: heat.id, stack: member }, `${heat.id}.${member}`);
-      }
+      await this.dispatchAll(
+        this.dueSet(heat.id),
+        due.map((member): { member: string; suffix: string; data: JobData; key: string } =>
+          member === LIST
+            ? { member, suffix: 'list', data: { backend: heat.id }, key: heat.id }
+            : { member, suffix: 'stack', data: { backend: heat.id, stack: member }, key: `${heat.id}.${member}` },
+        ),
+      );
     }
   }
 

@@ -41,9 +41,8 @@ export class DeltacloudPollStrategy extends ScheduledStrategy {
   }
 
   protected async tick(): Promise<void> {
-    for (const backend of await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), 1_000, 60_000)) {
-      await this.enqueue('list', { backend }, backend);
-    }
+    const taken = await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), 1_000, 60_000);
+    await this.dispatchAll(this.dueSet(), taken.map((backend) => ({ member: backend, suffix: 'list', data: { backend }, key: backend })));
   }
 
   /** One listing of one Deltacloud backend. */

@@ -69,15 +69,16 @@ export class WebhookStrategy extends ScheduledStrategy {
   }
 
   protected async tick(): Promise<void> {
-    for (const member of await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), 1_000, 120_000)) {
-      if (member.startsWith(SUBSCRIBE)) {
-        const backend = member.slice(SUBSCRIBE.length);
-        await this.enqueue('subscribe', { backend }, backend);
-      } else if (member.startsWith(RESYNC)) {
-        const backend = member.slice(RESYNC.length);
-        await this.enqueue('resync', { backend }, backend);
-      }
-    }
+    const taken = await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), 1_000, 120_000);
+    await this.dispatchAll(
+      this.dueSet(),
+      taken.flatMap((member) => {
+        const suffix = member.startsWith(SUBSCRIBE) ? 'subscribe' : member.startsWith(RESYNC) ? 'resync' : undefined;
+        if (!suffix) return [];
+        const backend = member.slice((suffix === 'subscribe' ? SUBSCRIBE : RESYNC).length);
+        return [{ member, suffix, data: { backend }, key: backend }];
+      }),
+    );
   }
 
   /** (Re)subscribes the ingest URL, schedules the renewal at half the TTL, then resyncs. */

@@ -56,6 +56,33 @@ export abstract class ScheduledStrategy extends BaseStrategy {
     return this.ctx.scheduler.enqueue(`${this.strategyName()}.${suffix}`, data, { jobId: `${this.strategyName()}.${suffix}.${key}` });
   }
 
+  /**
+   * Enqueues the job for a member just taken from due set `set`. When that fails (Redis went
+   * away between the take and the enqueue), the member is made due again at once instead of
+   * staying leased: the target is polled as soon as Redis is back, not after its lease.
+   */
+  protected async dispatch(set: string, member: string, suffix: string, data: JobData, key: string): Promise<void> {
+    try {
+      await this.enqueue(suffix, data, key);
+    } catch (err) {
+      await this.ctx.scheduler.setDue(set, member, this.ctx.now());
+      throw err;
+    }
+  }
+
+  /** Dispatches every taken member; one failure does not strand the others. */
+  protected async dispatchAll(set: string, taken: { member: string; suffix: string; data: JobData; key: string }[]): Promise<void> {
+    let firstError: unknown;
+    for (const t of taken) {
+      try {
+        await this.dispatch(set, t.member, t.suffix, t.data, t.key);
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+    if (firstError !== undefined) throw firstError;
+  }
+
   /** Runs one tick here and now (tests drive schedules this way). */
   runTick(): Promise<void> {
     return this.tick();

@@ -12,6 +12,11 @@ import type { RedisFactory } from '../redis/redis-factory.js';
 
 export type JobData = Record<string, string | number | boolean | null>;
 
+export interface DueOptions {
+  onlyIfAbsent?: boolean;
+  onlyIfEarlier?: boolean;
+}
+
 export type JobHandler = (data: JobData, info: { jobId: string; name: string }) => Promise<void>;
 
 declare module 'ioredis' {
@@ -53,15 +58,18 @@ export interface Scheduler {
   every(schedulerId: string, everyMs: number, job: { name: string; data?: JobData }): Promise<void>;
   /** Removes every schedule whose id starts with `idPrefix`; returns how many. */
   removeSchedules(idPrefix: string): Promise<number>;
+  /** Removes every schedule whose id starts with none of `keepPrefixes`; returns the ids removed. */
+  removeSchedulesExcept(keepPrefixes: string[]): Promise<string[]>;
   /** Schedules in force. */
   schedules(): Promise<{ id: string; everyMs: number | null; name: string }[]>;
   /** Runs a job once (after `delayMs`); a job with the same `jobId` still waiting is not added twice. */
   enqueue(name: string, data: JobData, options?: { jobId?: string; delayMs?: number }): Promise<void>;
   /**
    * Sets when `member` of due set `set` is next due. `onlyIfAbsent` keeps an existing time;
-   * `onlyIfEarlier` only ever moves it forward in line.
+   * `onlyIfEarlier` only ever moves it forward in line. While Redis is away the time is kept
+   * in memory and written as soon as Redis is back, so a target never waits for its lease.
    */
-  setDue(set: string, member: string, atMs: number, options?: { onlyIfAbsent?: boolean; onlyIfEarlier?: boolean }): Promise<void>;
+  setDue(set: string, member: string, atMs: number, options?: DueOptions): Promise<void>;
   /** Takes the members due at `nowMs` (at most `limit`), leasing them for `leaseMs`. */
   takeDue(set: string, nowMs: number, limit: number, leaseMs: number): Promise<string[]>;
   /** Forgets members (or the whole set). */
@@ -85,6 +93,10 @@ export class BullScheduler implements Scheduler {
   private readonly handlers = new Map<string, JobHandler>();
   private readonly prefix: string;
   private readonly log: Logger;
+  /** Job names already reported as having no handler here (reported once, not per job). */
+  private readonly unhandledReported = new Set<string>();
+  /** Due times that could not be written during a Redis outage, by set and member. */
+  private readonly pendingDue = new Map<string, { set: string; member: string; atMs: number; options: DueOptions }>();
 
   constructor(private readonly options: SchedulerOptions) {
     this.prefix = `${options.keyPrefix}bull`;
@@ -98,6 +110,7 @@ export class BullScheduler implements Scheduler {
       defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 1_000 } },
     });
     // Redis outages are logged once by the connection (src/redis/redis-factory.ts), not per retry here.
+    options.redis.on('ready', () => void this.flushPendingDue());
     this.queue.on('error', (err) => isRedisUnavailable(err) || this.log.warn('scheduler queue error', { error: err.message }));
   }
 
@@ -129,8 +142,12 @@ export class BullScheduler implements Scheduler {
   private async process(job: Job): Promise<void> {
     const run = this.handlers.get(job.name);
     if (!run) {
-      // Another replica (a newer version) may know this job; leave a trace and drop it.
-      this.log.warn('no handler for job; dropped', { job: job.name, jobId: job.id });
+      // Another replica (a newer version) may know this job: drop it, and say so once per
+      // name (a leftover schedule ticking twice a second must not flood the log).
+      if (!this.unhandledReported.has(job.name)) {
+        this.unhandledReported.add(job.name);
+        this.log.warn('no handler for this job name here; dropping such jobs (reported once)', { job: job.name, jobId: job.id });
+      }
       return;
     }
     try {
@@ -160,6 +177,15 @@ export class BullScheduler implements Scheduler {
     return removed;
   }
 
+  async removeSchedulesExcept(keepPrefixes: string[]): Promise<string[]> {
+    const keep = keepPrefixes.map((p) => jobIdOf(p));
+    const removed: string[] = [];
+    for (const s of await this.queue.getJobSchedulers(0, -1)) {
+      if (!keep.some((p) => s.key.startsWith(p)) && (await this.queue.removeJobScheduler(s.key))) removed.push(s.key);
+    }
+    return removed;
+  }
+
   async schedules(): Promise<{ id: string; everyMs: number | null; name: string }[]> {
     return (await this.queue.getJobSchedulers(0, -1)).map((s) => ({ id: s.key, everyMs: s.every ? Number(s.every) : null, name: s.name }));
   }
@@ -171,11 +197,49 @@ export class BullScheduler implements Scheduler {
     });
   }
 
-  async setDue(set: string, member: string, atMs: number, options: { onlyIfAbsent?: boolean; onlyIfEarlier?: boolean } = {}): Promise<void> {
+  async setDue(set: string, member: string, atMs: number, options: DueOptions = {}): Promise<void> {
+    try {
+      await this.writeDue(set, member, atMs, options);
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+      // Lost, this due time would leave the target leased (taken, never rescheduled) for the
+      // whole lease after Redis returns; kept here, it is written the moment Redis is ready.
+      const key = `${set}\u0000${member}`;
+      const previous = this.pendingDue.get(key);
+      if (!previous || !(options.onlyIfAbsent || (options.onlyIfEarlier && previous.atMs <= atMs))) {
+        this.pendingDue.set(key, { set, member, atMs, options });
+      }
+    }
+  }
+
+  private async writeDue(set: string, member: string, atMs: number, options: DueOptions): Promise<void> {
     const key = this.dueKey(set);
     if (options.onlyIfAbsent) await this.options.redis.zadd(key, 'NX', Math.round(atMs), member);
     else if (options.onlyIfEarlier) await this.options.redis.zadd(key, 'LT', Math.round(atMs), member);
     else await this.options.redis.zadd(key, Math.round(atMs), member);
+  }
+
+  /** Writes the due times kept during an outage (Redis is ready again). */
+  private async flushPendingDue(): Promise<void> {
+    if (this.pendingDue.size === 0) return;
+    const pending = [...this.pendingDue.values()];
+    this.pendingDue.clear();
+    let written = 0;
+    for (const p of pending) {
+      try {
+        await this.writeDue(p.set, p.member, p.atMs, p.options);
+        written++;
+      } catch {
+        // Away again: keep it for the next 'ready' (a newer time set meanwhile wins).
+        this.pendingDue.set(`${p.set}\u0000${p.member}`, this.pendingDue.get(`${p.set}\u0000${p.member}`) ?? p);
+      }
+    }
+    this.log.info('due times kept during the Redis outage written', { written, left: this.pendingDue.size });
+  }
+
+  /** Due times waiting for Redis (for status and tests). */
+  get pendingDueCount(): number {
+    return this.pendingDue.size;
   }
 
   takeDue(set: string, nowMs: number, limit: number, leaseMs: number): Promise<string[]> {

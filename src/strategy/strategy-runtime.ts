@@ -130,7 +130,9 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
     // The config wins when it names a strategy other than the one it named at the last
     // switch (an operator edited it); otherwise the stored choice (PUT /admin/strategy) stands.
     if (!stored.name || stored.configName !== configName) await this.record(configName, 'config');
-    await this.converge((await this.stored()).name as StrategyName);
+    const running = (await this.stored()).name as StrategyName;
+    await this.converge(running);
+    await this.removeForeignSchedules(running);
     // start() runs again when Redis went away halfway through it: nothing below is made twice.
     if (!this.subscriber) {
       this.subscriber = this.gateway.redisFactory.create('strategy-pubsub', { blocking: true });
@@ -151,6 +153,16 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
         });
     }, this.options.convergeCheckMs ?? 1_000);
     this.timer.unref();
+  }
+
+  /**
+   * Schedules of strategies that no longer run (the config named another strategy while every
+   * replica was stopped) would tick forever with nobody to handle them: remove them at start.
+   * Every replica runs the stored strategy, so no live replica loses a schedule.
+   */
+  private async removeForeignSchedules(running: StrategyName): Promise<void> {
+    const removed = await this.scheduler.removeSchedulesExcept([`${running}:`]);
+    if (removed.length > 0) this.log.info('removed schedules of strategies that no longer run', { running, removed });
   }
 
   async stop(): Promise<void> {

@@ -66,6 +66,7 @@ export class Gateway {
   private started: GatewayModule[] = [];
   /** True once every module started (Redis answered at least once). */
   private modulesStarted = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
   /** Wakes a wait for Redis early (stop() during start). */
   private wakeWait: (() => void) | undefined;
 
@@ -163,9 +164,27 @@ export class Gateway {
       this.started.push(module);
     }
     this.modulesStarted = true;
+    this.startTombstoneSweep();
     this.unsubscribe = this.options.watcher?.subscribe((next) => this.applyConfig(next));
     this.logger.info('heat-gateway ready', { url: this.url, strategy: this.current.strategy.name });
     return this.url;
+  }
+
+  /**
+   * Purges tombstones older than feed.tombstoneTtlMs, every tenth of the TTL (at most every
+   * minute). Every replica sweeps; a sweep is idempotent and cheap when nothing expired.
+   */
+  private startTombstoneSweep(): void {
+    const sweep = () => {
+      const ttlMs = this.current.feed.tombstoneTtlMs;
+      this.store.tombstones.purge(this.now() - ttlMs).then(
+        (purged) => purged > 0 && this.logger.debug('purged expired tombstones', { purged }),
+        (err: Error) => isRedisUnavailable(err) || this.logger.warn('tombstone sweep failed; the next one retries', { error: err.message }),
+      );
+    };
+    this.sweepTimer = setInterval(sweep, Math.max(1_000, Math.min(60_000, this.current.feed.tombstoneTtlMs / 10)));
+    this.sweepTimer.unref();
+    sweep();
   }
 
   /** What an operator most likely forgot: tokens (every route 401) and backends (empty cache). */
@@ -250,6 +269,7 @@ export class Gateway {
       const graceMs = this.current.server.shutdownGraceMs;
       const deadline = Date.now() + graceMs;
       this.wakeWait?.();
+      clearInterval(this.sweepTimer);
       this.unsubscribe?.();
       const server = this.server;
       const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();

@@ -111,6 +111,9 @@ export class CachedPollStrategy extends ScheduledStrategy {
       } else if (!cached || isInProgress(cached.status)) {
         const result = await this.sync.syncDeployment(heat, stack);
         fast = result?.transitional ?? true;
+        // Still unknown after showing it: already deleted (a purged tombstone, or a stack
+        // deleted before we ever saw it). Nothing to poll.
+        if (!cached && !(await this.ctx.store.getDeployment(stack.id))) forget = true;
         // A stack seen for the first time and already steady takes a random phase in the
         // interval, so a gateway starting on many stacks does not poll them all at once.
         if (!cached && !fast) phaseMs = Math.random() * this.opts.intervalMs;

@@ -59,7 +59,6 @@ function packageVersion(): string {
  * `/healthz` and `/readyz`.
  */
 export function createConductorApiModule(gateway: Gateway, strategies: ActiveStrategy, options: ConductorApiOptions = {}): GatewayModule {
-  const reads = new ReadResponder(gateway, strategies);
   // Reads get their own auto-pipelined connection: under concurrent load, the HMGETs of one
   // event-loop tick go to Redis in one write (fewer syscalls on both sides).
   const store = new StateStore(
@@ -68,6 +67,7 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
     gateway.config.feed,
     gateway.now,
   );
+  const reads = new ReadResponder(gateway, strategies);
   const streams = new EventStreams(gateway, { ...DEFAULT_EVENT_STREAM_OPTIONS, ...options.events });
   const limiter = new RateLimiter(gateway);
   const version = packageVersion();
@@ -107,23 +107,27 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
       api.route({
         method: 'get', path: '/v1/instances', tag: 'reads', auth: ['client'],
         summary: 'Instances, in id order, paged',
+        description: 'Vanished instances (tombstones, kept for feed.tombstoneTtlMs) are left out unless `state=vanished` or `include=deleted`.',
         query: instancesQuery,
         responses: { 200: { description: 'A page of instances', schema: instanceListResponse }, 304: notModified },
         handler: async ({ query, req, res }) => {
           const fresh = await reads.beforeRead(query.deploymentId === undefined ? { kind: 'instances' } : { kind: 'instances', deploymentId: query.deploymentId });
-          const page = await store.listInstancesForServe(query);
-          reads.sendPage(req, res, 'instances', page, fresh);
+          const { include, ...rest } = query;
+          const page = await store.listInstancesForServe({ ...rest, includeDeleted: include === 'deleted' });
+          reads.sendPage(req, res, 'instances', page, fresh, query.deploymentId);
         },
       });
 
       api.route({
         method: 'get', path: '/v1/deployments', tag: 'reads', auth: ['client'],
         summary: 'Deployments (Heat stacks), in id order, paged',
+        description: 'Deleted deployments (tombstones, kept for feed.tombstoneTtlMs) are left out unless `status=DELETE_COMPLETE` or `include=deleted`.',
         query: deploymentsQuery,
         responses: { 200: { description: 'A page of deployments', schema: deploymentListResponse }, 304: notModified },
         handler: async ({ query, req, res }) => {
           const fresh = await reads.beforeRead({ kind: 'deployments' });
-          reads.sendPage(req, res, 'deployments', await store.listDeploymentsForServe(query), fresh);
+          const { include, ...rest } = query;
+          reads.sendPage(req, res, 'deployments', await store.listDeploymentsForServe({ ...rest, includeDeleted: include === 'deleted' }), fresh);
         },
       });
 
@@ -154,11 +158,12 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
         },
         handler: async ({ params, query, req, res }) => {
           const fresh = await reads.beforeRead({ kind: 'instances', deploymentId: params.id });
-          const page = await store.listInstancesForServe({ ...query, deploymentId: params.id });
+          const { include, ...rest } = query;
+          const page = await store.listInstancesForServe({ ...rest, deploymentId: params.id, includeDeleted: include === 'deleted' });
           if (page.items.length === 0 && query.cursor === undefined && !(await store.deploymentKnown(params.id))) {
             throw absent(fresh, `no deployment '${params.id}' in the cache; list them with GET /v1/deployments`);
           }
-          reads.sendPage(req, res, 'instances', page, fresh);
+          reads.sendPage(req, res, 'instances', page, fresh, params.id);
         },
       });
 

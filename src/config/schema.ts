@@ -293,6 +293,11 @@ export const feedSchema = z
     maxLength: z.number().int().min(100).max(1_000_000_000).default(1_000_000),
     /** Events older than this are trimmed. @defaultValue 7 days */
     maxAgeMs: durationMs(MINUTE, 365 * DAY).default(7 * DAY),
+    /**
+     * How long a deleted deployment or vanished instance stays readable (listed only on
+     * request: ?state=vanished, ?status=DELETE_COMPLETE, ?include=deleted). @defaultValue 86400000 (24 h)
+     */
+    tombstoneTtlMs: durationMs(SECOND, 365 * DAY).default(DAY),
   })
   .strict();
 

@@ -11,6 +11,8 @@
  * | s:<state>              | zset   | instance ids in a state                         |
  * | b:<backend>:i / :d     | zset   | instance / deployment ids seen from a backend   |
  * | feed                   | stream | the change feed                                 |
+ * | tomb                   | zset   | tombstones (`i:<id>`, `d:<id>`) by deletion ms  |
+ * | refresh-failures       | hash   | scope (`b:<backend>`, `d:<id>`) → last failure  |
  */
 export class Keys {
   constructor(readonly prefix: string) {}

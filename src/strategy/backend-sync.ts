@@ -8,6 +8,8 @@ import { HeatClient, stackIdOf, toDeploymentObservation, type HeatStack, type St
 import type { BackendClient } from '../backends/create-backend-clients.js';
 import { isInProgress, TRANSITIONAL_STATES } from '../model/states.js';
 import { UNASSIGNED_DEPLOYMENT, type Deployment, type InstanceObservation } from '../model/types.js';
+import { UpstreamError } from '../errors.js';
+import type { RefreshScope } from '../store/refresh-health.js';
 import type { StrategyContext } from './strategy.js';
 
 export interface StackSyncResult {
@@ -53,14 +55,27 @@ export class BackendSync {
     this.ctx.metrics.pollRuns.inc({ strategy: this.source, backend, outcome });
   }
 
-  /** Runs one backend call; a failure is counted as an `error` run before it propagates. */
-  private async call<T>(backend: string, fetch: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one backend call; a failure is counted as an `error` run and, when it refreshes a
+   * scope, recorded as that scope's last attempt (reads of it turn stale at once) before it
+   * propagates. A 404 is an answer, not a failure.
+   */
+  private async call<T>(backend: string, scope: RefreshScope | undefined, fetch: () => Promise<T>): Promise<T> {
     try {
       return await fetch();
     } catch (err) {
       this.record(backend, 'error');
+      if (scope && !(err instanceof UpstreamError && err.upstreamStatus === 404)) {
+        // Redis may be away too; the failure is then moot (reads answer 503).
+        await this.ctx.store.refreshHealth.failed(scope, this.source, (err as Error).message).catch(() => undefined);
+      }
       throw err;
     }
+  }
+
+  /** The scope was refreshed: reads of it are no longer stale for a failure. */
+  private refreshed(scope: RefreshScope): Promise<void> {
+    return this.ctx.store.refreshHealth.succeeded(scope);
   }
 
   private countOutcomes(results: { outcome: string }[]) {
@@ -70,7 +85,7 @@ export class BackendSync {
   /** Lists every stack of a Heat backend and observes them; a complete listing. */
   async syncStackList(heat: HeatClient): Promise<HeatStack[]> {
     const observedAtMs = this.ctx.now();
-    const stacks = await this.call(heat.id, () => heat.listStacks());
+    const stacks = await this.call(heat.id, { backendId: heat.id }, () => heat.listStacks());
     const ctx = { source: this.source, observedAtMs };
     this.countOutcomes(await this.ctx.store.observeDeployments(stacks.map((s) => toDeploymentObservation(s, heat.id)), ctx));
     const { missedOnce } = await this.ctx.store.completeDeploymentListing(heat.id, stacks.map((s) => s.id), ctx);
@@ -81,6 +96,7 @@ export class BackendSync {
         this.ctx.logger.debug('could not confirm a missing stack; the next listing will', { backend: heat.id, stack: id, error: err.message }),
       );
     }
+    await this.refreshed({ backendId: heat.id });
     this.record(heat.id, 'ok');
     return stacks;
   }
@@ -88,10 +104,11 @@ export class BackendSync {
   /** One resource list (with details) of one stack; a complete listing of its servers. */
   async syncStack(heat: HeatClient, stack: StackRef, stackStatus?: string | null): Promise<StackSyncResult> {
     const observedAtMs = this.ctx.now();
-    const instances = await this.call(heat.id, () => heat.listServers(stack));
+    const instances = await this.call(heat.id, { deploymentId: stack.id }, () => heat.listServers(stack));
     const ctx = { source: this.source, observedAtMs };
     this.countOutcomes(await this.ctx.store.observeInstances(instances, ctx));
     await this.ctx.store.completeInstanceListing({ deploymentId: stack.id }, instances.map((i) => i.id), ctx);
+    await this.refreshed({ deploymentId: stack.id });
     this.record(heat.id, 'ok');
     return {
       stack,
@@ -106,13 +123,14 @@ export class BackendSync {
    */
   async syncDeployment(heat: HeatClient, stack: StackIdentity): Promise<StackSyncResult | null> {
     const observedAtMs = this.ctx.now();
-    const shown = await this.call(heat.id, () => heat.getStack(stack));
+    const shown = await this.call(heat.id, { deploymentId: stackIdOf(stack) }, () => heat.getStack(stack));
     if (!shown) {
       // Heat does not know the stack any more: it and its servers are gone.
       const id = stackIdOf(stack);
       const ctx = { source: this.source, observedAtMs };
       await this.ctx.store.deleteDeployments([id], 'Heat no longer knows this stack', ctx);
       await this.ctx.store.vanishInstances(await this.ctx.store.instanceIdsOf(id), ctx);
+      await this.refreshed({ deploymentId: id });
       return null;
     }
     const ctx = { source: this.source, observedAtMs };
@@ -120,6 +138,7 @@ export class BackendSync {
     if (shown.stack_status === 'DELETE_COMPLETE') {
       // Heat says the stack is gone, so its servers are: no need to wait for two listings.
       await this.ctx.store.vanishInstances(await this.ctx.store.instanceIdsOf(shown.id), ctx);
+      await this.refreshed({ deploymentId: shown.id });
       return { stack: { name: shown.stack_name, id: shown.id }, instances: [], transitional: false };
     }
     return this.syncStack(heat, { name: shown.stack_name, id: shown.id }, shown.stack_status);
@@ -135,7 +154,7 @@ export class BackendSync {
   /** One GET /api/instances; deployments attributed from the cache, the name pattern, or `unassigned`. */
   async syncDeltacloud(dc: DeltacloudClient): Promise<InstanceObservation[]> {
     const observedAtMs = this.ctx.now();
-    const listed = await this.call(dc.id, () => dc.listInstances());
+    const listed = await this.call(dc.id, { backendId: dc.id }, () => dc.listInstances());
     const observations = await this.attribute(listed);
     const ctx = { source: this.source, observedAtMs };
     if (observations.some((o) => o.deploymentId === UNASSIGNED_DEPLOYMENT)) {
@@ -146,6 +165,7 @@ export class BackendSync {
     }
     this.countOutcomes(await this.ctx.store.observeInstances(observations, ctx));
     await this.ctx.store.completeInstanceListing({ backendId: dc.id }, observations.map((o) => o.id), ctx);
+    await this.refreshed({ backendId: dc.id });
     this.record(dc.id, 'ok');
     return observations;
   }

@@ -9,6 +9,7 @@ import type { Gateway } from '../../src/gateway.js';
 import { heatServerState, mapDeltacloudState, type InstanceState } from '../../src/model/states.js';
 import type { Instance } from '../../src/model/types.js';
 import { startSimulator, type Simulator, type SimulatorOptions, type WorldSnapshot } from '../../src/sim/simulator.js';
+import { createConductorApiModule } from '../../src/api/conductor-api-module.js';
 import { createStrategyRuntime, StrategyRuntime } from '../../src/strategy/strategy-runtime.js';
 import { startTestGateway, testConfig } from './gateway.js';
 
@@ -84,7 +85,15 @@ export async function startWorld(
     strategy: { name: strategy, ...FAST_STRATEGY_OPTIONS },
     ...options.config,
   });
-  const { gateway, url } = await startTestGateway({ config, modules: [createStrategyRuntime({ retryBaseDelayMs: 5, convergeCheckMs: 200 })] });
+  let started: StrategyRuntime | undefined;
+  const { gateway, url } = await startTestGateway({
+    config,
+    modules: [
+      (gw) => (started = createStrategyRuntime({ retryBaseDelayMs: 5, convergeCheckMs: 200 })(gw)),
+      // Reads over HTTP, as Conductor makes them (meta, staleness).
+      (gw) => createConductorApiModule(gw, { current: () => started!.current() }),
+    ],
+  });
   const runtime = gateway.modules.find((m): m is StrategyRuntime => m instanceof StrategyRuntime)!;
   return {
     sim,

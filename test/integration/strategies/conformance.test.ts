@@ -7,6 +7,8 @@
 import { expect } from 'chai';
 import type { StrategyName } from '../../../src/config/schema.js';
 import type { Instance } from '../../../src/model/types.js';
+import { bearer, TOKENS } from '../../helpers/gateway.js';
+import { send } from '../../helpers/http.js';
 import { waitFor } from '../../helpers/redis.js';
 import { compareWithWorld, FAST_STRATEGY_OPTIONS, startWorld, type World } from '../../helpers/world.js';
 
@@ -141,9 +143,22 @@ for (const c of CASES) {
       // Whatever the strategy, the cache still answers with what it last knew.
       expect(await world.gateway.store.getInstance(victim.id)).to.not.equal(null);
       expect(await cacheSnapshot(world)).to.have.length(before.length);
+      // ...and says at once that it could not refresh: within the strategy's next attempt,
+      // not only once the data has aged past its bound.
+      const read = () => send(world.url, 'GET', `/v1/instances/${encodeURIComponent(victim.id)}`, bearer(TOKENS.client));
+      const stale = await waitFor(async () => ((await read()).json.meta.stale ? (await read()).json.meta : undefined), {
+        timeoutMs: c.recoveryBoundMs === 'next-read' ? 3_000 : c.recoveryBoundMs,
+        what: 'a stale read during the outage',
+      });
+      expect(stale.staleReason).to.match(/failed|did not answer|503|unavailable/i);
 
       world.sim.handle.clearFaults();
       await converges(c.recoveryBoundMs, 'recovery');
+      // Fresh again once the strategy refreshed successfully.
+      await waitFor(async () => (await read()).json.meta.stale === false, {
+        timeoutMs: c.recoveryBoundMs === 'next-read' ? 3_000 : c.recoveryBoundMs,
+        what: 'a fresh read after recovery',
+      });
     });
 
     it('never lets a malformed backend response into the cache', async () => {

@@ -82,8 +82,9 @@ export class Gateway {
       logger,
     });
     this.redis = this.redisFactory.create('store');
-    this.store = new StateStore(this.redis, config.redis.keyPrefix, config.feed, this.now);
-    this.feed = new ChangeFeed(this.redis, config.redis.keyPrefix, config.feed, this.now);
+    const counted = (type: string) => this.metrics.feedAppends.inc({ type });
+    this.store = new StateStore(this.redis, config.redis.keyPrefix, config.feed, this.now, counted);
+    this.feed = new ChangeFeed(this.redis, config.redis.keyPrefix, config.feed, this.now, counted);
     this.auth = new Authenticator(config.auth.tokens);
     this.api = new ApiRouter(this.auth);
     this.modules = (options.modules ?? []).map((create) => create(this));

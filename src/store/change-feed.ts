@@ -43,6 +43,8 @@ export class ChangeFeed {
     prefix: string,
     private readonly limits: FeedLimits,
     private readonly now: () => number = Date.now,
+    /** Told of every event this process appends (the feed-appends metric). */
+    private readonly onAppend: (type: string) => void = () => {},
   ) {
     this.keys = new Keys(prefix);
   }
@@ -62,6 +64,7 @@ export class ChangeFeed {
         .xtrim(this.keys.feed, 'MINID', '~', `${Math.max(0, this.now() - this.limits.maxAgeMs)}-0`)
         .exec()) ?? [];
     if (err) throw err;
+    this.onAppend(type);
     return { cursor: cursor as string, id };
   }
 

@@ -26,8 +26,8 @@ end
  * literal, observedAt ISO, observedAt ms, event id, feed max length, feed min id,
  * occurredAt ISO, deleted flag ('1' when this observation says it is gone).
  *
- * Returns {outcome, version, cursor}: 0 stale (older than stored), 1 refreshed (identical),
- * 2 changed (event appended), 3 ignored (first sighting of something already gone).
+ * Returns {outcome, version, cursor, event type}: 0 stale (older than stored), 1 refreshed
+ * (identical), 2 changed (event appended), 3 ignored (first sighting of something already gone).
  *
  * Ordering: when the stored record and the observation come from the same backend and both
  * carry a backend time, the backend time decides; otherwise the gateway's observation time.
@@ -105,7 +105,7 @@ local ev = '{"id":"' .. ARGV[13] .. '","type":"' .. etype .. '","occurredAt":"' 
   '","data":{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}}'
 local cursor = redis.call('XADD', feed, 'MAXLEN', '~', ARGV[14], '*', 'e', ev, 't', etype, 'k', id, 'g', group)
 redis.call('XTRIM', feed, 'MINID', '~', ARGV[15])
-return {2, v, cursor}
+return {2, v, cursor, etype}
 `;
 
 /**

@@ -23,7 +23,7 @@ import { GET_DEPLOYMENT_LUA, MISSING_LUA, OBSERVE_LUA, OLDEST_LUA, PAGE_LUA, SER
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    hgwObserve(...args: (string | number)[]): Result<[number, number | null, string], Context>;
+    hgwObserve(...args: (string | number)[]): Result<[number, number | null, string, string?], Context>;
     hgwMissing(...args: (string | number)[]): Result<string[], Context>;
     hgwPage(...args: (string | number)[]): Result<string[], Context>;
     hgwGetDeployment(...args: (string | number)[]): Result<string | null, Context>;
@@ -53,6 +53,8 @@ export interface ObserveResult {
   version: number;
   /** Feed cursor of the appended event, when one was appended. */
   cursor?: string;
+  /** Type of the appended event, when one was appended (e.g. `instance.state_changed`). */
+  event?: string;
 }
 
 const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored'];
@@ -143,6 +145,8 @@ export class StateStore {
     prefix: string,
     private readonly feed: FeedLimits,
     private readonly now: () => number = Date.now,
+    /** Told of every feed event this store's writes append (the feed-appends metric). */
+    private readonly onAppend: (type: string) => void = () => {},
   ) {
     this.keys = new Keys(prefix);
     this.tombstones = new Tombstones(redis, this.keys);
@@ -314,9 +318,13 @@ export class StateStore {
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, reply]) => {
       if (err) throw err;
-      const [code, version, cursor] = reply as [number, number | null, string];
+      const [code, version, cursor, event] = reply as [number, number | null, string, string?];
       const result: ObserveResult = { outcome: OUTCOMES[code]!, version: version ?? 0 };
       if (cursor) result.cursor = cursor;
+      if (event) {
+        result.event = event;
+        this.onAppend(event);
+      }
       return result;
     });
   }

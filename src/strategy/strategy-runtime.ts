@@ -185,10 +185,10 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
     return { changed: changed === 1, previous: previous || null };
   }
 
-  private record(name: StrategyName, by: string): Promise<[number, string]> {
+  private async record(name: StrategyName, by: string): Promise<[number, string]> {
     const now = this.gateway.now();
     const feed = this.gateway.config.feed;
-    return this.gateway.redis.hgwSwitchStrategy(
+    const result = await this.gateway.redis.hgwSwitchStrategy(
       this.stateKey,
       this.gateway.feed.keys.feed,
       name,
@@ -200,6 +200,9 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
       `${Math.max(0, now - feed.maxAgeMs)}-0`,
       this.channel,
     );
+    // A real change with a previous strategy appended the gateway.strategy_changed event.
+    if (result[0] === 1 && result[1]) this.gateway.metrics.feedAppends.inc({ type: 'gateway.strategy_changed' });
+    return result;
   }
 
   private enqueueConverge(name: string): void {

@@ -127,7 +127,10 @@ export const heatBackendSchema = z
     keystone: z
       .object({
         url: httpUrl('keystone.url'),
-        username: z.string().min(1),
+        /** The user by name (with userDomain)… */
+        username: z.string().min(1).optional(),
+        /** …or by id, as Keystone v3 allows (then userDomain is not used). */
+        userId: z.string().min(1).optional(),
         password: z.string().min(1),
         userDomain: z.string().min(1).default('Default'),
         projectId: z.string().min(1).optional(),
@@ -141,6 +144,10 @@ export const heatBackendSchema = z
       .refine((k) => k.projectId !== undefined || k.projectName !== undefined, {
         message: 'set projectId, or projectName (with projectDomain)',
         path: ['projectId'],
+      })
+      .refine((k) => (k.username === undefined) !== (k.userId === undefined), {
+        message: 'name the user by username (with userDomain) or by userId, exactly one of them',
+        path: ['username'],
       })
       .optional(),
     /** Fixed orchestration endpoint (…/v1/<tenant_id>) plus token, instead of Keystone. */

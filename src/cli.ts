@@ -65,7 +65,8 @@ program
   .option('--change-rate <r>', 'simulated changes per second', Number.parseFloat, 0.2)
   .option('--strategy <name>', 'on-demand, cached-poll, webhook or deltacloud-poll', 'cached-poll')
   .option('--data-dir <dir>', 'where the local Redis keeps its data', '.data')
-  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string }) => {
+  .option('--keep-data', "keep the previous run's cache, feed and webhooks (default: start from an empty keyspace)", false)
+  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; keepData: boolean }) => {
     await runDemo(opts);
   });
 

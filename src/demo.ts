@@ -10,6 +10,8 @@ import { parseConfig } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { createLogger } from './log/logger.js';
 import { defaultModules } from './modules.js';
+import { Redis } from 'ioredis';
+import { deletePrefix } from './redis/delete-prefix.js';
 import { freePort, LocalRedisServer } from './redis/local-redis-server.js';
 import { startSimulator } from './sim/simulator.js';
 
@@ -21,7 +23,11 @@ export interface DemoOptions {
   changeRate: number;
   strategy: string;
   dataDir: string;
+  /** Keep the previous run's cache, feed and webhooks. @defaultValue false */
+  keepData?: boolean;
 }
+
+const DEMO_PREFIX = '{hgw-demo}:';
 
 async function portOrFree(port: number): Promise<number> {
   const { createServer } = await import('node:net');
@@ -48,6 +54,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     }
     redisUrl = redis.url;
   }
+  // A demo shows one world: the previous run's deployments and webhooks (still delivering to
+  // receivers long gone) would mix with this one's. Only the demo's own prefix is touched.
+  const keyspace = options.keepData ? 'kept from the previous run (--keep-data)' : 'emptied at start; pass --keep-data to keep it';
+  if (!options.keepData) {
+    const admin = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+    admin.on('error', () => {});
+    try {
+      await deletePrefix(admin, DEMO_PREFIX);
+    } catch (err) {
+      out(`heat-gateway demo cannot empty ${DEMO_PREFIX}* in Redis: ${(err as Error).message}`);
+      admin.disconnect();
+      await redis?.stop();
+      process.exitCode = 1;
+      return;
+    }
+    admin.disconnect();
+  }
   const sim = await startSimulator({
     deployments: options.deployments,
     instancesPerDeployment: options.instancesPerDeployment,
@@ -63,7 +86,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const config = parseConfig(
     {
       server: { host: '127.0.0.1', port },
-      redis: { url: redisUrl, keyPrefix: '{hgw-demo}:' },
+      redis: { url: redisUrl, keyPrefix: DEMO_PREFIX },
       auth: {
         tokens: [
           { name: 'demo-conductor', token: tokens.client, role: 'client' },
@@ -94,6 +117,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   out(`  gateway      ${url}  (strategy ${config.strategy.name})`);
   out(`  simulator    ${sim.url}  (${options.deployments} deployments × ${options.instancesPerDeployment} instances, ${options.changeRate} changes/s)`);
   out(`  redis        ${redisUrl}${redis ? `  (data in ${resolve(options.dataDir, 'redis')})` : ''}`);
+  out(`  keyspace     ${DEMO_PREFIX}* ${keyspace}`);
   out(`  client token ${tokens.client}`);
   out(`  admin token  ${tokens.admin}`);
   out();

@@ -285,7 +285,7 @@ export class Gateway {
         }
       })();
       // Keep a little of the grace period to close Redis connections politely.
-      const closeMs = Math.min(250, graceMs / 4);
+      const closeMs = Math.min(500, graceMs / 4);
       if (!(await settlesWithin(modules, deadline - closeMs - Date.now()))) {
         this.logger.warn('modules did not stop within server.shutdownGraceMs; abandoning their work (it is retried elsewhere)', { graceMs });
         // Whatever still waits on Redis (BullMQ closing, an XREADGROUP) fails now.

@@ -55,8 +55,8 @@ export class RedisFactory {
       enableOfflineQueue: blocking,
       ...(blocking ? {} : { commandTimeout: this.options.commandTimeoutMs }),
       enableAutoPipelining: opts.autoPipelining ?? false,
-      // Reconnect quickly: polls and deliveries resume within a second of Redis returning.
-      retryStrategy: (times) => Math.min(100 * times, 1_000),
+      // Reconnect quickly: polls and deliveries resume within half a second of Redis returning.
+      retryStrategy: (times) => Math.min(50 * times, 500),
     };
     const redis = new Redis(this.options.url, base);
     const log = this.options.logger.child({ redis: name });

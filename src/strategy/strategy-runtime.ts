@@ -161,6 +161,10 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
    * Every replica runs the stored strategy, so no live replica loses a schedule.
    */
   private async removeForeignSchedules(running: StrategyName): Promise<void> {
+    // A final stop of each other strategy removes its schedules and its due sets: members it
+    // had leased when its replicas stopped would otherwise wait out the lease when it runs again.
+    for (const name of STRATEGY_NAMES) if (name !== running) await createStrategy(name, this.ctx).stop({ final: true });
+    // Whatever else is left (a schedule of a strategy this version does not know).
     const removed = await this.scheduler.removeSchedulesExcept([`${running}:`]);
     if (removed.length > 0) this.log.info('removed schedules of strategies that no longer run', { running, removed });
   }

@@ -2,14 +2,17 @@
 import { createConductorApiModule } from './api/conductor-api-module.js';
 import type { ModuleFactory } from './gateway.js';
 import { StrategyRuntime, type StrategyRuntimeOptions } from './strategy/strategy-runtime.js';
+import { PushModule, type PushModuleOptions } from './push/push-module.js';
 import { createWebhookModule } from './webhooks/create-webhook-module.js';
 
-export function defaultModules(options: { strategies?: StrategyRuntimeOptions } = {}): ModuleFactory[] {
+export function defaultModules(options: { strategies?: StrategyRuntimeOptions; push?: PushModuleOptions } = {}): ModuleFactory[] {
   let runtime: StrategyRuntime | undefined;
   return [
     (gateway) => (runtime = new StrategyRuntime(gateway, options.strategies)),
     // Reads go through whichever strategy the runtime is running at the time of the read.
     (gateway) => createConductorApiModule(gateway, { current: () => runtime!.current() }),
     (gateway) => createWebhookModule(gateway),
+    // AMQP consumers run while the runtime runs the webhook strategy.
+    (gateway) => new PushModule(gateway, { current: () => runtime!.current() }, options.push),
   ];
 }

@@ -279,7 +279,7 @@ export class AmqpConsumer<U> {
 
   private async queueDepth(): Promise<{ messageCount: number; consumerCount: number } | null> {
     const now = Date.now();
-    if (this.depth && now - this.depth.at < 1_000) return this.depth.value;
+    if (this.depth && now - this.depth.at < 1_000 && this.state === 'consuming') return this.depth.value;
     let value: { messageCount: number; consumerCount: number } | null = null;
     const connection = this.connection;
     if (connection && this.state === 'consuming') {
@@ -291,7 +291,8 @@ export class AmqpConsumer<U> {
         await channel.close().catch(() => undefined);
       }
     }
-    this.depth = { at: now, value };
+    // Only a broker's answer is worth keeping; "not connected" is re-checked every time.
+    this.depth = value ? { at: now, value } : undefined;
     return value;
   }
 }

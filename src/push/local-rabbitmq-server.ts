@@ -23,7 +23,16 @@ export interface LocalRabbitOptions {
 const DEBIAN_SCRIPT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 
 const children = new Set<ChildProcess>();
+/** Erlang VMs are grandchildren (the start script forks them): killed by PID at exit too. */
+const vmPids = new Set<number>();
 process.on('exit', () => {
+  for (const pid of vmPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   for (const child of children) child.kill('SIGKILL');
 });
 
@@ -129,6 +138,8 @@ export class LocalRabbitMQServer {
       const connection = await Promise.race([startError, amqp.connect(this.url).catch(() => undefined)]);
       if (connection) {
         await connection.close().catch(() => undefined);
+        const pid = this.vmPid();
+        if (pid) vmPids.add(pid);
         return;
       }
       if (exited) throw new Error(`rabbitmq-server exited while starting:\n${this.output.slice(-2_000)}`);
@@ -170,6 +181,7 @@ export class LocalRabbitMQServer {
     }, 30_000);
     await exited;
     clearTimeout(timer);
+    if (pid) vmPids.delete(pid);
   }
 
   /** Restarts the node on the same ports with the same data (durable queues survive). */

@@ -26,7 +26,7 @@ export type NovaNotificationFormat = 'legacy' | 'versioned' | 'both';
 export interface NotificationPublisherOptions {
   /** RabbitMQ to publish to; unset: no AMQP. */
   amqpUrl?: string;
-  /** @defaultValue 'legacy' (Nova's default notification_format is `unversioned` before Pike, `both` after) */
+  /** @defaultValue 'legacy' (Nova's own default, `notification_format = both`, sends legacy and versioned) */
   novaFormat?: NovaNotificationFormat;
   /** Aodh-style alarm bodies are POSTed here for every Nova change; unset: none. */
   aodhUrl?: string;

@@ -309,7 +309,15 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
       tag: 'ingest',
       auth: 'public',
       params: z.object({ backendId: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a configured backend id') }),
-      query: z.object({ token: z.string().min(1).max(1_024).optional().describe('push.token (or a backend-role token) for senders that cannot set headers, e.g. Aodh') }).strict(),
+      query: z
+        .object({
+          token: z
+            .string()
+            .regex(/^[A-Za-z0-9._~+/=-]{1,1024}$/, 'must be a token of letters, digits and -._~+/= (push.token or a backend-role token)')
+            .optional()
+            .describe('push.token (or a backend-role token) for senders that cannot set headers, e.g. Aodh'),
+        })
+        .strict(),
       body: z.unknown().describe('an oslo notification (flat or oslo.message envelope), an Aodh event-alarm body, a Zaqar-delivered os.heat.event message, or a list'),
       responses: { 202: { description: 'accepted', schema: z.object({ accepted: z.literal(true), hints: z.number().int() }) } },
       handler: async ({ params, query, body, req, res }) => {

@@ -8,7 +8,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { packageVersion } from '../api/conductor-api-module.js';
-import { AuthError } from '../errors.js';
+import { AuthError, GatewayError, UnavailableError } from '../errors.js';
 import type { Gateway, GatewayModule } from '../gateway.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { Principal } from '../http/auth.js';
@@ -59,7 +59,15 @@ export function createStatusModule(gateway: Gateway, sources: StatusSources, opt
   let sampler: NodeJS.Timeout | undefined;
   const signInPage = renderSignInPage(version);
 
-  const snapshotFor = async (principal: Principal) => withViewer(await collector.snapshot(), principal);
+  /** The figures for one viewer; Redis away is a 503 with Retry-After, not a 500. */
+  const snapshotFor = async (principal: Principal) => {
+    try {
+      return withViewer(await collector.snapshot(), principal);
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw new UnavailableError(`the status figures cannot be read from Redis: ${(err as Error).message}`, { retryAfterSeconds: 5, cause: err });
+    }
+  };
 
   /** `/` and `/status`: no Authorization header → the sign-in page; a valid one → the page with data. */
   const page = async (req: Request, res: Response) => {

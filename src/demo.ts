@@ -110,6 +110,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   out('heat-gateway demo is running');
   out(`  gateway      ${url}  (strategy ${config.strategy.name})`);
+  out(`  status page  ${url}/  (sign in with the admin token)`);
   out(`  simulator    ${sim.url}  (${options.deployments} deployments × ${options.instancesPerDeployment} instances, ${options.changeRate} changes/s)`);
   out(`  redis        ${redisUrl}${redis ? `  (data in ${resolve(options.dataDir, 'redis')})` : ''}`);
   if (rabbit) out(`  rabbitmq     ${redactText(rabbit.url)}  (exchanges heat, nova; gateway queue heat-gateway.heat-sim; data in ${rabbit.dir})`);

@@ -64,9 +64,11 @@ program
   .option('--instances-per-deployment <n>', 'instances per deployment', (v) => Number.parseInt(v, 10), 3)
   .option('--change-rate <r>', 'simulated changes per second', Number.parseFloat, 0.2)
   .option('--strategy <name>', 'on-demand, cached-poll, webhook or deltacloud-poll', 'cached-poll')
-  .option('--data-dir <dir>', 'where the local Redis keeps its data', '.data')
+  .option('--data-dir <dir>', 'where the local Redis (and RabbitMQ) keep their data', '.data')
+  .option('--push <zaqar|amqp>', 'how pushes reach the gateway: Zaqar webhooks, or a local RabbitMQ notification bus (runs the webhook strategy)', 'zaqar')
   .option('--keep-data', "keep the previous run's cache, feed and webhooks (default: start from an empty keyspace)", false)
-  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; keepData: boolean }) => {
+  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; push: string; keepData: boolean }) => {
+    if (opts.push !== 'zaqar' && opts.push !== 'amqp') program.error("--push must be 'zaqar' or 'amqp'");
     await runDemo(opts);
   });
 

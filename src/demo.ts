@@ -8,12 +8,13 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseConfig } from './config/load.js';
 import { Gateway } from './gateway.js';
-import { createLogger } from './log/logger.js';
+import { createLogger, redactText } from './log/logger.js';
 import { defaultModules } from './modules.js';
 import { Redis } from 'ioredis';
 import { deletePrefix } from './redis/delete-prefix.js';
 import { freePort, LocalRedisServer } from './redis/local-redis-server.js';
 import { startSimulator } from './sim/simulator.js';
+import { LocalRabbitMQServer, RABBITMQ_INSTALL_HINT, rabbitmqAvailable } from './push/local-rabbitmq-server.js';
 
 export interface DemoOptions {
   /** Gateway port. @defaultValue 8080 (a free port when taken) */
@@ -25,6 +26,8 @@ export interface DemoOptions {
   dataDir: string;
   /** Keep the previous run's cache, feed and webhooks. @defaultValue false */
   keepData?: boolean;
+  /** How pushes arrive. @defaultValue 'zaqar' */
+  push?: string;
 }
 
 const DEMO_PREFIX = '{hgw-demo}:';
@@ -71,11 +74,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     }
     admin.disconnect();
   }
+  let rabbit: LocalRabbitMQServer | undefined;
+  if (options.push === 'amqp') {
+    if (!rabbitmqAvailable()) {
+      out(`heat-gateway demo --push amqp needs RabbitMQ: ${RABBITMQ_INSTALL_HINT}`);
+      await redis?.stop();
+      process.exitCode = 1;
+      return;
+    }
+    out('starting a local RabbitMQ (about 6 s)…');
+    rabbit = await LocalRabbitMQServer.start({ dataDir: resolve(options.dataDir, 'rabbitmq') });
+  }
   const sim = await startSimulator({
     deployments: options.deployments,
     instancesPerDeployment: options.instancesPerDeployment,
     changeRate: options.changeRate,
     seed: 'demo',
+    ...(rabbit ? { notifications: { amqpUrl: rabbit.url, novaFormat: 'both' as const } } : {}),
   });
   const tokens = {
     client: `demo-client-${randomBytes(12).toString('hex')}`,
@@ -98,11 +113,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           id: 'heat-sim',
           kind: 'heat',
           keystone: { url: sim.keystoneUrl, username: c.username, password: c.password, projectName: c.projectName },
-          push: { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, signingSecret: randomBytes(16).toString('hex') },
+          push: rabbit
+            ? { amqp: { url: rabbit.url, queue: 'heat-gateway.heat-sim', topics: ['notifications.info', 'notifications.error', 'versioned_notifications.info'] } }
+            : { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, signingSecret: randomBytes(16).toString('hex') },
         },
         { id: 'dc-sim', kind: 'deltacloud', url: sim.deltacloudUrl, username: c.deltacloudUser, password: c.deltacloudPassword, driver: c.driver },
       ],
-      strategy: { name: options.strategy, cachedPoll: { intervalMs: 10_000, fastIntervalMs: 2_000 } },
+      // The AMQP consumer runs under the push strategy.
+      strategy: { name: rabbit ? 'webhook' : options.strategy, cachedPoll: { intervalMs: 10_000, fastIntervalMs: 2_000 } },
       webhooks: { allowNetworks: ['127.0.0.0/8', '::1/128'] },
       log: { level: 'warn' },
     },
@@ -115,9 +133,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   out('heat-gateway demo is running');
   out(`  gateway      ${url}  (strategy ${config.strategy.name})`);
+  out(`  status page  ${url}/  (sign in with the admin token)`);
   out(`  simulator    ${sim.url}  (${options.deployments} deployments × ${options.instancesPerDeployment} instances, ${options.changeRate} changes/s)`);
   out(`  redis        ${redisUrl}${redis ? `  (data in ${resolve(options.dataDir, 'redis')})` : ''}`);
   out(`  keyspace     ${DEMO_PREFIX}* ${keyspace}`);
+  if (rabbit) out(`  rabbitmq     ${redactText(rabbit.url)}  (exchanges heat, nova; gateway queue heat-gateway.heat-sim; data in ${rabbit.dir})`);
   out(`  client token ${tokens.client}`);
   out(`  admin token  ${tokens.admin}`);
   out();
@@ -136,6 +156,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   out('stopping…');
   await gateway.stop();
   await sim.close();
+  await rabbit?.stop();
   await redis?.stop();
   out('stopped');
 }

@@ -26,6 +26,7 @@ export function markdownTable(results: readonly ModeResult[]): string {
     'mode',
     'Heat req/s',
     'Deltacloud req/s',
+    'backend req/change',
     'backend KB/s',
     'work units/s',
     'detection p50 / p95 / p99 / max',
@@ -42,6 +43,7 @@ export function markdownTable(results: readonly ModeResult[]): string {
     `\`${r.mode}\``,
     rate(r.backend.heat.requestsPerSecond + r.backend.keystone.requestsPerSecond),
     rate(r.backend.deltacloud.requestsPerSecond),
+    fmt(r.requestsPerChange, 2),
     fmt(r.backend.total.bytesPerSecond / 1_024, 0),
     rate(r.backend.total.workUnitsPerSecond),
     `${secs(r.detection.p50Ms)} / ${secs(r.detection.p95Ms)} / ${secs(r.detection.p99Ms)} / ${secs(r.detection.maxMs)}`,
@@ -62,10 +64,11 @@ const MODE_COLORS: Record<string, string> = {
   'on-demand': '#1b6ca8',
   'cached-poll': '#00a6a6',
   webhook: '#edae49',
+  'webhook-amqp': '#d1495b',
   'deltacloud-poll': '#66a182',
   'dbomatic-baseline': '#8e6c8a',
 };
-const OTHER_COLORS = ['#d1495b', '#555555', '#c17c74', '#3d5a80'];
+const OTHER_COLORS = ['#555555', '#c17c74', '#3d5a80'];
 
 function colorOf(mode: string, index: number): string {
   return MODE_COLORS[mode] ?? OTHER_COLORS[index % OTHER_COLORS.length]!;

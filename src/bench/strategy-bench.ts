@@ -27,9 +27,11 @@ import { toEntry } from '../store/change-feed.js';
 import { StateStore } from '../store/state-store.js';
 import { BenchReceiver } from './bench-receiver.js';
 import { GatewayProcess } from './gateway-process.js';
+import { LocalRabbitMQServer } from '../push/local-rabbitmq-server.js';
 import { matchSightings, mean, percentile, Timeline, type Sighting, type TruthSource } from './truth-analysis.js';
 
-export const BENCH_MODES = ['on-demand', 'cached-poll', 'webhook', 'deltacloud-poll', 'dbomatic-baseline'] as const;
+/** `webhook` gets pushes from the simulator's Zaqar; `webhook-amqp` from its RabbitMQ notification bus. */
+export const BENCH_MODES = ['on-demand', 'cached-poll', 'webhook', 'webhook-amqp', 'deltacloud-poll', 'dbomatic-baseline'] as const;
 export type BenchMode = (typeof BENCH_MODES)[number];
 
 export interface BenchOptions {
@@ -72,6 +74,8 @@ export interface ModeResult {
   detection: { transitions: number; detected: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number };
   webhook: { deliveries: number; matched: number; p50Ms: number; p99Ms: number; verificationFailures: number };
   missed: { count: number; fraction: number; reboots: { transitions: number; missed: number; fraction: number } };
+  /** Backend requests (all APIs) per ground-truth transition in the window. */
+  requestsPerChange: number;
   reads: { count: number; errors: number; p50Ms: number; p99Ms: number; staleFraction: number; meanStalenessMs: number };
   gateway: { cpuSeconds: number; peakRssMiB: number };
   redis: { usedMemoryMiB: number };
@@ -254,7 +258,11 @@ function gatewayConfig(
   prefix: string,
   port: number,
   strategyOptions: Record<string, unknown>,
+  amqpUrl?: string,
 ): Record<string, unknown> {
+  const push = amqpUrl
+    ? { amqp: { url: amqpUrl, queue: `heat-gateway.bench-${prefix.slice(1, -2)}`, topics: ['notifications.info', 'notifications.error'] } }
+    : { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, token: `bench-push-${randomBytes(8).toString('hex')}` };
   const c = sim.credentials;
   const backends =
     mode === 'dbomatic-baseline'
@@ -265,7 +273,7 @@ function gatewayConfig(
             kind: 'heat',
             keystone: { url: sim.keystoneUrl, username: c.username, password: c.password, projectName: c.projectName },
             concurrency: 16,
-            push: { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, token: `bench-push-${randomBytes(8).toString('hex')}` },
+            push,
           },
           { id: 'dc-sim', kind: 'deltacloud', url: sim.deltacloudUrl, username: c.deltacloudUser, password: c.deltacloudPassword, driver: c.driver, concurrency: 16 },
         ];
@@ -280,7 +288,7 @@ function gatewayConfig(
     },
     backends,
     // The full run compares the documented defaults; --quick scales the intervals down.
-    strategy: { ...strategyOptions, name: (mode === 'dbomatic-baseline' ? 'on-demand' : mode) satisfies StrategyName },
+    strategy: { ...strategyOptions, name: (mode === 'dbomatic-baseline' ? 'on-demand' : mode === 'webhook-amqp' ? 'webhook' : mode) satisfies StrategyName },
     webhooks: { allowNetworks: ['127.0.0.0/8'] },
     log: { level: 'error', format: 'json' },
   };
@@ -299,12 +307,15 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
   const redis = new Redis(options.redisUrl);
   const store = new StateStore(redis, prefix, { maxLength: 10_000_000, maxAgeMs: 86_400_000 });
   const source: TruthSource = mode === 'deltacloud-poll' || mode === 'dbomatic-baseline' ? 'deltacloud' : 'heat';
+  // The AMQP mode gets a private RabbitMQ the simulator publishes Nova/Heat notifications to.
+  const rabbit = mode === 'webhook-amqp' ? await LocalRabbitMQServer.start() : undefined;
   const sim = await startSimulator({
     seed: options.seed,
     deployments: options.deployments,
     instancesPerDeployment: options.instancesPerDeployment,
     changeRate: 0,
     rebootWindowMs: options.rebootWindowMs,
+    ...(rabbit ? { notifications: { amqpUrl: rabbit.url, novaFormat: 'legacy' as const } } : {}),
   });
   const receiver = new BenchReceiver();
   const receiverUrl = await receiver.start();
@@ -313,7 +324,7 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
   const url = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'hgw-bench-'));
   const configFile = join(dir, 'gateway.yaml');
-  writeFileSync(configFile, stringify(gatewayConfig(mode, sim, options.redisUrl, prefix, port, options.strategyOptions)));
+  writeFileSync(configFile, stringify(gatewayConfig(mode, sim, options.redisUrl, prefix, port, options.strategyOptions, rabbit?.url)));
   const gateway = GatewayProcess.start(configFile);
   try {
     report('starting', 0);
@@ -431,6 +442,7 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
         staleFraction: okReads.length === 0 ? 0 : staleness.length / okReads.length,
         meanStalenessMs: staleness.length === 0 ? 0 : mean(staleness),
       },
+      requestsPerChange: transitions.length === 0 ? 0 : (backend.total.requestsPerSecond * seconds) / transitions.length,
       gateway: { cpuSeconds, peakRssMiB },
       redis: { usedMemoryMiB: Math.max(0, memoryAfter - memoryBefore) / 1_048_576 },
     };
@@ -438,6 +450,7 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     await gateway.stop();
     await receiver.close();
     await sim.close();
+    await rabbit?.stop();
     await deletePrefix(redis, prefix);
     redis.disconnect();
   }

@@ -4,6 +4,7 @@
  * differs. Messages name the key and the fix.
  */
 import { z } from 'zod';
+import { pushSchema } from './push-schema.js';
 
 /** The strategy names the registry in strategies/index.ts implements. */
 export const STRATEGY_NAMES = ['on-demand', 'cached-poll', 'webhook', 'deltacloud-poll'] as const;
@@ -103,21 +104,6 @@ const backendCommon = {
   /** Requests in flight to this backend at once. @defaultValue 8 */
   concurrency: z.number().int().min(1).max(1_000).default(8),
 };
-
-const pushSchema = z
-  .object({
-    /** Bearer token the backend presents at the ingest endpoint (role `backend` also works). */
-    token: z.string().min(16).optional(),
-    /** Shared secret for an HMAC-SHA256 signature header on pushes. */
-    signingSecret: z.string().min(16).optional(),
-    /** @defaultValue X-Signature */
-    signatureHeader: z.string().min(1).default('X-Signature'),
-    /** Zaqar-style subscription API of the backend; the webhook strategy subscribes there. */
-    subscriptionUrl: httpUrl('push.subscriptionUrl').optional(),
-    /** @defaultValue 3600000 (1 h) */
-    subscriptionTtlMs: durationMs(10 * SECOND, 30 * DAY).default(HOUR),
-  })
-  .strict();
 
 export const heatBackendSchema = z
   .object({

@@ -26,6 +26,7 @@ import { handleHeat, heatError, heatTemplate } from './heat-api.js';
 import { deltacloudError, deltacloudTemplate, handleDeltacloud } from './deltacloud-api.js';
 import { handleZaqar, zaqarError, zaqarTemplate } from './zaqar-api.js';
 import { PushDispatcher, type PushOptions } from './push-dispatcher.js';
+import { startNotificationPublisher, type NotificationPublisherOptions } from './amqp-publisher.js';
 import { Prng } from './prng.js';
 
 export interface SimulatorOptions {
@@ -63,6 +64,8 @@ export interface SimulatorOptions {
   tokenTtlMs?: number;
   faults?: Faults;
   push?: PushOptions;
+  /** Publish every change to a RabbitMQ as oslo notifications and/or post Aodh alarm bodies. */
+  notifications?: NotificationPublisherOptions;
   eventMarkerNotFound?: SimContext['eventMarkerNotFound'];
   /** @defaultValue 'RegionOne' */
   region?: string;
@@ -101,6 +104,8 @@ export interface SimulatorControl {
   setChangeRate(rate: number): void;
   /** Resolves once every push delivery started so far has settled. */
   pushIdle(): Promise<void>;
+  /** Resolves once every AMQP notification so far is confirmed and every Aodh post settled. */
+  notificationsIdle(): Promise<void>;
   /** The underlying world, for tests that need raw access. */
   readonly scenario: ScenarioWorld;
 }
@@ -181,6 +186,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     eventMarkerNotFound: options.eventMarkerNotFound ?? 'first-page',
   };
   const push = new PushDispatcher(ctx, stats, options.push);
+  const bus = options.notifications?.amqpUrl || options.notifications?.aodhUrl ? await startNotificationPublisher(ctx, options.notifications) : undefined;
 
   const sync = (): void => {
     if (!manual) world.runUntil(Date.now());
@@ -231,6 +237,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     faults: () => faults.current(),
     setChangeRate: (rate) => world.setChangeRate(rate),
     pushIdle: () => push.idle(),
+    notificationsIdle: async () => bus?.idle(),
     scenario: world,
   };
 
@@ -469,6 +476,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       closing ??= (async () => {
         if (ticker) clearInterval(ticker);
         await push.close();
+        await bus?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
         await closed;

@@ -5,20 +5,20 @@
  * removes the old one's schedules, appends one `gateway.strategy_changed` event, and leaves
  * the cache and the feed alone; reads are served throughout.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
 import type { Redis, Result } from 'ioredis';
 import { z } from 'zod';
 import { STRATEGIES, createStrategy } from '../../strategies/index.js';
 import { createBackendClients, pingBackends, type BackendClients } from '../backends/create-backend-clients.js';
 import { STRATEGY_NAMES, type BackendConfig, type Config, type StrategyName } from '../config/schema.js';
-import { AuthError, NotFoundError, UnavailableError } from '../errors.js';
+import { NotFoundError, UnavailableError } from '../errors.js';
 import type { Gateway, GatewayModule } from '../gateway.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { ReadinessCheck } from '../http/health.js';
 import type { Logger } from '../log/logger.js';
 import { newEventId } from '../store/state-store.js';
-import { parsePush } from './push-parser.js';
+import { parsePushBody } from '../push/notification-parsers.js';
+import { authorizePush } from '../push/push-auth.js';
+import { createPushApplier } from '../push/push-ingest.js';
 import { BullScheduler } from './scheduler.js';
 import type { Strategy, StrategyContext } from './strategy.js';
 
@@ -74,6 +74,7 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
   private readonly channel: string;
   private pingCache: { at: number; results: Awaited<ReturnType<typeof pingBackends>> } | undefined;
   readonly ctx: StrategyContext;
+  private readonly applyPush: ReturnType<typeof createPushApplier>;
 
   constructor(
     private readonly gateway: Gateway,
@@ -100,6 +101,7 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
       ingestUrl: (backendId) => `${gateway.publicUrl}/v1/notifications/${encodeURIComponent(backendId)}`,
       now: gateway.now,
     };
+    this.applyPush = createPushApplier(gateway, this, { awaitFetches: false });
     if (typeof (gateway.redis as unknown as Record<string, unknown>).hgwSwitchStrategy !== 'function') {
       gateway.redis.defineCommand('hgwSwitchStrategy', { lua: SWITCH_LUA, numberOfKeys: 2 });
     }
@@ -318,6 +320,7 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
           this.scheduler.counts(),
           this.scheduler.schedules(),
         ]);
+        const sections = await Promise.all(this.gateway.modules.map((m) => m.status?.() ?? {}));
         const now = this.gateway.now();
         res.json({
           strategy,
@@ -325,53 +328,43 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
           cache: { ...counts, oldestObservedAt: oldest === null ? null : new Date(oldest).toISOString(), maxAgeMs: oldest === null ? null : now - oldest },
           feed: { length: feed.length, lastCursor: feed.lastCursor, firstCursor: feed.firstCursor },
           queues: { strategy: queues, schedules },
+          ...Object.assign({}, ...sections),
         });
       },
     });
     api.route({
       method: 'post',
       path: '/v1/notifications/:backendId',
-      summary: 'Push ingest: Heat event-sink messages and oslo notifications',
+      summary: 'Push ingest: oslo notifications, Aodh event alarms, Heat event-sink messages',
       description:
-        'Authenticated by a bearer token with role backend, the backend\'s push.token, or an HMAC-SHA256 (hex) of the raw body under push.signingSecret in push.signatureHeader. Each push is a hint: the gateway fetches what it names.',
+        'Authenticated by a bearer token with role backend, the backend\'s push.token (header, or ?token= for Aodh, which sends no headers), or an HMAC-SHA256 (hex) of the raw body under push.signingSecret in push.signatureHeader. Under the webhook strategy a notification that carries a state is stored before the 202; the gateway fetches only what a push cannot say.',
       tag: 'ingest',
       auth: 'public',
       params: z.object({ backendId: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a configured backend id') }),
-      body: z.unknown().describe('a Zaqar-delivered os.heat.event message, or an oslo notification (flat or oslo.message envelope)'),
+      query: z
+        .object({
+          token: z
+            .string()
+            .regex(/^[A-Za-z0-9._~+/=-]{1,1024}$/, 'must be a token of letters, digits and -._~+/= (push.token or a backend-role token)')
+            .optional()
+            .describe('push.token (or a backend-role token) for senders that cannot set headers, e.g. Aodh'),
+        })
+        .strict(),
+      body: z.unknown().describe('an oslo notification (flat or oslo.message envelope), an Aodh event-alarm body, a Zaqar-delivered os.heat.event message, or a list'),
       responses: { 202: { description: 'accepted', schema: z.object({ accepted: z.literal(true), hints: z.number().int() }) } },
-      handler: async ({ params, body, req, res }) => {
+      handler: async ({ params, query, body, req, res }) => {
         const backend = this.gateway.config.backends.find((b) => b.id === params.backendId);
         if (!backend) throw new NotFoundError(`no backend '${params.backendId}' is configured; pushes go to /v1/notifications/<backends[].id>`);
-        this.authorizePush(req, backend);
-        const hints = parsePush(backend.id, body);
-        const strategy = this.current();
-        void strategy.onPush(hints).catch((err: Error) => this.log.warn('push handling failed', { backend: backend.id, error: err.message }));
-        res.status(202).json({ accepted: true, hints: hints.length });
+        authorizePush(this.gateway.auth, req, backend, query.token);
+        const updates = parsePushBody(backend.id, body);
+        // What the push says is stored before the 202, so a backend that gets a 503 retries.
+        await this.applyPush(updates).catch((err: Error) => {
+          throw new UnavailableError('the push could not be stored now; send it again', { cause: err, retryAfterSeconds: 1 });
+        });
+        res.status(202).json({ accepted: true, hints: updates.length });
       },
     });
   }
-
-  private authorizePush(req: Request, backend: BackendConfig): void {
-    const principal = this.gateway.auth.fromRequest(req);
-    if (principal?.role === 'backend' || principal?.role === 'admin') return;
-    const push = backend.push;
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (push?.token && bearer && safeEqual(bearer, push.token)) return;
-    const signature = push?.signingSecret ? req.headers[push.signatureHeader.toLowerCase()] : undefined;
-    const raw = (req as { rawBody?: Buffer }).rawBody;
-    if (push?.signingSecret && typeof signature === 'string' && raw) {
-      const expected = createHmac('sha256', push.signingSecret).update(raw).digest('hex');
-      if (safeEqual(signature.trim().toLowerCase().replace(/^sha256=/, ''), expected)) return;
-      throw new AuthError(`the ${push.signatureHeader} signature does not match the body`, 401);
-    }
-    throw new AuthError('send a bearer token with role backend, the backend\'s push token, or a signed body', 401);
-  }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 export function createStrategyRuntime(options?: StrategyRuntimeOptions) {

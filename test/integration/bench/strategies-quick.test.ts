@@ -15,7 +15,7 @@ const load = z.object({ requestsPerSecond: finite, bytesPerSecond: finite, workU
 const modeSchema = z
   .object({
     mode: z.string(),
-    strategy: z.enum(['on-demand', 'cached-poll', 'webhook', 'deltacloud-poll', 'dbomatic-baseline']),
+    strategy: z.enum(['on-demand', 'cached-poll', 'webhook', 'webhook-amqp', 'deltacloud-poll', 'dbomatic-baseline']),
     source: z.enum(['heat', 'deltacloud']),
     readRate: finite,
     backend: z.object({ heat: load, keystone: load, deltacloud: load, zaqar: load, total: load }).strict(),
@@ -25,6 +25,7 @@ const modeSchema = z
       .object({ count: finite, fraction: finite, reboots: z.object({ transitions: finite, missed: finite, fraction: finite }).strict() })
       .strict(),
     reads: z.object({ count: finite, errors: finite, p50Ms: finite, p99Ms: finite, staleFraction: finite, meanStalenessMs: finite }).strict(),
+    requestsPerChange: finite,
     gateway: z.object({ cpuSeconds: finite, peakRssMiB: finite }).strict(),
     redis: z.object({ usedMemoryMiB: finite }).strict(),
   })
@@ -53,7 +54,7 @@ describe('strategy benchmark --quick (smoke)', function () {
   });
 
   it('covers all five modes, and on-demand at a higher read rate', () => {
-    expect(report.results.map((r) => r.strategy)).to.include.members(['on-demand', 'cached-poll', 'webhook', 'deltacloud-poll', 'dbomatic-baseline']);
+    expect(report.results.map((r) => r.strategy)).to.include.members(['on-demand', 'cached-poll', 'webhook', 'webhook-amqp', 'deltacloud-poll', 'dbomatic-baseline']);
     expect(report.results.filter((r) => r.strategy === 'on-demand')).to.have.length(2);
   });
 
@@ -64,6 +65,11 @@ describe('strategy benchmark --quick (smoke)', function () {
       expect(r.reads.errors, r.mode).to.equal(0);
       expect(r.reads.count, r.mode).to.be.greaterThan(0);
     }
+  });
+
+  it('webhook over AMQP trusts the notifications: fewer backend requests per change than over Zaqar', () => {
+    expect(byMode('webhook-amqp').requestsPerChange).to.be.below(byMode('webhook').requestsPerChange);
+    expect(byMode('webhook-amqp').detection.p50Ms).to.be.below(byMode('cached-poll').detection.p50Ms);
   });
 
   it('webhook detects faster than cached-poll', () => {

@@ -166,7 +166,9 @@ for (const c of CASES) {
       const before = await cacheSnapshot(world);
       const errorsBefore = await failedRuns(world);
       world.sim.handle.setFaults({ heat: { malformedRate: 1 }, deltacloud: { malformedRate: 1 } });
-      world.sim.handle.applyChange('crash', world.sim.handle.world().instances[1]!.id, { crashTo: 'ERROR' });
+      // A launch: no push describes a new stack's servers (webhook stores what a push says
+      // without a read), so every strategy has to ask the backend for it.
+      world.sim.handle.applyChange('launch');
       if (c.name === 'on-demand') {
         expect((await world.runtime.current().beforeRead({ kind: 'instances' })).failed).to.equal(true);
       } else {

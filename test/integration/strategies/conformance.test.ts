@@ -146,6 +146,9 @@ for (const c of CASES) {
       // ...and says at once that it could not refresh: within the strategy's next attempt,
       // not only once the data has aged past its bound.
       const read = () => send(world.url, 'GET', `/v1/instances/${encodeURIComponent(victim.id)}`, bearer(TOKENS.client));
+      // webhook stores what a push says without asking the backend (that read is fresh); its
+      // next attempt to ask is the resync, driven here rather than waited for.
+      if (c.name === 'webhook') await world.runtime.scheduler.runNow('webhook.resync', { backend: 'heat-1' });
       const stale = await waitFor(async () => ((await read()).json.meta.stale ? (await read()).json.meta : undefined), {
         timeoutMs: c.recoveryBoundMs === 'next-read' ? 3_000 : c.recoveryBoundMs,
         what: 'a stale read during the outage',

@@ -5,7 +5,6 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import type { Config } from './config/schema.js';
 import type { ConfigWatcher } from './config/config-watcher.js';
 import { ApiRouter } from './http/api-router.js';
@@ -14,9 +13,9 @@ import { Authenticator } from './http/auth.js';
 import type { ReadinessCheck } from './http/health.js';
 import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
-import { RedisFactory } from './redis/redis-factory.js';
-import { ChangeFeed } from './store/change-feed.js';
-import { StateStore } from './store/state-store.js';
+import type { ChangeFeed } from './store/change-feed.js';
+import type { StateStore } from './store/state-store.js';
+import { Stores } from './store/stores.js';
 
 /** A part of the gateway with routes and/or background work. */
 export interface GatewayModule {
@@ -33,25 +32,39 @@ export interface GatewayModule {
   configChanged?(next: Config, previous: Config): void | Promise<void>;
 }
 
-export type ModuleFactory = (gateway: Gateway) => GatewayModule;
+/**
+ * What a module is built from. Modules take the parts they need from it (the stores, not a
+ * Redis connection; the config getter, not the gateway).
+ */
+export interface ModuleDeps {
+  /** The config in force (a reload replaces it). */
+  config: () => Config;
+  stores: Stores;
+  auth: Authenticator;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => number;
+  /** Where backends reach this gateway: server.publicUrl, or the bound address. */
+  publicUrl: () => string;
+}
+
+/** Builds one module, or several that belong together (the strategy runtime and its routes). */
+export type ModuleFactory = (deps: ModuleDeps) => GatewayModule | GatewayModule[];
 
 export interface GatewayOptions {
   config: Config;
   logger: Logger;
   /** When given, config edits are applied while running. */
   watcher?: ConfigWatcher;
-  /** Modules to run; each is created with this gateway. */
+  /** Modules to run, in start order. */
   modules?: ModuleFactory[];
   /** Clock, for tests. @defaultValue Date.now */
   now?: () => number;
 }
 
 export class Gateway {
-  readonly redisFactory: RedisFactory;
-  /** Shared command connection (store, feed, modules' non-blocking commands). */
-  readonly redis: Redis;
-  readonly store: StateStore;
-  readonly feed: ChangeFeed;
+  /** The store layer: the only door to Redis. */
+  readonly stores: Stores;
   readonly auth: Authenticator;
   readonly api: ApiRouter;
   readonly metrics = new Metrics();
@@ -69,14 +82,29 @@ export class Gateway {
     this.current = config;
     this.logger = logger;
     this.now = options.now ?? Date.now;
-    this.redisFactory = new RedisFactory({ url: config.redis.url, connectTimeoutMs: config.redis.connectTimeoutMs, logger });
-    this.redis = this.redisFactory.create('store');
-    this.store = new StateStore(this.redis, config.redis.keyPrefix, config.feed, this.now);
-    this.feed = new ChangeFeed(this.redis, config.redis.keyPrefix, config.feed, this.now);
+    this.stores = Stores.fromConfig(config, { logger, now: this.now });
     this.auth = new Authenticator(config.auth.tokens);
     this.api = new ApiRouter(this.auth);
-    this.modules = (options.modules ?? []).map((create) => create(this));
+    const deps: ModuleDeps = {
+      config: () => this.current,
+      stores: this.stores,
+      auth: this.auth,
+      metrics: this.metrics,
+      logger,
+      now: this.now,
+      publicUrl: () => this.publicUrl,
+    };
+    this.modules = (options.modules ?? []).flatMap((create) => create(deps));
     for (const module of this.modules) module.routes?.(this.api);
+  }
+
+  /** The cache (the one write path and reads). */
+  get store(): StateStore {
+    return this.stores.cache;
+  }
+
+  get feed(): ChangeFeed {
+    return this.stores.feed;
   }
 
   /** The config in force. */
@@ -87,7 +115,7 @@ export class Gateway {
   /** Checks `/readyz` runs. */
   readiness(): ReadinessCheck[] {
     return [
-      { name: 'redis', timeoutMs: this.current.redis.pingTimeoutMs, check: () => this.redis.ping() },
+      { name: 'redis', timeoutMs: this.current.redis.pingTimeoutMs, check: () => this.stores.ping() },
       ...this.modules.flatMap((m) => m.readiness?.() ?? []),
     ];
   }
@@ -111,7 +139,7 @@ export class Gateway {
     });
     // Connect now so a wrong REDIS_URL shows in the log at start, but do not refuse to start:
     // /readyz reports the outage and the connection keeps retrying.
-    this.redis.connect().catch((err: Error) => this.logger.warn('redis not reachable yet; retrying', { error: err.message }));
+    this.stores.connect().catch((err: Error) => this.logger.warn('redis not reachable yet; retrying', { error: err.message }));
     for (const module of this.modules) {
       await module.start?.();
       this.started.push(module);
@@ -168,7 +196,7 @@ export class Gateway {
       const grace = setTimeout(() => server?.closeAllConnections(), this.current.server.shutdownGraceMs);
       await closed;
       clearTimeout(grace);
-      await this.redisFactory.closeAll();
+      await this.stores.close();
       this.logger.info('heat-gateway stopped');
     })();
     return this.stopping;

@@ -1,15 +1,16 @@
 /** The modules a production gateway runs, in start order. */
 import { createConductorApiModule } from './api/conductor-api-module.js';
 import type { ModuleFactory } from './gateway.js';
-import { StrategyRuntime, type StrategyRuntimeOptions } from './strategy/strategy-runtime.js';
+import { createStrategyModules, type StrategyModulesOptions } from './strategy/strategy-modules.js';
 import { createWebhookModule } from './webhooks/create-webhook-module.js';
 
-export function defaultModules(options: { strategies?: StrategyRuntimeOptions } = {}): ModuleFactory[] {
-  let runtime: StrategyRuntime | undefined;
+export function defaultModules(options: { strategies?: StrategyModulesOptions } = {}): ModuleFactory[] {
   return [
-    (gateway) => (runtime = new StrategyRuntime(gateway, options.strategies)),
-    // Reads go through whichever strategy the runtime is running at the time of the read.
-    (gateway) => createConductorApiModule(gateway, { current: () => runtime!.current() }),
-    (gateway) => createWebhookModule(gateway),
+    (deps) => {
+      const strategy = createStrategyModules(deps, options.strategies);
+      // Reads go through whichever strategy the runtime is running at the time of the read.
+      return [...strategy.modules, createConductorApiModule(deps, strategy.runtime)];
+    },
+    (deps) => createWebhookModule(deps),
   ];
 }

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { Gateway } from '../gateway.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { ServedDoc, ServedPage } from '../store/state-store.js';
 import type { ReadTarget } from '../strategy/strategy.js';
 import type { ActiveStrategy } from './active-strategy.js';
@@ -47,7 +48,7 @@ export function ifNoneMatchHits(header: string | undefined, etag: string): boole
 
 export class ReadResponder {
   constructor(
-    private readonly gateway: Gateway,
+    private readonly deps: { logger: Logger; metrics: Metrics; now: () => number },
     private readonly strategies: ActiveStrategy,
   ) {}
 
@@ -64,7 +65,7 @@ export class ReadResponder {
       // A strategy bug must not turn a cached read into a 500: serve the cache, marked stale.
       failed = true;
       reason = `strategy ${strategy.name} failed before the read: ${(err as Error).message}`;
-      this.gateway.logger.warn('beforeRead threw; serving the cache marked stale', { strategy: strategy.name, error: (err as Error).message });
+      this.deps.logger.warn('beforeRead threw; serving the cache marked stale', { strategy: strategy.name, error: (err as Error).message });
     }
     return { strategyJson: JSON.stringify(strategy.name), staleAfterMs: strategy.staleAfterMs(), failed, reason };
   }
@@ -95,8 +96,8 @@ export class ReadResponder {
   }
 
   private meta(kind: Kind, fresh: Freshness, observedAtMs: number | undefined, observedAt: string | undefined): string {
-    const ageMs = observedAtMs === undefined ? 0 : Math.max(0, this.gateway.now() - observedAtMs);
-    if (observedAtMs !== undefined) this.gateway.metrics.cacheAge.set({ kind }, ageMs / 1_000);
+    const ageMs = observedAtMs === undefined ? 0 : Math.max(0, this.deps.now() - observedAtMs);
+    if (observedAtMs !== undefined) this.deps.metrics.cacheAge.set({ kind }, ageMs / 1_000);
     let staleReason: string | undefined;
     if (fresh.failed) staleReason = fresh.reason ?? 'the strategy could not refresh before the read';
     else if (ageMs > fresh.staleAfterMs) staleReason = `ageMs exceeds the strategy's staleness bound (${fresh.staleAfterMs} ms)`;

@@ -19,7 +19,7 @@ import { deltacloudBackendSchema, type StrategyName } from '../config/schema.js'
 import { silentLogger } from '../log/logger.js';
 import type { InstanceState } from '../model/states.js';
 import type { Instance } from '../model/types.js';
-import { deletePrefix } from '../redis/delete-prefix.js';
+import { deletePrefix } from '../store/delete-prefix.js';
 import { freePort } from '../redis/local-redis-server.js';
 import { startSimulator, type Simulator } from '../sim/simulator.js';
 import type { StatsSnapshot } from '../sim/request-stats.js';

@@ -1,11 +1,13 @@
 /**
- * Base of the strategies that work on a schedule (cached-poll, webhook, deltacloud-poll): one
- * BullMQ job scheduler ticks (once per tick across all replicas); each tick takes the targets
- * that are due from the strategy's due sets and enqueues one job per target, deduplicated by
- * id, so a target is worked on by one replica at a time. Per-target due times carry jitter.
+ * Base of the strategies that work on a schedule: one repeating job ticks (once per tick
+ * across all replicas); each tick takes the targets that are due from the strategy's due
+ * sets and enqueues one job per target, deduplicated by id, so a target is worked on by one
+ * replica at a time. Per-target due times carry jitter. Job payloads are typed and checked
+ * by the schemas the strategy's definition declares.
  */
-import type { Logger } from '../log/logger.js';
-import { BackendSync } from './backend-sync.js';
+import type { z } from 'zod';
+import { SourceSync } from '../sources/source-sync.js';
+import type { JobSchemas } from './define-strategy.js';
 import type { JobData } from './scheduler.js';
 import { BaseStrategy, type StrategyContext } from './strategy.js';
 
@@ -14,18 +16,19 @@ export function jittered(ms: number, fraction: number, random: () => number = Ma
   return Math.max(1, Math.round(ms * (1 + (random() * 2 - 1) * fraction)));
 }
 
-export abstract class ScheduledStrategy extends BaseStrategy {
-  protected readonly sync: BackendSync;
+export abstract class ScheduledStrategy<O, J extends JobSchemas> extends BaseStrategy<O> {
+  protected readonly sync: SourceSync;
   protected stopped = false;
   private readonly handled: string[] = [];
 
-  constructor(ctx: StrategyContext) {
+  constructor(
+    ctx: StrategyContext<O>,
+    private readonly jobs: J,
+  ) {
     super(ctx);
-    this.sync = new BackendSync(ctx, this.strategyName());
+    this.sync = new SourceSync(ctx, ctx.name);
   }
 
-  /** The strategy name, available in the constructor (before subclass fields exist). */
-  protected abstract strategyName(): string;
   /** How often the tick runs. */
   protected abstract tickMs(): number;
   /** Due sets this strategy uses (removed on a final stop). */
@@ -35,44 +38,60 @@ export abstract class ScheduledStrategy extends BaseStrategy {
   /** Called by start() after the handlers are registered (seed due sets, subscribe…). */
   protected async begin(): Promise<void> {}
 
-  /** Registers `run` for jobs `<strategy>.<suffix>`; jobs arriving after stop are skipped. */
-  protected handle(suffix: string, run: (data: JobData, log: Logger) => Promise<void>): void {
-    const job = `${this.strategyName()}.${suffix}`;
+  /** A due set of this strategy, named after it (`<name>` or `<name>:<part>`). */
+  protected dueSet(part?: string): string {
+    return part === undefined ? this.name : `${this.name}:${part}`;
+  }
+
+  /** Registers `run` for jobs `<strategy>.<job>`; payloads are checked; jobs arriving after stop are skipped. */
+  protected handle<K extends keyof J & string>(job: K, run: (data: z.output<J[K]>) => Promise<void>): void {
+    this.register(job, async (data) => {
+      const parsed = this.jobs[job]!.safeParse(data);
+      if (!parsed.success) {
+        // A payload from another version of the gateway: retrying would not help.
+        this.log.warn('job payload does not match its schema; dropped', { job, error: parsed.error.message });
+        return;
+      }
+      await run(parsed.data as z.output<J[K]>);
+    });
+  }
+
+  private register(suffix: string, run: (data: JobData) => Promise<void>): void {
+    const job = `${this.name}.${suffix}`;
     this.handled.push(job);
     this.ctx.scheduler.handle(job, async (data, info) => {
       if (this.stopped) return;
-      const log = this.log.child({ job, jobId: info.jobId, ...(typeof data.backend === 'string' ? { backend: data.backend } : {}) });
       try {
-        await run(data, log);
+        await run(data);
       } catch (err) {
         // The next due time is the retry; a failed poll never escapes the job.
-        log.warn('job failed', { error: (err as Error).message });
+        this.log.warn('job failed', { job, jobId: info.jobId, ...(typeof data.backend === 'string' ? { backend: data.backend } : {}), error: (err as Error).message });
       }
     });
   }
 
-  /** Enqueues `<strategy>.<suffix>` once; a job with the same key still waiting is not added twice. */
-  protected enqueue(suffix: string, data: JobData, key: string): Promise<void> {
-    return this.ctx.scheduler.enqueue(`${this.strategyName()}.${suffix}`, data, { jobId: `${this.strategyName()}.${suffix}.${key}` });
+  /** Enqueues `<strategy>.<job>` once; a job with the same key still waiting is not added twice. */
+  protected enqueue<K extends keyof J & string>(job: K, data: z.input<J[K]> & JobData, key: string): Promise<void> {
+    return this.ctx.scheduler.enqueue(`${this.name}.${job}`, data, { jobId: `${this.name}.${job}.${key}` });
   }
 
-  /** Runs one tick here and now (tests drive schedules this way). */
+  /** Runs one tick here and now. */
   runTick(): Promise<void> {
     return this.tick();
   }
 
   override async start(): Promise<void> {
     this.stopped = false;
-    this.handle('tick', () => this.tick());
+    this.register('tick', () => this.tick());
     await this.begin();
-    await this.ctx.scheduler.every(`${this.strategyName()}:tick`, this.tickMs(), { name: `${this.strategyName()}.tick` });
+    await this.ctx.scheduler.every(`${this.name}:tick`, this.tickMs(), { name: `${this.name}.tick` });
   }
 
   override async stop(options: { final?: boolean } = {}): Promise<void> {
     this.stopped = true;
     for (const job of this.handled.splice(0)) this.ctx.scheduler.unhandle(job);
     if (options.final) {
-      await this.ctx.scheduler.removeSchedules(`${this.strategyName()}:`);
+      await this.ctx.scheduler.removeSchedules(`${this.name}:`);
       for (const set of this.dueSets()) await this.ctx.scheduler.removeDue(set);
     }
   }

@@ -1,114 +1,70 @@
 /**
- * Runs the configured strategy and switches strategies while running. The strategy in force
- * is stored in Redis and announced by pub/sub, so every replica converges on it (a 1 s check
- * covers a missed announcement). A switch starts the new strategy before the old one stops,
- * removes the old one's schedules, appends one `gateway.strategy_changed` event, and leaves
- * the cache and the feed alone; reads are served throughout.
+ * Runs the strategy in force and switches strategies while running. The choice is recorded
+ * in the strategy-state store and announced, so every replica converges on it (a periodic
+ * check covers a missed announcement). A switch starts the new strategy before the old one
+ * stops, removes the old one's schedules, appends one `gateway.strategy_changed` event, and
+ * leaves the cache and the feed alone; reads are served throughout.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
-import type { Redis, Result } from 'ioredis';
-import { z } from 'zod';
-import { STRATEGIES, createStrategy } from '../../strategies/index.js';
-import { createBackendClients, pingBackends, type BackendClients } from '../backends/create-backend-clients.js';
-import { STRATEGY_NAMES, type BackendConfig, type Config, type StrategyName } from '../config/schema.js';
-import { AuthError, NotFoundError } from '../errors.js';
-import type { Gateway, GatewayModule } from '../gateway.js';
-import type { ApiRouter } from '../http/api-router.js';
+import type { ActiveStrategy } from '../api/active-strategy.js';
+import type { BackendRegistry } from '../backends/backend-registry.js';
+import type { Config } from '../config/schema.js';
+import type { GatewayModule } from '../gateway.js';
 import type { ReadinessCheck } from '../http/health.js';
 import type { Logger } from '../log/logger.js';
-import { newEventId } from '../store/state-store.js';
-import { parsePush } from './push-parser.js';
-import { BullScheduler } from './scheduler.js';
-import type { Strategy, StrategyContext } from './strategy.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { StateStore } from '../store/state-store.js';
+import type { StoredStrategy, StrategyStateStore } from '../store/strategy-state-store.js';
+import { optionsKey, type AnyStrategyDefinition } from './define-strategy.js';
+import { findStrategy, STRATEGY_NAMES, strategyDefinition } from './registry.js';
+import type { Scheduler } from './scheduler.js';
+import type { PushHint, Strategy } from './strategy.js';
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    hgwSwitchStrategy(...args: (string | number)[]): Result<[number, string], Context>;
-  }
-}
-
-/**
- * Records the strategy in force; on a real change appends the feed event and publishes, all
- * in one atomic step, so replicas racing on one change produce one event.
- * KEYS: state hash, feed. ARGV: name, by (JSON), config name, now ISO, event id, feed max
- * length, feed min id, channel.
- */
-const SWITCH_LUA = `
-local old = redis.call('HGET', KEYS[1], 'name')
-redis.call('HSET', KEYS[1], 'configName', ARGV[3])
-if old == ARGV[1] then return {0, old} end
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'since', ARGV[4], 'by', ARGV[2])
-if old then
-  local ev = '{"id":"' .. ARGV[5] .. '","type":"gateway.strategy_changed","occurredAt":"' .. ARGV[4] ..
-    '","data":{"current":{"strategy":"' .. ARGV[1] .. '"},"previous":{"strategy":"' .. old .. '"},"by":' .. ARGV[2] .. '}}'
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'e', ev, 't', 'gateway.strategy_changed', 'k', '', 'g', '')
-  redis.call('XTRIM', KEYS[2], 'MINID', '~', ARGV[7])
-end
-redis.call('PUBLISH', ARGV[8], ARGV[1])
-return {1, old or ''}
-`;
-
-export interface StrategyRuntimeOptions {
-  /** How often each replica re-reads the stored strategy (pub/sub is the fast path). @defaultValue 1000 */
+export interface StrategyRuntimeDeps {
+  /** The config in force (a reload may change it). */
+  config: () => Config;
+  store: StateStore;
+  state: StrategyStateStore;
+  backends: BackendRegistry;
+  /** Where strategies' schedules run (BullMQ in production, a ManualScheduler in tests). */
+  scheduler: Scheduler & { start?(): void; close?(): Promise<void> };
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+  /** How often each replica re-reads the stored choice (the announcement is the fast path). @defaultValue 1000 */
   convergeCheckMs?: number;
-  /** Backend client options (tests use a tiny retry delay). */
-  retryBaseDelayMs?: number;
 }
 
-/** The strategy in force, for the read routes. */
-export interface ActiveStrategy {
-  current(): Strategy;
+/** What `GET /admin/strategy` shows. */
+export interface StrategyState {
+  name: string;
+  since: string | null;
+  by: string | null;
+  running: string | null;
+  available: string[];
 }
 
 export class StrategyRuntime implements GatewayModule, ActiveStrategy {
   readonly name = 'strategies';
-  readonly scheduler: BullScheduler;
-  private clients: BackendClients;
   private active: Strategy | undefined;
   private switching: Promise<void> = Promise.resolve();
-  private subscriber: Redis | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
-  private readonly stateKey: string;
-  private readonly channel: string;
-  private pingCache: { at: number; results: Awaited<ReturnType<typeof pingBackends>> } | undefined;
-  readonly ctx: StrategyContext;
 
-  constructor(
-    private readonly gateway: Gateway,
-    private readonly options: StrategyRuntimeOptions = {},
-  ) {
-    this.log = gateway.logger.child({ component: 'strategy-runtime' });
-    this.stateKey = gateway.store.keys.other('strategy');
-    this.channel = gateway.store.keys.other('strategy-changes');
-    this.clients = this.buildClients(gateway.config.backends);
-    this.scheduler = new BullScheduler({
-      factory: gateway.redisFactory,
-      redis: gateway.redis,
-      keyPrefix: gateway.config.redis.keyPrefix,
-      logger: gateway.logger,
-    });
-    this.ctx = {
-      store: gateway.store,
-      feed: gateway.feed,
-      backends: () => this.clients,
-      scheduler: this.scheduler,
-      config: () => gateway.config,
-      logger: gateway.logger,
-      metrics: gateway.metrics,
-      ingestUrl: (backendId) => `${gateway.publicUrl}/v1/notifications/${encodeURIComponent(backendId)}`,
-      now: gateway.now,
-    };
-    if (typeof (gateway.redis as unknown as Record<string, unknown>).hgwSwitchStrategy !== 'function') {
-      gateway.redis.defineCommand('hgwSwitchStrategy', { lua: SWITCH_LUA, numberOfKeys: 2 });
-    }
+  constructor(private readonly deps: StrategyRuntimeDeps) {
+    this.log = deps.logger.child({ component: 'strategy-runtime' });
   }
 
-  private buildClients(configs: readonly BackendConfig[]): BackendClients {
-    return createBackendClients(configs, this.gateway.logger, this.gateway.metrics, {
-      ...(this.options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.options.retryBaseDelayMs } : {}),
-    });
+  static fromConfig(config: Config, deps: Omit<StrategyRuntimeDeps, 'config'> & { config?: () => Config }): StrategyRuntime {
+    return new StrategyRuntime({ ...deps, config: deps.config ?? (() => config) });
+  }
+
+  get scheduler(): StrategyRuntimeDeps['scheduler'] {
+    return this.deps.scheduler;
+  }
+
+  get backends(): BackendRegistry {
+    return this.deps.backends;
   }
 
   /** The strategy serving reads right now. */
@@ -117,76 +73,78 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
     return this.active;
   }
 
-  get backends(): BackendClients {
-    return this.clients;
+  /** Hands a push to the strategy in force (strategies without pushes ignore it). */
+  onPush(hints: PushHint[]): Promise<void> {
+    return this.current().onPush(hints);
   }
 
   async start(): Promise<void> {
-    this.scheduler.start();
-    const configName = this.gateway.config.strategy.name;
-    const stored = await this.stored();
+    this.deps.scheduler.start?.();
+    const configName = this.deps.config().strategy.name;
+    const stored = await this.deps.state.get();
     // The config wins when it names a strategy other than the one it named at the last
     // switch (an operator edited it); otherwise the stored choice (PUT /admin/strategy) stands.
     if (!stored.name || stored.configName !== configName) await this.record(configName, 'config');
-    await this.converge((await this.stored()).name as StrategyName);
-    this.subscriber = this.gateway.redisFactory.create('strategy-pubsub');
-    this.subscriber.on('message', (_channel: string, name: string) => this.enqueueConverge(name));
-    await this.subscriber.subscribe(this.channel);
+    await this.converge((await this.deps.state.get()).name ?? configName);
+    this.unsubscribe = await this.deps.state.subscribe((scope, name) => {
+      if (scope === '') this.enqueueConverge(name);
+    });
     this.timer = setInterval(() => {
-      this.stored()
+      this.deps.state
+        .get()
         .then((s) => s.name && this.enqueueConverge(s.name))
         .catch((err: Error) => this.log.warn('cannot read the stored strategy', { error: err.message }));
-    }, this.options.convergeCheckMs ?? 1_000);
+    }, this.deps.convergeCheckMs ?? 1_000);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
+    await this.unsubscribe?.();
     await this.switching;
     await this.active?.stop();
-    await this.scheduler.close();
+    await this.deps.scheduler.close?.();
   }
 
   /** Where the strategy in force is recorded. */
-  async stored(): Promise<{ name?: string; since?: string; by?: string; configName?: string }> {
-    return (await this.gateway.redis.hgetall(this.stateKey)) as { name?: string; since?: string; by?: string; configName?: string };
+  stored(): Promise<StoredStrategy> {
+    return this.deps.state.get();
   }
 
   /** Switches every replica to `name`. Resolves once this replica runs it. */
-  async switchTo(name: StrategyName, by: string): Promise<{ changed: boolean; previous: string | null }> {
-    const [changed, previous] = await this.record(name, by);
+  async switchTo(name: string, by: string): Promise<{ changed: boolean; previous: string | null }> {
+    strategyDefinition(name);
+    const result = await this.record(name, by);
     await this.converge(name);
-    return { changed: changed === 1, previous: previous || null };
+    return result;
   }
 
-  private record(name: StrategyName, by: string): Promise<[number, string]> {
-    const now = this.gateway.now();
-    const feed = this.gateway.config.feed;
-    return this.gateway.redis.hgwSwitchStrategy(
-      this.stateKey,
-      this.gateway.feed.keys.feed,
-      name,
-      JSON.stringify(by),
-      this.gateway.config.strategy.name,
-      new Date(now).toISOString(),
-      newEventId(),
-      feed.maxLength,
-      `${Math.max(0, now - feed.maxAgeMs)}-0`,
-      this.channel,
-    );
+  /** The state `GET /admin/strategy` shows. */
+  async describe(): Promise<StrategyState> {
+    const s = await this.stored();
+    return {
+      name: s.name ?? this.deps.config().strategy.name,
+      since: s.since ?? null,
+      by: s.by ? (JSON.parse(s.by) as string) : null,
+      running: this.active?.name ?? null,
+      available: [...STRATEGY_NAMES],
+    };
+  }
+
+  private record(name: string, by: string) {
+    return this.deps.state.record('', name, by, this.deps.config().strategy.name);
   }
 
   private enqueueConverge(name: string): void {
-    if (!(STRATEGY_NAMES as readonly string[]).includes(name) || name === this.active?.name) return;
-    this.converge(name as StrategyName).catch((err: Error) => this.log.error('strategy switch failed', { to: name, error: err.message }));
+    if (!findStrategy(name) || name === this.active?.name) return;
+    this.converge(name).catch((err: Error) => this.log.error('strategy switch failed', { to: name, error: err.message }));
   }
 
   /** Runs `name` here: the new strategy starts before the old one stops. Serialized. */
-  private converge(name: StrategyName): Promise<void> {
+  private converge(name: string): Promise<void> {
     this.switching = this.switching.then(async () => {
       if (this.active?.name === name) return;
-      const next = createStrategy(name, this.ctx);
+      const next = this.create(strategyDefinition(name));
       await next.start();
       const previous = this.active;
       this.active = next;
@@ -196,10 +154,28 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
     return this.switching;
   }
 
+  /** A strategy from its definition, reading the backends of the kinds it can read. */
+  private create(definition: AnyStrategyDefinition): Strategy {
+    const options = () => (this.deps.config().strategy[optionsKey(definition.name)] ?? definition.options.parse({})) as Record<string, unknown>;
+    const kindOf = (id: string) => this.deps.backends.clients.get(id)?.kind;
+    return definition.create({
+      name: definition.name,
+      options,
+      staleAfterMs: () => definition.staleAfterMs(options()),
+      store: this.deps.store,
+      sources: this.deps.backends.catalog((id) => {
+        const kind = kindOf(id);
+        return kind !== undefined && definition.reads.includes(kind);
+      }),
+      scheduler: this.deps.scheduler,
+      logger: this.deps.logger,
+      metrics: this.deps.metrics,
+      now: this.deps.now,
+    });
+  }
+
   async configChanged(next: Config, previous: Config): Promise<void> {
-    if (JSON.stringify(next.backends) !== JSON.stringify(previous.backends)) {
-      this.clients = this.buildClients(next.backends);
-      this.pingCache = undefined;
+    if (this.deps.backends.reconfigure(next.backends)) {
       // Restart so due sets and subscriptions follow the new backends.
       await (this.switching = this.switching.then(async () => {
         await this.active?.stop();
@@ -210,138 +186,6 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
   }
 
   readiness(): ReadinessCheck[] {
-    return [...this.clients.values()].map((client) => ({
-      name: `backend:${client.id}`,
-      timeoutMs: Math.min(client.config.timeoutMs, 3_000),
-      check: async () => {
-        const results = await this.pingAll();
-        const mine = results.find((r) => r.id === client.id);
-        if (!mine?.ok) throw new Error(mine?.error ?? 'not checked');
-      },
-    }));
+    return this.deps.backends.readiness();
   }
-
-  /** Backend pings, cached briefly so probes do not load the backends. */
-  private async pingAll(): Promise<Awaited<ReturnType<typeof pingBackends>>> {
-    const now = Date.now();
-    if (!this.pingCache || now - this.pingCache.at > 10_000) this.pingCache = { at: now, results: await pingBackends(this.clients) };
-    return this.pingCache.results;
-  }
-
-  routes(api: ApiRouter): void {
-    const strategyState = z.object({
-      name: z.enum(STRATEGY_NAMES),
-      since: z.string().nullable(),
-      by: z.string().nullable(),
-      running: z.enum(STRATEGY_NAMES).nullable().describe('the strategy this replica runs right now'),
-      available: z.array(z.enum(STRATEGY_NAMES)),
-    });
-    const describe = async () => {
-      const s = await this.stored();
-      return {
-        name: (s.name ?? this.gateway.config.strategy.name) as StrategyName,
-        since: s.since ?? null,
-        by: s.by ? (JSON.parse(s.by) as string) : null,
-        running: this.active?.name ?? null,
-        available: Object.keys(STRATEGIES) as StrategyName[],
-      };
-    };
-    api.route({
-      method: 'get',
-      path: '/admin/strategy',
-      summary: 'The strategy in force',
-      tag: 'admin',
-      auth: ['admin'],
-      responses: { 200: { description: 'strategy state', schema: strategyState } },
-      handler: async ({ res }) => res.json(await describe()),
-    });
-    api.route({
-      method: 'put',
-      path: '/admin/strategy',
-      summary: 'Switch strategy on every replica',
-      description: 'The new strategy starts before the old one stops; the cache and feed are kept; a gateway.strategy_changed event is appended.',
-      tag: 'admin',
-      auth: ['admin'],
-      body: z.object({ name: z.enum(STRATEGY_NAMES, { error: `must be one of ${STRATEGY_NAMES.join(', ')}` }) }).strict(),
-      responses: { 200: { description: 'switched (or already running)', schema: strategyState.extend({ changed: z.boolean() }) } },
-      handler: async ({ body, principal, res }) => {
-        const { changed } = await this.switchTo(body.name, `admin:${principal?.name ?? 'unknown'}`);
-        res.json({ ...(await describe()), changed });
-      },
-    });
-    api.route({
-      method: 'get',
-      path: '/admin/status',
-      summary: 'Strategy, backends, cache, feed and queues',
-      tag: 'admin',
-      auth: ['admin'],
-      responses: { 200: { description: 'status' } },
-      handler: async ({ res }) => {
-        const [strategy, backends, counts, oldest, feed, queues, schedules] = await Promise.all([
-          describe(),
-          this.pingAll(),
-          this.gateway.store.counts(),
-          this.gateway.store.oldestObservedAtMs(),
-          this.gateway.feed.info(),
-          this.scheduler.counts(),
-          this.scheduler.schedules(),
-        ]);
-        const now = this.gateway.now();
-        res.json({
-          strategy,
-          backends,
-          cache: { ...counts, oldestObservedAt: oldest === null ? null : new Date(oldest).toISOString(), maxAgeMs: oldest === null ? null : now - oldest },
-          feed: { length: feed.length, lastCursor: feed.lastCursor, firstCursor: feed.firstCursor },
-          queues: { strategy: queues, schedules },
-        });
-      },
-    });
-    api.route({
-      method: 'post',
-      path: '/v1/notifications/:backendId',
-      summary: 'Push ingest: Heat event-sink messages and oslo notifications',
-      description:
-        'Authenticated by a bearer token with role backend, the backend\'s push.token, or an HMAC-SHA256 (hex) of the raw body under push.signingSecret in push.signatureHeader. Each push is a hint: the gateway fetches what it names.',
-      tag: 'ingest',
-      auth: 'public',
-      params: z.object({ backendId: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a configured backend id') }),
-      body: z.unknown().describe('a Zaqar-delivered os.heat.event message, or an oslo notification (flat or oslo.message envelope)'),
-      responses: { 202: { description: 'accepted', schema: z.object({ accepted: z.literal(true), hints: z.number().int() }) } },
-      handler: async ({ params, body, req, res }) => {
-        const backend = this.gateway.config.backends.find((b) => b.id === params.backendId);
-        if (!backend) throw new NotFoundError(`no backend '${params.backendId}' is configured; pushes go to /v1/notifications/<backends[].id>`);
-        this.authorizePush(req, backend);
-        const hints = parsePush(backend.id, body);
-        const strategy = this.current();
-        void strategy.onPush(hints).catch((err: Error) => this.log.warn('push handling failed', { backend: backend.id, error: err.message }));
-        res.status(202).json({ accepted: true, hints: hints.length });
-      },
-    });
-  }
-
-  private authorizePush(req: Request, backend: BackendConfig): void {
-    const principal = this.gateway.auth.fromRequest(req);
-    if (principal?.role === 'backend' || principal?.role === 'admin') return;
-    const push = backend.push;
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (push?.token && bearer && safeEqual(bearer, push.token)) return;
-    const signature = push?.signingSecret ? req.headers[push.signatureHeader.toLowerCase()] : undefined;
-    const raw = (req as { rawBody?: Buffer }).rawBody;
-    if (push?.signingSecret && typeof signature === 'string' && raw) {
-      const expected = createHmac('sha256', push.signingSecret).update(raw).digest('hex');
-      if (safeEqual(signature.trim().toLowerCase().replace(/^sha256=/, ''), expected)) return;
-      throw new AuthError(`the ${push.signatureHeader} signature does not match the body`, 401);
-    }
-    throw new AuthError('send a bearer token with role backend, the backend\'s push token, or a signed body', 401);
-  }
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-export function createStrategyRuntime(options?: StrategyRuntimeOptions) {
-  return (gateway: Gateway) => new StrategyRuntime(gateway, options);
 }

@@ -1,15 +1,20 @@
 /**
  * A simulator plus an in-process gateway running the strategy runtime against it: the world
  * every strategy test starts from. The simulator runs on a manual clock, so tests move time
- * and apply changes explicitly.
+ * and apply changes explicitly. With `manual: true` the strategies' schedules run on a
+ * {@link ManualScheduler} on that same clock: `world.advance(ms)` runs every tick and job due
+ * on the way, then waits for the pushes it caused to be handled.
  */
-import type { BackendConfig, StrategyName } from '../../src/config/schema.js';
+import type { BackendConfig } from '../../src/config/schema.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Gateway } from '../../src/gateway.js';
+import { PushIngest } from '../../src/ingest/push-ingest.js';
 import { heatServerState, mapDeltacloudState, type InstanceState } from '../../src/model/states.js';
 import type { Instance } from '../../src/model/types.js';
 import { startSimulator, type Simulator, type SimulatorOptions, type WorldSnapshot } from '../../src/sim/simulator.js';
-import { createStrategyRuntime, StrategyRuntime } from '../../src/strategy/strategy-runtime.js';
+import { ManualScheduler } from '../../src/strategy/manual-scheduler.js';
+import { strategyModules } from '../../src/strategy/strategy-modules.js';
+import { StrategyRuntime } from '../../src/strategy/strategy-runtime.js';
 import { startTestGateway, testConfig } from './gateway.js';
 
 export const PUSH_SECRET = 'sim-push-secret-0123456789abcdef';
@@ -66,14 +71,19 @@ export interface World {
   sim: Simulator;
   gateway: Gateway;
   runtime: StrategyRuntime;
+  ingest: PushIngest;
   url: string;
   config: Config;
+  /** Manual worlds: moves time by `ms`, running what falls due, then settles pushes. */
+  advance(ms: number): Promise<void>;
+  /** Waits until every push the simulator sent has been handled by the gateway. */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startWorld(
-  strategy: StrategyName,
-  options: { sim?: SimulatorOptions; config?: Record<string, unknown>; prefix?: string } = {},
+  strategy: string,
+  options: { sim?: SimulatorOptions; config?: Record<string, unknown>; prefix?: string; manual?: boolean; strategyOptions?: Record<string, unknown> } = {},
 ): Promise<World> {
   // World time starts at the wall clock so Keystone's expires_at means the same to both sides.
   const sim = await startSimulator({ clock: 'manual', startTime: new Date().toISOString(), seed: 7, deployments: 4, instancesPerDeployment: 3, ...options.sim });
@@ -81,17 +91,42 @@ export async function startWorld(
   const config = await testConfig({
     redis: { url: base.redis.url, keyPrefix: options.prefix ?? base.redis.keyPrefix },
     backends: simBackends(sim),
-    strategy: { name: strategy, ...FAST_STRATEGY_OPTIONS },
+    strategy: { name: strategy, ...(options.strategyOptions ?? FAST_STRATEGY_OPTIONS) },
     ...options.config,
   });
-  const { gateway, url } = await startTestGateway({ config, modules: [createStrategyRuntime({ retryBaseDelayMs: 5, convergeCheckMs: 200 })] });
+  const clock = {
+    now: () => sim.handle.now(),
+    advanceTo: (ms: number) => {
+      sim.handle.advance(Math.max(0, ms - sim.handle.now()));
+    },
+  };
+  let scheduler: ManualScheduler | undefined;
+  const modules = strategyModules({
+    retryBaseDelayMs: 5,
+    convergeCheckMs: 200,
+    ...(options.manual ? { scheduler: (stores) => (scheduler = new ManualScheduler(stores.schedules, clock)) } : {}),
+  });
+  const { gateway, url } = await startTestGateway({ config, modules: [modules], ...(options.manual ? { now: clock.now } : {}) });
   const runtime = gateway.modules.find((m): m is StrategyRuntime => m instanceof StrategyRuntime)!;
+  const ingest = gateway.modules.find((m): m is PushIngest => m instanceof PushIngest)!;
+  const settle = async () => {
+    await sim.handle.pushIdle();
+    await ingest.idle();
+  };
   return {
     sim,
     gateway,
     runtime,
+    ingest,
     url,
     config,
+    settle,
+    async advance(ms) {
+      if (!scheduler) throw new Error('advance() needs a world started with { manual: true }');
+      await settle();
+      await scheduler.advance(ms);
+      await settle();
+    },
     async close() {
       await gateway.stop();
       await sim.close();

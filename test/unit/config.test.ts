@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import { ConfigError, loadConfig, parseConfig, parseConfigText } from '../../src/config/load.js';
+import { STRATEGY_NAMES } from '../../src/strategy/registry.js';
 
 const HEAT_OK = {
   id: 'heat-1',
@@ -47,7 +48,7 @@ describe('config', () => {
 
   // Each bad config, the key its error must name, and a fragment of the fix.
   const BAD: [string, unknown, string, RegExp][] = [
-    ['unknown strategy', { strategy: { name: 'cached-pol' } }, 'strategy.name', /'cached-pol' is unknown; use one of on-demand, cached-poll, webhook, deltacloud-poll/],
+    ['unknown strategy', { strategy: { name: 'cached-pol' } }, 'strategy.name', new RegExp(`'cached-pol' is unknown; use one of ${STRATEGY_NAMES.join(', ')}`)],
     ['port out of range', { server: { port: 70_000 } }, 'server.port', /0-65535/],
     ['port as text', { server: { port: 'eighty' } }, 'server.port', /number/],
     ['bad redis URL', { redis: { url: 'localhost:6379' } }, 'redis.url', /redis:\/\//],
@@ -111,7 +112,7 @@ describe('config', () => {
       });
       expect(cfg.server.port).to.equal(9000);
       expect(cfg.strategy.name).to.equal('webhook');
-      expect(cfg.strategy.cachedPoll.intervalMs).to.equal(60_000);
+      expect((cfg.strategy.cachedPoll as { intervalMs: number }).intervalMs).to.equal(60_000);
       expect(cfg.webhooks.allowNetworks).to.deep.equal(['127.0.0.0/8', '::1/128']);
     });
 

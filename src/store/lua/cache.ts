@@ -5,6 +5,7 @@
  * Keys beyond KEYS[] are derived from the prefix inside the scripts. That is valid on
  * Redis Cluster because the prefix is a hash tag: every key of a gateway lives in one slot.
  */
+import { APPEND_EVENT } from './feed.js';
 
 /** Splices `"instanceIds":[…]` (from the deployment's index) into a stored deployment document. */
 const WITH_INSTANCE_IDS = `
@@ -33,7 +34,7 @@ end
  * carry a backend time, the backend time decides; otherwise the gateway's observation time.
  * An equal backend time falls back to the observation time.
  */
-export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}
+export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}
 local key, feed = KEYS[1], KEYS[2]
 local prefix, kind, id, group, backend, status, content =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -98,10 +99,8 @@ else
   if oj then prev = with_instance_ids(prefix, id, oj) end
 end
 
-local ev = '{"id":"' .. ARGV[13] .. '","type":"' .. etype .. '","occurredAt":"' .. ARGV[16] ..
-  '","data":{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}}'
-local cursor = redis.call('XADD', feed, 'MAXLEN', '~', ARGV[14], '*', 'e', ev, 't', etype, 'k', id, 'g', group)
-redis.call('XTRIM', feed, 'MINID', '~', ARGV[15])
+local data = '{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}'
+local cursor = append_event(feed, ARGV[13], etype, ARGV[16], data, id, group, ARGV[14], ARGV[15])
 return {2, v, cursor}
 `;
 

@@ -1,0 +1,132 @@
+/**
+ * The reads strategies are made of, over sources: list a backend's deployments (and confirm
+ * the ones that just left the list), list one deployment's instances, show one deployment,
+ * read everything a backend knows, refresh one instance. Each applies what it read with
+ * {@link applyListing} and counts the outcome per strategy and backend.
+ */
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { isInProgress, TRANSITIONAL_STATES } from '../model/states.js';
+import type { InstanceObservation } from '../model/types.js';
+import type { StateStore } from '../store/state-store.js';
+import { applyListing, type AppliedListing } from './apply-listing.js';
+import { isDeploymentSource, type DeploymentSource, type InstanceSource, type Listing, type ReadOptions, type SourceScope, type StackSummary } from './instance-source.js';
+
+export interface StackSyncResult {
+  stack: StackSummary['ref'];
+  instances: InstanceObservation[];
+  /** Anything still moving (stack in progress, an instance pending or shutting down). */
+  transitional: boolean;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+export interface SourceSyncDeps {
+  store: StateStore;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => number;
+}
+
+export class SourceSync {
+  constructor(
+    private readonly deps: SourceSyncDeps,
+    /** The strategy reading (served as `source`, and the metrics label). */
+    private readonly strategy: string,
+  ) {}
+
+  private record(backend: string, outcome: 'ok' | 'error') {
+    this.deps.metrics.pollRuns.inc({ strategy: this.strategy, backend, outcome });
+  }
+
+  /** Runs one backend read; a failure is counted as an `error` run before it propagates. */
+  private async read<T>(backend: string, fetch: () => Promise<T>): Promise<T> {
+    try {
+      return await fetch();
+    } catch (err) {
+      this.record(backend, 'error');
+      throw err;
+    }
+  }
+
+  private async apply(listing: Listing, observedAtMs: number): Promise<AppliedListing> {
+    const applied = await applyListing(this.deps.store, listing, { source: this.strategy, observedAtMs });
+    for (const r of applied.results) this.deps.metrics.observations.inc({ source: this.strategy, outcome: r.outcome });
+    return applied;
+  }
+
+  /** Lists every deployment of a backend; one that just left the list is shown once. */
+  async syncDeploymentList(source: DeploymentSource): Promise<StackSummary[]> {
+    const observedAtMs = this.deps.now();
+    const { listing, stacks } = await this.read(source.backendId, () => source.listDeployments());
+    const { missedOnce } = await this.apply(listing, observedAtMs);
+    // A stack that just left the list is shown once: Heat says at once whether it was deleted.
+    for (const id of missedOnce) {
+      const known = await this.deps.store.getDeployment(id);
+      await this.syncDeployment(source, known ? { name: known.name, id } : id).catch((err: Error) =>
+        this.deps.logger.debug('could not confirm a missing stack; the next listing will', { backend: source.backendId, stack: id, error: err.message }),
+      );
+    }
+    this.record(source.backendId, 'ok');
+    return stacks;
+  }
+
+  /** One deployment's instances (a full listing of it). */
+  async syncDeploymentInstances(source: DeploymentSource, stack: StackSummary['ref'], status?: string | null): Promise<StackSyncResult> {
+    const observedAtMs = this.deps.now();
+    const listing = await this.read(source.backendId, () => source.listDeploymentInstances(stack));
+    await this.apply(listing, observedAtMs);
+    this.record(source.backendId, 'ok');
+    const instances = listing.instances ?? [];
+    return { stack, instances, transitional: isInProgress(status) || instances.some((i) => TRANSITIONAL_STATES.has(i.state)) };
+  }
+
+  /** Shows one deployment and lists its instances; null when the backend no longer knows it. */
+  async syncDeployment(source: DeploymentSource, stack: StackSummary['ref'] | string): Promise<StackSyncResult | null> {
+    const observedAtMs = this.deps.now();
+    const { listing, stack: shown } = await this.read(source.backendId, () => source.showDeployment(stack));
+    await this.apply(listing, observedAtMs);
+    if (!shown) return null;
+    if (listing.instancesGoneOf) return { stack: shown.ref, instances: [], transitional: false };
+    return this.syncDeploymentInstances(source, shown.ref, shown.status);
+  }
+
+  /** Everything a backend knows, with list calls only. */
+  async syncEverything(source: InstanceSource, options: ReadOptions = {}, concurrency = 4): Promise<void> {
+    if (isDeploymentSource(source)) {
+      const stacks = await this.syncDeploymentList(source);
+      const live = stacks.filter((s) => s.status !== 'DELETE_COMPLETE');
+      await mapLimit(live, concurrency, (s) => this.syncDeploymentInstances(source, s.ref, s.status));
+      return;
+    }
+    await this.syncScope(source, { all: true }, options);
+  }
+
+  /** Reads one scope of a source and applies what it proves. */
+  async syncScope(source: InstanceSource, scope: SourceScope, options: ReadOptions = {}): Promise<void> {
+    const observedAtMs = this.deps.now();
+    const listings = await this.read(source.backendId, () => source.list(scope, options));
+    for (const listing of listings) await this.apply(listing, observedAtMs);
+    this.record(source.backendId, 'ok');
+  }
+
+  /** Refreshes one instance the cache knows (or tries to find it). */
+  async syncInstance(source: InstanceSource, instanceId: string, known: { deploymentId: string; deploymentName?: string } | null, options: ReadOptions = {}): Promise<void> {
+    const observedAtMs = this.deps.now();
+    const listings = await this.read(source.backendId, () => source.show(instanceId, known, options));
+    for (const listing of listings ?? []) await this.apply(listing, observedAtMs);
+    if (listings) this.record(source.backendId, 'ok');
+  }
+}

@@ -7,7 +7,8 @@
  * `--url` (HGW_URL, default http://127.0.0.1:8080) and `--token` (HGW_TOKEN) say which
  * gateway and who asks. Output is the API's JSON; a problem prints its detail and exits 1.
  */
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
+import { STRATEGIES } from './strategy/registry.js';
 
 interface Target {
   url: string;
@@ -88,8 +89,10 @@ export function registerAdminCommands(program: Command): void {
   const strategy = connection(program.command('strategy').description('show or switch the strategy of every replica (admin)'));
   strategy.command('get').description('the strategy in force').action(action((t) => callGateway(t, 'GET', '/admin/strategy')));
   strategy
-    .command('set <name>')
-    .description('switch to on-demand, cached-poll, webhook or deltacloud-poll')
+    .command('set')
+    .addArgument(new Argument('<name>', 'the strategy').choices(STRATEGIES.map((d) => d.name)))
+    .description('switch every replica to another strategy')
+    .addHelpText('after', `\nStrategies:\n${STRATEGIES.map((d) => `  ${d.name.padEnd(18)}${d.summary}`).join('\n')}`)
     .action(action((t, name) => callGateway(t, 'PUT', '/admin/strategy', { name })));
 
   const webhooks = connection(program.command('webhooks').description('registered webhook endpoints'));

@@ -10,6 +10,7 @@ import { runDemo } from './demo.js';
 import { registerSimCommand } from './sim/sim-command.js';
 import { registerBenchCommand } from './bench/bench-command.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { STRATEGY_NAMES } from './strategy/registry.js';
 
 const program = new Command('heat-gateway')
   .description('Gateway between Aeolus Conductor and Heat-like orchestration backends')
@@ -57,7 +58,7 @@ program
   .option('--deployments <n>', 'simulated deployments', (v) => Number.parseInt(v, 10), 5)
   .option('--instances-per-deployment <n>', 'instances per deployment', (v) => Number.parseInt(v, 10), 3)
   .option('--change-rate <r>', 'simulated changes per second', Number.parseFloat, 0.2)
-  .option('--strategy <name>', 'on-demand, cached-poll, webhook or deltacloud-poll', 'cached-poll')
+  .addOption(new Option('--strategy <name>', 'the strategy to run').choices(STRATEGY_NAMES).default('cached-poll'))
   .option('--data-dir <dir>', 'where the local Redis keeps its data', '.data')
   .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string }) => {
     await runDemo(opts);

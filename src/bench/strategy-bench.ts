@@ -12,25 +12,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
-import { DeltacloudClient } from '../backends/deltacloud-client.js';
-import { deltacloudBackendSchema, type StrategyName } from '../config/schema.js';
+import { parseConfig } from '../config/load.js';
 import { silentLogger } from '../log/logger.js';
-import type { InstanceState } from '../model/states.js';
-import type { Instance } from '../model/types.js';
-import { deletePrefix } from '../store/delete-prefix.js';
 import { freePort } from '../redis/local-redis-server.js';
-import { startSimulator, type Simulator } from '../sim/simulator.js';
+import { startSimulator } from '../sim/simulator.js';
 import type { StatsSnapshot } from '../sim/request-stats.js';
-import { toEntry } from '../store/change-feed.js';
-import { StateStore } from '../store/state-store.js';
+import { Stores } from '../store/stores.js';
+import { conductorReads, Dbomatic, FeedSightings, type ReadRecord } from './bench-actors.js';
+import { BENCH_MODES, benchTokens, gatewayConfig, readsDriveStrategy, truthSourceOf, type BenchMode } from './bench-modes.js';
 import { BenchReceiver } from './bench-receiver.js';
 import { GatewayProcess } from './gateway-process.js';
-import { matchSightings, mean, percentile, Timeline, type Sighting, type TruthSource } from './truth-analysis.js';
+import { matchSightings, mean, percentile, Timeline, type TruthSource } from './truth-analysis.js';
 
-export const BENCH_MODES = ['on-demand', 'cached-poll', 'webhook', 'deltacloud-poll', 'dbomatic-baseline'] as const;
-export type BenchMode = (typeof BENCH_MODES)[number];
+export { BENCH_MODES, type BenchMode };
+
 
 export interface BenchOptions {
   modes: BenchMode[];
@@ -77,7 +73,7 @@ export interface ModeResult {
   redis: { usedMemoryMiB: number };
 }
 
-const TOKENS = { client: `bench-client-${randomBytes(8).toString('hex')}`, admin: `bench-admin-${randomBytes(8).toString('hex')}` };
+const TOKENS = benchTokens();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function load(stats: StatsSnapshot, api: keyof StatsSnapshot['apis'], seconds: number): ApiLoad {
@@ -86,203 +82,6 @@ function load(stats: StatsSnapshot, api: keyof StatsSnapshot['apis'], seconds: n
     requestsPerSecond: (a?.requests ?? 0) / seconds,
     bytesPerSecond: (a?.responseBytes ?? 0) / seconds,
     workUnitsPerSecond: (a?.workUnits ?? 0) / seconds,
-  };
-}
-
-async function usedMemoryBytes(redis: Redis): Promise<number> {
-  const info = await redis.info('memory');
-  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-}
-
-/** Follows the feed and timestamps every instance state the cache shows. */
-class FeedFollower {
-  readonly sightings: Sighting[] = [];
-  private running = true;
-  private loop: Promise<void> | undefined;
-
-  constructor(
-    private readonly redis: Redis,
-    private readonly feedKey: string,
-  ) {}
-
-  async start(): Promise<void> {
-    const last = (await this.redis.xrevrange(this.feedKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0';
-    this.loop = (async () => {
-      let after = last;
-      while (this.running) {
-        const reply = await this.redis.xread('COUNT', 1_000, 'BLOCK', 200, 'STREAMS', this.feedKey, after);
-        const now = Date.now();
-        for (const [, entries] of reply ?? []) {
-          for (const [id, fields] of entries) {
-            after = id;
-            const entry = toEntry(id, fields);
-            if (!entry.type.startsWith('instance.')) continue;
-            const event = JSON.parse(entry.json) as { data: { current?: Instance } };
-            if (event.data.current) {
-              this.sightings.push({ instanceId: event.data.current.id, state: event.data.current.state, atMs: now });
-            }
-          }
-        }
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-}
-
-interface ReadRecord {
-  atMs: number;
-  latencyMs: number;
-  /** 2xx, or 404 for a deployment the cache has not learned yet (stale, not an error). */
-  ok: boolean;
-  deploymentId: string;
-  /** The gateway did not know the deployment yet. */
-  unknown: boolean;
-  instances: { id: string; state: InstanceState }[];
-}
-
-/** Reads deployments the way Conductor's UI does, at a fixed rate. */
-async function conductorReads(sim: Simulator, url: string, rate: number, untilMs: number): Promise<ReadRecord[]> {
-  const records: ReadRecord[] = [];
-  const inflight = new Set<Promise<void>>();
-  const intervalMs = 1_000 / rate;
-  let next = Date.now();
-  let n = 0;
-  while (Date.now() < untilMs) {
-    const deployments = sim.handle.world().deployments;
-    const target = deployments[(n++ * 7919) % Math.max(1, deployments.length)];
-    if (target) {
-      const atMs = Date.now();
-      const p = fetch(`${url}/v1/deployments/${encodeURIComponent(target.id)}/instances?limit=1000`, {
-        headers: { authorization: `Bearer ${TOKENS.client}` },
-        signal: AbortSignal.timeout(30_000),
-      })
-        .then(async (res) => {
-          const body = (await res.json()) as { data?: Instance[] };
-          records.push({
-            atMs,
-            latencyMs: Date.now() - atMs,
-            ok: res.ok || res.status === 404,
-            deploymentId: target.id,
-            unknown: res.status === 404,
-            instances: (body.data ?? []).map((i) => ({ id: i.id, state: i.state })),
-          });
-        })
-        .catch(() => {
-          records.push({ atMs, latencyMs: Date.now() - atMs, ok: false, deploymentId: target.id, unknown: false, instances: [] });
-        })
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
-    }
-    next += intervalMs;
-    await sleep(Math.max(0, next - Date.now()));
-  }
-  await Promise.all(inflight);
-  return records;
-}
-
-/** Aeolus's dbomatic: every instance, one GET /api/instances/:id per period, spread evenly. */
-class Dbomatic {
-  private readonly dc: DeltacloudClient;
-
-  constructor(
-    private readonly sim: Simulator,
-    private readonly store: StateStore,
-  ) {
-    this.dc = new DeltacloudClient(
-      deltacloudBackendSchema.parse({
-        id: 'dc-sim',
-        kind: 'deltacloud',
-        url: sim.deltacloudUrl,
-        username: sim.credentials.deltacloudUser,
-        password: sim.credentials.deltacloudPassword,
-        driver: sim.credentials.driver,
-        concurrency: 32,
-        retries: 0,
-      }),
-      { logger: silentLogger() },
-    );
-  }
-
-  private async pollOne(id: string, deploymentId: string): Promise<void> {
-    const observedAtMs = Date.now();
-    try {
-      const found = await this.dc.getInstance(id);
-      if (!found) {
-        await this.store.vanishInstances([id], { source: 'dbomatic-baseline', observedAtMs });
-        return;
-      }
-      const { raw: _raw, ...rest } = found;
-      await this.store.observeInstance({ ...rest, deploymentId }, { source: 'dbomatic-baseline', observedAtMs });
-    } catch {
-      // dbomatic logged and moved on; so do we.
-    }
-  }
-
-  /** Every instance once, as fast as the client allows (a long-running dbomatic's state). */
-  async prefill(): Promise<void> {
-    await Promise.all(this.sim.handle.world().instances.map((i) => this.pollOne(i.id, i.deploymentId)));
-  }
-
-  /** Polls each instance once per `periodMs`, evenly spread, until `untilMs`. */
-  async run(periodMs: number, untilMs: number): Promise<void> {
-    const inflight = new Set<Promise<void>>();
-    while (Date.now() < untilMs) {
-      const cycleStart = Date.now();
-      const instances = this.sim.handle.world().instances;
-      const gap = periodMs / Math.max(1, instances.length);
-      for (const [i, inst] of instances.entries()) {
-        const due = cycleStart + i * gap;
-        if (due >= untilMs) break;
-        await sleep(Math.max(0, due - Date.now()));
-        const p = this.pollOne(inst.id, inst.deploymentId).finally(() => inflight.delete(p));
-        inflight.add(p);
-      }
-      await sleep(Math.max(0, Math.min(untilMs, cycleStart + periodMs) - Date.now()));
-    }
-    await Promise.all(inflight);
-  }
-}
-
-function gatewayConfig(
-  mode: BenchMode,
-  sim: Simulator,
-  redisUrl: string,
-  prefix: string,
-  port: number,
-  strategyOptions: Record<string, unknown>,
-): Record<string, unknown> {
-  const c = sim.credentials;
-  const backends =
-    mode === 'dbomatic-baseline'
-      ? []
-      : [
-          {
-            id: 'heat-sim',
-            kind: 'heat',
-            keystone: { url: sim.keystoneUrl, username: c.username, password: c.password, projectName: c.projectName },
-            concurrency: 16,
-            push: { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, token: `bench-push-${randomBytes(8).toString('hex')}` },
-          },
-          { id: 'dc-sim', kind: 'deltacloud', url: sim.deltacloudUrl, username: c.deltacloudUser, password: c.deltacloudPassword, driver: c.driver, concurrency: 16 },
-        ];
-  return {
-    server: { host: '127.0.0.1', port },
-    redis: { url: redisUrl, keyPrefix: prefix },
-    auth: {
-      tokens: [
-        { name: 'bench-conductor', token: TOKENS.client, role: 'client' },
-        { name: 'bench-admin', token: TOKENS.admin, role: 'admin' },
-      ],
-    },
-    backends,
-    // The full run compares the documented defaults; --quick scales the intervals down.
-    strategy: { ...strategyOptions, name: (mode === 'dbomatic-baseline' ? 'on-demand' : mode) satisfies StrategyName },
-    webhooks: { allowNetworks: ['127.0.0.0/8'] },
-    log: { level: 'error', format: 'json' },
   };
 }
 
@@ -296,9 +95,13 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
 
 export async function runMode(mode: BenchMode, options: BenchOptions, label: string, readRate: number, report: (phase: string, fraction: number) => void): Promise<ModeResult> {
   const prefix = `{bench-${randomBytes(4).toString('hex')}}:`;
-  const redis = new Redis(options.redisUrl);
-  const store = new StateStore(redis, prefix, { maxLength: 10_000_000, maxAgeMs: 86_400_000 });
-  const source: TruthSource = mode === 'deltacloud-poll' || mode === 'dbomatic-baseline' ? 'deltacloud' : 'heat';
+  // The benchmark reads the gateway's cache and feed through a store layer of its own.
+  const stores = Stores.fromConfig(parseConfig({ redis: { url: options.redisUrl, keyPrefix: prefix }, feed: { maxLength: 10_000_000, maxAgeMs: 86_400_000 } }), {
+    logger: silentLogger(),
+    now: Date.now,
+  });
+  const store = stores.cache;
+  const source: TruthSource = truthSourceOf(mode);
   const sim = await startSimulator({
     seed: options.seed,
     deployments: options.deployments,
@@ -308,12 +111,12 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
   });
   const receiver = new BenchReceiver();
   const receiverUrl = await receiver.start();
-  const memoryBefore = await usedMemoryBytes(redis);
+  const memoryBefore = await stores.usedMemoryBytes();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'hgw-bench-'));
   const configFile = join(dir, 'gateway.yaml');
-  writeFileSync(configFile, stringify(gatewayConfig(mode, sim, options.redisUrl, prefix, port, options.strategyOptions)));
+  writeFileSync(configFile, stringify(gatewayConfig(mode, { sim, redisUrl: options.redisUrl, prefix, port, strategyOptions: options.strategyOptions, tokens: TOKENS })));
   const gateway = GatewayProcess.start(configFile);
   try {
     report('starting', 0);
@@ -329,19 +132,19 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     // Warm-up: the cache holds the world before anything is measured.
     report('warm-up', 0);
     const worldSize = sim.handle.world().instances.length;
-    if (mode === 'on-demand') await fetch(`${url}/v1/instances?limit=1`, { headers: { authorization: `Bearer ${TOKENS.client}` } });
+    if (readsDriveStrategy(mode)) await fetch(`${url}/v1/instances?limit=1`, { headers: { authorization: `Bearer ${TOKENS.client}` } });
     const dbomatic = mode === 'dbomatic-baseline' ? new Dbomatic(sim, store) : undefined;
     await dbomatic?.prefill();
     await waitUntil(async () => (await store.counts()).instances >= worldSize, 120_000, 'the initial sync', () => gateway.log);
 
-    const follower = new FeedFollower(redis, store.keys.feed);
+    const follower = new FeedSightings(stores.feed);
     await follower.start();
     const cpuBefore = gateway.cpuSeconds();
     sim.handle.resetStats();
     const t0 = Date.now();
     const t1 = t0 + options.durationMs;
     sim.handle.setChangeRate(options.changeRate);
-    const work: Promise<unknown>[] = [conductorReads(sim, url, readRate, t1)];
+    const work: Promise<unknown>[] = [conductorReads(sim, url, TOKENS.client, readRate, t1)];
     if (dbomatic) work.push(dbomatic.run(options.dbomaticPeriodMs, t1));
     while (Date.now() < t1) {
       report('measuring', (Date.now() - t0) / options.durationMs);
@@ -358,7 +161,7 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     await follower.stop();
     const cpuSeconds = gateway.cpuSeconds() - cpuBefore;
     const peakRssMiB = gateway.peakRssMiB();
-    const memoryAfter = await usedMemoryBytes(redis);
+    const memoryAfter = await stores.usedMemoryBytes();
 
     const timeline = new Timeline(sim.handle.truth(), source, t0);
     const transitions = timeline.transitions.filter((t) => t.atMs <= t1);
@@ -436,8 +239,8 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     await gateway.stop();
     await receiver.close();
     await sim.close();
-    await deletePrefix(redis, prefix);
-    redis.disconnect();
+    await stores.deleteAll();
+    await stores.close();
   }
 }
 
@@ -451,8 +254,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const runs: { mode: BenchMode; label: string; readRate: number }[] = [];
   for (const mode of options.modes) {
     runs.push({ mode, label: mode, readRate: options.readRate });
-    if (mode === 'on-demand' && options.onDemandReadFactor > 1) {
-      runs.push({ mode, label: `on-demand ×${options.onDemandReadFactor} reads`, readRate: options.readRate * options.onDemandReadFactor });
+    if (readsDriveStrategy(mode) && options.onDemandReadFactor > 1) {
+      runs.push({ mode, label: `${mode} ×${options.onDemandReadFactor} reads`, readRate: options.readRate * options.onDemandReadFactor });
     }
   }
   const results: ModeResult[] = [];

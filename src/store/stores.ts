@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger.js';
 import { RedisFactory, type ConnectionOptions } from '../redis/redis-factory.js';
 import { CacheReader } from './cache-reader.js';
 import { ChangeFeed } from './change-feed.js';
+import { deletePrefix } from './delete-prefix.js';
 import { DeliveryStore } from './delivery-store.js';
 import { Keys } from './keys.js';
 import { LeaseStore } from './lease-store.js';
@@ -83,6 +84,17 @@ export class Stores implements QueueConnections {
   /** The readiness probe: one PING. */
   async ping(): Promise<void> {
     await this.redis.ping();
+  }
+
+  /** Redis' `used_memory` (benchmarks report what a run added). */
+  async usedMemoryBytes(): Promise<number> {
+    const info = await this.redis.info('memory');
+    return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+  }
+
+  /** Deletes every key under this gateway's prefix (benchmark runs clean up after themselves). */
+  deleteAll(): Promise<void> {
+    return deletePrefix(this.redis, this.keys.prefix);
   }
 
   /** Connections open right now (status, tests). */

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseConfig } from '../../src/config/load.js';
 import { defineStrategy, optionsKey } from '../../src/strategy/define-strategy.js';
+import { withOptionsTable } from '../../src/strategy/options-table.js';
 import { STRATEGIES, STRATEGY_NAMES, strategyDefinition } from '../../src/strategy/registry.js';
 
 describe('strategy registry', () => {
@@ -38,6 +40,11 @@ describe('strategy registry', () => {
       });
     });
   }
+
+  it('docs/strategies.md holds the options table generated from the definitions', () => {
+    const doc = readFileSync('docs/strategies.md', 'utf8');
+    expect(doc, 'the table is out of date: run `npm run docs:strategies`').to.equal(withOptionsTable(doc));
+  });
 
   it('refuses a definition whose options lack a default', () => {
     expect(() =>

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Gateway } from '../../../src/gateway.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { defaultModules } from '../../../src/modules.js';
+import { STRATEGY_NAMES } from '../../../src/strategy/registry.js';
 import { testConfig, TOKENS } from '../../helpers/gateway.js';
 import { runCli } from '../../helpers/process.js';
 
@@ -33,9 +34,14 @@ describe('admin verbs of the CLI against a running gateway', function () {
   });
 
   it('a bad request prints the problem and the field, and exits 1', async () => {
-    const bad = await cli(['strategy', 'set', 'cached-pol']);
+    // A strategy name is checked by the CLI itself, against the same registry as the gateway.
+    const typo = await cli(['strategy', 'set', 'cached-pol']);
+    expect(typo.code).to.equal(1);
+    expect(typo.out).to.include(`Allowed choices are ${STRATEGY_NAMES.join(', ')}`);
+    // What only the gateway can refuse comes back as its problem, field by field.
+    const bad = await cli(['webhooks', 'get', 'not a webhook id'], TOKENS.client);
     expect(bad.code).to.equal(1);
-    expect(bad.out).to.match(/400: .*\n\s+body\.name: must be one of on-demand, cached-poll, webhook, deltacloud-poll/);
+    expect(bad.out).to.match(/400: .*\n\s+params\.id: /);
   });
 
   it('without a token it says how to give one', async () => {

@@ -1,7 +1,7 @@
 /**
  * Admin verbs of the CLI: thin clients of a running gateway's API (DESIGN §8).
  *   heat-gateway status
- *   heat-gateway strategy get | set <name>
+ *   heat-gateway strategy get | set <name> [--backend <id>]
  *   heat-gateway webhooks list | get <id> | deliveries <id> | dead-letters <id>
  *   heat-gateway deliveries redeliver <webhookId> <deliveryId>
  * `--url` (HGW_URL, default http://127.0.0.1:8080) and `--token` (HGW_TOKEN) say which
@@ -91,9 +91,12 @@ export function registerAdminCommands(program: Command): void {
   strategy
     .command('set')
     .addArgument(new Argument('<name>', 'the strategy').choices(STRATEGIES.map((d) => d.name)))
-    .description('switch every replica to another strategy')
+    .option('--backend <id>', 'switch only this backend (backends[].id); the others keep theirs')
+    .description('switch every replica to another strategy (the default, or one backend\'s)')
     .addHelpText('after', `\nStrategies:\n${STRATEGIES.map((d) => `  ${d.name.padEnd(18)}${d.summary}`).join('\n')}`)
-    .action(action((t, name) => callGateway(t, 'PUT', '/admin/strategy', { name })));
+    .action((name: string, opts: { backend?: string }, command: Command) =>
+      action((t) => callGateway(t, 'PUT', '/admin/strategy', { name, ...(opts.backend ? { backendId: opts.backend } : {}) }))(opts, command),
+    );
 
   const webhooks = connection(program.command('webhooks').description('registered webhook endpoints'));
   webhooks.command('list').description('every endpoint').action(action((t) => callGateway(t, 'GET', '/v1/webhooks?limit=1000')));

@@ -46,11 +46,15 @@ class CachedPoll extends ScheduledStrategy<Options, typeof jobs> {
   }
 
   protected tickMs(): number {
-    return tickMs(this.options);
+    return Math.min(tickMs(this.options), ...this.ctx.sources.deployments().map((s) => tickMs(this.optionsFor(s.backendId))));
   }
 
   protected dueSets(): string[] {
     return this.ctx.sources.deployments().map((heat) => this.dueSet(heat.backendId));
+  }
+
+  protected dueOf(backendId: string) {
+    return [{ set: this.dueSet(backendId) }];
   }
 
   protected override async begin(): Promise<void> {
@@ -80,6 +84,7 @@ class CachedPoll extends ScheduledStrategy<Options, typeof jobs> {
     const heat = this.source(backendId);
     if (!heat) return;
     const set = this.dueSet(backendId);
+    const options = this.optionsFor(backendId);
     let moving = true;
     try {
       const stacks = await this.sync.syncDeploymentList(heat);
@@ -87,11 +92,11 @@ class CachedPoll extends ScheduledStrategy<Options, typeof jobs> {
       const now = this.ctx.now();
       for (const s of stacks) {
         // New stacks are polled within one fast interval, spread so they do not all land at once.
-        await this.ctx.scheduler.setDue(set, `${s.ref.name}/${s.ref.id}`, now + Math.random() * this.options.fastIntervalMs, { onlyIfAbsent: true });
+        await this.ctx.scheduler.setDue(set, `${s.ref.name}/${s.ref.id}`, now + Math.random() * options.fastIntervalMs, { onlyIfAbsent: true });
       }
     } finally {
-      const next = moving ? this.options.fastIntervalMs : this.options.intervalMs;
-      await this.ctx.scheduler.setDue(set, LIST, this.ctx.now() + jittered(next, this.options.jitter));
+      const next = moving ? options.fastIntervalMs : options.intervalMs;
+      await this.ctx.scheduler.setDue(set, LIST, this.ctx.now() + jittered(next, options.jitter));
     }
   }
 
@@ -102,6 +107,7 @@ class CachedPoll extends ScheduledStrategy<Options, typeof jobs> {
     const slash = member.lastIndexOf('/');
     const stack = { name: member.slice(0, slash), id: member.slice(slash + 1) };
     const set = this.dueSet(backendId);
+    const options = this.optionsFor(backendId);
     const { store } = this.ctx;
     const cached = await store.getDeployment(stack.id);
     let fast = true;
@@ -118,7 +124,7 @@ class CachedPoll extends ScheduledStrategy<Options, typeof jobs> {
         fast = result?.transitional ?? true;
         // A stack seen for the first time and already steady takes a random phase in the
         // interval, so a gateway starting on many stacks does not poll them all at once.
-        if (!cached && !fast) phaseMs = Math.random() * this.options.intervalMs;
+        if (!cached && !fast) phaseMs = Math.random() * options.intervalMs;
       } else {
         const result = await this.sync.syncDeploymentInstances(heat, stack, cached.status);
         fast = result.transitional;
@@ -137,7 +143,7 @@ class CachedPoll extends ScheduledStrategy<Options, typeof jobs> {
     } finally {
       if (forget) await this.ctx.scheduler.removeDue(set, [member]);
       else if (!this.stopped) {
-        const next = phaseMs ?? jittered(fast ? this.options.fastIntervalMs : this.options.intervalMs, this.options.jitter);
+        const next = phaseMs ?? jittered(fast ? options.fastIntervalMs : options.intervalMs, options.jitter);
         await this.ctx.scheduler.setDue(set, member, this.ctx.now() + next);
       }
     }

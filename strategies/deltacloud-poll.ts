@@ -42,11 +42,15 @@ class DeltacloudPoll extends ScheduledStrategy<Options, typeof jobs> {
   }
 
   protected tickMs(): number {
-    return tickMs(this.options);
+    return Math.min(tickMs(this.options), ...this.ctx.sources.instances().map((s) => tickMs(this.optionsFor(s.backendId))));
   }
 
   protected dueSets(): string[] {
     return [this.dueSet()];
+  }
+
+  protected dueOf(backendId: string) {
+    return [{ set: this.dueSet(), members: [backendId] }];
   }
 
   protected override async begin(): Promise<void> {
@@ -66,11 +70,11 @@ class DeltacloudPoll extends ScheduledStrategy<Options, typeof jobs> {
   async poll(backendId: string): Promise<void> {
     const source = this.ctx.sources.get(backendId);
     if (!source) return;
+    const options = this.optionsFor(backendId);
     try {
-      const { namePattern } = this.options;
-      await this.sync.syncScope(source, { all: true }, namePattern ? { namePattern } : {});
+      await this.sync.syncScope(source, { all: true }, options.namePattern ? { namePattern: options.namePattern } : {});
     } finally {
-      if (!this.stopped) await this.ctx.scheduler.setDue(this.dueSet(), backendId, this.ctx.now() + jittered(this.options.intervalMs, this.options.jitter));
+      if (!this.stopped) await this.ctx.scheduler.setDue(this.dueSet(), backendId, this.ctx.now() + jittered(options.intervalMs, options.jitter));
     }
   }
 }

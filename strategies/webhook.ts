@@ -49,6 +49,10 @@ class Webhook extends ScheduledStrategy<Options, typeof jobs> {
     return [this.dueSet()];
   }
 
+  protected dueOf(backendId: string) {
+    return [{ set: this.dueSet(), members: [`${RESYNC}${backendId}`, `${SUBSCRIBE}${backendId}`] }];
+  }
+
   protected override async begin(): Promise<void> {
     this.handle('subscribe', ({ backend }) => this.subscribe(backend));
     this.handle('resync', ({ backend }) => this.resync(backend));
@@ -100,7 +104,7 @@ class Webhook extends ScheduledStrategy<Options, typeof jobs> {
       ok = true;
     } finally {
       if (!this.stopped) {
-        const { resyncIntervalMs, jitter } = this.options;
+        const { resyncIntervalMs, jitter } = this.optionsFor(backendId);
         const next = ok ? resyncIntervalMs : Math.min(resyncIntervalMs, RETRY_AFTER_FAILURE_MS);
         await this.ctx.scheduler.setDue(this.dueSet(), `${RESYNC}${backendId}`, this.ctx.now() + jittered(next, jitter));
       }

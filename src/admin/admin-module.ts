@@ -30,11 +30,24 @@ export class AdminModule implements GatewayModule {
   routes(api: ApiRouter): void {
     const names = STRATEGY_NAMES as [string, ...string[]];
     const strategyState = z.object({
-      name: z.enum(names),
+      name: z.enum(names).describe('the default strategy (strategy.name, or as switched)'),
       since: z.string().nullable(),
       by: z.string().nullable(),
-      running: z.enum(names).nullable().describe('the strategy this replica runs right now'),
+      running: z.enum(names).nullable().describe('the default strategy this replica runs right now'),
       available: z.array(z.enum(names)),
+      backends: z
+        .array(
+          z.object({
+            backendId: z.string(),
+            kind: z.string(),
+            strategy: z.enum(names),
+            source: z.enum(['default', 'config', 'admin']).describe('default: follows the default; config: backends[].strategy; admin: PUT with backendId'),
+            since: z.string().nullable(),
+            by: z.string().nullable(),
+            running: z.enum(names).nullable().describe('the strategy this replica runs for the backend right now'),
+          }),
+        )
+        .describe('the strategy of each backend'),
     });
     const { runtime } = this.deps;
     api.route({
@@ -49,14 +62,21 @@ export class AdminModule implements GatewayModule {
     api.route({
       method: 'put',
       path: '/admin/strategy',
-      summary: 'Switch strategy on every replica',
-      description: 'The new strategy starts before the old one stops; the cache and feed are kept; a gateway.strategy_changed event is appended.',
+      summary: 'Switch strategy on every replica (the default, or one backend\'s)',
+      description:
+        'Without backendId the default strategy changes (backends with their own keep theirs); with backendId only that backend changes. ' +
+        'The new strategy starts before the old one stops; the cache and feed are kept; one gateway.strategy_changed event is appended (with backendId for a backend).',
       tag: 'admin',
       auth: ['admin'],
-      body: z.object({ name: z.enum(names, { error: `must be one of ${names.join(', ')}` }) }).strict(),
+      body: z
+        .object({
+          name: z.enum(names, { error: `must be one of ${names.join(', ')}` }),
+          backendId: z.string().min(1).max(63).optional().describe('switch only this backend (backends[].id)'),
+        })
+        .strict(),
       responses: { 200: { description: 'switched (or already running)', schema: strategyState.extend({ changed: z.boolean() }) } },
       handler: async ({ body, principal, res }) => {
-        const { changed } = await runtime.switchTo(body.name, `admin:${principal?.name ?? 'unknown'}`);
+        const { changed } = await runtime.switchTo(body.name, `admin:${principal?.name ?? 'unknown'}`, body.backendId);
         res.json({ ...(await runtime.describe()), changed });
       },
     });

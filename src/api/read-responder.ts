@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ServedDoc, ServedPage } from '../store/state-store.js';
-import type { ReadTarget } from '../strategy/strategy.js';
+import type { ReadTarget, Strategy } from '../strategy/strategy.js';
 import type { ActiveStrategy } from './active-strategy.js';
 
 /** What the strategy said before the read, captured once per request. */
@@ -18,6 +18,8 @@ export interface Freshness {
   staleAfterMs: number;
   failed: boolean;
   reason: string | undefined;
+  /** A read across backends on different strategies: each backend's bound and strategy. */
+  bounds?: Map<string, { staleAfterMs: number; strategy: string }>;
 }
 
 type Kind = ReadTarget['kind'];
@@ -52,22 +54,43 @@ export class ReadResponder {
     private readonly strategies: ActiveStrategy,
   ) {}
 
-  /** Lets the strategy refresh (on-demand fetches here); never throws. */
+  /**
+   * Lets the strategies refresh (on-demand fetches here); never throws. A read across
+   * backends on different strategies combines them: stale if any part failed (the reason
+   * names its backends), the tightest staleness bound, and the strategies' names.
+   */
   async beforeRead(target: ReadTarget): Promise<Freshness> {
-    const strategy = this.strategies.current();
-    let failed = false;
-    let reason: string | undefined;
+    const parts = await this.strategies.forRead(target);
+    const answers = await Promise.all(parts.map(async (part) => ({ part, ...(await this.ask(part.strategy, target)) })));
+    const failed = answers.filter((a) => a.failed);
+    const reason =
+      failed.length === 0
+        ? undefined
+        : parts.length === 1
+          ? failed[0]!.reason
+          : failed.map((a) => `backend ${a.part.backendIds.join(', ') || '(none)'} (${a.part.strategy.name}): ${a.reason ?? 'refresh failed'}`).join('; ');
+    const names = [...new Set(parts.map((p) => p.strategy.name))];
+    const fresh: Freshness = {
+      strategyJson: JSON.stringify(names.join(',')),
+      staleAfterMs: Math.min(...parts.map((p) => (p.backendIds.length === 1 ? p.strategy.staleAfterMs(p.backendIds[0]) : p.strategy.staleAfterMs()))),
+      failed: failed.length > 0,
+      reason,
+    };
+    if (parts.length > 1) {
+      fresh.bounds = new Map(parts.flatMap((p) => p.backendIds.map((id) => [id, { staleAfterMs: p.strategy.staleAfterMs(id), strategy: p.strategy.name }] as const)));
+    }
+    return fresh;
+  }
+
+  private async ask(strategy: Strategy, target: ReadTarget): Promise<{ failed: boolean; reason: string | undefined }> {
     try {
       const answer = await strategy.beforeRead(target);
-      failed = answer.failed;
-      reason = answer.reason;
+      return { failed: answer.failed, reason: answer.reason };
     } catch (err) {
       // A strategy bug must not turn a cached read into a 500: serve the cache, marked stale.
-      failed = true;
-      reason = `strategy ${strategy.name} failed before the read: ${(err as Error).message}`;
       this.deps.logger.warn('beforeRead threw; serving the cache marked stale', { strategy: strategy.name, error: (err as Error).message });
+      return { failed: true, reason: `strategy ${strategy.name} failed before the read: ${(err as Error).message}` };
     }
-    return { strategyJson: JSON.stringify(strategy.name), staleAfterMs: strategy.staleAfterMs(), failed, reason };
   }
 
   /** One document: `{"data":<stored json>,"meta":{…}}`, ETag from id kind + version (+ instanceIds). */
@@ -91,15 +114,27 @@ export class ReadResponder {
     }
     hash.update(`next:${page.next ?? ''}`);
     const etag = `W/"${hash.digest('base64url').slice(0, 22)}"`;
-    const meta = this.meta(kind, fresh, oldest?.observedAtMs, oldest?.observedAt);
+    const meta = this.meta(kind, fresh, oldest?.observedAtMs, oldest?.observedAt, fresh.bounds && this.staleBackends(page, fresh.bounds));
     this.send(req, res, etag, `{"data":[${data}],"meta":${meta},"next":${page.next === null ? 'null' : JSON.stringify(page.next)}}`);
   }
 
-  private meta(kind: Kind, fresh: Freshness, observedAtMs: number | undefined, observedAt: string | undefined): string {
+  /** Across backends: each item is held to its own backend's bound; names the backends past theirs. */
+  private staleBackends(page: ServedPage, bounds: NonNullable<Freshness['bounds']>): string | null {
+    const now = this.deps.now();
+    const late = new Map<string, string>();
+    for (const item of page.items) {
+      const bound = item.backendId ? bounds.get(item.backendId) : undefined;
+      if (bound && now - item.observedAtMs > bound.staleAfterMs) late.set(item.backendId!, `${item.backendId} (${bound.strategy}, ${bound.staleAfterMs} ms)`);
+    }
+    return late.size === 0 ? null : `data of backend ${[...late.values()].join(', ')} is older than its strategy's staleness bound`;
+  }
+
+  private meta(kind: Kind, fresh: Freshness, observedAtMs: number | undefined, observedAt: string | undefined, acrossBackends?: string | null): string {
     const ageMs = observedAtMs === undefined ? 0 : Math.max(0, this.deps.now() - observedAtMs);
     if (observedAtMs !== undefined) this.deps.metrics.cacheAge.set({ kind }, ageMs / 1_000);
     let staleReason: string | undefined;
     if (fresh.failed) staleReason = fresh.reason ?? 'the strategy could not refresh before the read';
+    else if (acrossBackends !== undefined) staleReason = acrossBackends ?? undefined;
     else if (ageMs > fresh.staleAfterMs) staleReason = `ageMs exceeds the strategy's staleness bound (${fresh.staleAfterMs} ms)`;
     return (
       `{"strategy":${fresh.strategyJson},"observedAt":${observedAt === undefined ? 'null' : `"${observedAt}"`},` +

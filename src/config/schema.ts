@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { optionsKey } from '../strategy/define-strategy.js';
 import { STRATEGIES, STRATEGY_NAMES } from '../strategy/registry.js';
+import { backendStrategySchema, checkBackendStrategies } from './backend-strategy.js';
 import { DAY, durationMs, fraction, HOUR, httpUrl, MINUTE, SECOND } from './zod-helpers.js';
 
 export { STRATEGY_NAMES };
@@ -74,6 +75,8 @@ export const authSchema = z
   .strict();
 
 const backendCommon = {
+  /** This backend's strategy, overriding `strategy.name` for it (see backend-strategy.ts). */
+  strategy: backendStrategySchema.optional(),
   /** Used in URLs (`/v1/notifications/:backendId`), logs and metrics. */
   id: z
     .string()
@@ -269,6 +272,7 @@ export const configSchema = z
       }
       seen.set(b.id, i);
     });
+    checkBackendStrategies(cfg.backends, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     const tokens = new Set<string>();
     cfg.auth.tokens.forEach((t, i) => {
       if (tokens.has(t.token)) {

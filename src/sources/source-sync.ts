@@ -38,6 +38,8 @@ export interface SourceSyncDeps {
   metrics: Metrics;
   logger: Logger;
   now: () => number;
+  /** Backends some running strategy reads: an instance they own ignores other backends (ownership). */
+  liveOwners?: () => readonly string[];
 }
 
 export class SourceSync {
@@ -62,8 +64,12 @@ export class SourceSync {
   }
 
   private async apply(listing: Listing, observedAtMs: number): Promise<AppliedListing> {
-    const applied = await applyListing(this.deps.store, listing, { source: this.strategy, observedAtMs });
-    for (const r of applied.results) this.deps.metrics.observations.inc({ source: this.strategy, outcome: r.outcome });
+    const liveOwners = this.deps.liveOwners?.();
+    const applied = await applyListing(this.deps.store, listing, { source: this.strategy, observedAtMs, ...(liveOwners ? { liveOwners } : {}) });
+    for (const r of applied.results) {
+      this.deps.metrics.observations.inc({ source: this.strategy, outcome: r.outcome });
+      if (r.owner) this.deps.metrics.ownershipIgnored.inc({ backend: listing.backendId, owner: r.owner });
+    }
     return applied;
   }
 

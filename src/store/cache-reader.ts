@@ -47,6 +47,8 @@ export interface ServedDoc {
   observedAtMs: number;
   /** observedAt, ISO-8601 exactly as in the document. */
   observedAt: string;
+  /** The backend it was observed from (its owner); list pages only. */
+  backendId?: string;
 }
 
 /** A page of {@link ServedDoc}s and the cursor of the next page. */
@@ -186,13 +188,14 @@ export class CacheReader {
     const limit = Math.min(Math.max(1, Math.trunc(request.limit)), MAX_PAGE);
     const reply = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state, '1');
     const items: ServedDoc[] = [];
-    for (let i = 1; i + 4 < reply.length; i += 5) {
+    for (let i = 1; i + 5 < reply.length; i += 6) {
       items.push({
         id: reply[i]!,
         version: Number(reply[i + 1]),
         observedAtMs: Number(reply[i + 2]),
         observedAt: reply[i + 3]!,
-        json: reply[i + 4]!,
+        backendId: reply[i + 4]!,
+        json: reply[i + 5]!,
       });
     }
     return { items, next: reply[0] ? reply[0] : null };

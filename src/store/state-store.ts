@@ -28,9 +28,15 @@ export interface ObserveContext {
    * @defaultValue now
    */
   observedAtMs?: number;
+  /**
+   * Backends whose observations are being made now (those a running strategy reads). When
+   * given, an instance owned by one of them ignores other backends' observations (outcome
+   * `not_owner`); otherwise the latest observation wins whoever made it.
+   */
+  liveOwners?: readonly string[];
 }
 
-export type ObserveOutcome = 'stale' | 'refreshed' | 'changed' | 'ignored';
+export type ObserveOutcome = 'stale' | 'refreshed' | 'changed' | 'ignored' | 'not_owner';
 
 export interface ObserveResult {
   outcome: ObserveOutcome;
@@ -38,9 +44,11 @@ export interface ObserveResult {
   version: number;
   /** Feed cursor of the appended event, when one was appended. */
   cursor?: string;
+  /** `not_owner`: the backend that owns the instance. */
+  owner?: string;
 }
 
-const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored'];
+const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner'];
 
 export type ListingScope = { deploymentId: string } | { backendId: string };
 
@@ -154,7 +162,7 @@ export class StateStore extends CacheReader {
       `"name":${JSON.stringify(o.name)},"state":"${o.state}",` +
       `"backend":${JSON.stringify({ id: o.backend.id, kind: o.backend.kind, status: o.backend.status })},` +
       `"addresses":${JSON.stringify({ public: [...o.addresses.public].sort(), private: [...o.addresses.private].sort() })}`;
-    this.queueObserve(pipeline, 'i', o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.state === 'vanished', ctx);
+    this.queueObserve(pipeline, 'i', o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.state === 'vanished', ctx, o.backend.kind);
   }
 
   queueDeployment(pipeline: ChainableCommander, o: DeploymentObservation, ctx: ObserveContext): void {
@@ -178,6 +186,7 @@ export class StateStore extends CacheReader {
     updatedAt: string | null,
     deleted: boolean,
     ctx: ObserveContext,
+    backendKind = '',
   ): void {
     const now = this.now();
     const observedAtMs = ctx.observedAtMs ?? now;
@@ -204,6 +213,8 @@ export class StateStore extends CacheReader {
       `${Math.max(0, now - this.feed.maxAgeMs)}-0`,
       updatedIso ?? observedAt,
       deleted ? '1' : '0',
+      backendKind,
+      ctx.liveOwners ? `,${ctx.liveOwners.join(',')},` : '',
     );
   }
 
@@ -213,7 +224,8 @@ export class StateStore extends CacheReader {
       if (err) throw err;
       const [code, version, cursor] = reply as [number, number | null, string];
       const result: ObserveResult = { outcome: OUTCOMES[code]!, version: version ?? 0 };
-      if (cursor) result.cursor = cursor;
+      if (cursor && code === 4) result.owner = cursor;
+      else if (cursor) result.cursor = cursor;
       return result;
     });
   }

@@ -36,8 +36,8 @@ export class ManualScheduler implements Scheduler {
     this.handlers.set(name, run);
   }
 
-  unhandle(name: string): void {
-    this.handlers.delete(name);
+  unhandle(name: string, run?: JobHandler): void {
+    if (!run || this.handlers.get(name) === run) this.handlers.delete(name);
   }
 
   /** Like BullMQ's job schedulers: the first run is due now, then every `everyMs`. */

@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import { SourceSync } from '../sources/source-sync.js';
 import type { JobSchemas } from './define-strategy.js';
-import type { JobData } from './scheduler.js';
+import type { JobData, JobHandler } from './scheduler.js';
 import { BaseStrategy, type StrategyContext } from './strategy.js';
 
 /** `ms` varied by ± `fraction`, never below 1 ms. */
@@ -19,7 +19,7 @@ export function jittered(ms: number, fraction: number, random: () => number = Ma
 export abstract class ScheduledStrategy<O, J extends JobSchemas> extends BaseStrategy<O> {
   protected readonly sync: SourceSync;
   protected stopped = false;
-  private readonly handled: string[] = [];
+  private readonly handled = new Map<string, JobHandler>();
 
   constructor(
     ctx: StrategyContext<O>,
@@ -33,6 +33,8 @@ export abstract class ScheduledStrategy<O, J extends JobSchemas> extends BaseStr
   protected abstract tickMs(): number;
   /** Due sets this strategy uses (removed on a final stop). */
   protected abstract dueSets(): string[];
+  /** What it schedules for one backend: whole due sets, or some members of one. */
+  protected abstract dueOf(backendId: string): { set: string; members?: string[] }[];
   /** Called once per tick across replicas. */
   protected abstract tick(): Promise<void>;
   /** Called by start() after the handlers are registered (seed due sets, subscribe…). */
@@ -58,8 +60,7 @@ export abstract class ScheduledStrategy<O, J extends JobSchemas> extends BaseStr
 
   private register(suffix: string, run: (data: JobData) => Promise<void>): void {
     const job = `${this.name}.${suffix}`;
-    this.handled.push(job);
-    this.ctx.scheduler.handle(job, async (data, info) => {
+    const handler: JobHandler = async (data, info) => {
       if (this.stopped) return;
       try {
         await run(data);
@@ -67,7 +68,9 @@ export abstract class ScheduledStrategy<O, J extends JobSchemas> extends BaseStr
         // The next due time is the retry; a failed poll never escapes the job.
         this.log.warn('job failed', { job, jobId: info.jobId, ...(typeof data.backend === 'string' ? { backend: data.backend } : {}), error: (err as Error).message });
       }
-    });
+    };
+    this.handled.set(job, handler);
+    this.ctx.scheduler.handle(job, handler);
   }
 
   /** Enqueues `<strategy>.<job>` once; a job with the same key still waiting is not added twice. */
@@ -89,10 +92,17 @@ export abstract class ScheduledStrategy<O, J extends JobSchemas> extends BaseStr
 
   override async stop(options: { final?: boolean } = {}): Promise<void> {
     this.stopped = true;
-    for (const job of this.handled.splice(0)) this.ctx.scheduler.unhandle(job);
+    // Only our own handlers: a newer instance of this strategy may already have replaced them.
+    for (const [job, handler] of this.handled) this.ctx.scheduler.unhandle(job, handler);
+    this.handled.clear();
     if (options.final) {
       await this.ctx.scheduler.removeSchedules(`${this.name}:`);
       for (const set of this.dueSets()) await this.ctx.scheduler.removeDue(set);
     }
+  }
+
+  /** Forgets what was scheduled for a backend that moved to another strategy. */
+  async release(backendId: string): Promise<void> {
+    for (const { set, members } of this.dueOf(backendId)) await this.ctx.scheduler.removeDue(set, members);
   }
 }

@@ -31,8 +31,8 @@ export interface SchedulerOptions {
 export interface Scheduler {
   /** Registers the function that runs jobs named `name` (in whichever replica takes them). */
   handle(name: string, run: JobHandler): void;
-  /** Forgets the handler of `name`; jobs of that name are dropped in this process. */
-  unhandle(name: string): void;
+  /** Forgets the handler of `name` (only `run`, when given); jobs of that name are dropped in this process. */
+  unhandle(name: string, run?: JobHandler): void;
   /** Creates or updates a repeating schedule: one job per `everyMs` across all replicas. */
   every(schedulerId: string, everyMs: number, job: { name: string; data?: JobData }): Promise<void>;
   /** Removes every schedule whose id starts with `idPrefix`; returns how many. */
@@ -85,8 +85,8 @@ export class BullScheduler implements Scheduler {
     this.handlers.set(name, run);
   }
 
-  unhandle(name: string): void {
-    this.handlers.delete(name);
+  unhandle(name: string, run?: JobHandler): void {
+    if (!run || this.handlers.get(name) === run) this.handlers.delete(name);
   }
 
   /** Starts taking jobs in this process. */

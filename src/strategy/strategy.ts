@@ -39,10 +39,13 @@ export interface PushHint {
 export interface StrategyContext<O = Record<string, unknown>> {
   /** The strategy's name (from its definition): job names, due sets and `source` derive from it. */
   name: string;
-  /** The strategy's options in force (a config reload may change them). */
-  options: () => O;
-  /** Its staleness bound under the options in force. */
-  staleAfterMs: () => number;
+  /**
+   * The strategy's options in force (a config reload may change them): a backend's own
+   * (`backends[].strategy`) when given, else `strategy.<key>`.
+   */
+  options: (backendId?: string) => O;
+  /** Its staleness bound under the options in force (for one backend, when given). */
+  staleAfterMs: (backendId?: string) => number;
   store: StateStore;
   /** The backends it reads, by capability. */
   sources: SourceCatalog;
@@ -50,6 +53,8 @@ export interface StrategyContext<O = Record<string, unknown>> {
   logger: Logger;
   metrics: Metrics;
   now: () => number;
+  /** Backends some running strategy reads right now (instance ownership, see apply-listing). */
+  liveOwners?: () => readonly string[];
 }
 
 export interface Strategy {
@@ -60,10 +65,12 @@ export interface Strategy {
   stop(options?: { final?: boolean }): Promise<void>;
   /** Called before a read is served from the cache. */
   beforeRead(target: ReadTarget): Promise<ReadFreshness>;
-  /** Reads older than this are marked `stale` in `meta`. */
-  staleAfterMs(): number;
+  /** Reads older than this (of one backend, when given) are marked `stale` in `meta`. */
+  staleAfterMs(backendId?: string): number;
   /** A backend pushed something. Strategies that do not use pushes may ignore it. */
   onPush(hints: PushHint[]): Promise<void>;
+  /** Forgets what it scheduled for a backend that moved to another strategy. */
+  release?(backendId: string): Promise<void>;
 }
 
 /** A do-nothing strategy body: cache-only reads, no schedules. Subclasses override what they need. */
@@ -76,9 +83,14 @@ export abstract class BaseStrategy<O = Record<string, unknown>> implements Strat
     this.log = ctx.logger.child({ strategy: ctx.name });
   }
 
-  /** The options in force. */
+  /** The options in force (the default ones; see {@link optionsFor}). */
   protected get options(): O {
     return this.ctx.options();
+  }
+
+  /** The options in force for one backend (its own, when its config gives them). */
+  protected optionsFor(backendId: string): O {
+    return this.ctx.options(backendId);
   }
 
   async start(): Promise<void> {}
@@ -86,8 +98,8 @@ export abstract class BaseStrategy<O = Record<string, unknown>> implements Strat
   async beforeRead(_target: ReadTarget): Promise<ReadFreshness> {
     return { failed: false };
   }
-  staleAfterMs(): number {
-    return this.ctx.staleAfterMs();
+  staleAfterMs(backendId?: string): number {
+    return this.ctx.staleAfterMs(backendId);
   }
   async onPush(_hints: PushHint[]): Promise<void> {}
 }

@@ -13,7 +13,9 @@ import { heatServerState, mapDeltacloudState, type InstanceState } from '../../s
 import type { Instance } from '../../src/model/types.js';
 import { startSimulator, type Simulator, type SimulatorOptions, type WorldSnapshot } from '../../src/sim/simulator.js';
 import { ManualScheduler } from '../../src/strategy/manual-scheduler.js';
-import { strategyModules } from '../../src/strategy/strategy-modules.js';
+import { createConductorApiModule } from '../../src/api/conductor-api-module.js';
+import type { ModuleDeps } from '../../src/gateway.js';
+import { createStrategyModules, type StrategyModulesOptions } from '../../src/strategy/strategy-modules.js';
 import { StrategyRuntime } from '../../src/strategy/strategy-runtime.js';
 import { startTestGateway, testConfig } from './gateway.js';
 
@@ -94,23 +96,60 @@ export async function startWorld(
     strategy: { name: strategy, ...(options.strategyOptions ?? FAST_STRATEGY_OPTIONS) },
     ...options.config,
   });
+  return gatewayWorld(sim, [sim], config, options.manual ?? false);
+}
+
+/** Two clouds: a Heat cloud (`heat-1`) and a Deltacloud-only cloud (`dc-1`), each its own simulator and strategy. */
+export interface MixedWorld extends World {
+  heatSim: Simulator;
+  dcSim: Simulator;
+}
+
+export async function startMixedWorld(
+  strategies: { heat: string; deltacloud: string; default?: string },
+  options: { sim?: SimulatorOptions } = {},
+): Promise<MixedWorld> {
+  const startTime = new Date().toISOString();
+  const common = { clock: 'manual' as const, startTime, deployments: 3, instancesPerDeployment: 2, ...options.sim };
+  const heatSim = await startSimulator({ ...common, seed: 7 });
+  const dcSim = await startSimulator({ ...common, seed: 8 });
+  const [heat] = simBackends(heatSim);
+  const [, dc] = simBackends(dcSim);
+  const config = await testConfig({
+    backends: [
+      { ...heat, strategy: strategies.heat },
+      { ...dc, strategy: strategies.deltacloud },
+    ],
+    strategy: { name: strategies.default ?? strategies.heat },
+  });
+  const world = await gatewayWorld(heatSim, [heatSim, dcSim], config, true);
+  return { ...world, heatSim, dcSim };
+}
+
+async function gatewayWorld(sim: Simulator, sims: Simulator[], config: Config, manual: boolean): Promise<World> {
+  // Every simulator and the gateway share one clock: the first simulator's.
   const clock = {
     now: () => sim.handle.now(),
     advanceTo: (ms: number) => {
-      sim.handle.advance(Math.max(0, ms - sim.handle.now()));
+      for (const each of sims) each.handle.advance(Math.max(0, ms - each.handle.now()));
     },
   };
   let scheduler: ManualScheduler | undefined;
-  const modules = strategyModules({
+  const options: StrategyModulesOptions = {
     retryBaseDelayMs: 5,
     convergeCheckMs: 200,
-    ...(options.manual ? { scheduler: (stores) => (scheduler = new ManualScheduler(stores.schedules, clock)) } : {}),
-  });
-  const { gateway, url } = await startTestGateway({ config, modules: [modules], ...(options.manual ? { now: clock.now } : {}) });
+    ...(manual ? { scheduler: (stores) => (scheduler = new ManualScheduler(stores.schedules, clock)) } : {}),
+  };
+  // The strategy side and the Conductor reads (routed through it).
+  const modules = (deps: ModuleDeps) => {
+    const strategy = createStrategyModules(deps, options);
+    return [...strategy.modules, createConductorApiModule(deps, strategy.runtime)];
+  };
+  const { gateway, url } = await startTestGateway({ config, modules: [modules], ...(manual ? { now: clock.now } : {}) });
   const runtime = gateway.modules.find((m): m is StrategyRuntime => m instanceof StrategyRuntime)!;
   const ingest = gateway.modules.find((m): m is PushIngest => m instanceof PushIngest)!;
   const settle = async () => {
-    await sim.handle.pushIdle();
+    for (const each of sims) await each.handle.pushIdle();
     await ingest.idle();
   };
   return {
@@ -129,7 +168,7 @@ export async function startWorld(
     },
     async close() {
       await gateway.stop();
-      await sim.close();
+      for (const each of sims) await each.close();
     },
   };
 }
@@ -141,8 +180,12 @@ export function expectedState(i: WorldSnapshot['instances'][number], source: 'he
 }
 
 /** Differences between the cache and the simulator's world ([] when they agree). */
-export async function compareWithWorld(world: World, source: 'heat' | 'deltacloud'): Promise<string[]> {
-  const snapshot = world.sim.handle.world();
+export async function compareWithWorld(
+  world: World,
+  source: 'heat' | 'deltacloud',
+  only: { sim?: Simulator; backendId?: string } = {},
+): Promise<string[]> {
+  const snapshot = (only.sim ?? world.sim).handle.world();
   const problems: string[] = [];
   const live = new Set<string>();
   for (const i of snapshot.instances) {
@@ -160,6 +203,7 @@ export async function compareWithWorld(world: World, source: 'heat' | 'deltaclou
     const page = await world.gateway.store.listInstancesJson({ limit: 1_000, ...(cursor ? { cursor } : {}) });
     for (const json of page.items) {
       const doc = JSON.parse(json) as Instance;
+      if (only.backendId !== undefined && doc.backend.id !== only.backendId) continue;
       if (!live.has(doc.id) && doc.state !== 'vanished') problems.push(`${doc.id}: ${doc.state} in the cache, gone from the world`);
     }
     cursor = page.next ?? undefined;

@@ -27,8 +27,12 @@ end
  * literal, observedAt ISO, observedAt ms, event id, feed max length, feed min id,
  * occurredAt ISO, deleted flag ('1' when this observation says it is gone).
  *
+ * occurredAt ISO, deleted flag ('1' when this observation says it is gone), the observing
+ * backend's kind, and the backends whose observations are live (`,a,b,`; '' = no ownership).
+ *
  * Returns {outcome, version, cursor}: 0 stale (older than stored), 1 refreshed (identical),
- * 2 changed (event appended), 3 ignored (first sighting of something already gone).
+ * 2 changed (event appended), 3 ignored (first sighting of something already gone), 4 not
+ * the owner (another live backend owns the instance; its id in place of the cursor).
  *
  * Ordering: when the stored record and the observation come from the same backend and both
  * carry a backend time, the backend time decides; otherwise the gateway's observation time.
@@ -41,9 +45,17 @@ local prefix, kind, id, group, backend, status, content =
 local uj, u, src, o, ob = ARGV[8], tonumber(ARGV[9]), ARGV[10], ARGV[11], tonumber(ARGV[12])
 local deleted = ARGV[17] == '1'
 
-local old = redis.call('HMGET', key, 'c', 'v', 'u', 'ob', 'bk', 'st', 'g', 'x', 'j', 'uj', 'o')
-local oc, ov, ou, oob, obk, ost, og, ox, oj, ouj, oo =
-  old[1], tonumber(old[2]), tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[10], old[11]
+local old = redis.call('HMGET', key, 'c', 'v', 'u', 'ob', 'bk', 'st', 'g', 'x', 'j', 'uj', 'o', 'bkk')
+local oc, ov, ou, oob, obk, ost, og, ox, oj, ouj, oo, obkk =
+  old[1], tonumber(old[2]), tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[10], old[11], old[12]
+local okind, live = ARGV[18] or '', ARGV[19] or ''
+
+-- Ownership: an instance belongs to the backend that saw it first from a Heat stack, else
+-- to the Deltacloud backend that saw it. While its owner is read, another backend's view is
+-- ignored (a Heat backend takes an instance over from a Deltacloud one).
+if kind == 'i' and oc and obk and obk ~= backend and live ~= '' and string.find(live, ',' .. obk .. ',', 1, true) then
+  if not (okind == 'heat' and obkk ~= 'heat') then return {4, ov, obk} end
+end
 
 if oc then
   local older
@@ -77,7 +89,7 @@ else etype = 'updated' end
 etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
 
 redis.call('HSET', key, 'c', content, 'j', j, 'v', v, 'u', u or '', 'uj', uj, 'ob', ob, 'o', o,
-  'bk', backend, 'st', status, 'g', group, 'x', deleted and '1' or '0', 's', src, 'm', 0)
+  'bk', backend, 'bkk', okind, 'st', status, 'g', group, 'x', deleted and '1' or '0', 's', src, 'm', 0)
 
 if not oc then redis.call('ZADD', prefix .. 'idx:' .. kind, 0, id) end
 if obk ~= backend then
@@ -139,8 +151,8 @@ return out
  * One page of records from an index, in id order, optionally filtered by state.
  * KEYS: index. ARGV: prefix, kind, cursor ('' = start), limit, state filter ('' = any),
  * and optionally '1' to serve: then every doc is preceded by its id, version, observedAt
- * ms and observedAt ISO (what the API needs for `meta` and the ETag, without parsing docs).
- * Returns {next cursor or '', doc…} (or {next, id, v, ob, o, doc, …} when serving);
+ * ms, observedAt ISO and backend id (what the API needs for `meta` and the ETag, without parsing docs).
+ * Returns {next cursor or '', doc…} (or {next, id, v, ob, o, bk, doc, …} when serving);
  * deployment docs carry their instanceIds.
  */
 export const PAGE_LUA = `${WITH_INSTANCE_IDS}
@@ -154,13 +166,14 @@ while taken < limit do
   local ids = redis.call('ZRANGE', KEYS[1], start, '+', 'BYLEX', 'LIMIT', 0, limit - taken)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
-    local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st', 'v', 'ob', 'o')
+    local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st', 'v', 'ob', 'o', 'bk')
     if rec[1] and (state == '' or rec[2] == state) then
       if serve then
         out[#out + 1] = id
         out[#out + 1] = rec[3]
         out[#out + 1] = rec[4]
         out[#out + 1] = rec[5]
+        out[#out + 1] = rec[6] or ''
       end
       if kind == 'd' then out[#out + 1] = with_instance_ids(prefix, id, rec[1]) else out[#out + 1] = rec[1] end
       taken = taken + 1

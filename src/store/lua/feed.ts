@@ -27,27 +27,39 @@ return append_event(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6
 `;
 
 /**
- * Records the strategy in force for a scope ('' = the default, else one backend id); on a
- * real change appends one `gateway.strategy_changed` event and publishes, all in one atomic
- * step, so replicas racing on one change produce one event.
+ * Records the strategy in force for a scope: '' is the default, a backend id that backend's
+ * override (name '' removes it: the backend follows the default again). When the strategy a
+ * scope effectively runs changes, appends one `gateway.strategy_changed` event (with
+ * `backendId` for a backend) and announces it, all in one atomic step, so replicas racing on
+ * one change produce one event.
  * KEYS: state hash, feed. ARGV: scope, name, by (JSON), config name, now ISO, event id, feed
  * max length, feed min id, channel. Fields are `name`, `since`, `by`, `configName`, suffixed
  * with `:<scope>` for a backend.
- * Returns {changed 0|1, previous name or ''}.
+ * Returns {changed 0|1, previous recorded name or ''}.
  */
 export const SWITCH_STRATEGY_LUA = `${APPEND_EVENT}
-local scope = ARGV[1]
+local scope, name = ARGV[1], ARGV[2]
 local sfx = ''
 if scope ~= '' then sfx = ':' .. scope end
-local old = redis.call('HGET', KEYS[1], 'name' .. sfx)
+local old = redis.call('HGET', KEYS[1], 'name' .. sfx) or ''
 redis.call('HSET', KEYS[1], 'configName' .. sfx, ARGV[4])
-if old == ARGV[2] then return {0, old} end
-redis.call('HSET', KEYS[1], 'name' .. sfx, ARGV[2], 'since' .. sfx, ARGV[5], 'by' .. sfx, ARGV[3])
-if old then
-  local data = '{"current":{"strategy":"' .. ARGV[2] .. '"},"previous":{"strategy":"' .. old .. '"},"by":' .. ARGV[3]
+if old == name then return {0, old} end
+if name == '' then
+  redis.call('HDEL', KEYS[1], 'name' .. sfx, 'since' .. sfx, 'by' .. sfx)
+else
+  redis.call('HSET', KEYS[1], 'name' .. sfx, name, 'since' .. sfx, ARGV[5], 'by' .. sfx, ARGV[3])
+end
+local previous, current = old, name
+if scope ~= '' then
+  local default = redis.call('HGET', KEYS[1], 'name') or ''
+  if previous == '' then previous = default end
+  if current == '' then current = default end
+end
+if previous ~= '' and previous ~= current then
+  local data = '{"current":{"strategy":"' .. current .. '"},"previous":{"strategy":"' .. previous .. '"},"by":' .. ARGV[3]
   if scope ~= '' then data = data .. ',"backendId":' .. cjson.encode(scope) end
   append_event(KEYS[2], ARGV[6], 'gateway.strategy_changed', ARGV[5], data .. '}', '', '', ARGV[7], ARGV[8])
 end
-redis.call('PUBLISH', ARGV[9], scope .. '=' .. ARGV[2])
-return {1, old or ''}
+redis.call('PUBLISH', ARGV[9], scope .. '=' .. name)
+return {1, old}
 `;

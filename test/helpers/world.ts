@@ -85,14 +85,22 @@ export interface World {
 
 export async function startWorld(
   strategy: string,
-  options: { sim?: SimulatorOptions; config?: Record<string, unknown>; prefix?: string; manual?: boolean; strategyOptions?: Record<string, unknown> } = {},
+  options: {
+    sim?: SimulatorOptions;
+    config?: Record<string, unknown>;
+    prefix?: string;
+    manual?: boolean;
+    strategyOptions?: Record<string, unknown>;
+    /** backends[].strategy by backend id. */
+    backendStrategies?: Record<string, string>;
+  } = {},
 ): Promise<World> {
   // World time starts at the wall clock so Keystone's expires_at means the same to both sides.
   const sim = await startSimulator({ clock: 'manual', startTime: new Date().toISOString(), seed: 7, deployments: 4, instancesPerDeployment: 3, ...options.sim });
   const base = await testConfig();
   const config = await testConfig({
     redis: { url: base.redis.url, keyPrefix: options.prefix ?? base.redis.keyPrefix },
-    backends: simBackends(sim),
+    backends: simBackends(sim).map((b) => (options.backendStrategies?.[b.id] ? { ...b, strategy: options.backendStrategies[b.id] } : b)),
     strategy: { name: strategy, ...(options.strategyOptions ?? FAST_STRATEGY_OPTIONS) },
     ...options.config,
   });

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import type { StatsSnapshot } from '../../../src/sim/request-stats.js';
 import { STRATEGIES } from '../../../src/strategy/registry.js';
 import { bearer, TOKENS } from '../../helpers/gateway.js';
-import { compareWithWorld, startMixedWorld, type MixedWorld } from '../../helpers/world.js';
+import { compareWithWorld, startMixedWorld, startWorld, type MixedWorld } from '../../helpers/world.js';
 
 const within = STRATEGIES.filter((d) => d.conformance.kind === 'within');
 /** Scheduled strategies that read Heat only, and one that reads Deltacloud only. */
@@ -133,5 +133,35 @@ describe('a strategy per backend: a Heat cloud and a Deltacloud-only cloud', fun
     expect(unknown.status).to.equal(404);
     expect(((await unknown.json()) as { detail: string }).detail).to.include("no backend 'dc-9' is configured; use one of heat-1, dc-1");
     expect(await world.runtime.describe()).to.deep.equal(before);
+  });
+});
+
+describe('instance ownership: a Heat and a Deltacloud backend seeing the same servers', function () {
+  this.timeout(60_000);
+
+  it("keeps the Heat backend's view once it has seen them, ignores the other's, and counts it", async () => {
+    // One simulator behind both backends: Deltacloud lists the very servers Heat's stacks hold.
+    const world = await startWorld(HEAT[0]!.name, { manual: true, backendStrategies: { 'dc-1': DELTACLOUD.name } });
+    try {
+      const both = Math.max(boundOf(HEAT[0]!.name, 'changeMs'), boundOf(DELTACLOUD.name, 'changeMs'));
+      await world.advance(both);
+      for (const i of world.sim.handle.world().instances) {
+        const cached = (await world.gateway.store.getInstance(i.id))!;
+        expect(cached.backend, i.id).to.include({ id: 'heat-1', kind: 'heat' });
+        expect(cached.deploymentId).to.equal(i.deploymentId);
+      }
+      const ignored = async () =>
+        (await world.gateway.metrics.ownershipIgnored.get()).values.find((v) => v.labels.backend === 'dc-1' && v.labels.owner === 'heat-1')?.value ?? 0;
+      const before = await ignored();
+      const from = (await world.gateway.feed.info()).lastGeneratedCursor;
+      // Deltacloud keeps listing them: ignored and counted, nothing of its view reaches the feed.
+      await world.advance(boundOf(DELTACLOUD.name, 'changeMs'));
+      expect(await ignored()).to.be.greaterThan(before);
+      const page = await world.gateway.feed.read(from, 1_000);
+      const fromDc = page.entries.filter((e) => e.type.startsWith('instance.') && e.json.includes('"id":"dc-1"'));
+      expect(fromDc).to.deep.equal([]);
+    } finally {
+      await world.close();
+    }
   });
 });

@@ -60,7 +60,8 @@ program
   .option('--change-rate <r>', 'simulated changes per second', Number.parseFloat, 0.2)
   .addOption(new Option('--strategy <name>', 'the strategy to run').choices(STRATEGY_NAMES).default('cached-poll'))
   .option('--data-dir <dir>', 'where the local Redis keeps its data', '.data')
-  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string }) => {
+  .option('--mixed', 'two simulated clouds, a strategy each: a Heat cloud on webhook, a Deltacloud-only cloud on deltacloud-poll')
+  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; mixed?: boolean }) => {
     await runDemo(opts);
   });
 

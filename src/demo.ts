@@ -2,6 +2,8 @@
  * `heat-gateway demo`: everything on one machine with nothing configured. A local
  * `redis-server` (data under `.data/`, unless REDIS_URL is set), the simulator with a small
  * world, and the gateway on `cached-poll` against it; prints where to look; Ctrl-C stops all.
+ * `--mixed`: two clouds instead, a Heat cloud on `webhook` and a Deltacloud-only cloud (a
+ * second simulator) on `deltacloud-poll`, each backend on its own strategy.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -21,6 +23,8 @@ export interface DemoOptions {
   changeRate: number;
   strategy: string;
   dataDir: string;
+  /** Two simulated clouds, one strategy each (a Heat cloud on webhook, a Deltacloud-only cloud on deltacloud-poll). */
+  mixed?: boolean;
 }
 
 async function portOrFree(port: number): Promise<number> {
@@ -54,6 +58,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     changeRate: options.changeRate,
     seed: 'demo',
   });
+  // The Deltacloud-only cloud of --mixed: a world of its own, reached only through Deltacloud.
+  const dcSim = options.mixed
+    ? await startSimulator({ deployments: options.deployments, instancesPerDeployment: options.instancesPerDeployment, changeRate: options.changeRate, seed: 'demo-dc' })
+    : sim;
   const tokens = {
     client: `demo-client-${randomBytes(12).toString('hex')}`,
     admin: `demo-admin-${randomBytes(12).toString('hex')}`,
@@ -76,8 +84,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           kind: 'heat',
           keystone: { url: sim.keystoneUrl, username: c.username, password: c.password, projectName: c.projectName },
           push: { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, signingSecret: randomBytes(16).toString('hex') },
+          ...(options.mixed ? { strategy: 'webhook' } : {}),
         },
-        { id: 'dc-sim', kind: 'deltacloud', url: sim.deltacloudUrl, username: c.deltacloudUser, password: c.deltacloudPassword, driver: c.driver },
+        {
+          id: 'dc-sim',
+          kind: 'deltacloud',
+          url: dcSim.deltacloudUrl,
+          username: dcSim.credentials.deltacloudUser,
+          password: dcSim.credentials.deltacloudPassword,
+          driver: dcSim.credentials.driver,
+          ...(options.mixed ? { strategy: { name: 'deltacloud-poll', deltacloudPoll: { intervalMs: 10_000 } } } : {}),
+        },
       ],
       strategy: { name: options.strategy, cachedPoll: { intervalMs: 10_000, fastIntervalMs: 2_000 } },
       webhooks: { allowNetworks: ['127.0.0.0/8', '::1/128'] },
@@ -91,8 +108,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const url = await gateway.start();
 
   out('heat-gateway demo is running');
-  out(`  gateway      ${url}  (strategy ${config.strategy.name})`);
-  out(`  simulator    ${sim.url}  (${options.deployments} deployments × ${options.instancesPerDeployment} instances, ${options.changeRate} changes/s)`);
+  const world = `${options.deployments} deployments × ${options.instancesPerDeployment} instances, ${options.changeRate} changes/s`;
+  if (options.mixed) {
+    out(`  gateway      ${url}  (a strategy per backend)`);
+    out(`  heat cloud   ${sim.url}  (backend heat-sim on webhook; ${world})`);
+    out(`  dc cloud     ${dcSim.url}  (backend dc-sim on deltacloud-poll, Deltacloud only; ${world})`);
+  } else {
+    out(`  gateway      ${url}  (strategy ${config.strategy.name})`);
+    out(`  simulator    ${sim.url}  (${world})`);
+  }
   out(`  redis        ${redisUrl}${redis ? `  (data in ${resolve(options.dataDir, 'redis')})` : ''}`);
   out(`  client token ${tokens.client}`);
   out(`  admin token  ${tokens.admin}`);
@@ -100,7 +124,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   out('Try:');
   out(`  curl -s -H 'Authorization: Bearer ${tokens.admin}' ${url}/admin/status`);
   out(`  curl -s -H 'Authorization: Bearer ${tokens.client}' '${url}/v1/instances?limit=5'`);
-  out(`  curl -s -X PUT -H 'Authorization: Bearer ${tokens.admin}' -H 'Content-Type: application/json' -d '{"name":"webhook"}' ${url}/admin/strategy`);
+  const body = options.mixed ? '{"name":"cached-poll","backendId":"heat-sim"}' : '{"name":"webhook"}';
+  out(`  curl -s -H 'Authorization: Bearer ${tokens.admin}' ${url}/admin/strategy`);
+  out(`  curl -s -X PUT -H 'Authorization: Bearer ${tokens.admin}' -H 'Content-Type: application/json' -d '${body}' ${url}/admin/strategy`);
   out();
   out('Ctrl-C stops everything.');
 
@@ -112,6 +138,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   out('stopping…');
   await gateway.stop();
   await sim.close();
+  if (dcSim !== sim) await dcSim.close();
   await redis?.stop();
   out('stopped');
 }

@@ -10,9 +10,28 @@ import type { Simulator } from '../sim/simulator.js';
 import type { TruthSource } from './truth-analysis.js';
 
 export const DBOMATIC = 'dbomatic-baseline';
+/** Two clouds in one gateway: a Heat cloud on a push strategy, a Deltacloud-only cloud on its poller. */
+export const MIXED = 'mixed';
 
-/** Every strategy, then the baseline. */
-export const BENCH_MODES: readonly string[] = [...STRATEGY_NAMES, DBOMATIC];
+/** Every strategy, the mixed clouds, then the baseline. */
+export const BENCH_MODES: readonly string[] = [...STRATEGY_NAMES, MIXED, DBOMATIC];
+
+/** The mixed mode's strategies: Heat's push strategy (changes bound 0), Deltacloud's only reader. */
+export function mixedStrategies(): { heat: string; deltacloud: string } {
+  const only = (kind: string) => STRATEGIES.filter((d) => d.reads.length === 1 && d.reads[0] === kind && d.conformance.kind === 'within');
+  const push = only('heat').find((d) => d.conformance.kind === 'within' && d.conformance.changeMs(d.options.parse({})) === 0) ?? only('heat')[0]!;
+  return { heat: push.name, deltacloud: only('deltacloud')[0]!.name };
+}
+
+/** The clouds of a run, each with the truth it is judged against. */
+export function cloudsOf(mode: BenchMode, sim: Simulator, dcSim?: Simulator): { sim: Simulator; source: TruthSource; label: string }[] {
+  if (mode !== MIXED || !dcSim) return [{ sim, source: truthSourceOf(mode), label: mode }];
+  const { heat, deltacloud } = mixedStrategies();
+  return [
+    { sim, source: 'heat', label: `Heat cloud (${heat})` },
+    { sim: dcSim, source: 'deltacloud', label: `Deltacloud-only cloud (${deltacloud})` },
+  ];
+}
 export type BenchMode = string;
 
 function definitionOf(mode: BenchMode): AnyStrategyDefinition | undefined {
@@ -54,6 +73,8 @@ export function benchTokens() {
 
 export interface RunSetup {
   sim: Simulator;
+  /** The Deltacloud-only cloud of the mixed mode. */
+  dcSim?: Simulator;
   redisUrl: string;
   prefix: string;
   port: number;
@@ -65,6 +86,8 @@ export interface RunSetup {
 export function gatewayConfig(mode: BenchMode, setup: RunSetup): Record<string, unknown> {
   const { sim, tokens } = setup;
   const c = sim.credentials;
+  const mixed = mode === MIXED ? mixedStrategies() : undefined;
+  const dc = setup.dcSim ?? sim;
   const backends =
     mode === DBOMATIC
       ? []
@@ -75,12 +98,22 @@ export function gatewayConfig(mode: BenchMode, setup: RunSetup): Record<string, 
             keystone: { url: sim.keystoneUrl, username: c.username, password: c.password, projectName: c.projectName },
             concurrency: 16,
             push: { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, token: `bench-push-${randomBytes(8).toString('hex')}` },
+            ...(mixed ? { strategy: mixed.heat } : {}),
           },
-          { id: 'dc-sim', kind: 'deltacloud', url: sim.deltacloudUrl, username: c.deltacloudUser, password: c.deltacloudPassword, driver: c.driver, concurrency: 16 },
+          {
+            id: 'dc-sim',
+            kind: 'deltacloud',
+            url: dc.deltacloudUrl,
+            username: dc.credentials.deltacloudUser,
+            password: dc.credentials.deltacloudPassword,
+            driver: dc.credentials.driver,
+            concurrency: 16,
+            ...(mixed ? { strategy: mixed.deltacloud } : {}),
+          },
         ];
   // The baseline runs a gateway that does nothing on its own (a strategy whose reads drive
   // it; the baseline's own poller writes the cache).
-  const name = mode === DBOMATIC ? STRATEGIES.find((d) => d.conformance.kind === 'on-read')!.name : mode;
+  const name = mode === DBOMATIC ? STRATEGIES.find((d) => d.conformance.kind === 'on-read')!.name : (mixed?.heat ?? mode);
   return {
     server: { host: '127.0.0.1', port: setup.port },
     redis: { url: setup.redisUrl, keyPrefix: setup.prefix },

@@ -17,13 +17,13 @@ import { parseConfig } from '../config/load.js';
 import { silentLogger } from '../log/logger.js';
 import { freePort } from '../redis/local-redis-server.js';
 import { startSimulator } from '../sim/simulator.js';
-import type { StatsSnapshot } from '../sim/request-stats.js';
 import { Stores } from '../store/stores.js';
-import { conductorReads, Dbomatic, FeedSightings, type ReadRecord } from './bench-actors.js';
-import { BENCH_MODES, benchTokens, gatewayConfig, readsDriveStrategy, truthSourceOf, type BenchMode } from './bench-modes.js';
+import { conductorReads, Dbomatic, FeedSightings } from './bench-actors.js';
+import { analyseCloud } from './cloud-analysis.js';
+import { BENCH_MODES, benchTokens, cloudsOf, DBOMATIC, gatewayConfig, MIXED, readsDriveStrategy, type BenchMode } from './bench-modes.js';
 import { BenchReceiver } from './bench-receiver.js';
 import { GatewayProcess } from './gateway-process.js';
-import { matchSightings, mean, percentile, Timeline, type TruthSource } from './truth-analysis.js';
+import type { TruthSource } from './truth-analysis.js';
 
 export { BENCH_MODES, type BenchMode };
 
@@ -76,15 +76,6 @@ export interface ModeResult {
 const TOKENS = benchTokens();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function load(stats: StatsSnapshot, api: keyof StatsSnapshot['apis'], seconds: number): ApiLoad {
-  const a = stats.apis[api];
-  return {
-    requestsPerSecond: (a?.requests ?? 0) / seconds,
-    bytesPerSecond: (a?.responseBytes ?? 0) / seconds,
-    workUnitsPerSecond: (a?.workUnits ?? 0) / seconds,
-  };
-}
-
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, log: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
@@ -93,7 +84,11 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
   }
 }
 
-export async function runMode(mode: BenchMode, options: BenchOptions, label: string, readRate: number, report: (phase: string, fraction: number) => void): Promise<ModeResult> {
+/**
+ * One mode: one row per cloud. A single-strategy mode runs one simulated cloud; `mixed` runs
+ * a Heat cloud and a Deltacloud-only cloud, each backend on its own strategy.
+ */
+export async function runMode(mode: BenchMode, options: BenchOptions, label: string, readRate: number, report: (phase: string, fraction: number) => void): Promise<ModeResult[]> {
   const prefix = `{bench-${randomBytes(4).toString('hex')}}:`;
   // The benchmark reads the gateway's cache and feed through a store layer of its own.
   const stores = Stores.fromConfig(parseConfig({ redis: { url: options.redisUrl, keyPrefix: prefix }, feed: { maxLength: 10_000_000, maxAgeMs: 86_400_000 } }), {
@@ -101,14 +96,10 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     now: Date.now,
   });
   const store = stores.cache;
-  const source: TruthSource = truthSourceOf(mode);
-  const sim = await startSimulator({
-    seed: options.seed,
-    deployments: options.deployments,
-    instancesPerDeployment: options.instancesPerDeployment,
-    changeRate: 0,
-    rebootWindowMs: options.rebootWindowMs,
-  });
+  const simOptions = { deployments: options.deployments, instancesPerDeployment: options.instancesPerDeployment, changeRate: 0, rebootWindowMs: options.rebootWindowMs };
+  const sim = await startSimulator({ ...simOptions, seed: options.seed });
+  const dcSim = mode === MIXED ? await startSimulator({ ...simOptions, seed: `${options.seed}-dc` }) : undefined;
+  const clouds = cloudsOf(mode, sim, dcSim);
   const receiver = new BenchReceiver();
   const receiverUrl = await receiver.start();
   const memoryBefore = await stores.usedMemoryBytes();
@@ -116,7 +107,7 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
   const url = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'hgw-bench-'));
   const configFile = join(dir, 'gateway.yaml');
-  writeFileSync(configFile, stringify(gatewayConfig(mode, { sim, redisUrl: options.redisUrl, prefix, port, strategyOptions: options.strategyOptions, tokens: TOKENS })));
+  writeFileSync(configFile, stringify(gatewayConfig(mode, { sim, ...(dcSim ? { dcSim } : {}), redisUrl: options.redisUrl, prefix, port, strategyOptions: options.strategyOptions, tokens: TOKENS })));
   const gateway = GatewayProcess.start(configFile);
   try {
     report('starting', 0);
@@ -131,28 +122,30 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
 
     // Warm-up: the cache holds the world before anything is measured.
     report('warm-up', 0);
-    const worldSize = sim.handle.world().instances.length;
+    const worldSize = clouds.reduce((n, c) => n + c.sim.handle.world().instances.length, 0);
     if (readsDriveStrategy(mode)) await fetch(`${url}/v1/instances?limit=1`, { headers: { authorization: `Bearer ${TOKENS.client}` } });
-    const dbomatic = mode === 'dbomatic-baseline' ? new Dbomatic(sim, store) : undefined;
+    const dbomatic = mode === DBOMATIC ? new Dbomatic(sim, store) : undefined;
     await dbomatic?.prefill();
     await waitUntil(async () => (await store.counts()).instances >= worldSize, 120_000, 'the initial sync', () => gateway.log);
 
     const follower = new FeedSightings(stores.feed);
     await follower.start();
     const cpuBefore = gateway.cpuSeconds();
-    sim.handle.resetStats();
+    for (const c of clouds) c.sim.handle.resetStats();
     const t0 = Date.now();
     const t1 = t0 + options.durationMs;
-    sim.handle.setChangeRate(options.changeRate);
-    const work: Promise<unknown>[] = [conductorReads(sim, url, TOKENS.client, readRate, t1)];
-    if (dbomatic) work.push(dbomatic.run(options.dbomaticPeriodMs, t1));
+    for (const c of clouds) c.sim.handle.setChangeRate(options.changeRate / clouds.length);
+    // Conductor reads each cloud's deployments, at an equal share of the read rate.
+    const work = clouds.map((c) => conductorReads(c.sim, url, TOKENS.client, readRate / clouds.length, t1));
+    const baseline = dbomatic?.run(options.dbomaticPeriodMs, t1);
     while (Date.now() < t1) {
       report('measuring', (Date.now() - t0) / options.durationMs);
       await sleep(Math.min(500, Math.max(0, t1 - Date.now())));
     }
-    sim.handle.setChangeRate(0);
-    const stats = sim.handle.stats();
-    const [reads] = (await Promise.all(work)) as [ReadRecord[]];
+    for (const c of clouds) c.sim.handle.setChangeRate(0);
+    const stats = clouds.map((c) => c.sim.handle.stats());
+    const reads = await Promise.all(work);
+    await baseline;
     const graceEnd = Date.now() + options.graceMs;
     while (Date.now() < graceEnd) {
       report('grace', 1 - (graceEnd - Date.now()) / options.graceMs);
@@ -162,83 +155,20 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     const cpuSeconds = gateway.cpuSeconds() - cpuBefore;
     const peakRssMiB = gateway.peakRssMiB();
     const memoryAfter = await stores.usedMemoryBytes();
-
-    const timeline = new Timeline(sim.handle.truth(), source, t0);
-    const transitions = timeline.transitions.filter((t) => t.atMs <= t1);
-    const detection = matchSightings(transitions, follower.sightings);
-    const deliveries = matchSightings(transitions, receiver.sightings);
-    const reboots = transitions.filter((t) => t.kind === 'reboot' || t.kind === 'reboot_complete');
-    const rebootsMissed = detection.missed.filter((t) => t.kind === 'reboot' || t.kind === 'reboot_complete').length;
-
-    const okReads = reads.filter((r) => r.ok);
-    const staleness: number[] = [];
-    const launchedAt = new Map<string, number>();
-    for (const rec of sim.handle.truth()) if (!launchedAt.has(rec.deploymentId)) launchedAt.set(rec.deploymentId, rec.atMs);
-    for (const r of okReads) {
-      if (r.unknown) {
-        // Conductor launched it, the gateway does not know it yet: stale since the launch.
-        staleness.push(r.atMs - (launchedAt.get(r.deploymentId) ?? r.atMs));
-        continue;
-      }
-      let worst = -1;
-      for (const inst of r.instances) {
-        const truth = timeline.at(inst.id, r.atMs);
-        if (truth && truth.state !== inst.state) worst = Math.max(worst, r.atMs - truth.sinceMs);
-      }
-      if (worst >= 0) staleness.push(worst);
-    }
-    const seconds = options.durationMs / 1_000;
-    const apis = ['heat', 'keystone', 'deltacloud', 'zaqar'] as const;
-    const backend = Object.fromEntries(apis.map((a) => [a, load(stats, a, seconds)])) as ModeResult['backend'];
-    backend.total = apis.reduce<ApiLoad>(
-      (sum, a) => ({
-        requestsPerSecond: sum.requestsPerSecond + backend[a].requestsPerSecond,
-        bytesPerSecond: sum.bytesPerSecond + backend[a].bytesPerSecond,
-        workUnitsPerSecond: sum.workUnitsPerSecond + backend[a].workUnitsPerSecond,
-      }),
-      { requestsPerSecond: 0, bytesPerSecond: 0, workUnitsPerSecond: 0 },
-    );
-    return {
-      mode: label,
+    return clouds.map((c, i) => ({
+      mode: clouds.length > 1 ? `${label}: ${c.label}` : label,
       strategy: mode,
-      source,
-      readRate,
-      backend,
-      detection: {
-        transitions: transitions.length,
-        detected: detection.detected.length,
-        p50Ms: percentile(detection.latenciesMs, 50),
-        p95Ms: percentile(detection.latenciesMs, 95),
-        p99Ms: percentile(detection.latenciesMs, 99),
-        maxMs: percentile(detection.latenciesMs, 100),
-      },
-      webhook: {
-        deliveries: receiver.deliveries,
-        matched: deliveries.detected.length,
-        p50Ms: percentile(deliveries.latenciesMs, 50),
-        p99Ms: percentile(deliveries.latenciesMs, 99),
-        verificationFailures: receiver.verificationFailures,
-      },
-      missed: {
-        count: detection.missed.length,
-        fraction: transitions.length === 0 ? 0 : detection.missed.length / transitions.length,
-        reboots: { transitions: reboots.length, missed: rebootsMissed, fraction: reboots.length === 0 ? 0 : rebootsMissed / reboots.length },
-      },
-      reads: {
-        count: reads.length,
-        errors: reads.length - okReads.length,
-        p50Ms: percentile(reads.map((r) => r.latencyMs), 50),
-        p99Ms: percentile(reads.map((r) => r.latencyMs), 99),
-        staleFraction: okReads.length === 0 ? 0 : staleness.length / okReads.length,
-        meanStalenessMs: staleness.length === 0 ? 0 : mean(staleness),
-      },
+      readRate: readRate / clouds.length,
+      ...analyseCloud({ sim: c.sim, source: c.source, stats: stats[i]!, reads: reads[i]! }, { t0, t1, durationMs: options.durationMs, sightings: follower.sightings, receiver }),
+      // One gateway serves every cloud of the run: its cost is the run's.
       gateway: { cpuSeconds, peakRssMiB },
       redis: { usedMemoryMiB: Math.max(0, memoryAfter - memoryBefore) / 1_048_576 },
-    };
+    }));
   } finally {
     await gateway.stop();
     await receiver.close();
     await sim.close();
+    await dcSim?.close();
     await stores.deleteAll();
     await stores.close();
   }
@@ -261,9 +191,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const results: ModeResult[] = [];
   for (const [index, run] of runs.entries()) {
     results.push(
-      await runMode(run.mode, options, run.label, run.readRate, (phase, fraction) =>
+      ...(await runMode(run.mode, options, run.label, run.readRate, (phase, fraction) =>
         options.onProgress?.({ mode: run.label, index, of: runs.length, phase, fraction }),
-      ),
+      )),
     );
   }
   const { onProgress: _p, redisUrl: _r, ...config } = options;

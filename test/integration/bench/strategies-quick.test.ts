@@ -58,6 +58,18 @@ describe('strategy benchmark --quick (smoke)', function () {
     expect(report.results.filter((r) => r.strategy === 'on-demand')).to.have.length(2);
   });
 
+  it('mixed reports each cloud beside the single-strategy runs, each judged by its own truth', () => {
+    const mixed = report.results.filter((r) => r.strategy === 'mixed');
+    expect(mixed.map((r) => r.source)).to.deep.equal(['heat', 'deltacloud']);
+    const [heatCloud, dcCloud] = mixed;
+    // The Heat cloud is read only through Heat, the Deltacloud-only cloud only through Deltacloud.
+    expect(heatCloud!.backend.deltacloud.requestsPerSecond).to.equal(0);
+    expect(dcCloud!.backend.heat.requestsPerSecond).to.equal(0);
+    expect(dcCloud!.backend.deltacloud.requestsPerSecond).to.be.greaterThan(0);
+    expect(heatCloud!.detection.detected).to.be.greaterThan(0);
+    expect(dcCloud!.detection.detected).to.be.greaterThan(0);
+  });
+
   it('verifies every delivery and serves every read', () => {
     for (const r of report.results) {
       expect(r.webhook.verificationFailures, r.mode).to.equal(0);

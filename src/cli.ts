@@ -59,9 +59,11 @@ program
   .option('--instances-per-deployment <n>', 'instances per deployment', (v) => Number.parseInt(v, 10), 3)
   .option('--change-rate <r>', 'simulated changes per second', Number.parseFloat, 0.2)
   .addOption(new Option('--strategy <name>', 'the strategy to run').choices(STRATEGY_NAMES).default('cached-poll'))
-  .option('--data-dir <dir>', 'where the local Redis keeps its data', '.data')
+  .option('--data-dir <dir>', 'where the local Redis (and RabbitMQ) keep their data', '.data')
+  .option('--push <zaqar|amqp>', 'how pushes reach the gateway: Zaqar webhooks, or a local RabbitMQ notification bus (runs the webhook strategy)', 'zaqar')
   .option('--mixed', 'two simulated clouds, a strategy each: a Heat cloud on webhook, a Deltacloud-only cloud on deltacloud-poll')
-  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; mixed?: boolean }) => {
+  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; push: string; mixed?: boolean }) => {
+    if (opts.push !== 'zaqar' && opts.push !== 'amqp') program.error("--push must be 'zaqar' or 'amqp'");
     await runDemo(opts);
   });
 

@@ -10,10 +10,11 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseConfig } from './config/load.js';
 import { Gateway } from './gateway.js';
-import { createLogger } from './log/logger.js';
+import { createLogger, redactText } from './log/logger.js';
 import { defaultModules } from './modules.js';
 import { freePort, LocalRedisServer } from './redis/local-redis-server.js';
 import { startSimulator } from './sim/simulator.js';
+import { LocalRabbitMQServer, RABBITMQ_INSTALL_HINT, rabbitmqAvailable } from './push/local-rabbitmq-server.js';
 
 export interface DemoOptions {
   /** Gateway port. @defaultValue 8080 (a free port when taken) */
@@ -25,6 +26,8 @@ export interface DemoOptions {
   dataDir: string;
   /** Two simulated clouds, one strategy each (a Heat cloud on webhook, a Deltacloud-only cloud on deltacloud-poll). */
   mixed?: boolean;
+  /** How pushes arrive. @defaultValue 'zaqar' */
+  push?: string;
 }
 
 async function portOrFree(port: number): Promise<number> {
@@ -52,11 +55,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     }
     redisUrl = redis.url;
   }
+  let rabbit: LocalRabbitMQServer | undefined;
+  if (options.push === 'amqp') {
+    if (!rabbitmqAvailable()) {
+      out(`heat-gateway demo --push amqp needs RabbitMQ: ${RABBITMQ_INSTALL_HINT}`);
+      await redis?.stop();
+      process.exitCode = 1;
+      return;
+    }
+    out('starting a local RabbitMQ (about 6 s)…');
+    rabbit = await LocalRabbitMQServer.start({ dataDir: resolve(options.dataDir, 'rabbitmq') });
+  }
   const sim = await startSimulator({
     deployments: options.deployments,
     instancesPerDeployment: options.instancesPerDeployment,
     changeRate: options.changeRate,
     seed: 'demo',
+    ...(rabbit ? { notifications: { amqpUrl: rabbit.url, novaFormat: 'both' as const } } : {}),
   });
   // The Deltacloud-only cloud of --mixed: a world of its own, reached only through Deltacloud.
   const dcSim = options.mixed
@@ -83,7 +98,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           id: 'heat-sim',
           kind: 'heat',
           keystone: { url: sim.keystoneUrl, username: c.username, password: c.password, projectName: c.projectName },
-          push: { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, signingSecret: randomBytes(16).toString('hex') },
+          push: rabbit
+            ? { amqp: { url: rabbit.url, queue: 'heat-gateway.heat-sim', topics: ['notifications.info', 'notifications.error', 'versioned_notifications.info'] } }
+            : { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, signingSecret: randomBytes(16).toString('hex') },
           ...(options.mixed ? { strategy: 'webhook' } : {}),
         },
         {
@@ -96,7 +113,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           ...(options.mixed ? { strategy: { name: 'deltacloud-poll', deltacloudPoll: { intervalMs: 10_000 } } } : {}),
         },
       ],
-      strategy: { name: options.strategy, cachedPoll: { intervalMs: 10_000, fastIntervalMs: 2_000 } },
+      // The AMQP consumer runs under the push strategy.
+      strategy: { name: rabbit ? 'webhook' : options.strategy, cachedPoll: { intervalMs: 10_000, fastIntervalMs: 2_000 } },
       webhooks: { allowNetworks: ['127.0.0.0/8', '::1/128'] },
       log: { level: 'warn' },
     },
@@ -111,13 +129,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const world = `${options.deployments} deployments × ${options.instancesPerDeployment} instances, ${options.changeRate} changes/s`;
   if (options.mixed) {
     out(`  gateway      ${url}  (a strategy per backend)`);
+    out(`  status page  ${url}/  (sign in with the admin token)`);
     out(`  heat cloud   ${sim.url}  (backend heat-sim on webhook; ${world})`);
     out(`  dc cloud     ${dcSim.url}  (backend dc-sim on deltacloud-poll, Deltacloud only; ${world})`);
   } else {
     out(`  gateway      ${url}  (strategy ${config.strategy.name})`);
+    out(`  status page  ${url}/  (sign in with the admin token)`);
     out(`  simulator    ${sim.url}  (${world})`);
   }
   out(`  redis        ${redisUrl}${redis ? `  (data in ${resolve(options.dataDir, 'redis')})` : ''}`);
+  if (rabbit) out(`  rabbitmq     ${redactText(rabbit.url)}  (exchanges heat, nova; gateway queue heat-gateway.heat-sim; data in ${rabbit.dir})`);
   out(`  client token ${tokens.client}`);
   out(`  admin token  ${tokens.admin}`);
   out();
@@ -139,6 +160,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   await gateway.stop();
   await sim.close();
   if (dcSim !== sim) await dcSim.close();
+  await rabbit?.stop();
   await redis?.stop();
   out('stopped');
 }

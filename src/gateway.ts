@@ -28,6 +28,8 @@ export interface GatewayModule {
   stop?(): Promise<void>;
   /** Extra `/readyz` checks. */
   readiness?(): ReadinessCheck[];
+  /** Extra sections for `GET /admin/status`. */
+  status?(): Promise<Record<string, unknown>>;
   /** A new validated config was loaded while running. */
   configChanged?(next: Config, previous: Config): void | Promise<void>;
 }

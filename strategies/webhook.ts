@@ -34,6 +34,8 @@ const RESYNC = 'resync:';
 const SUBSCRIBE = 'subscribe:';
 
 class Webhook extends ScheduledStrategy<Options, typeof jobs> {
+  /** Pushes are its source: a notification's state is stored as it is (see src/push). */
+  readonly trustsPushes = true;
   /** Per stack: the refresh in flight, and whether another push arrived meanwhile. */
   private readonly refreshing = new Map<string, { run: Promise<void>; again: boolean }>();
 

@@ -24,8 +24,14 @@ export interface AdminModuleDeps {
 
 export class AdminModule implements GatewayModule {
   readonly name = 'admin';
+  private readonly sections: Pick<GatewayModule, 'status'>[] = [];
 
   constructor(private readonly deps: AdminModuleDeps) {}
+
+  /** Adds a module's own section (e.g. `push`) to `GET /admin/status`. */
+  include(module: Pick<GatewayModule, 'status'>): void {
+    this.sections.push(module);
+  }
 
   routes(api: ApiRouter): void {
     const names = STRATEGY_NAMES as [string, ...string[]];
@@ -87,11 +93,11 @@ export class AdminModule implements GatewayModule {
       tag: 'admin',
       auth: ['admin'],
       responses: { 200: { description: 'status' } },
-      handler: async ({ res }) => res.json(await this.status()),
+      handler: async ({ res }) => res.json(await this.collect()),
     });
   }
 
-  private async status() {
+  private async collect() {
     const { store, feed, scheduler, backends } = this.deps;
     const [strategy, pings, counts, oldest, info, queues, schedules] = await Promise.all([
       this.deps.runtime.describe(),
@@ -102,6 +108,7 @@ export class AdminModule implements GatewayModule {
       scheduler.counts(),
       scheduler.schedules(),
     ]);
+    const sections = await Promise.all(this.sections.map((m) => m.status?.() ?? {}));
     const now = this.deps.now();
     return {
       strategy,
@@ -109,6 +116,7 @@ export class AdminModule implements GatewayModule {
       cache: { ...counts, oldestObservedAt: oldest === null ? null : new Date(oldest).toISOString(), maxAgeMs: oldest === null ? null : now - oldest },
       feed: { length: info.length, lastCursor: info.lastCursor, firstCursor: info.firstCursor },
       queues: { strategy: queues, schedules },
+      ...Object.assign({}, ...sections),
     };
   }
 }

@@ -40,7 +40,7 @@ const notModified = { description: 'Not modified: If-None-Match matched the ETag
 const notFound = (what: string) => ({ description: `No ${what} with this id in the cache` });
 
 /** The package version, for `/openapi.json` (found from src/ and from dist/src/ alike). */
-function packageVersion(): string {
+export function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const file = join(dir, 'package.json');

@@ -13,8 +13,16 @@ export const DBOMATIC = 'dbomatic-baseline';
 /** Two clouds in one gateway: a Heat cloud on a push strategy, a Deltacloud-only cloud on its poller. */
 export const MIXED = 'mixed';
 
-/** Every strategy, the mixed clouds, then the baseline. */
-export const BENCH_MODES: readonly string[] = [...STRATEGY_NAMES, MIXED, DBOMATIC];
+/** Every strategy, the push strategy over AMQP, the mixed clouds, then the baseline. */
+export const BENCH_MODES: readonly string[] = [...STRATEGY_NAMES, amqpMode(), MIXED, DBOMATIC];
+
+/**
+ * The push strategy again, its pushes from the simulator's RabbitMQ notification bus
+ * (`push.amqp`) instead of Zaqar: `webhook-amqp`.
+ */
+export function amqpMode(): string {
+  return `${mixedStrategies().heat}-amqp`;
+}
 
 /** The mixed mode's strategies: Heat's push strategy (changes bound 0), Deltacloud's only reader. */
 export function mixedStrategies(): { heat: string; deltacloud: string } {
@@ -40,7 +48,7 @@ function definitionOf(mode: BenchMode): AnyStrategyDefinition | undefined {
 
 /** The ground truth a mode is judged against: Heat's view when it reads Heat, else Deltacloud's. */
 export function truthSourceOf(mode: BenchMode): TruthSource {
-  const definition = definitionOf(mode);
+  const definition = definitionOf(mode === amqpMode() ? mixedStrategies().heat : mode);
   return definition?.reads.includes('heat') ? 'heat' : 'deltacloud';
 }
 
@@ -73,6 +81,8 @@ export function benchTokens() {
 
 export interface RunSetup {
   sim: Simulator;
+  /** The AMQP mode's RabbitMQ (the simulator publishes its notifications there). */
+  amqpUrl?: string;
   /** The Deltacloud-only cloud of the mixed mode. */
   dcSim?: Simulator;
   redisUrl: string;
@@ -97,7 +107,9 @@ export function gatewayConfig(mode: BenchMode, setup: RunSetup): Record<string, 
             kind: 'heat',
             keystone: { url: sim.keystoneUrl, username: c.username, password: c.password, projectName: c.projectName },
             concurrency: 16,
-            push: { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, token: `bench-push-${randomBytes(8).toString('hex')}` },
+            push: setup.amqpUrl
+              ? { amqp: { url: setup.amqpUrl, queue: `heat-gateway.bench-${setup.prefix.slice(1, -2)}`, topics: ['notifications.info', 'notifications.error'] } }
+              : { subscriptionUrl: `${sim.zaqarUrl}/queues/heat-events/subscriptions`, token: `bench-push-${randomBytes(8).toString('hex')}` },
             ...(mixed ? { strategy: mixed.heat } : {}),
           },
           {
@@ -113,7 +125,8 @@ export function gatewayConfig(mode: BenchMode, setup: RunSetup): Record<string, 
         ];
   // The baseline runs a gateway that does nothing on its own (a strategy whose reads drive
   // it; the baseline's own poller writes the cache).
-  const name = mode === DBOMATIC ? STRATEGIES.find((d) => d.conformance.kind === 'on-read')!.name : (mixed?.heat ?? mode);
+  const name =
+    mode === DBOMATIC ? STRATEGIES.find((d) => d.conformance.kind === 'on-read')!.name : mode === amqpMode() ? mixedStrategies().heat : (mixed?.heat ?? mode);
   return {
     server: { host: '127.0.0.1', port: setup.port },
     redis: { url: setup.redisUrl, keyPrefix: setup.prefix },

@@ -27,6 +27,7 @@ export function markdownTable(results: readonly ModeResult[]): string {
     'mode',
     'Heat req/s',
     'Deltacloud req/s',
+    'backend req/change',
     'backend KB/s',
     'work units/s',
     'detection p50 / p95 / p99 / max',
@@ -43,6 +44,7 @@ export function markdownTable(results: readonly ModeResult[]): string {
     `\`${r.mode}\``,
     rate(r.backend.heat.requestsPerSecond + r.backend.keystone.requestsPerSecond),
     rate(r.backend.deltacloud.requestsPerSecond),
+    fmt(r.requestsPerChange, 2),
     fmt(r.backend.total.bytesPerSecond / 1_024, 0),
     rate(r.backend.total.workUnitsPerSecond),
     `${secs(r.detection.p50Ms)} / ${secs(r.detection.p95Ms)} / ${secs(r.detection.p99Ms)} / ${secs(r.detection.maxMs)}`,
@@ -59,7 +61,7 @@ export function markdownTable(results: readonly ModeResult[]): string {
 }
 
 /** One color per mode (in BENCH_MODES order) in every chart, so charts can be read side by side. */
-const MODE_PALETTE = ['#1b6ca8', '#00a6a6', '#edae49', '#66a182', '#2e8b57', '#b5651d', '#8e6c8a'];
+const MODE_PALETTE = ['#1b6ca8', '#00a6a6', '#edae49', '#66a182', '#d1495b', '#2e8b57', '#b5651d', '#8e6c8a'];
 const OTHER_COLORS = ['#d1495b', '#555555', '#c17c74', '#3d5a80'];
 
 function colorOf(mode: string, index: number): string {

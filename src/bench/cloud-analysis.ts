@@ -88,6 +88,7 @@ export function analyseCloud(
       fraction: transitions.length === 0 ? 0 : detection.missed.length / transitions.length,
       reboots: { transitions: reboots.length, missed: rebootsMissed, fraction: reboots.length === 0 ? 0 : rebootsMissed / reboots.length },
     },
+    requestsPerChange: transitions.length === 0 ? 0 : (backend.total.requestsPerSecond * seconds) / transitions.length,
     reads: {
       count: reads.length,
       errors: reads.length - okReads.length,

@@ -20,7 +20,8 @@ import { startSimulator } from '../sim/simulator.js';
 import { Stores } from '../store/stores.js';
 import { conductorReads, Dbomatic, FeedSightings } from './bench-actors.js';
 import { analyseCloud } from './cloud-analysis.js';
-import { BENCH_MODES, benchTokens, cloudsOf, DBOMATIC, gatewayConfig, MIXED, readsDriveStrategy, type BenchMode } from './bench-modes.js';
+import { LocalRabbitMQServer } from '../push/local-rabbitmq-server.js';
+import { amqpMode, BENCH_MODES, benchTokens, cloudsOf, DBOMATIC, gatewayConfig, MIXED, readsDriveStrategy, type BenchMode } from './bench-modes.js';
 import { BenchReceiver } from './bench-receiver.js';
 import { GatewayProcess } from './gateway-process.js';
 import type { TruthSource } from './truth-analysis.js';
@@ -68,6 +69,8 @@ export interface ModeResult {
   detection: { transitions: number; detected: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number };
   webhook: { deliveries: number; matched: number; p50Ms: number; p99Ms: number; verificationFailures: number };
   missed: { count: number; fraction: number; reboots: { transitions: number; missed: number; fraction: number } };
+  /** Backend requests (all APIs) per ground-truth transition in the window. */
+  requestsPerChange: number;
   reads: { count: number; errors: number; p50Ms: number; p99Ms: number; staleFraction: number; meanStalenessMs: number };
   gateway: { cpuSeconds: number; peakRssMiB: number };
   redis: { usedMemoryMiB: number };
@@ -97,7 +100,9 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
   });
   const store = stores.cache;
   const simOptions = { deployments: options.deployments, instancesPerDeployment: options.instancesPerDeployment, changeRate: 0, rebootWindowMs: options.rebootWindowMs };
-  const sim = await startSimulator({ ...simOptions, seed: options.seed });
+  // The AMQP mode gets a private RabbitMQ the simulator publishes Nova/Heat notifications to.
+  const rabbit = mode === amqpMode() ? await LocalRabbitMQServer.start() : undefined;
+  const sim = await startSimulator({ ...simOptions, seed: options.seed, ...(rabbit ? { notifications: { amqpUrl: rabbit.url, novaFormat: 'legacy' as const } } : {}) });
   const dcSim = mode === MIXED ? await startSimulator({ ...simOptions, seed: `${options.seed}-dc` }) : undefined;
   const clouds = cloudsOf(mode, sim, dcSim);
   const receiver = new BenchReceiver();
@@ -107,7 +112,7 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
   const url = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'hgw-bench-'));
   const configFile = join(dir, 'gateway.yaml');
-  writeFileSync(configFile, stringify(gatewayConfig(mode, { sim, ...(dcSim ? { dcSim } : {}), redisUrl: options.redisUrl, prefix, port, strategyOptions: options.strategyOptions, tokens: TOKENS })));
+  writeFileSync(configFile, stringify(gatewayConfig(mode, { sim, ...(dcSim ? { dcSim } : {}), ...(rabbit ? { amqpUrl: rabbit.url } : {}), redisUrl: options.redisUrl, prefix, port, strategyOptions: options.strategyOptions, tokens: TOKENS })));
   const gateway = GatewayProcess.start(configFile);
   try {
     report('starting', 0);
@@ -169,6 +174,7 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     await receiver.close();
     await sim.close();
     await dcSim?.close();
+    await rabbit?.stop();
     await stores.deleteAll();
     await stores.close();
   }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { optionsKey } from '../strategy/define-strategy.js';
 import { STRATEGIES, STRATEGY_NAMES } from '../strategy/registry.js';
 import { backendStrategySchema, checkBackendStrategies } from './backend-strategy.js';
+import { pushSchema } from './push-schema.js';
 import { DAY, durationMs, fraction, HOUR, httpUrl, MINUTE, SECOND } from './zod-helpers.js';
 
 export { STRATEGY_NAMES };
@@ -88,21 +89,6 @@ const backendCommon = {
   /** Requests in flight to this backend at once. @defaultValue 8 */
   concurrency: z.number().int().min(1).max(1_000).default(8),
 };
-
-const pushSchema = z
-  .object({
-    /** Bearer token the backend presents at the ingest endpoint (role `backend` also works). */
-    token: z.string().min(16).optional(),
-    /** Shared secret for an HMAC-SHA256 signature header on pushes. */
-    signingSecret: z.string().min(16).optional(),
-    /** @defaultValue X-Signature */
-    signatureHeader: z.string().min(1).default('X-Signature'),
-    /** Zaqar-style subscription API of the backend; the webhook strategy subscribes there. */
-    subscriptionUrl: httpUrl('push.subscriptionUrl').optional(),
-    /** @defaultValue 3600000 (1 h) */
-    subscriptionTtlMs: durationMs(10 * SECOND, 30 * DAY).default(HOUR),
-  })
-  .strict();
 
 export const heatBackendSchema = z
   .object({

@@ -16,19 +16,25 @@ export interface CheckResult {
   ok: boolean;
   latencyMs: number;
   error?: string;
+  /** What a check reports besides ok (e.g. an AMQP consumer's queue depth). */
+  detail?: Record<string, unknown>;
 }
 
 async function runCheck(c: ReadinessCheck): Promise<CheckResult> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
+    const value = await Promise.race([
       c.check(),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${c.timeoutMs ?? 1_000} ms`)), c.timeoutMs ?? 1_000);
       }),
     ]);
-    return { ok: true, latencyMs: Math.round(performance.now() - started) };
+    const result: CheckResult = { ok: true, latencyMs: Math.round(performance.now() - started) };
+    if (value && typeof value === 'object' && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype) {
+      result.detail = value as Record<string, unknown>;
+    }
+    return result;
   } catch (err) {
     return { ok: false, latencyMs: Math.round(performance.now() - started), error: (err as Error).message };
   } finally {
@@ -69,7 +75,7 @@ export function healthRouter(checks: () => readonly ReadinessCheck[]): Router {
  * {@link healthRouter}, before and outside the ApiRouter.
  */
 export function documentHealthRoutes(api: ApiRouter): void {
-  const check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
+  const check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional(), detail: z.record(z.string(), z.unknown()).optional() });
   api
     .document({
       method: 'get', path: '/healthz', tag: 'health', auth: 'public',

@@ -100,3 +100,92 @@ export function heatServerState(
   if (novaStatus && !deleting) return { state: mapNovaStatus(novaStatus), raw: novaStatus };
   return { state: mapHeatResourceStatus(resourceStatus), raw: resourceStatus ?? null };
 }
+
+/**
+ * Nova's API status for a `vm_state` + `task_state` pair, as Nova computes it
+ * (nova/api/openstack/common.py `_STATE_MAP`). Notifications carry the pair; the cache keeps
+ * the API status as the raw value, so a push and a poll of the same server agree on it.
+ */
+const NOVA_API_STATUS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  active: {
+    default: 'ACTIVE',
+    rebooting: 'REBOOT',
+    reboot_pending: 'REBOOT',
+    reboot_started: 'REBOOT',
+    rebooting_hard: 'HARD_REBOOT',
+    reboot_pending_hard: 'HARD_REBOOT',
+    reboot_started_hard: 'HARD_REBOOT',
+    updating_password: 'PASSWORD',
+    rebuilding: 'REBUILD',
+    rebuild_block_device_mapping: 'REBUILD',
+    rebuild_spawning: 'REBUILD',
+    migrating: 'MIGRATING',
+    resize_prep: 'RESIZE',
+    resize_migrating: 'RESIZE',
+    resize_migrated: 'RESIZE',
+    resize_finish: 'RESIZE',
+  },
+  building: { default: 'BUILD' },
+  stopped: {
+    default: 'SHUTOFF',
+    resize_prep: 'RESIZE',
+    resize_migrating: 'RESIZE',
+    resize_migrated: 'RESIZE',
+    resize_finish: 'RESIZE',
+    rebuilding: 'REBUILD',
+    rebuild_block_device_mapping: 'REBUILD',
+    rebuild_spawning: 'REBUILD',
+  },
+  resized: { default: 'VERIFY_RESIZE', resize_reverting: 'REVERT_RESIZE' },
+  paused: { default: 'PAUSED', migrating: 'MIGRATING' },
+  suspended: { default: 'SUSPENDED' },
+  rescued: { default: 'RESCUE' },
+  error: { default: 'ERROR', rebuilding: 'REBUILD', rebuild_block_device_mapping: 'REBUILD', rebuild_spawning: 'REBUILD' },
+  deleted: { default: 'DELETED' },
+  'soft-delete': { default: 'SOFT_DELETED' },
+  shelved: { default: 'SHELVED' },
+  shelved_offloaded: { default: 'SHELVED_OFFLOADED' },
+};
+
+/** Nova API status of a `vm_state`/`task_state` pair; null for an unknown vm_state. */
+export function novaApiStatus(vmState: string | null | undefined, taskState: string | null | undefined): string | null {
+  const row = NOVA_API_STATUS[(vmState ?? '').trim().toLowerCase()];
+  if (!row) return null;
+  return row[(taskState ?? '').trim().toLowerCase()] ?? row.default!;
+}
+
+/**
+ * A server's state from a notification's `vm_state` + `task_state` (DESIGN §10). The task
+ * decides while the server is moving: `deleting`/`soft-deleting` → shutting_down;
+ * rebooting, rebuilding, resizing, migrating, spawning → pending. Otherwise the vm_state:
+ * building → pending, active → running, stopped/suspended/paused/shelved* → stopped,
+ * resized (awaiting confirm) → running, rescued → error (the server is not running its own
+ * disk), error → error, deleted/soft-delete → vanished. An unknown vm_state is `unknown`.
+ */
+export function mapNovaVmState(vmState: string | null | undefined, taskState: string | null | undefined): InstanceState {
+  const vm = (vmState ?? '').trim().toLowerCase();
+  const task = (taskState ?? '').trim().toLowerCase();
+  if (vm === 'deleted' || vm === 'soft-delete') return 'vanished';
+  if (task === 'deleting' || task === 'soft-deleting') return 'shutting_down';
+  if (/^(rebooting|reboot_|rebuild|resize_|migrating|spawning|block_device_mapping|networking|scheduling)/.test(task) && vm !== 'error') {
+    return 'pending';
+  }
+  switch (vm) {
+    case 'building':
+      return 'pending';
+    case 'active':
+    case 'resized':
+      return 'running';
+    case 'stopped':
+    case 'suspended':
+    case 'paused':
+    case 'shelved':
+    case 'shelved_offloaded':
+      return 'stopped';
+    case 'error':
+    case 'rescued':
+      return 'error';
+    default:
+      return 'unknown';
+  }
+}

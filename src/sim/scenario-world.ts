@@ -183,6 +183,11 @@ export class ScenarioWorld extends WorldModel {
       server.resourceStatus = 'IN_PROGRESS';
       server.resourceStatusReason = 'state changed';
       server.resourceUpdatedAtMs = this.nowMs;
+      // Heat asks Nova to delete the server: Nova sets task_state deleting and says so.
+      const oldTask = server.taskState;
+      server.taskState = 'deleting';
+      server.updatedAtMs = this.nowMs;
+      this.emit({ type: 'nova-update', server, oldStatus: server.novaStatus, oldTaskState: oldTask, atMs: this.nowMs });
       this.addEvent(stack, serverEvent(server, this.nowMs, this.prng.uuid()));
       this.record('delete', stack, server);
     }

@@ -2,6 +2,7 @@
  * `heat-gateway sim`: runs the simulator in real time until SIGINT/SIGTERM and prints where
  * its APIs are and how to log in.
  */
+import { redactText } from '../log/logger.js';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { faultsSchema, SIM_APIS, type Faults } from './fault-injector.js';
@@ -50,6 +51,9 @@ interface SimFlags {
   pushJitterMs?: number;
   pushSecret?: string;
   novaEnvelope: 'flat' | 'oslo';
+  amqpUrl?: string;
+  novaFormat: 'legacy' | 'versioned' | 'both';
+  aodhUrl?: string;
   fault: string[];
   faultsJson?: string;
 }
@@ -120,12 +124,16 @@ export function registerSimCommand(program: Command): Command {
     .option('--push-jitter-ms <ms>', 'random extra push delay', int('--push-jitter-ms'))
     .option('--push-secret <secret>', 'default HMAC-SHA256 secret for X-Signature on pushes')
     .option('--nova-envelope <flat|oslo>', 'default format of compute.instance.update pushes', 'flat')
+    .option('--amqp-url <url>', 'also publish every change to this RabbitMQ as oslo notifications (messagingv2)')
+    .option('--nova-format <legacy|versioned|both>', 'Nova notification format on the bus', 'legacy')
+    .option('--aodh-url <url>', 'also POST an Aodh event-alarm body here for every Nova change')
     .option('--fault <api.knob=value>', 'any fault knob, repeatable (e.g. heat.outage.durationMs is JSON-only)', collect, [])
     .option('--faults-json <json|@file>', 'a whole fault document as POST /_sim/faults takes it')
     .action(async (flags: SimFlags) => {
       if (flags.novaEnvelope !== 'flat' && flags.novaEnvelope !== 'oslo') {
         program.error("--nova-envelope must be 'flat' or 'oslo'");
       }
+      if (!['legacy', 'versioned', 'both'].includes(flags.novaFormat)) program.error("--nova-format must be 'legacy', 'versioned' or 'both'");
       let faults: Faults;
       try {
         faults = faultsFromFlags(flags);
@@ -145,6 +153,7 @@ export function registerSimCommand(program: Command): Command {
         maxEventsPerStack: flags.maxEventsPerStack,
         faults,
         push: { novaEnvelope: flags.novaEnvelope, secret: flags.pushSecret },
+        notifications: { ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), novaFormat: flags.novaFormat, ...(flags.aodhUrl ? { aodhUrl: flags.aodhUrl } : {}) },
       });
       const c = sim.credentials;
       const lines = [
@@ -154,6 +163,8 @@ export function registerSimCommand(program: Command): Command {
         `  deltacloud       ${sim.deltacloudUrl}`,
         `  zaqar (v2)       ${sim.zaqarUrl}`,
         `  control          ${sim.url}/_sim/{truth,world,stats,faults}`,
+        ...(flags.amqpUrl ? [`  notifications    exchanges heat, nova on ${redactText(flags.amqpUrl)} (Nova format ${flags.novaFormat})`] : []),
+        ...(flags.aodhUrl ? [`  aodh alarms      POST ${redactText(flags.aodhUrl)}`] : []),
         `credentials`,
         `  keystone         user=${c.username} password=${c.password} project=${c.projectName} (${c.projectId}) domain=${c.userDomain}`,
         `  deltacloud       user=${c.deltacloudUser} password=${c.deltacloudPassword} driver=${c.driver}`,

@@ -5,6 +5,7 @@ import type { StatsSnapshot } from './request-stats.js';
 import type { ChangeKind, NovaStatus, TruthRecord, WorldOptions } from './scenario-world.js';
 import type { SimContext, SimCredentials } from './sim-context.js';
 import type { PushOptions } from './push-dispatcher.js';
+import type { NotificationPublisherOptions } from './amqp-publisher.js';
 import type { ScenarioWorld } from './scenario-world.js';
 
 export interface SimulatorOptions {
@@ -42,6 +43,8 @@ export interface SimulatorOptions {
   tokenTtlMs?: number;
   faults?: Faults;
   push?: PushOptions;
+  /** Publish every change to a RabbitMQ as oslo notifications and/or post Aodh alarm bodies. */
+  notifications?: NotificationPublisherOptions;
   eventMarkerNotFound?: SimContext['eventMarkerNotFound'];
   /** @defaultValue 'RegionOne' */
   region?: string;
@@ -80,6 +83,8 @@ export interface SimulatorControl {
   setChangeRate(rate: number): void;
   /** Resolves once every push delivery started so far has settled. */
   pushIdle(): Promise<void>;
+  /** Resolves once every AMQP notification so far is confirmed and every Aodh post settled. */
+  notificationsIdle(): Promise<void>;
   /** The underlying world, for tests that need raw access. */
   readonly scenario: ScenarioWorld;
 }

@@ -26,6 +26,7 @@ import { handleHeat, heatError, heatTemplate } from './heat-api.js';
 import { deltacloudError, deltacloudTemplate, handleDeltacloud } from './deltacloud-api.js';
 import { handleZaqar, zaqarError, zaqarTemplate } from './zaqar-api.js';
 import { PushDispatcher, type PushOptions } from './push-dispatcher.js';
+import { startNotificationPublisher } from './amqp-publisher.js';
 import { Prng } from './prng.js';
 import { problem, simControl } from './sim-control.js';
 
@@ -79,6 +80,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     eventMarkerNotFound: options.eventMarkerNotFound ?? 'first-page',
   };
   const push = new PushDispatcher(ctx, stats, options.push);
+  const bus = options.notifications?.amqpUrl || options.notifications?.aodhUrl ? await startNotificationPublisher(ctx, options.notifications) : undefined;
 
   const sync = (): void => {
     if (!manual) world.runUntil(Date.now());
@@ -129,6 +131,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     faults: () => faults.current(),
     setChangeRate: (rate) => world.setChangeRate(rate),
     pushIdle: () => push.idle(),
+    notificationsIdle: async () => bus?.idle(),
     scenario: world,
   };
 
@@ -300,6 +303,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       closing ??= (async () => {
         if (ticker) clearInterval(ticker);
         await push.close();
+        await bus?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
         await closed;

@@ -15,6 +15,8 @@
  * | strategy-changes       | pubsub | channel announcing a switch to every replica    |
  * | due:<set>              | zset   | strategy targets by next due time (ms)          |
  * | rl:<token name>        | hash   | per-token rate-limit bucket                     |
+ * | replicas               | zset   | replica id → time of its last beat (ms)         |
+ * | replica:<id>           | string | a replica's status card (JSON, with a TTL)      |
  * | bull:*                 | bullmq | the strategy and delivery queues                |
  * | wh:*                   | …      | webhook registry and delivery log ({@link WebhookKeys}) |
  */
@@ -70,6 +72,14 @@ export class Keys {
   /** Rate-limit bucket of one token (by its name). */
   rateLimit(tokenName: string): string {
     return `${this.prefix}rl:${tokenName}`;
+  }
+  /** Replicas by the time of their last beat. */
+  get replicas(): string {
+    return `${this.prefix}replicas`;
+  }
+  /** One replica's status card. */
+  replicaCard(id: string): string {
+    return `${this.prefix}replica:${id}`;
   }
   /** BullMQ prefix: inside the hash tag, so queue keys share the slot. */
   get bull(): string {

@@ -5,7 +5,7 @@
  * never define a command twice and there is one "already defined?" check in the codebase.
  */
 import type { Redis, Result } from 'ioredis';
-import { GET_DEPLOYMENT_LUA, MISSING_LUA, OBSERVE_LUA, OLDEST_LUA, PAGE_LUA, SERVE_DEPLOYMENT_LUA } from './lua/cache.js';
+import { AGE_CHUNK_LUA, GET_DEPLOYMENT_LUA, MISSING_LUA, OBSERVE_LUA, OLDEST_LUA, PAGE_LUA, SERVE_DEPLOYMENT_LUA } from './lua/cache.js';
 import { LEASE_LUA, LEASE_RELEASE_LUA, TAKE_DUE_LUA, TAKE_TOKEN_LUA } from './lua/coordination.js';
 import { APPEND_LUA, SWITCH_STRATEGY_LUA } from './lua/feed.js';
 import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, RATE_LUA } from './lua/webhooks.js';
@@ -19,6 +19,7 @@ declare module 'ioredis' {
     hgwGetDeployment(...args: (string | number)[]): Result<string | null, Context>;
     hgwOldest(...args: (string | number)[]): Result<number | null, Context>;
     hgwServeDeployment(...args: (string | number)[]): Result<[string, string, string, string] | null, Context>;
+    hgwAgeChunk(...args: (string | number)[]): Result<(string | number)[], Context>;
     // feed and strategy state
     hgwAppend(...args: (string | number)[]): Result<string, Context>;
     hgwSwitchStrategy(...args: (string | number)[]): Result<[number, string], Context>;
@@ -45,6 +46,7 @@ export const SCRIPTS = {
   hgwGetDeployment: { lua: GET_DEPLOYMENT_LUA, numberOfKeys: 1 },
   hgwOldest: { lua: OLDEST_LUA, numberOfKeys: 1 },
   hgwServeDeployment: { lua: SERVE_DEPLOYMENT_LUA, numberOfKeys: 1 },
+  hgwAgeChunk: { lua: AGE_CHUNK_LUA, numberOfKeys: 1 },
   hgwAppend: { lua: APPEND_LUA, numberOfKeys: 1 },
   hgwSwitchStrategy: { lua: SWITCH_STRATEGY_LUA, numberOfKeys: 2 },
   hgwTakeDue: { lua: TAKE_DUE_LUA, numberOfKeys: 1 },

@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { RedisFactory, type ConnectionOptions } from '../redis/redis-factory.js';
+import type { DeliveryQueue } from '../webhooks/delivery-queue.js';
+import { CacheAgeReader } from './cache-ages.js';
 import { CacheReader } from './cache-reader.js';
 import { ChangeFeed } from './change-feed.js';
 import { deletePrefix } from './delete-prefix.js';
@@ -15,10 +17,12 @@ import { DeliveryStore } from './delivery-store.js';
 import { Keys } from './keys.js';
 import { LeaseStore } from './lease-store.js';
 import { RateLimitStore } from './rate-limit-store.js';
+import { ReplicaRegistry } from './replica-registry.js';
 import { ScheduleStore } from './schedule-store.js';
 import { StateStore } from './state-store.js';
 import { StrategyStateStore } from './strategy-state-store.js';
 import { WebhookRegistry } from './webhook-registry.js';
+import { WebhookStats } from './webhook-stats.js';
 
 /** Connections for BullMQ queues and workers. */
 export interface QueueConnections {
@@ -64,6 +68,21 @@ export class Stores implements QueueConnections {
 
   static fromConfig(config: Config, deps: StoresDeps): Stores {
     return new Stores(config, deps);
+  }
+
+  /** How fresh the cache is, by age bucket (the status page). */
+  cacheAges(): CacheAgeReader {
+    return new CacheAgeReader(this.redis, this.keys.prefix);
+  }
+
+  /** Which replicas are alive (heartbeats). */
+  replicas(aliveMs: number): ReplicaRegistry {
+    return new ReplicaRegistry(this.redis, this.keys.prefix, aliveMs);
+  }
+
+  /** Per-endpoint delivery figures (the status page). */
+  webhookStats(deliveries: DeliveryStore, queue: DeliveryQueue): WebhookStats {
+    return new WebhookStats(this.redis, this.keys.webhooks, this.webhooks, deliveries, queue);
   }
 
   /** The delivery log, with its retention settings (read at each write). */

@@ -5,7 +5,7 @@
 import { AdminModule } from '../admin/admin-module.js';
 import { BackendRegistry } from '../backends/backend-registry.js';
 import type { GatewayModule, ModuleDeps } from '../gateway.js';
-import { ingestPath, PushIngest } from '../ingest/push-ingest.js';
+import { ingestPath, PushIngest } from '../push/http-ingest.js';
 import type { Stores } from '../store/stores.js';
 import { BullScheduler, type Scheduler } from './scheduler.js';
 import { StrategyRuntime } from './strategy-runtime.js';
@@ -52,7 +52,15 @@ export function createStrategyModules(deps: ModuleDeps, options: StrategyModules
     now: deps.now,
     ...(options.convergeCheckMs !== undefined ? { convergeCheckMs: options.convergeCheckMs } : {}),
   });
-  const ingest = PushIngest.fromConfig(config, { config: deps.config, auth: deps.auth, target: runtime, logger: deps.logger });
+  const ingest = PushIngest.fromConfig(config, {
+    config: deps.config,
+    auth: deps.auth,
+    router: runtime,
+    store: stores.cache,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    now: deps.now,
+  });
   const admin = new AdminModule({ runtime, backends, store: stores.cache, feed: stores.feed, scheduler, now: deps.now });
   return { runtime, ingest, admin, backends, modules: [runtime, admin, ingest] };
 }

@@ -92,6 +92,11 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
     return (name && this.running.get(name)?.strategy) || this.current();
   }
 
+  /** The strategy assigned to `backendId` (null for a backend the config does not have). */
+  assignedTo(backendId: string): string | null {
+    return this.assignment?.backends.find((b) => b.backendId === backendId)?.strategy ?? null;
+  }
+
   /** The strategies a read goes through: the owning backend's, or every one for reads across backends. */
   async forRead(target: ReadTarget): Promise<ReadPart[]> {
     const active = [...this.running].filter(([name, r]) => r.backends.size > 0 || name === this.assignment?.defaultName);
@@ -263,7 +268,7 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
   }
 
   /** Backends whose strategy reads their kind: their observations are live, so they own what they saw. */
-  private liveOwners(): string[] {
+  liveOwners(): string[] {
     return (this.assignment?.backends ?? [])
       .filter((b) => (strategyDefinition(b.strategy).reads as readonly string[]).includes(b.kind))
       .map((b) => b.backendId);

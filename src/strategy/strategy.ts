@@ -59,6 +59,11 @@ export interface StrategyContext<O = Record<string, unknown>> {
 
 export interface Strategy {
   readonly name: string;
+  /**
+   * Pushes are this strategy's source: what a notification says is stored as it is, and only
+   * what it cannot say is fetched (push ingest and the AMQP consumers act on it).
+   */
+  readonly trustsPushes?: boolean;
   /** Starts schedules/subscriptions. Must be idempotent across replicas. */
   start(): Promise<void>;
   /** Stops this process's part; `final` also removes shared schedules (a switch away). */

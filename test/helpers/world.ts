@@ -8,7 +8,7 @@
 import type { BackendConfig } from '../../src/config/schema.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Gateway } from '../../src/gateway.js';
-import { PushIngest } from '../../src/ingest/push-ingest.js';
+import { PushIngest } from '../../src/push/http-ingest.js';
 import { heatServerState, mapDeltacloudState, type InstanceState } from '../../src/model/states.js';
 import type { Instance } from '../../src/model/types.js';
 import { startSimulator, type Simulator, type SimulatorOptions, type WorldSnapshot } from '../../src/sim/simulator.js';

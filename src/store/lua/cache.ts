@@ -217,3 +217,38 @@ local rec = redis.call('HMGET', KEYS[1], 'j', 'v', 'ob', 'o')
 if not rec[1] then return false end
 return {with_instance_ids(ARGV[1], ARGV[2], rec[1]), rec[2], rec[3], rec[4]}
 `;
+
+/**
+ * Counts one chunk of the instance index after a lex cursor.
+ * KEYS: instance index. ARGV: prefix, cursor ('' = start), chunk size, now ms, bucket bounds…
+ * Returns {next id or '', vanished, bucket counts…}. Vanished instances (tombstones) are
+ * counted apart: they are not refreshed any more, so their age says nothing.
+ */
+export const AGE_CHUNK_LUA = `
+local from = '-'
+if ARGV[2] ~= '' then from = '(' .. ARGV[2] end
+local ids = redis.call('ZRANGEBYLEX', KEYS[1], from, '+', 'LIMIT', 0, tonumber(ARGV[3]))
+local now = tonumber(ARGV[4])
+local nb = #ARGV - 4
+local counts = {}
+for b = 1, nb + 1 do counts[b] = 0 end
+local vanished = 0
+for _, id in ipairs(ids) do
+  local r = redis.call('HMGET', ARGV[1] .. 'i:' .. id, 'ob', 'st')
+  if r[2] == 'vanished' then
+    vanished = vanished + 1
+  elseif r[1] then
+    local age = now - tonumber(r[1])
+    local b = nb + 1
+    for i = 1, nb do
+      if age < tonumber(ARGV[4 + i]) then b = i break end
+    end
+    counts[b] = counts[b] + 1
+  end
+end
+local next = ''
+if #ids == tonumber(ARGV[3]) then next = ids[#ids] end
+local out = {next, vanished}
+for b = 1, nb + 1 do out[#out + 1] = counts[b] end
+return out
+`;

@@ -26,6 +26,7 @@ const modeSchema = z
       .object({ count: finite, fraction: finite, reboots: z.object({ transitions: finite, missed: finite, fraction: finite }).strict() })
       .strict(),
     reads: z.object({ count: finite, errors: finite, p50Ms: finite, p99Ms: finite, staleFraction: finite, meanStalenessMs: finite }).strict(),
+    requestsPerChange: finite,
     gateway: z.object({ cpuSeconds: finite, peakRssMiB: finite }).strict(),
     redis: z.object({ usedMemoryMiB: finite }).strict(),
   })
@@ -77,6 +78,11 @@ describe('strategy benchmark --quick (smoke)', function () {
       expect(r.reads.errors, r.mode).to.equal(0);
       expect(r.reads.count, r.mode).to.be.greaterThan(0);
     }
+  });
+
+  it('webhook over AMQP trusts the notifications: fewer backend requests per change than over Zaqar', () => {
+    expect(byMode('webhook-amqp').requestsPerChange).to.be.below(byMode('webhook').requestsPerChange);
+    expect(byMode('webhook-amqp').detection.p50Ms).to.be.below(byMode('cached-poll').detection.p50Ms);
   });
 
   it('webhook detects faster than cached-poll', () => {

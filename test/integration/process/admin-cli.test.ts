@@ -64,7 +64,7 @@ describe('admin verbs of the CLI against a running gateway', function () {
   it('status, webhooks list and get answer the API JSON', async () => {
     const status = await cli(['status']);
     expect(status.code).to.equal(0);
-    expect(JSON.parse(status.out)).to.have.keys('strategy', 'backends', 'cache', 'feed', 'queues');
+    expect(JSON.parse(status.out)).to.have.keys('strategy', 'backends', 'cache', 'feed', 'queues', 'push');
     const created = (await (
       await fetch(`${url}/v1/webhooks`, {
         method: 'POST',

@@ -1,0 +1,144 @@
+/**
+ * Applies what pushes say. A notification that carries a state is observed directly, with
+ * the notification's own time as backend time: the store's "older never overwrites newer"
+ * rule absorbs reordering (competing consumers, redeliveries) and duplicates. The backend is
+ * asked only for what a push cannot say: a server or stack the cache has never seen (its
+ * template resource name, its stack), a stack's outputs after it completes, and Heat
+ * event-sink messages (which name a resource, not the server's live status). Those fetches
+ * go through the strategy's coalesced refresh.
+ */
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { UNASSIGNED_DEPLOYMENT, type Deployment, type Instance, type InstanceObservation } from '../model/types.js';
+import type { StateStore } from '../store/state-store.js';
+import type { PushHint } from '../strategy/strategy.js';
+import type { InstanceUpdate, PushUpdate, StackUpdate } from './notification-parsers.js';
+
+export interface PushApplierDeps {
+  store: StateStore;
+  logger: Logger;
+  metrics?: Metrics;
+  now: () => number;
+  /** Served as `source`. @defaultValue 'webhook' */
+  source?: string;
+  /** Backends some running strategy reads: an instance they own ignores other backends (ownership). */
+  liveOwners?: () => readonly string[];
+  /** Fetches what the hints name from the backend; resolves once it is stored (or given up). */
+  fetch: (hints: PushHint[]) => Promise<void>;
+}
+
+export interface ApplyResult {
+  /** Updates observed straight from the push. */
+  observed: number;
+  /** Hints handed to the backend fetch. */
+  fetched: number;
+}
+
+/** After a stack finishes one of these, its outputs may have changed: the push cannot carry them. */
+const OUTPUTS_SETTLED = /^(CREATE|UPDATE|ROLLBACK|RESTORE|ADOPT)_COMPLETE$/;
+
+export class PushApplier {
+  private readonly source: string;
+
+  constructor(private readonly deps: PushApplierDeps) {
+    this.source = deps.source ?? 'webhook';
+  }
+
+  /** Stores what `updates` say; resolves once every observation (and fetch) is stored. */
+  async apply(updates: PushUpdate[]): Promise<ApplyResult> {
+    const hints: PushHint[] = [];
+    const instances: InstanceUpdate[] = [];
+    const stacks: StackUpdate[] = [];
+    for (const u of updates) {
+      if (u.kind === 'hint') hints.push(u.hint);
+      else if (u.kind === 'instance') instances.push(u);
+      else stacks.push(u);
+    }
+    // Stacks first: a stack deleted in this batch vanishes its servers before they are looked at.
+    let observed = 0;
+    for (const stack of stacks) observed += await this.applyStack(stack, hints);
+    observed += await this.applyInstances(instances, hints);
+    if (hints.length > 0) await this.deps.fetch(hints);
+    return { observed, fetched: hints.length };
+  }
+
+  private ctx(atMs: number | null) {
+    // The notification's time is when the state held; without one, now.
+    const liveOwners = this.deps.liveOwners?.();
+    return { source: this.source, observedAtMs: atMs ?? this.deps.now(), ...(liveOwners ? { liveOwners } : {}) };
+  }
+
+  private count(outcome: string, n = 1): void {
+    this.deps.metrics?.observations.inc({ source: this.source, outcome }, n);
+  }
+
+  private async applyInstances(updates: InstanceUpdate[], hints: PushHint[]): Promise<number> {
+    if (updates.length === 0) return 0;
+    const cached = await this.deps.store.getInstances(updates.map((u) => u.instanceId));
+    const writes: Promise<unknown>[] = [];
+    for (const [i, update] of updates.entries()) {
+      const known = cached[i];
+      if (!known || (known.deploymentId === UNASSIGNED_DEPLOYMENT && update.stackId)) {
+        // Its stack and template resource name are not in the notification.
+        hints.push({ backendId: update.backendId, event: update.event, instanceId: update.instanceId, ...(update.stackId ? { stackId: update.stackId } : {}) });
+        continue;
+      }
+      const observation = toObservation(known, update);
+      writes.push(this.deps.store.observeInstance(observation, this.ctx(update.atMs)).then((r) => this.count(r.outcome)));
+    }
+    await Promise.all(writes);
+    return writes.length;
+  }
+
+  private async applyStack(update: StackUpdate, hints: PushHint[]): Promise<number> {
+    const known = await this.deps.store.getDeployment(update.stackId);
+    const hint: PushHint = { backendId: update.backendId, event: update.event, stackId: update.stackId, ...(update.stackName ? { stackName: update.stackName } : {}) };
+    const creating = update.status === 'CREATE_IN_PROGRESS';
+    if (!known && !creating) {
+      // A stack we never saw, past its start: show it (outputs, servers) once.
+      hints.push(hint);
+      return 0;
+    }
+    const base: Deployment | null = known;
+    const ctx = this.ctx(update.atMs);
+    const result = await this.deps.store.observeDeployment(
+      {
+        id: update.stackId,
+        name: update.stackName ?? base?.name ?? update.stackId,
+        status: update.status,
+        statusReason: update.statusReason,
+        // A stack just starting has no outputs yet; otherwise the last ones seen stand.
+        outputs: base?.outputs ?? [],
+        backendId: update.backendId,
+        updatedAt: update.heatUpdatedAt ?? base?.updatedAt ?? null,
+      },
+      ctx,
+    );
+    this.count(result.outcome);
+    if (update.status === 'DELETE_COMPLETE') {
+      // Heat says the stack is gone, so its servers are.
+      await this.deps.store.vanishInstances(await this.deps.store.instanceIdsOf(update.stackId), ctx);
+    } else if (OUTPUTS_SETTLED.test(update.status) && result.outcome === 'changed') {
+      hints.push(hint);
+    }
+    return 1;
+  }
+}
+
+function toObservation(known: Instance, update: InstanceUpdate): InstanceObservation {
+  const vanished = update.state === 'vanished';
+  // A deleted server keeps the addresses it had; a format without public addresses keeps those seen.
+  const addresses =
+    vanished || !update.addresses
+      ? known.addresses
+      : { public: update.addresses.public ?? known.addresses.public, private: update.addresses.private };
+  return {
+    id: known.id,
+    deploymentId: known.deploymentId,
+    name: known.name,
+    state: update.state,
+    backend: { id: update.backendId, kind: known.backend.kind, status: update.rawStatus },
+    addresses,
+    updatedAt: update.atMs === null ? known.updatedAt : new Date(update.atMs).toISOString(),
+  };
+}

@@ -38,9 +38,14 @@ export interface FeedFanoutOptions {
   queue: DeliveryQueue;
   logger: Logger;
   now: () => number;
-  /** Pending entries idle this long are claimed from their (dead) consumer. @defaultValue 30000 */
+  /** Pending entries idle this long are claimed from their (dead) consumer. @defaultValue 1000 */
   claimIdleMs?: number;
-  /** Leader lease. @defaultValue 10000 */
+  /**
+   * Leader lease, renewed every half lease. A killed leader's lease lapses within this, and
+   * followers check every quarter lease: fan-out resumes within about 1.25 × lease. A leader
+   * stalled longer than half a lease may lose the lease; that only repeats work (deliveries
+   * are deduplicated), never loses it. @defaultValue 1000
+   */
   leaseMs?: number;
   /** Entries per read. @defaultValue 200 */
   batch?: number;
@@ -62,8 +67,8 @@ export class FeedFanout {
 
   constructor(private readonly o: FeedFanoutOptions) {
     this.log = o.logger.child({ component: 'webhook-fanout', consumer: this.consumer });
-    this.claimIdleMs = o.claimIdleMs ?? 30_000;
-    this.leaseMs = o.leaseMs ?? 10_000;
+    this.claimIdleMs = o.claimIdleMs ?? 1_000;
+    this.leaseMs = o.leaseMs ?? 1_000;
     this.batch = o.batch ?? 200;
   }
 

@@ -105,9 +105,20 @@ export class Stores implements QueueConnections {
     return this.factory.create(name, options);
   }
 
-  /** Connects the shared connection now, so a wrong URL shows in the log at start. */
-  connect(): Promise<void> {
-    return this.redis.connect();
+  /** Resolves once the shared connection is ready (callers that use the stores outside a gateway). */
+  async ready(timeoutMs = 5_000): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.redis.once('ready', onReady);
+    });
   }
 
   /** The readiness probe: one PING. */

@@ -100,8 +100,17 @@ export class FeedFanout {
             await this.pause(Math.min(this.leaseMs / 4, 1_000));
             continue;
           }
-          if (leaderUntil === 0) this.log.info('fan-out leader');
+          const takingOver = leaderUntil === 0;
           leaderUntil = now + this.leaseMs;
+          if (takingOver) {
+            this.log.info('fan-out leader');
+            // Only the leader reads, so whatever another consumer still holds was abandoned
+            // (a dying leader's blocked read may even have received entries after its death):
+            // claim it all now instead of after claimIdleMs. A leader that only stalled may
+            // still be fanning those out; repeats are deduplicated.
+            this.lastClaimAt = Date.now();
+            await this.claimAbandoned(0);
+          }
         }
         if (Date.now() - this.lastClaimAt > Math.min(this.claimIdleMs, 5_000)) {
           this.lastClaimAt = Date.now();
@@ -118,10 +127,10 @@ export class FeedFanout {
   }
 
   /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */
-  private async claimAbandoned(): Promise<void> {
+  private async claimAbandoned(minIdleMs = this.claimIdleMs): Promise<void> {
     await this.o.group.claimAbandoned(
       this.consumer,
-      { idleMs: this.claimIdleMs, count: this.batch },
+      { idleMs: minIdleMs, count: this.batch },
       async (entries) => {
         this.log.info('claimed abandoned feed entries', { count: entries.length });
         await this.process(entries);

@@ -72,8 +72,16 @@ describe('resilience: fan-out leader killed (real processes)', function () {
     const secondId = (await client.xrange(`${prefix}feed`, second.cursor!, second.cursor!))[0]![1];
     const secondEventId = JSON.parse(secondId[1]!).id as string;
 
-    await waitFor(() => receiver.received.some((r) => r.headers['webhook-id'] === secondEventId), { timeoutMs: 10_000, what: 'the event appended after the kill' });
+    // Fan-out has resumed when the surviving replica has made the delivery of an event
+    // appended after the kill (the delivery record exists); receipt follows through the queue.
+    const hook = created.json.id as string;
+    await waitFor(async () => (await get(b.url, `/v1/webhooks/${hook}/deliveries/${secondEventId}`, TOKENS.client)).status === 200, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'the delivery of the event appended after the kill',
+    });
     const resumedMs = Math.round(performance.now() - killedAt);
+    await waitFor(() => receiver.received.some((r) => r.headers['webhook-id'] === secondEventId), { timeoutMs: 10_000, what: 'the event appended after the kill' });
     await waitFor(() => receiver.received.filter((r) => r.headers['webhook-id'] === firstId).length >= 2, { timeoutMs: 15_000, what: 'the abandoned delivery re-sent' });
     const resentMs = Math.round(performance.now() - killedAt);
     console.log(`      (fan-out resumed ${resumedMs} ms and the abandoned delivery was re-sent ${resentMs} ms after the SIGKILL)`);

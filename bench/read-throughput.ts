@@ -25,13 +25,12 @@ import { Redis } from 'ioredis';
 import { createConductorApiModule } from '../src/api/conductor-api-module.js';
 import { fixedStrategy } from '../src/api/active-strategy.js';
 import { parseConfig } from '../src/config/load.js';
-import type { StrategyName } from '../src/config/schema.js';
 import { Gateway } from '../src/gateway.js';
 import { silentLogger } from '../src/log/logger.js';
 import type { InstanceObservation } from '../src/model/types.js';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { StateStore } from '../src/store/state-store.js';
-import { BaseStrategy, type StrategyContext } from '../src/strategy/strategy.js';
+import type { Strategy } from '../src/strategy/strategy.js';
 import { printTable, writeResult } from './report.js';
 
 const { values } = parseArgs({
@@ -47,9 +46,15 @@ const { values } = parseArgs({
 const PREFIX = '{bench-read}:';
 const TOKEN = 'bench-client-token-0123456789abcdef';
 
-class NoopStrategy extends BaseStrategy {
-  readonly name: StrategyName = 'cached-poll';
-}
+/** Serves the cache as is: the read path without any strategy work. */
+const noopStrategy: Strategy = {
+  name: 'noop',
+  start: async () => {},
+  stop: async () => {},
+  beforeRead: async () => ({ failed: false }),
+  staleAfterMs: () => Number.POSITIVE_INFINITY,
+  onPush: async () => {},
+};
 
 // ------------------------------------------------------------------ child: one server
 
@@ -66,8 +71,7 @@ async function serveGateway(redisUrl: string): Promise<string> {
     },
     log: { level: 'error', format: 'json' },
   });
-  const strategy = new NoopStrategy({} as StrategyContext);
-  const gateway = new Gateway({ config, logger: silentLogger(), modules: [(g) => createConductorApiModule(g, fixedStrategy(strategy))] });
+  const gateway = new Gateway({ config, logger: silentLogger(), modules: [(deps) => createConductorApiModule(deps, fixedStrategy(noopStrategy))] });
   return gateway.start();
 }
 

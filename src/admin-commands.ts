@@ -1,13 +1,14 @@
 /**
  * Admin verbs of the CLI: thin clients of a running gateway's API (DESIGN §8).
  *   heat-gateway status
- *   heat-gateway strategy get | set <name>
+ *   heat-gateway strategy get | set <name> [--backend <id>]
  *   heat-gateway webhooks list | get <id> | deliveries <id> | dead-letters <id>
  *   heat-gateway deliveries redeliver <webhookId> <deliveryId>
  * `--url` (HGW_URL, default http://127.0.0.1:8080) and `--token` (HGW_TOKEN) say which
  * gateway and who asks. Output is the API's JSON; a problem prints its detail and exits 1.
  */
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
+import { STRATEGIES } from './strategy/registry.js';
 
 interface Target {
   url: string;
@@ -88,9 +89,14 @@ export function registerAdminCommands(program: Command): void {
   const strategy = connection(program.command('strategy').description('show or switch the strategy of every replica (admin)'));
   strategy.command('get').description('the strategy in force').action(action((t) => callGateway(t, 'GET', '/admin/strategy')));
   strategy
-    .command('set <name>')
-    .description('switch to on-demand, cached-poll, webhook or deltacloud-poll')
-    .action(action((t, name) => callGateway(t, 'PUT', '/admin/strategy', { name })));
+    .command('set')
+    .addArgument(new Argument('<name>', 'the strategy').choices(STRATEGIES.map((d) => d.name)))
+    .option('--backend <id>', 'switch only this backend (backends[].id); the others keep theirs')
+    .description('switch every replica to another strategy (the default, or one backend\'s)')
+    .addHelpText('after', `\nStrategies:\n${STRATEGIES.map((d) => `  ${d.name.padEnd(18)}${d.summary}`).join('\n')}`)
+    .action((name: string, opts: { backend?: string }, command: Command) =>
+      action((t) => callGateway(t, 'PUT', '/admin/strategy', { name, ...(opts.backend ? { backendId: opts.backend } : {}) }))(opts, command),
+    );
 
   const webhooks = connection(program.command('webhooks').description('registered webhook endpoints'));
   webhooks.command('list').description('every endpoint').action(action((t) => callGateway(t, 'GET', '/v1/webhooks?limit=1000')));

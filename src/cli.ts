@@ -10,6 +10,7 @@ import { runDemo } from './demo.js';
 import { registerSimCommand } from './sim/sim-command.js';
 import { registerBenchCommand } from './bench/bench-command.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { STRATEGY_NAMES } from './strategy/registry.js';
 
 const program = new Command('heat-gateway')
   .description('Gateway between Aeolus Conductor and Heat-like orchestration backends')
@@ -63,11 +64,12 @@ program
   .option('--deployments <n>', 'simulated deployments', (v) => Number.parseInt(v, 10), 5)
   .option('--instances-per-deployment <n>', 'instances per deployment', (v) => Number.parseInt(v, 10), 3)
   .option('--change-rate <r>', 'simulated changes per second', Number.parseFloat, 0.2)
-  .option('--strategy <name>', 'on-demand, cached-poll, webhook or deltacloud-poll', 'cached-poll')
+  .addOption(new Option('--strategy <name>', 'the strategy to run').choices(STRATEGY_NAMES).default('cached-poll'))
   .option('--data-dir <dir>', 'where the local Redis (and RabbitMQ) keep their data', '.data')
   .option('--push <zaqar|amqp>', 'how pushes reach the gateway: Zaqar webhooks, or a local RabbitMQ notification bus (runs the webhook strategy)', 'zaqar')
+  .option('--mixed', 'two simulated clouds, a strategy each: a Heat cloud on webhook, a Deltacloud-only cloud on deltacloud-poll')
   .option('--keep-data', "keep the previous run's cache, feed and webhooks (default: start from an empty keyspace)", false)
-  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; push: string; keepData: boolean }) => {
+  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; push: string; mixed?: boolean; keepData: boolean }) => {
     if (opts.push !== 'zaqar' && opts.push !== 'amqp') program.error("--push must be 'zaqar' or 'amqp'");
     await runDemo(opts);
   });

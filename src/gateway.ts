@@ -5,7 +5,6 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import type { Config } from './config/schema.js';
 import type { ConfigWatcher } from './config/config-watcher.js';
 import { ApiRouter } from './http/api-router.js';
@@ -15,9 +14,9 @@ import type { ReadinessCheck } from './http/health.js';
 import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { isRedisUnavailable, redactRedisUrl } from './redis/redis-errors.js';
-import { RedisFactory } from './redis/redis-factory.js';
-import { ChangeFeed } from './store/change-feed.js';
-import { StateStore } from './store/state-store.js';
+import type { ChangeFeed } from './store/change-feed.js';
+import type { StateStore } from './store/state-store.js';
+import { Stores } from './store/stores.js';
 
 /** A part of the gateway with routes and/or background work. */
 export interface GatewayModule {
@@ -36,25 +35,39 @@ export interface GatewayModule {
   configChanged?(next: Config, previous: Config): void | Promise<void>;
 }
 
-export type ModuleFactory = (gateway: Gateway) => GatewayModule;
+/**
+ * What a module is built from. Modules take the parts they need from it (the stores, not a
+ * Redis connection; the config getter, not the gateway).
+ */
+export interface ModuleDeps {
+  /** The config in force (a reload replaces it). */
+  config: () => Config;
+  stores: Stores;
+  auth: Authenticator;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => number;
+  /** Where backends reach this gateway: server.publicUrl, or the bound address. */
+  publicUrl: () => string;
+}
+
+/** Builds one module, or several that belong together (the strategy runtime and its routes). */
+export type ModuleFactory = (deps: ModuleDeps) => GatewayModule | GatewayModule[];
 
 export interface GatewayOptions {
   config: Config;
   logger: Logger;
   /** When given, config edits are applied while running. */
   watcher?: ConfigWatcher;
-  /** Modules to run; each is created with this gateway. */
+  /** Modules to run, in start order. */
   modules?: ModuleFactory[];
   /** Clock, for tests. @defaultValue Date.now */
   now?: () => number;
 }
 
 export class Gateway {
-  readonly redisFactory: RedisFactory;
-  /** Shared command connection (store, feed, modules' non-blocking commands). */
-  readonly redis: Redis;
-  readonly store: StateStore;
-  readonly feed: ChangeFeed;
+  /** The store layer: the only door to Redis. */
+  readonly stores: Stores;
   readonly auth: Authenticator;
   readonly api: ApiRouter;
   readonly metrics = new Metrics();
@@ -77,20 +90,29 @@ export class Gateway {
     this.current = config;
     this.logger = logger;
     this.now = options.now ?? Date.now;
-    this.redisFactory = new RedisFactory({
-      url: config.redis.url,
-      connectTimeoutMs: config.redis.connectTimeoutMs,
-      commandTimeoutMs: config.redis.pingTimeoutMs,
-      logger,
-    });
-    this.redis = this.redisFactory.create('store');
-    const counted = (type: string) => this.metrics.feedAppends.inc({ type });
-    this.store = new StateStore(this.redis, config.redis.keyPrefix, config.feed, this.now, counted);
-    this.feed = new ChangeFeed(this.redis, config.redis.keyPrefix, config.feed, this.now, counted);
+    this.stores = Stores.fromConfig(config, { logger, now: this.now, onFeedAppend: (type) => this.metrics.feedAppends.inc({ type }) });
     this.auth = new Authenticator(config.auth.tokens);
     this.api = new ApiRouter(this.auth);
-    this.modules = (options.modules ?? []).map((create) => create(this));
+    const deps: ModuleDeps = {
+      config: () => this.current,
+      stores: this.stores,
+      auth: this.auth,
+      metrics: this.metrics,
+      logger,
+      now: this.now,
+      publicUrl: () => this.publicUrl,
+    };
+    this.modules = (options.modules ?? []).flatMap((create) => create(deps));
     for (const module of this.modules) module.routes?.(this.api);
+  }
+
+  /** The cache (the one write path and reads). */
+  get store(): StateStore {
+    return this.stores.cache;
+  }
+
+  get feed(): ChangeFeed {
+    return this.stores.feed;
   }
 
   /** The config in force. */
@@ -111,7 +133,7 @@ export class Gateway {
         name: 'redis',
         timeoutMs: this.current.redis.pingTimeoutMs,
         check: () =>
-          this.redis.ping().catch((err: Error) => {
+          this.stores.ping().catch((err: Error) => {
             throw new Error(`${where} does not answer (${err.message}); set redis.url or REDIS_URL`);
           }),
       },
@@ -210,7 +232,7 @@ export class Gateway {
     for (;;) {
       if (this.stopping) return;
       try {
-        await this.redis.ping();
+        await this.stores.ping();
         if (nextLogAt > 0) this.logger.info('Redis answers; starting', { redis: this.redisUrlForLogs });
         return;
       } catch (err) {
@@ -293,10 +315,10 @@ export class Gateway {
       if (!(await settlesWithin(modules, deadline - closeMs - Date.now()))) {
         this.logger.warn('modules did not stop within server.shutdownGraceMs; abandoning their work (it is retried elsewhere)', { graceMs });
         // Whatever still waits on Redis (BullMQ closing, an XREADGROUP) fails now.
-        this.redisFactory.disconnectAll();
+        this.stores.disconnectAll();
       }
       if (!(await settlesWithin(closed, deadline - closeMs - Date.now()))) server?.closeAllConnections();
-      await this.redisFactory.closeAll(Math.max(10, deadline - Date.now()));
+      await this.stores.close(Math.max(10, deadline - Date.now()));
       this.logger.info('heat-gateway stopped');
     })();
     return this.stopping;

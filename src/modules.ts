@@ -1,25 +1,35 @@
 /** The modules a production gateway runs, in start order. */
 import { createConductorApiModule } from './api/conductor-api-module.js';
 import type { ModuleFactory } from './gateway.js';
+import { PushModule, type PushModuleOptions } from './push/push-module.js';
 import { createStatusModule, type StatusModuleOptions } from './status/status-module.js';
 import { runtimeSources } from './status/status-sources.js';
-import { StrategyRuntime, type StrategyRuntimeOptions } from './strategy/strategy-runtime.js';
-import { PushModule, type PushModuleOptions } from './push/push-module.js';
-import { createWebhookModule, type WebhookModule } from './webhooks/create-webhook-module.js';
+import { createStrategyModules, type StrategyModulesOptions } from './strategy/strategy-modules.js';
+import { createWebhookModule } from './webhooks/create-webhook-module.js';
 
 export function defaultModules(
-  options: { strategies?: StrategyRuntimeOptions; push?: PushModuleOptions; status?: StatusModuleOptions } = {},
+  options: { strategies?: StrategyModulesOptions; push?: PushModuleOptions; status?: StatusModuleOptions } = {},
 ): ModuleFactory[] {
-  let runtime: StrategyRuntime | undefined;
-  let webhooks: WebhookModule | undefined;
   return [
-    (gateway) => (runtime = new StrategyRuntime(gateway, options.strategies)),
-    // Reads go through whichever strategy the runtime is running at the time of the read.
-    (gateway) => createConductorApiModule(gateway, { current: () => runtime!.current() }),
-    (gateway) => (webhooks = createWebhookModule(gateway)),
-    // AMQP consumers run while the runtime runs the webhook strategy.
-    (gateway) => new PushModule(gateway, { current: () => runtime!.current() }, options.push),
-    // The status page reads the runtime and the webhook module through their public faces.
-    (gateway) => createStatusModule(gateway, runtimeSources(gateway, runtime!, webhooks!), options.status),
+    (deps) => {
+      const strategy = createStrategyModules(deps, options.strategies);
+      const webhooks = createWebhookModule(deps);
+      // AMQP consumers run for the backends whose strategy trusts pushes.
+      const push = new PushModule(
+        { config: deps.config, store: deps.stores.cache, metrics: deps.metrics, logger: deps.logger, now: deps.now },
+        strategy.runtime,
+        options.push,
+      );
+      strategy.admin.include(push);
+      return [
+        ...strategy.modules,
+        // Reads go through the strategy of the backend that owns what is read.
+        createConductorApiModule(deps, strategy.runtime),
+        webhooks,
+        push,
+        // The status page reads the runtime and the webhook module through their public faces.
+        createStatusModule(deps, runtimeSources(deps, strategy.runtime, webhooks), options.status),
+      ];
+    },
   ];
 }

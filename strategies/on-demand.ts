@@ -4,20 +4,28 @@
  * calls (never one call per instance); a read waits at most `readDeadlineMs`, then the cache
  * is served marked stale (the fetch still completes and lands in the cache).
  */
-import { DeltacloudClient } from '../src/backends/deltacloud-client.js';
-import { HeatClient } from '../src/backends/heat-client.js';
-import { BackendSync } from '../src/strategy/backend-sync.js';
+import { z } from 'zod';
+import { durationMs, MINUTE } from '../src/config/zod-helpers.js';
+import { isDeploymentSource, type InstanceSource } from '../src/sources/instance-source.js';
+import { SourceSync } from '../src/sources/source-sync.js';
+import { defineStrategy } from '../src/strategy/define-strategy.js';
 import { BaseStrategy, type ReadFreshness, type ReadTarget, type StrategyContext } from '../src/strategy/strategy.js';
 
-export class OnDemandStrategy extends BaseStrategy {
-  readonly name = 'on-demand' as const;
-  private readonly sync: BackendSync;
+const options = z
+  .object({
+    readDeadlineMs: durationMs(50, MINUTE).default(5_000).describe('Longest a read waits for the backend before serving the cache.'),
+  })
+  .strict();
+type Options = z.output<typeof options>;
+
+class OnDemand extends BaseStrategy<Options> {
+  private readonly sync: SourceSync;
   /** In-flight fetches by target: a burst of UI refreshes costs one backend call. */
   private readonly inflight = new Map<string, Promise<void>>();
 
-  constructor(ctx: StrategyContext) {
+  constructor(ctx: StrategyContext<Options>) {
     super(ctx);
-    this.sync = new BackendSync(ctx, 'on-demand');
+    this.sync = new SourceSync(ctx, ctx.name);
   }
 
   override async beforeRead(target: ReadTarget): Promise<ReadFreshness> {
@@ -27,7 +35,7 @@ export class OnDemandStrategy extends BaseStrategy {
       fetch = this.fetch(target).finally(() => this.inflight.delete(key));
       this.inflight.set(key, fetch);
     }
-    const deadlineMs = this.ctx.config().strategy.onDemand.readDeadlineMs;
+    const deadlineMs = this.options.readDeadlineMs;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -57,7 +65,7 @@ export class OnDemandStrategy extends BaseStrategy {
   private async fetchTarget(target: ReadTarget): Promise<void> {
     switch (target.kind) {
       case 'deployments':
-        await Promise.all(this.sync.heatClients().map((h) => this.sync.syncStackList(h)));
+        await Promise.all(this.ctx.sources.deployments().map((source) => this.sync.syncDeploymentList(source)));
         return;
       case 'instances':
         if (target.deploymentId !== undefined) return this.fetchDeployment(target.deploymentId);
@@ -67,9 +75,12 @@ export class OnDemandStrategy extends BaseStrategy {
         return this.fetchDeployment(target.id);
       case 'instance': {
         const known = await this.ctx.store.getInstance(target.id);
-        const client = known ? this.sync.client(known.backend.id) : undefined;
-        if (client instanceof DeltacloudClient) return this.sync.syncDeltacloudInstance(client, target.id);
-        if (client instanceof HeatClient && known) return this.fetchDeployment(known.deploymentId, false);
+        const source = known ? this.ctx.sources.get(known.backend.id) : undefined;
+        if (known && source) {
+          const deployment = await this.ctx.store.getDeployment(known.deploymentId);
+          await this.sync.syncInstance(source, target.id, { deploymentId: known.deploymentId, ...(deployment ? { deploymentName: deployment.name } : {}) });
+          return;
+        }
         // Not cached yet: only a full listing can find it.
         await this.fetchEverything();
       }
@@ -77,34 +88,43 @@ export class OnDemandStrategy extends BaseStrategy {
   }
 
   /** One deployment: shown and its servers listed (two calls); unknown → the stack lists. */
-  private async fetchDeployment(id: string, show = true): Promise<void> {
+  private async fetchDeployment(id: string): Promise<void> {
     const known = await this.ctx.store.getDeployment(id);
-    const client = known ? this.sync.client(known.backendId) : undefined;
-    if (client instanceof DeltacloudClient) {
-      await this.sync.syncDeltacloud(client);
+    const source = known ? this.ctx.sources.get(known.backendId) : undefined;
+    if (known && source) {
+      await this.sync.syncScope(source, { deploymentId: id, name: known.name });
       return;
     }
-    if (client instanceof HeatClient && known) {
-      if (show) await this.sync.syncDeployment(client, { name: known.name, id });
-      else await this.sync.syncStack(client, { name: known.name, id }, known.status);
-      return;
-    }
-    for (const heat of this.sync.heatClients()) {
-      const stack = (await this.sync.syncStackList(heat)).find((s) => s.id === id || s.stack_name === id);
+    for (const heat of this.ctx.sources.deployments()) {
+      const stack = (await this.sync.syncDeploymentList(heat)).find((s) => s.ref.id === id || s.ref.name === id);
       if (stack) {
-        await this.sync.syncStack(heat, { name: stack.stack_name, id: stack.id }, stack.stack_status);
+        await this.sync.syncDeploymentInstances(heat, stack.ref, stack.status);
         return;
       }
     }
   }
 
   /**
-   * Everything, with list calls only: the Heat backends, or the Deltacloud ones when no Heat
-   * is configured (one source per instance, so two views of one server never alternate).
+   * Everything, with list calls only: the backends with deployments (Heat), or the others
+   * when none is configured (one source per instance, so two views of one server never
+   * alternate).
    */
   private async fetchEverything(): Promise<void> {
-    const heat = this.sync.heatClients();
-    if (heat.length > 0) await Promise.all(heat.map((h) => this.sync.syncHeatBackend(h)));
-    else await Promise.all(this.sync.deltacloudClients().map((d) => this.sync.syncDeltacloud(d)));
+    const all = this.ctx.sources.instances();
+    const withDeployments = all.filter(isDeploymentSource);
+    const chosen: InstanceSource[] = withDeployments.length > 0 ? withDeployments : all;
+    await Promise.all(chosen.map((source) => this.sync.syncEverything(source)));
   }
 }
+
+export default defineStrategy({
+  name: 'on-demand',
+  summary: 'every read asks the backend first (coalesced, with a deadline); nothing runs in the background',
+  options,
+  jobs: {},
+  reads: ['heat', 'deltacloud'],
+  // Every read refreshes first: what is served is as fresh as the read itself.
+  staleAfterMs: () => Number.POSITIVE_INFINITY,
+  conformance: { kind: 'on-read' },
+  create: (ctx) => new OnDemand(ctx),
+});

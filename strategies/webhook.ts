@@ -6,101 +6,87 @@
  * everything (default every 10 minutes), and one right after every (re)subscription, cover
  * pushes that were lost.
  */
-import { HeatClient } from '../src/backends/heat-client.js';
-import { ZaqarClient } from '../src/backends/zaqar-client.js';
-import type { HeatBackendConfig } from '../src/config/schema.js';
+import { z } from 'zod';
+import { DAY, durationMs, fraction, SECOND } from '../src/config/zod-helpers.js';
+import { defineStrategy } from '../src/strategy/define-strategy.js';
 import { jittered, ScheduledStrategy } from '../src/strategy/scheduled-strategy.js';
-import type { PushHint } from '../src/strategy/strategy.js';
+import type { PushHint, StrategyContext } from '../src/strategy/strategy.js';
+
+const options = z
+  .object({
+    resyncIntervalMs: durationMs(SECOND, DAY).default(600_000).describe('Safety-net full resync of each backend.'),
+    jitter: fraction.default(0.1).describe('± fraction of the resync interval.'),
+  })
+  .strict();
+type Options = z.output<typeof options>;
+
+const jobs = {
+  subscribe: z.object({ backend: z.string() }),
+  resync: z.object({ backend: z.string() }),
+};
 
 /** After a failed push refresh or resync, the next resync comes this soon (at most). */
 const RETRY_AFTER_FAILURE_MS = 5_000;
+const TICK_MS = 1_000;
 
 /** Due-set members: `resync:<backend>` and `subscribe:<backend>`. */
 const RESYNC = 'resync:';
 const SUBSCRIBE = 'subscribe:';
 
-export class WebhookStrategy extends ScheduledStrategy {
-  readonly name = 'webhook' as const;
+class Webhook extends ScheduledStrategy<Options, typeof jobs> {
+  /** Pushes are its source: a notification's state is stored as it is (see src/push). */
+  readonly trustsPushes = true;
   /** Per stack: the refresh in flight, and whether another push arrived meanwhile. */
   private readonly refreshing = new Map<string, { run: Promise<void>; again: boolean }>();
 
-  protected strategyName() {
-    return 'webhook';
-  }
-
-  private get opts() {
-    return this.ctx.config().strategy.webhook;
+  constructor(ctx: StrategyContext<Options>) {
+    super(ctx, jobs);
   }
 
   protected tickMs(): number {
-    return 1_000;
-  }
-
-  private dueSet() {
-    return 'webhook';
+    return TICK_MS;
   }
 
   protected dueSets(): string[] {
     return [this.dueSet()];
   }
 
-  override staleAfterMs(): number {
-    return 2 * this.opts.resyncIntervalMs;
-  }
-
-  private pushable(): { heat: HeatClient; push: NonNullable<HeatBackendConfig['push']> & { subscriptionUrl: string } }[] {
-    return this.sync
-      .heatClients()
-      .filter((h) => h.config.push?.subscriptionUrl)
-      .map((heat) => ({ heat, push: heat.config.push as NonNullable<HeatBackendConfig['push']> & { subscriptionUrl: string } }));
+  protected dueOf(backendId: string) {
+    return [{ set: this.dueSet(), members: [`${RESYNC}${backendId}`, `${SUBSCRIBE}${backendId}`] }];
   }
 
   protected override async begin(): Promise<void> {
-    this.handle('subscribe', (data) => this.subscribe(String(data.backend)));
-    this.handle('resync', (data) => this.resync(String(data.backend)));
+    this.handle('subscribe', ({ backend }) => this.subscribe(backend));
+    this.handle('resync', ({ backend }) => this.resync(backend));
     const now = this.ctx.now();
-    for (const heat of this.sync.heatClients()) {
-      const pushable = Boolean(heat.config.push?.subscriptionUrl);
+    const pushable = new Set(this.ctx.sources.pushSubscriptions().map((p) => p.backendId));
+    for (const heat of this.ctx.sources.deployments()) {
       // Subscribing ends with a resync; a backend without push gets its first resync now.
-      await this.ctx.scheduler.setDue(this.dueSet(), `${pushable ? SUBSCRIBE : RESYNC}${heat.id}`, now, { onlyIfAbsent: true });
+      await this.ctx.scheduler.setDue(this.dueSet(), `${pushable.has(heat.backendId) ? SUBSCRIBE : RESYNC}${heat.backendId}`, now, { onlyIfAbsent: true });
     }
     // A switch to webhook must not wait for the tick to subscribe: pushes start flowing now.
     await this.tick();
   }
 
   protected async tick(): Promise<void> {
-    const taken = await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), 1_000, 120_000);
-    await this.dispatchAll(
-      this.dueSet(),
-      taken.flatMap((member) => {
-        const suffix = member.startsWith(SUBSCRIBE) ? 'subscribe' : member.startsWith(RESYNC) ? 'resync' : undefined;
-        if (!suffix) return [];
-        const backend = member.slice((suffix === 'subscribe' ? SUBSCRIBE : RESYNC).length);
-        return [{ member, suffix, data: { backend }, key: backend }];
-      }),
-    );
+    const due = await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), { limit: 1_000, leaseMs: 120_000 });
+    await this.dispatchAll(this.dueSet(), [
+      ...due.filter((m) => m.startsWith(SUBSCRIBE)).map((member) => ({ member, job: 'subscribe' as const, data: { backend: member.slice(SUBSCRIBE.length) }, key: member.slice(SUBSCRIBE.length) })),
+      ...due.filter((m) => m.startsWith(RESYNC)).map((member) => ({ member, job: 'resync' as const, data: { backend: member.slice(RESYNC.length) }, key: member.slice(RESYNC.length) })),
+    ]);
   }
 
   /** (Re)subscribes the ingest URL, schedules the renewal at half the TTL, then resyncs. */
   async subscribe(backendId: string): Promise<void> {
-    const entry = this.pushable().find((p) => p.heat.id === backendId);
-    if (!entry) return;
-    const { heat, push } = entry;
-    const ttlMs = push.subscriptionTtlMs;
+    const subscription = this.ctx.sources.pushSubscriptions().find((p) => p.backendId === backendId);
+    if (!subscription) return;
     try {
-      const options: Record<string, unknown> = {};
-      if (push.signingSecret) options.secret = push.signingSecret;
-      if (push.token) options.post_headers = { Authorization: `Bearer ${push.token}` };
-      const id = await new ZaqarClient(heat).subscribe(push.subscriptionUrl, {
-        subscriber: this.ctx.ingestUrl(backendId),
-        ttlSeconds: Math.ceil(ttlMs / 1_000),
-        options,
-      });
-      this.log.info('subscribed for pushes', { backend: backendId, subscription: id, ttlMs });
-      await this.ctx.scheduler.setDue(this.dueSet(), `${SUBSCRIBE}${backendId}`, this.ctx.now() + ttlMs / 2);
+      const id = await subscription.subscribe();
+      this.log.info('subscribed for pushes', { backend: backendId, subscription: id, ttlMs: subscription.ttlMs });
+      await this.ctx.scheduler.setDue(this.dueSet(), `${SUBSCRIBE}${backendId}`, this.ctx.now() + subscription.ttlMs / 2);
     } catch (err) {
       // Try again soon; until then the resync is the only source.
-      await this.ctx.scheduler.setDue(this.dueSet(), `${SUBSCRIBE}${backendId}`, this.ctx.now() + Math.min(30_000, ttlMs / 4));
+      await this.ctx.scheduler.setDue(this.dueSet(), `${SUBSCRIBE}${backendId}`, this.ctx.now() + Math.min(30_000, subscription.ttlMs / 4));
       throw err;
     }
     // Pushes sent before the subscription existed are lost: resync now.
@@ -109,21 +95,22 @@ export class WebhookStrategy extends ScheduledStrategy {
 
   /** Everything one backend knows, then the next resync, jittered. */
   async resync(backendId: string): Promise<void> {
-    const heat = this.sync.client(backendId);
+    const source = this.ctx.sources.get(backendId);
     let ok = false;
     try {
-      if (heat instanceof HeatClient) await this.sync.syncHeatBackend(heat);
+      if (source) await this.sync.syncEverything(source);
       ok = true;
     } finally {
       if (!this.stopped) {
-        const next = ok ? this.opts.resyncIntervalMs : Math.min(this.opts.resyncIntervalMs, RETRY_AFTER_FAILURE_MS);
-        await this.ctx.scheduler.setDue(this.dueSet(), `${RESYNC}${backendId}`, this.ctx.now() + jittered(next, this.opts.jitter));
+        const { resyncIntervalMs, jitter } = this.optionsFor(backendId);
+        const next = ok ? resyncIntervalMs : Math.min(resyncIntervalMs, RETRY_AFTER_FAILURE_MS);
+        await this.ctx.scheduler.setDue(this.dueSet(), `${RESYNC}${backendId}`, this.ctx.now() + jittered(next, jitter));
       }
     }
   }
 
   override async onPush(hints: PushHint[]): Promise<void> {
-    const stacks = new Map<string, { backendId: string; stackId?: string; stackName?: string; instanceId?: string }>();
+    const stacks = new Map<string, { backendId: string; stackId?: string; stackName?: string }>();
     for (const hint of hints) {
       let stackId = hint.stackId;
       if (!stackId && hint.instanceId) stackId = (await this.ctx.store.getInstance(hint.instanceId))?.deploymentId;
@@ -160,14 +147,32 @@ export class WebhookStrategy extends ScheduledStrategy {
   }
 
   private async refreshOnce(backendId: string, stackId: string | undefined, stackName: string | undefined): Promise<void> {
-    const heat = this.sync.client(backendId);
-    if (!(heat instanceof HeatClient)) return;
+    const heat = this.ctx.sources.deployments().find((s) => s.backendId === backendId);
+    if (!heat) return;
     if (!stackId) {
       // The push named nothing we know: the stack list finds new stacks.
-      await this.sync.syncStackList(heat);
+      await this.sync.syncDeploymentList(heat);
       return;
     }
     const name = stackName ?? (await this.ctx.store.getDeployment(stackId))?.name;
     await this.sync.syncDeployment(heat, name ? { name, id: stackId } : stackId);
   }
 }
+
+export default defineStrategy({
+  name: 'webhook',
+  summary: 'subscribes to backend pushes and refreshes what each push names; a periodic resync covers lost pushes',
+  options,
+  jobs,
+  reads: ['heat'],
+  staleAfterMs: (o) => 2 * o.resyncIntervalMs,
+  conformance: {
+    kind: 'within',
+    // Pushes are handled as they arrive: no scheduler time needs to pass.
+    changeMs: () => 0,
+    deletionMs: () => 0,
+    // A push whose refresh failed brings the resync forward, then one tick.
+    recoveryMs: (o) => RETRY_AFTER_FAILURE_MS * (1 + o.jitter) + TICK_MS,
+  },
+  create: (ctx) => new Webhook(ctx),
+});

@@ -1,15 +1,24 @@
 /**
- * How the Conductor API reaches the strategy in force. The strategy runtime implements it
- * (and swaps what `current()` returns on a switch); tests pass a fixed fake.
+ * How the Conductor API reaches the strategies in force. The strategy runtime implements it:
+ * a read of something one backend owns goes through that backend's strategy; a read across
+ * backends through each strategy that runs for some of them. Tests pass a fixed fake.
  */
-import type { Strategy } from '../strategy/strategy.js';
+import type { ReadTarget, Strategy } from '../strategy/strategy.js';
+
+/** One strategy a read goes through, and the backends it answers for there ([] = all it runs for). */
+export interface ReadPart {
+  strategy: Strategy;
+  backendIds: string[];
+}
 
 export interface ActiveStrategy {
-  /** The strategy serving reads right now. Called once per request, so a switch applies at once. */
+  /** The default strategy right now. */
   current(): Strategy;
+  /** The strategies a read goes through. Called once per request, so a switch applies at once. */
+  forRead(target: ReadTarget): Promise<ReadPart[]>;
 }
 
 /** An {@link ActiveStrategy} that always answers `strategy` (tests, single-strategy wiring). */
 export function fixedStrategy(strategy: Strategy): ActiveStrategy {
-  return { current: () => strategy };
+  return { current: () => strategy, forRead: async () => [{ strategy, backendIds: [] }] };
 }

@@ -7,12 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import type { Gateway, GatewayModule } from '../gateway.js';
+import type { GatewayModule, ModuleDeps } from '../gateway.js';
 import { InputError, NotFoundError, UnavailableError } from '../errors.js';
 import type { ApiRouter } from '../http/api-router.js';
 import { documentHealthRoutes } from '../http/health.js';
 import { CURSOR_PATTERN } from '../store/change-feed.js';
-import { StateStore } from '../store/state-store.js';
 import type { ActiveStrategy } from './active-strategy.js';
 import {
   deploymentInstancesQuery,
@@ -52,24 +51,19 @@ export function packageVersion(): string {
 }
 
 /**
- * Creates the module. Wire it as `(gateway) => createConductorApiModule(gateway, strategies)`.
+ * Creates the module. Wire it as `(deps) => createConductorApiModule(deps, strategies)`.
  * Mounts: `GET /v1/deployments`, `/v1/deployments/:id`, `/v1/deployments/:id/instances`,
  * `/v1/instances`, `/v1/instances/:id` (client), `GET /v1/events`, `/v1/events/stream`
  * (client), `GET /metrics` (admin), `GET /openapi.json` and `/docs` (public); documents
  * `/healthz` and `/readyz`.
  */
-export function createConductorApiModule(gateway: Gateway, strategies: ActiveStrategy, options: ConductorApiOptions = {}): GatewayModule {
-  // Reads get their own auto-pipelined connection: under concurrent load, the HMGETs of one
-  // event-loop tick go to Redis in one write (fewer syscalls on both sides).
-  const store = new StateStore(
-    gateway.redisFactory.create('api-reads', { autoPipelining: true }),
-    gateway.config.redis.keyPrefix,
-    gateway.config.feed,
-    gateway.now,
-  );
-  const reads = new ReadResponder(gateway, strategies);
-  const streams = new EventStreams(gateway, { ...DEFAULT_EVENT_STREAM_OPTIONS, ...options.events });
-  const limiter = new RateLimiter(gateway);
+export function createConductorApiModule(deps: ModuleDeps, strategies: ActiveStrategy, options: ConductorApiOptions = {}): GatewayModule {
+  const reads = new ReadResponder({ config: deps.config, logger: deps.logger, metrics: deps.metrics, now: deps.now }, strategies);
+  // Reads have their own auto-pipelined connection (the store layer's `reads`).
+  const store = deps.stores.reads;
+  const feed = deps.stores.feed;
+  const streams = new EventStreams({ feed, metrics: deps.metrics, logger: deps.logger }, { ...DEFAULT_EVENT_STREAM_OPTIONS, ...options.events });
+  const limiter = new RateLimiter({ buckets: deps.stores.rateLimits, config: deps.config, metrics: deps.metrics, logger: deps.logger });
   const version = packageVersion();
   let openapiCache: string | undefined;
   let docsCache: string | undefined;
@@ -176,7 +170,7 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
         query: eventsQuery,
         responses: { 200: { description: 'Events and the cursor to continue from', schema: eventsResponse } },
         handler: async ({ query, res }) => {
-          const page = await gateway.feed.read(query.after, query.limit);
+          const page = await feed.read(query.after, query.limit);
           let events = '';
           for (const entry of page.entries) events += events === '' ? eventJson(entry) : `,${eventJson(entry)}`;
           res.setHeader('Content-Type', 'application/json; charset=utf-8');
@@ -218,8 +212,8 @@ export function createConductorApiModule(gateway: Gateway, strategies: ActiveStr
         summary: 'Prometheus metrics of this replica',
         responses: { 200: { description: 'Prometheus text exposition format', contentType: 'text/plain', schema: z.string() } },
         handler: async ({ res }) => {
-          const text = await gateway.metrics.registry.metrics();
-          res.setHeader('Content-Type', gateway.metrics.registry.contentType);
+          const text = await deps.metrics.registry.metrics();
+          res.setHeader('Content-Type', deps.metrics.registry.contentType);
           res.end(text);
         },
       });

@@ -9,10 +9,10 @@
  */
 import { once } from 'node:events';
 import type { Response } from 'express';
-import type { Redis } from 'ioredis';
-import type { Gateway } from '../gateway.js';
 import { UnavailableError } from '../errors.js';
-import { ChangeFeed, type FeedEntry } from '../store/change-feed.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { ChangeFeed, FeedEntry } from '../store/change-feed.js';
 
 export interface EventStreamOptions {
   /** Interval of `: heartbeat` comment lines. @defaultValue 15000 */
@@ -50,7 +50,7 @@ export class EventStreams {
   private stopped = false;
 
   constructor(
-    private readonly gateway: Gateway,
+    private readonly deps: { feed: ChangeFeed; metrics: Metrics; logger: Logger },
     private readonly options: EventStreamOptions,
   ) {}
 
@@ -75,12 +75,10 @@ export class EventStreams {
       res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' }).end();
       return;
     }
-    const { keyPrefix } = this.gateway.config.redis;
     // Resolve "from now" to a concrete cursor once, so the first blocking read cannot skip
     // an event appended between connect and read.
-    let from = after ?? (await this.gateway.feed.info()).lastGeneratedCursor;
-    const connection: Redis = this.gateway.redisFactory.create('events-stream', { blocking: true });
-    const feed = new ChangeFeed(connection, keyPrefix, this.gateway.config.feed, this.gateway.now);
+    let from = after ?? (await this.deps.feed.info()).lastGeneratedCursor;
+    const feed = this.deps.feed.follow();
 
     let closed = false;
     const stream: OpenStream = {
@@ -88,17 +86,17 @@ export class EventStreams {
         if (closed) return;
         closed = true;
         clearInterval(heartbeat);
-        // Rejects the pending XREAD BLOCK at once; the loop below then exits.
-        connection.disconnect();
+        // Rejects the pending blocking read at once; the loop below then exits.
+        feed.close();
         this.open.delete(stream);
-        this.gateway.metrics.eventStreams.set(this.open.size);
+        this.deps.metrics.eventStreams.set(this.open.size);
         // The socket is detached from the response once it finishes: keep a reference.
         const socket = res.socket;
         if (!res.writableEnded) res.end(stopping ? () => socket?.destroy() : undefined);
       },
     };
     this.open.add(stream);
-    this.gateway.metrics.eventStreams.set(this.open.size);
+    this.deps.metrics.eventStreams.set(this.open.size);
     res.once('close', () => stream.close());
 
     res.writeHead(200, {
@@ -120,7 +118,7 @@ export class EventStreams {
         page = await feed.read(from, this.options.batch, this.options.blockMs);
       } catch (err) {
         if (!closed) {
-          this.gateway.logger.warn('event stream read failed; closing the stream (the client resumes with Last-Event-ID)', {
+          this.deps.logger.warn('event stream read failed; closing the stream (the client resumes with Last-Event-ID)', {
             error: (err as Error).message,
           });
           stream.close();

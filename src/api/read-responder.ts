@@ -1,14 +1,17 @@
 /**
- * Serves cache reads: asks the active strategy first (`beforeRead`), then answers with the
+ * Serves cache reads: asks the strategies first (`beforeRead`: the owning backend's, or each
+ * one in use for a read across backends), then answers with the
  * stored JSON spliced into `{"data":…,"meta":…}` by string concatenation — documents are
  * never parsed or re-serialized on the way out. Computes `meta`, the weak ETag and 304s.
  */
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { Gateway } from '../gateway.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { RefreshFailure } from '../store/refresh-health.js';
 import type { ServedDoc, ServedPage } from '../store/state-store.js';
-import type { ReadTarget } from '../strategy/strategy.js';
+import type { ReadTarget, Strategy } from '../strategy/strategy.js';
 import type { ActiveStrategy } from './active-strategy.js';
 
 /** What the strategy said before the read, captured once per request. */
@@ -18,10 +21,12 @@ export interface Freshness {
   staleAfterMs: number;
   failed: boolean;
   reason: string | undefined;
-  /** The strategy's name. */
-  strategy: string;
+  /** The strategies asked (failures recorded by others say nothing). */
+  strategies: ReadonlySet<string>;
   /** Backends configured now (failures recorded for others say nothing). */
   backends: ReadonlySet<string>;
+  /** A read across backends on different strategies: each backend's bound and strategy. */
+  bounds?: Map<string, { staleAfterMs: number; strategy: string }>;
 }
 
 type Kind = ReadTarget['kind'];
@@ -50,29 +55,58 @@ export function ifNoneMatchHits(header: string | undefined, etag: string): boole
   return false;
 }
 
+export interface ReadResponderDeps {
+  config: () => Config;
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+}
+
 export class ReadResponder {
   constructor(
-    private readonly gateway: Gateway,
+    private readonly deps: ReadResponderDeps,
     private readonly strategies: ActiveStrategy,
   ) {}
 
-  /** Lets the strategy refresh (on-demand fetches here); never throws. */
+  /**
+   * Lets the strategies refresh (on-demand fetches here); never throws. A read across
+   * backends on different strategies combines them: stale if any part failed (the reason
+   * names its backends), each backend held to its own bound, and the strategies' names.
+   */
   async beforeRead(target: ReadTarget): Promise<Freshness> {
-    const strategy = this.strategies.current();
-    let failed = false;
-    let reason: string | undefined;
+    const parts = await this.strategies.forRead(target);
+    const answers = await Promise.all(parts.map(async (part) => ({ part, ...(await this.ask(part.strategy, target)) })));
+    const failed = answers.filter((a) => a.failed);
+    const reason =
+      failed.length === 0
+        ? undefined
+        : parts.length === 1
+          ? failed[0]!.reason
+          : failed.map((a) => `backend ${a.part.backendIds.join(', ') || '(none)'} (${a.part.strategy.name}): ${a.reason ?? 'refresh failed'}`).join('; ');
+    const names = [...new Set(parts.map((p) => p.strategy.name))];
+    const fresh: Freshness = {
+      strategyJson: JSON.stringify(names.join(',')),
+      staleAfterMs: Math.min(...parts.map((p) => (p.backendIds.length === 1 ? p.strategy.staleAfterMs(p.backendIds[0]) : p.strategy.staleAfterMs()))),
+      failed: failed.length > 0,
+      reason,
+      strategies: new Set(names),
+      backends: new Set(this.deps.config().backends.map((b) => b.id)),
+    };
+    if (parts.length > 1) {
+      fresh.bounds = new Map(parts.flatMap((p) => p.backendIds.map((id) => [id, { staleAfterMs: p.strategy.staleAfterMs(id), strategy: p.strategy.name }] as const)));
+    }
+    return fresh;
+  }
+
+  private async ask(strategy: Strategy, target: ReadTarget): Promise<{ failed: boolean; reason: string | undefined }> {
     try {
       const answer = await strategy.beforeRead(target);
-      failed = answer.failed;
-      reason = answer.reason;
+      return { failed: answer.failed, reason: answer.reason };
     } catch (err) {
       // A strategy bug must not turn a cached read into a 500: serve the cache, marked stale.
-      failed = true;
-      reason = `strategy ${strategy.name} failed before the read: ${(err as Error).message}`;
-      this.gateway.logger.warn('beforeRead threw; serving the cache marked stale', { strategy: strategy.name, error: (err as Error).message });
+      this.deps.logger.warn('beforeRead threw; serving the cache marked stale', { strategy: strategy.name, error: (err as Error).message });
+      return { failed: true, reason: `strategy ${strategy.name} failed before the read: ${(err as Error).message}` };
     }
-    const backends = new Set(this.gateway.config.backends.map((b) => b.id));
-    return { strategyJson: JSON.stringify(strategy.name), staleAfterMs: strategy.staleAfterMs(), failed, reason, strategy: strategy.name, backends };
   }
 
   /** One document: `{"data":<stored json>,"meta":{…}}`, ETag from id kind + version (+ instanceIds). */
@@ -109,8 +143,20 @@ export class ReadResponder {
     hash.update(`next:${page.next ?? ''}`);
     const etag = `W/"${hash.digest('base64url').slice(0, 22)}"`;
     const shown = oldestLive ?? oldest;
-    const meta = this.meta(kind, fresh, shown?.observedAtMs, shown?.observedAt, { failure, ages: oldestLive !== undefined });
+    const across = fresh.bounds ? this.staleBackends(page, fresh.bounds) : undefined;
+    const meta = this.meta(kind, fresh, shown?.observedAtMs, shown?.observedAt, { failure, ages: oldestLive !== undefined, across });
     this.send(req, res, etag, `{"data":[${data}],"meta":${meta},"next":${page.next === null ? 'null' : JSON.stringify(page.next)}}`);
+  }
+
+  /** Across backends: each live item is held to its own backend's bound; names the backends past theirs. */
+  private staleBackends(page: ServedPage, bounds: NonNullable<Freshness['bounds']>): string | null {
+    const now = this.deps.now();
+    const late = new Map<string, string>();
+    for (const item of page.items) {
+      const bound = item.tombstone ? undefined : bounds.get(item.backendId);
+      if (bound && now - item.observedAtMs > bound.staleAfterMs) late.set(item.backendId, `${item.backendId} (${bound.strategy}, ${bound.staleAfterMs} ms)`);
+    }
+    return late.size === 0 ? null : `data of backend ${[...late.values()].join(', ')} is older than its strategy's staleness bound`;
   }
 
   private meta(
@@ -118,13 +164,14 @@ export class ReadResponder {
     fresh: Freshness,
     observedAtMs: number | undefined,
     observedAt: string | undefined,
-    rules: { failure: RefreshFailureText | undefined; ages: boolean },
+    rules: { failure: RefreshFailureText | undefined; ages: boolean; across?: string | null | undefined },
   ): string {
-    const ageMs = observedAtMs === undefined ? 0 : Math.max(0, this.gateway.now() - observedAtMs);
-    if (observedAtMs !== undefined && rules.ages) this.gateway.metrics.cacheAge.set({ kind }, ageMs / 1_000);
+    const ageMs = observedAtMs === undefined ? 0 : Math.max(0, this.deps.now() - observedAtMs);
+    if (observedAtMs !== undefined && rules.ages) this.deps.metrics.cacheAge.set({ kind }, ageMs / 1_000);
     let staleReason: string | undefined;
     if (fresh.failed) staleReason = fresh.reason ?? 'the strategy could not refresh before the read';
     else if (rules.failure !== undefined) staleReason = rules.failure;
+    else if (rules.across !== undefined) staleReason = rules.across ?? undefined;
     else if (rules.ages && ageMs > fresh.staleAfterMs) staleReason = `ageMs exceeds the strategy's staleness bound (${fresh.staleAfterMs} ms)`;
     return (
       `{"strategy":${fresh.strategyJson},"observedAt":${observedAt === undefined ? 'null' : `"${observedAt}"`},` +
@@ -161,7 +208,7 @@ function describeFailure(fresh: Freshness, failures: ReadonlyMap<string, string>
   } catch {
     return undefined;
   }
-  if (failure.strategy !== fresh.strategy || (scope.startsWith('b:') && !fresh.backends.has(scope.slice(2)))) return undefined;
+  if (!fresh.strategies.has(failure.strategy) || (scope.startsWith('b:') && !fresh.backends.has(scope.slice(2)))) return undefined;
   const what = scope.startsWith('b:') ? `backend ${scope.slice(2)}` : `deployment ${scope.slice(2)}`;
   return `the last refresh of ${what} by ${failure.strategy} failed at ${failure.at}: ${failure.reason}`;
 }

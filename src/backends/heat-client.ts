@@ -10,8 +10,7 @@ import { z } from 'zod';
 import { UpstreamError } from '../errors.js';
 import type { HeatBackendConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { DeploymentObservation, InstanceObservation } from '../model/types.js';
-import { heatServerState } from '../model/states.js';
+import type { InstanceObservation } from '../model/types.js';
 import {
   BackendHttp,
   type BackendObserver,
@@ -20,82 +19,21 @@ import {
   toIsoUtc,
   validateBody,
 } from './backend-http.js';
+import { toInstanceObservation } from './heat-mapping.js';
+import {
+  eventListSchema,
+  heatErrorSchema,
+  resourceListSchema,
+  stackListSchema,
+  stackShowSchema,
+  type HeatEvent,
+  type HeatResource,
+  type HeatStack,
+} from './heat-schemas.js';
 import { type HeatAuth, type HeatCredentials, KeystoneClient, StaticHeatAuth } from './keystone-client.js';
 
-// ---------------------------------------------------------------------------------------
-// Wire schemas (Heat orchestration API v1). Only the fields we use are validated; unknown
-// fields are dropped. Heat prints null for absent times and reasons, hence `.nullish()`.
-
-const linkSchema = z.object({ href: z.string(), rel: z.string() });
-
-export const heatStackSchema = z.object({
-  id: z.string().min(1),
-  stack_name: z.string().min(1),
-  stack_status: z.string().nullish(),
-  stack_status_reason: z.string().nullish(),
-  creation_time: z.string().nullish(),
-  updated_time: z.string().nullish(),
-  /** Only in show-stack answers. */
-  outputs: z
-    .array(
-      z.object({
-        output_key: z.string(),
-        output_value: z.unknown().optional(),
-        description: z.string().nullish(),
-        output_error: z.string().nullish(),
-      }),
-    )
-    .nullish(),
-  links: z.array(linkSchema).nullish(),
-});
-export type HeatStack = z.infer<typeof heatStackSchema>;
-
-const stackListSchema = z.object({ stacks: z.array(heatStackSchema), links: z.array(linkSchema).nullish() });
-const stackShowSchema = z.object({ stack: heatStackSchema });
-
-export const heatResourceSchema = z.object({
-  resource_name: z.string().min(1),
-  logical_resource_id: z.string().nullish(),
-  /** Empty until the underlying thing (e.g. the Nova server) exists. */
-  physical_resource_id: z.string().nullish(),
-  resource_status: z.string().nullish(),
-  resource_status_reason: z.string().nullish(),
-  resource_type: z.string(),
-  creation_time: z.string().nullish(),
-  updated_time: z.string().nullish(),
-  /** Name of the resource in the parent stack that owns this nested stack's resource. */
-  parent_resource: z.string().nullish(),
-  /** Present with `with_detail=true`. */
-  attributes: z.record(z.string(), z.unknown()).nullish(),
-  links: z.array(linkSchema).nullish(),
-});
-export type HeatResource = z.infer<typeof heatResourceSchema>;
-
-const resourceListSchema = z.object({ resources: z.array(heatResourceSchema) });
-
-export const heatEventSchema = z.object({
-  id: z.string().min(1),
-  event_time: z.string().nullish(),
-  resource_name: z.string().nullish(),
-  logical_resource_id: z.string().nullish(),
-  physical_resource_id: z.string().nullish(),
-  resource_action: z.string().nullish(),
-  resource_status: z.string().nullish(),
-  resource_status_reason: z.string().nullish(),
-  resource_type: z.string().nullish(),
-  links: z.array(linkSchema).nullish(),
-});
-export type HeatEvent = z.infer<typeof heatEventSchema>;
-
-const eventListSchema = z.object({ events: z.array(heatEventSchema) });
-
-/** Heat's `{explanation, code, error: {message, traceback, type}, title}` error document. */
-const heatErrorSchema = z.object({
-  code: z.number().optional(),
-  title: z.string().optional(),
-  explanation: z.string().optional(),
-  error: z.object({ message: z.string().optional(), type: z.string().optional() }).optional(),
-});
+export * from './heat-mapping.js';
+export * from './heat-schemas.js';
 
 // ---------------------------------------------------------------------------------------
 
@@ -365,99 +303,4 @@ function nextMarker(
   if (items.length === 0) return undefined;
   if (next || items.length >= limit) return items[items.length - 1]!.id;
   return undefined;
-}
-
-// ---------------------------------------------------------------------------------------
-// Mappers to the canonical model.
-
-/** A Heat stack as a deployment observation. */
-export function toDeploymentObservation(stack: HeatStack, backendId: string): DeploymentObservation {
-  return {
-    id: stack.id,
-    name: stack.stack_name,
-    status: stack.stack_status ?? null,
-    statusReason: stack.stack_status_reason ?? null,
-    outputs: (stack.outputs ?? []).map((o) => ({
-      key: o.output_key,
-      value: o.output_value ?? null,
-      description: o.description ?? null,
-    })),
-    backendId,
-    updatedAt: toIsoUtc(stack.updated_time) ?? toIsoUtc(stack.creation_time),
-  };
-}
-
-/** Network names that mean "reachable from outside" even for fixed addresses. */
-const PUBLIC_NETWORK = /public|external|ext-net|internet/i;
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Nova's `addresses` map → public/private, floating and public-network addresses being public. */
-export function novaAddresses(addresses: unknown): { public: string[]; private: string[] } {
-  const out = { public: [] as string[], private: [] as string[] };
-  if (!isObject(addresses)) return out;
-  for (const [network, list] of Object.entries(addresses)) {
-    if (!Array.isArray(list)) continue;
-    for (const entry of list) {
-      if (!isObject(entry) || typeof entry.addr !== 'string' || !entry.addr) continue;
-      const type = entry['OS-EXT-IPS:type'];
-      const isPublic = type === 'floating' || PUBLIC_NETWORK.test(network);
-      const bucket = isPublic ? out.public : out.private;
-      if (!bucket.includes(entry.addr)) bucket.push(entry.addr);
-    }
-  }
-  return out;
-}
-
-export interface ServerMappingContext {
-  /** Id of the top-level stack; nested stacks' servers belong to it too. */
-  deploymentId: string;
-  backendId: string;
-  serverResourceTypes: ReadonlySet<string> | readonly string[];
-}
-
-/**
- * A server resource as an instance observation, or `null` when the resource is not a
- * server type or has no physical id yet (CREATE_IN_PROGRESS before Nova assigned one):
- * an instance without a real id could never be matched to the one that later appears,
- * so it would surface as a phantom that vanishes.
- *
- * State: the live Nova status from `attributes.show.status` when present, otherwise
- * `resource_status`. Exception: while Heat is deleting the resource (DELETE_*), Heat's
- * status wins, because Nova keeps saying ACTIVE until the server is gone.
- */
-export function toInstanceObservation(resource: HeatResource, ctx: ServerMappingContext): InstanceObservation | null {
-  const types = ctx.serverResourceTypes;
-  const isServer = Array.isArray(types) ? types.includes(resource.resource_type) : (types as ReadonlySet<string>).has(resource.resource_type);
-  if (!isServer) return null;
-  const physicalId = resource.physical_resource_id?.trim();
-  if (!physicalId) return null;
-
-  const attributes = isObject(resource.attributes) ? resource.attributes : {};
-  const show = isObject(attributes.show) ? attributes.show : undefined;
-  const novaStatus = typeof show?.status === 'string' && show.status ? show.status : undefined;
-  const { state, raw } = heatServerState(novaStatus, resource.resource_status ?? null);
-
-  let addresses = novaAddresses(show?.addresses ?? attributes.addresses);
-  if (addresses.public.length === 0 && addresses.private.length === 0) {
-    // AWS::EC2::Instance exposes PublicIp / PrivateIp instead of Nova's map.
-    const pub = attributes.PublicIp;
-    const priv = attributes.PrivateIp;
-    addresses = {
-      public: typeof pub === 'string' && pub ? [pub] : [],
-      private: typeof priv === 'string' && priv ? [priv] : [],
-    };
-  }
-
-  const novaUpdated = typeof show?.updated === 'string' ? show.updated : undefined;
-  return {
-    id: physicalId,
-    deploymentId: ctx.deploymentId,
-    name: resource.resource_name,
-    state,
-    backend: { id: ctx.backendId, kind: 'heat', status: raw },
-    addresses,
-    updatedAt: toIsoUtc(novaUpdated) ?? toIsoUtc(resource.updated_time) ?? toIsoUtc(resource.creation_time),
-  };
 }

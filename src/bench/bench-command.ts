@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { LocalRedisServer } from '../redis/local-redis-server.js';
 import { writeBenchReport, type SweepPoint } from './bench-report.js';
+import { quickStrategyOptions } from './bench-modes.js';
 import { BENCH_MODES, runBench, type BenchMode, type BenchOptions } from './strategy-bench.js';
 
 export interface BenchFlags {
@@ -54,9 +55,7 @@ export function benchOptionsFrom(flags: BenchFlags, redisUrl: string): BenchOpti
     seed: flags.seed,
     // A 15 s window cannot hold a 30 s poll: the smoke run polls 6× faster (and says so in
     // its JSON). The full run uses every strategy's defaults.
-    strategyOptions: flags.quick
-      ? { cachedPoll: { intervalMs: 5_000, fastIntervalMs: 1_000 }, deltacloudPoll: { intervalMs: 5_000 } }
-      : {},
+    strategyOptions: flags.quick ? quickStrategyOptions() : {},
     redisUrl,
     onProgress: progressReporter(),
   };

@@ -1,4 +1,5 @@
 /** Writes the strategy benchmark's results: JSON (with configuration and machine), Markdown, SVG charts. */
+import { BENCH_MODES, DBOMATIC } from './bench-modes.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -59,19 +60,14 @@ export function markdownTable(results: readonly ModeResult[]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-/** One color per mode in every chart, so charts can be read side by side. */
-const MODE_COLORS: Record<string, string> = {
-  'on-demand': '#1b6ca8',
-  'cached-poll': '#00a6a6',
-  webhook: '#edae49',
-  'webhook-amqp': '#d1495b',
-  'deltacloud-poll': '#66a182',
-  'dbomatic-baseline': '#8e6c8a',
-};
-const OTHER_COLORS = ['#555555', '#c17c74', '#3d5a80'];
+/** One color per mode (in BENCH_MODES order) in every chart, so charts can be read side by side. */
+const MODE_PALETTE = ['#1b6ca8', '#00a6a6', '#edae49', '#66a182', '#d1495b', '#2e8b57', '#b5651d', '#8e6c8a'];
+const OTHER_COLORS = ['#d1495b', '#555555', '#c17c74', '#3d5a80'];
 
 function colorOf(mode: string, index: number): string {
-  return MODE_COLORS[mode] ?? OTHER_COLORS[index % OTHER_COLORS.length]!;
+  // The baseline keeps its color however many strategies come before it.
+  const position = mode === DBOMATIC ? MODE_PALETTE.length - 1 : BENCH_MODES.indexOf(mode);
+  return position >= 0 && position < MODE_PALETTE.length ? MODE_PALETTE[position]! : OTHER_COLORS[index % OTHER_COLORS.length]!;
 }
 
 /** A log-log scatter: detection p99 against total backend requests/s, one labelled point per mode. */

@@ -4,24 +4,7 @@
  * cloud's notification bus (`amqp`). Kept apart from schema.ts so each section stays small.
  */
 import { z } from 'zod';
-
-const SECOND = 1_000;
-const HOUR = 3_600 * SECOND;
-const DAY = 24 * HOUR;
-
-const httpUrl = (what: string) =>
-  z
-    .string({ error: `must be a URL string (${what})` })
-    .refine((v) => /^https?:\/\/[^\s/]+/i.test(v) && URL.canParse(v), {
-      message: `must be an absolute http:// or https:// URL (${what}), e.g. http://127.0.0.1:8004`,
-    });
-
-const durationMs = (min: number, max: number) =>
-  z
-    .number({ error: 'must be a number of milliseconds' })
-    .int('must be a whole number of milliseconds')
-    .min(min, `must be at least ${min} ms`)
-    .max(max, `must be at most ${max} ms`);
+import { DAY, durationMs, HOUR, httpUrl, SECOND } from './zod-helpers.js';
 
 /**
  * Push over RPC (DESIGN §10): the gateway's own durable queue on the cloud's RabbitMQ,

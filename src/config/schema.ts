@@ -4,32 +4,15 @@
  * differs. Messages name the key and the fix.
  */
 import { z } from 'zod';
+import { optionsKey } from '../strategy/define-strategy.js';
+import { STRATEGIES, STRATEGY_NAMES } from '../strategy/registry.js';
+import { backendStrategySchema, checkBackendStrategies } from './backend-strategy.js';
 import { pushSchema } from './push-schema.js';
+import { DAY, durationMs, fraction, HOUR, httpUrl, MINUTE, SECOND } from './zod-helpers.js';
 
-/** The strategy names the registry in strategies/index.ts implements. */
-export const STRATEGY_NAMES = ['on-demand', 'cached-poll', 'webhook', 'deltacloud-poll'] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
-
-const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-
-const httpUrl = (what: string) =>
-  z
-    .string({ error: `must be a URL string (${what})` })
-    .refine((v) => /^https?:\/\/[^\s/]+/i.test(v) && URL.canParse(v), {
-      message: `must be an absolute http:// or https:// URL (${what}), e.g. http://127.0.0.1:8004`,
-    });
-
-const durationMs = (min: number, max: number) =>
-  z
-    .number({ error: 'must be a number of milliseconds' })
-    .int('must be a whole number of milliseconds')
-    .min(min, `must be at least ${min} ms`)
-    .max(max, `must be at most ${max} ms`);
-
-const fraction = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
+export { STRATEGY_NAMES };
+/** A strategy name from strategies/index.ts (checked when the config is parsed). */
+export type StrategyName = string;
 
 export const serverSchema = z
   .object({
@@ -93,6 +76,8 @@ export const authSchema = z
   .strict();
 
 const backendCommon = {
+  /** This backend's strategy, overriding `strategy.name` for it (see backend-strategy.ts). */
+  strategy: backendStrategySchema.optional(),
   /** Used in URLs (`/v1/notifications/:backendId`), logs and metrics. */
   id: z
     .string()
@@ -185,69 +170,25 @@ export type BackendConfig = z.infer<typeof backendSchema>;
 export type HeatBackendConfig = z.infer<typeof heatBackendSchema>;
 export type DeltacloudBackendConfig = z.infer<typeof deltacloudBackendSchema>;
 
+/**
+ * `strategy`: the name of the strategy in force and one options block per strategy, named
+ * after it (`cached-poll` → `cachedPoll`). Both derive from the definitions in
+ * strategies/index.ts, so a new strategy needs no edit here.
+ */
 export const strategySchema = z
   .object({
     name: z.string().superRefine((name, ctx) => {
-      if (!(STRATEGY_NAMES as readonly string[]).includes(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `'${name}' is unknown; use one of ${STRATEGY_NAMES.join(', ')}`,
-        });
+      if (!STRATEGY_NAMES.includes(name)) {
+        ctx.addIssue({ code: 'custom', message: `'${name}' is unknown; use one of ${STRATEGY_NAMES.join(', ')}` });
       }
-    }) as unknown as z.ZodType<StrategyName>,
-    onDemand: z
-      .object({
-        /** Longest a read waits for the backend before serving the cache. @defaultValue 5000 */
-        readDeadlineMs: durationMs(50, MINUTE).default(5 * SECOND),
-      })
-      .strict()
-      .default({ readDeadlineMs: 5 * SECOND }),
-    cachedPoll: z
-      .object({
-        /** Poll interval of steady deployments. @defaultValue 30000 */
-        intervalMs: durationMs(100, DAY).default(30 * SECOND),
-        /** Poll interval while anything is *_IN_PROGRESS / pending / shutting_down. @defaultValue 2000 */
-        fastIntervalMs: durationMs(100, HOUR).default(2 * SECOND),
-        /** ± fraction of each interval. @defaultValue 0.1 */
-        jitter: fraction.default(0.1),
-      })
-      .strict()
-      .default({ intervalMs: 30 * SECOND, fastIntervalMs: 2 * SECOND, jitter: 0.1 }),
-    webhook: z
-      .object({
-        /** Safety-net full resync. @defaultValue 600000 (10 min) */
-        resyncIntervalMs: durationMs(SECOND, DAY).default(10 * MINUTE),
-        /** ± fraction of the resync interval. @defaultValue 0.1 */
-        jitter: fraction.default(0.1),
-      })
-      .strict()
-      .default({ resyncIntervalMs: 10 * MINUTE, jitter: 0.1 }),
-    deltacloudPoll: z
-      .object({
-        /** @defaultValue 30000 */
-        intervalMs: durationMs(100, DAY).default(30 * SECOND),
-        /** @defaultValue 0.1 */
-        jitter: fraction.default(0.1),
-        /** Regex with a named group `deployment` that names the stack from an instance name. */
-        namePattern: z
-          .string()
-          .refine(
-            (p) => {
-              try {
-                return new RegExp(p).source.includes('?<deployment>');
-              } catch {
-                return false;
-              }
-            },
-            { message: 'must be a valid regular expression with a named group (?<deployment>…)' },
-          )
-          .optional(),
-      })
-      .strict()
-      .default({ intervalMs: 30 * SECOND, jitter: 0.1 }),
+    }),
+    ...Object.fromEntries(STRATEGIES.map((d) => [optionsKey(d.name), d.options.default(d.options.parse({}))])),
   })
-  .strict();
-export type StrategyConfig = z.infer<typeof strategySchema>;
+  .strict() as unknown as z.ZodType<StrategyConfig, { name: string } & Record<string, unknown>>;
+
+/** The `strategy` section: `name`, and each strategy's options under its key. */
+export type StrategyConfig = { name: StrategyName } & Record<string, unknown>;
+
 
 export const webhooksSchema = z
   .object({
@@ -329,6 +270,7 @@ export const configSchema = z
       }
       seen.set(b.id, i);
     });
+    checkBackendStrategies(cfg.backends, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     const tokens = new Set<string>();
     cfg.auth.tokens.forEach((t, i) => {
       if (tokens.has(t.token)) {
@@ -336,13 +278,6 @@ export const configSchema = z
       }
       tokens.add(t.token);
     });
-    if (cfg.strategy.cachedPoll.fastIntervalMs > cfg.strategy.cachedPoll.intervalMs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['strategy', 'cachedPoll', 'fastIntervalMs'],
-        message: `must not exceed strategy.cachedPoll.intervalMs (${cfg.strategy.cachedPoll.intervalMs})`,
-      });
-    }
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -59,6 +59,13 @@ export class Metrics implements BackendObserver {
     registers: [this.registry],
   });
 
+  readonly ownershipIgnored = new Counter({
+    name: 'hgw_ownership_ignored_total',
+    help: 'Observations of an instance ignored because another backend owns it (a Heat and a Deltacloud backend seeing one server)',
+    labelNames: ['backend', 'owner'] as const,
+    registers: [this.registry],
+  });
+
   readonly feedAppends = new Counter({
     name: 'hgw_feed_appends_total',
     help: 'Events appended to the change feed by type',

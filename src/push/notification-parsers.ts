@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { mapNovaVmState, novaApiStatus, type InstanceState } from '../model/states.js';
 import type { PushHint } from '../strategy/strategy.js';
-import { parsePush, parseStackIdentity } from '../strategy/push-parser.js';
+import { parsePush, parseStackIdentity } from './push-parser.js';
 
 /** A server's new state, straight from the notification. */
 export interface InstanceUpdate {

@@ -21,6 +21,8 @@ export interface PushApplierDeps {
   now: () => number;
   /** Served as `source`. @defaultValue 'webhook' */
   source?: string;
+  /** Backends some running strategy reads: an instance they own ignores other backends (ownership). */
+  liveOwners?: () => readonly string[];
   /** Fetches what the hints name from the backend; resolves once it is stored (or given up). */
   fetch: (hints: PushHint[]) => Promise<void>;
 }
@@ -62,7 +64,8 @@ export class PushApplier {
 
   private ctx(atMs: number | null) {
     // The notification's time is when the state held; without one, now.
-    return { source: this.source, observedAtMs: atMs ?? this.deps.now() };
+    const liveOwners = this.deps.liveOwners?.();
+    return { source: this.source, observedAtMs: atMs ?? this.deps.now(), ...(liveOwners ? { liveOwners } : {}) };
   }
 
   private count(outcome: string, n = 1): void {

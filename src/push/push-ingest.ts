@@ -1,12 +1,14 @@
 /**
- * The one entry for pushes, whatever carried them (HTTP ingest, AMQP): under the `webhook`
- * strategy what a push says is stored at once (PushApplier) and what it cannot say is
- * fetched through the strategy's coalesced refresh; any other strategy gets the pushes as
- * hints, which it may ignore (it has its own schedule).
+ * The one entry for pushes, whatever carried them (HTTP ingest, AMQP). Pushes go to the
+ * strategy of the backend that sent them: under a strategy that trusts pushes (`webhook`)
+ * what a push says is stored at once (PushApplier) and what it cannot say is fetched through
+ * the strategy's coalesced refresh; any other strategy gets the pushes as hints, which it may
+ * ignore (it has its own schedule).
  */
-import type { Gateway } from '../gateway.js';
-import type { ActiveStrategy } from '../strategy/strategy-runtime.js';
-import type { PushHint } from '../strategy/strategy.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { StateStore } from '../store/state-store.js';
+import type { PushHint, Strategy } from '../strategy/strategy.js';
 import type { PushUpdate } from './notification-parsers.js';
 import { PushApplier, type ApplyResult } from './push-applier.js';
 
@@ -27,24 +29,55 @@ export function hintOf(update: PushUpdate): PushHint {
   return { backendId: update.backendId, event: update.event, instanceId: update.instanceId, ...(update.stackId ? { stackId: update.stackId } : {}) };
 }
 
+/** Which strategy a backend's pushes go to (the strategy runtime). */
+export interface PushRouter {
+  strategyFor(backendId: string): Strategy;
+  /** Backends some running strategy reads (instance ownership). */
+  liveOwners?(): readonly string[];
+}
+
+export interface PushApplierContext {
+  store: StateStore;
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+}
+
+function backendOf(update: PushUpdate): string {
+  return update.kind === 'hint' ? update.hint.backendId : update.backendId;
+}
+
 export function createPushApplier(
-  gateway: Pick<Gateway, 'store' | 'logger' | 'metrics' | 'now'>,
-  active: ActiveStrategy,
-  options: PushIngestOptions,
+  deps: PushApplierContext,
+  router: PushRouter,
+  options: PushIngestOptions & { background?: (work: Promise<void>) => void },
 ): (updates: PushUpdate[]) => Promise<ApplyResult> {
-  const log = gateway.logger.child({ component: 'push' });
+  const log = deps.logger.child({ component: 'push' });
   return async (updates) => {
-    const strategy = active.current();
-    if (strategy.name !== 'webhook') {
-      await strategy.onPush(updates.map(hintOf));
-      return { observed: 0, fetched: updates.length };
+    const byBackend = new Map<string, PushUpdate[]>();
+    for (const update of updates) byBackend.set(backendOf(update), [...(byBackend.get(backendOf(update)) ?? []), update]);
+    const total: ApplyResult = { observed: 0, fetched: 0 };
+    for (const [backendId, group] of byBackend) {
+      // Each backend's pushes go to its own strategy.
+      const strategy = router.strategyFor(backendId);
+      if (!strategy.trustsPushes) {
+        await strategy.onPush(group.map(hintOf));
+        total.fetched += group.length;
+        continue;
+      }
+      const fetch = (hints: PushHint[]): Promise<void> => {
+        const run = strategy.onPush(hints);
+        if (options.awaitFetches) return run;
+        const settled = run.catch((err: Error) => {
+          log.warn('push handling failed', { error: err.message });
+        });
+        options.background?.(settled);
+        return Promise.resolve();
+      };
+      const result = await new PushApplier({ store: deps.store, logger: deps.logger, metrics: deps.metrics, now: deps.now, source: strategy.name, fetch, ...(router.liveOwners ? { liveOwners: () => router.liveOwners!() } : {}) }).apply(group);
+      total.observed += result.observed;
+      total.fetched += result.fetched;
     }
-    const fetch = (hints: PushHint[]): Promise<void> => {
-      const run = strategy.onPush(hints);
-      if (options.awaitFetches) return run;
-      run.catch((err: Error) => log.warn('push handling failed', { error: err.message }));
-      return Promise.resolve();
-    };
-    return new PushApplier({ store: gateway.store, logger: gateway.logger, metrics: gateway.metrics, now: gateway.now, fetch }).apply(updates);
+    return total;
   };
 }

@@ -1,16 +1,19 @@
 /**
- * Push over RPC: one AMQP consumer per backend with `push.amqp`, running while `webhook` is
- * the strategy in force (the strategy whose source is pushes; its resync stays the safety
- * net). Shows each consumer's state and its queue's depth in `/readyz` and `/admin/status`.
+ * Push over RPC: one AMQP consumer per backend with `push.amqp`, running while that backend's
+ * strategy trusts pushes (`webhook`, whose source is pushes; its resync stays the safety net).
+ * Shows each consumer's state and its queue's depth in `/readyz` and `/admin/status`.
  */
-import type { BackendConfig } from '../config/schema.js';
-import type { Gateway, GatewayModule } from '../gateway.js';
+import type { BackendConfig, Config } from '../config/schema.js';
+import type { GatewayModule } from '../gateway.js';
 import type { ReadinessCheck } from '../http/health.js';
 import type { Logger } from '../log/logger.js';
-import type { ActiveStrategy } from '../strategy/strategy-runtime.js';
 import { AmqpConsumer, type AmqpConsumerOptions, type AmqpConsumerStatus } from './amqp-consumer.js';
 import { parsePushBody, type PushUpdate } from './notification-parsers.js';
-import { createPushApplier } from './push-ingest.js';
+import { createPushApplier, type PushApplierContext, type PushRouter } from './push-ingest.js';
+
+export interface PushModuleDeps extends PushApplierContext {
+  config: () => Config;
+}
 
 export interface PushModuleOptions {
   /** How often the module checks which consumers should run. @defaultValue 1_000 */
@@ -36,11 +39,11 @@ export class PushModule implements GatewayModule {
   private stopped = false;
 
   constructor(
-    private readonly gateway: Gateway,
-    private readonly active: ActiveStrategy,
+    private readonly deps: PushModuleDeps,
+    private readonly router: PushRouter,
     private readonly options: PushModuleOptions = {},
   ) {
-    this.log = gateway.logger.child({ component: 'push' });
+    this.log = deps.logger.child({ component: 'push' });
   }
 
   async start(): Promise<void> {
@@ -61,9 +64,10 @@ export class PushModule implements GatewayModule {
     return this.sync();
   }
 
-  private wantsPushes(): boolean {
+  /** A backend's consumer runs while its strategy trusts pushes. */
+  private wantsPushes(backendId: string): boolean {
     try {
-      return this.active.current().name === 'webhook';
+      return this.router.strategyFor(backendId).trustsPushes === true;
     } catch {
       return false;
     }
@@ -73,7 +77,7 @@ export class PushModule implements GatewayModule {
   sync(): Promise<void> {
     this.syncing = this.syncing.then(async () => {
       if (this.stopped) return;
-      const wanted = this.wantsPushes() ? amqpBackends(this.gateway.config.backends) : new Map();
+      const wanted = new Map([...amqpBackends(this.deps.config().backends)].filter(([id]) => this.wantsPushes(id)));
       for (const [id, running] of [...this.consumers]) {
         if (wanted.get(id)?.key === running.key) continue;
         this.consumers.delete(id);
@@ -91,7 +95,7 @@ export class PushModule implements GatewayModule {
   }
 
   private createConsumer(backend: BackendConfig): AmqpConsumer<PushUpdate> {
-    const applier = createPushApplier(this.gateway, this.active, { awaitFetches: true });
+    const applier = createPushApplier(this.deps, this.router, { awaitFetches: true });
     return new AmqpConsumer<PushUpdate>(
       backend.id,
       backend.push!.amqp!,
@@ -101,7 +105,7 @@ export class PushModule implements GatewayModule {
           await applier(updates);
         },
       },
-      this.gateway.logger,
+      this.deps.logger,
       this.options.amqp,
     );
   }
@@ -128,8 +132,4 @@ export class PushModule implements GatewayModule {
       },
     }));
   }
-}
-
-export function createPushModule(active: ActiveStrategy, options?: PushModuleOptions) {
-  return (gateway: Gateway) => new PushModule(gateway, active, options);
 }

@@ -6,197 +6,41 @@
  * call `runUntil`) or the wall clock (a timer calls `runUntil(Date.now())`). Given one seed
  * and one sequence of `runUntil`/`applyChange` calls, the world makes identical changes.
  */
-import { Prng } from './prng.js';
 
-export const CHANGE_KINDS = ['launch', 'crash', 'reboot', 'create_failure', 'delete'] as const;
-export type ChangeKind = (typeof CHANGE_KINDS)[number];
+import {
+  CHANGE_KINDS,
+  DEFAULT_WEIGHTS,
+  stackEvent,
+  serverEvent,
+  type ChangeKind,
+  type NovaStatus,
+  type Scheduled,
+  type SimServer,
+  type SimStack,
+  type TruthKind,
+  type TruthRecord,
+  type WorldOptions,
+} from './scenario-types.js';
+import { WorldModel } from './world-model.js';
 
-/** Nova server statuses the simulator produces (DELETED only in notifications and truth). */
-export type NovaStatus = 'BUILD' | 'ACTIVE' | 'REBOOT' | 'SHUTOFF' | 'ERROR' | 'DELETED';
-export type HeatAction = 'INIT' | 'CREATE' | 'DELETE';
-export type HeatStatus = 'IN_PROGRESS' | 'COMPLETE' | 'FAILED';
+export * from './scenario-types.js';
 
-/** Truth record kinds: the change kinds plus the follow-up transitions and the initial world. */
-export type TruthKind =
-  | 'initial'
-  | ChangeKind
-  | 'launch_complete'
-  | 'reboot_complete'
-  | 'create_failed'
-  | 'delete_complete';
-
-export interface SimServer {
-  /** Nova server id (the Heat resource's physical_resource_id). */
-  id: string;
-  deploymentId: string;
-  /** Template resource name, e.g. `server_3`. */
-  resourceName: string;
-  /** Nova server name (Heat's physical resource name: stack-resource-suffix). */
-  name: string;
-  novaStatus: NovaStatus;
-  /** Nova task_state that goes with the status (REBOOT is vm_state active + rebooting). */
-  taskState: string | null;
-  resourceAction: HeatAction;
-  resourceStatus: HeatStatus;
-  resourceStatusReason: string;
-  fixedIp: string;
-  floatingIp: string;
-  mac: string;
-  /** Networking is attached once the server leaves BUILD (an ERROR-at-create server has none). */
-  networked: boolean;
-  createdAtMs: number;
-  /** Nova `updated` (any server change). */
-  updatedAtMs: number;
-  /** Heat resource updated_time (resource status changes only). */
-  resourceUpdatedAtMs: number;
-  launchedAtMs: number | null;
-}
-
-export interface SimEvent {
-  id: string;
-  atMs: number;
-  resourceName: string;
-  physicalResourceId: string;
-  resourceType: string;
-  action: HeatAction;
-  status: HeatStatus;
-  reason: string;
-}
-
-export interface SimStack {
-  id: string;
-  name: string;
-  action: HeatAction;
-  status: HeatStatus;
-  statusReason: string;
-  createdAtMs: number;
-  updatedAtMs: number | null;
-  deletedAtMs: number | null;
-  serverIds: string[];
-  /** Oldest first; bounded by `maxEventsPerStack` as Heat purges old events. */
-  events: SimEvent[];
-}
-
-/** One ground-truth record: raw backend values, mapped by the comparer with src/model/states.ts. */
-export interface TruthRecord {
-  seq: number;
-  at: string;
-  atMs: number;
-  kind: TruthKind;
-  deploymentId: string;
-  instanceId: string | null;
-  novaStatus?: NovaStatus;
-  /** Heat resource_status as the API shows it, e.g. CREATE_COMPLETE. */
-  resourceStatus?: string;
-  stackStatus?: string;
-  /** Deltacloud state; null when the instance is absent from Deltacloud listings. */
-  deltacloudState?: string | null;
-}
-
-/** What a change tells push subscribers. */
-export type WorldNotice =
-  | { type: 'heat-event'; stack: SimStack; event: SimEvent }
-  | {
-      type: 'nova-update';
-      server: SimServer;
-      oldStatus: NovaStatus | null;
-      oldTaskState: string | null;
-      atMs: number;
-    };
-
-export interface WorldOptions {
-  seed: number | string;
-  deployments: number;
-  instancesPerDeployment: number;
-  /** Random changes per second of world time; 0 disables the random process. */
-  changeRate: number;
-  /** World time at construction. */
-  startMs: number;
-  /** @defaultValue 5_000 */
-  launchDurationMs?: number;
-  /** @defaultValue 3_000 */
-  rebootWindowMs?: number;
-  /** @defaultValue 2_000 */
-  deleteDurationMs?: number;
-  /** Heat's max_events_per_stack. @defaultValue 1_000 */
-  maxEventsPerStack?: number;
-  /** Heat's event_purge_batch_size. @defaultValue 200 */
-  eventPurgeBatchSize?: number;
-  /** Relative weights of the random change kinds. */
-  changeWeights?: Partial<Record<ChangeKind, number>>;
-  /** Deltacloud state for SHUTOFF (the real openstack driver says UNKNOWN). @defaultValue 'STOPPED' */
-  deltacloudShutoffState?: 'STOPPED' | 'UNKNOWN';
-}
-
-interface Scheduled {
-  atMs: number;
-  order: number;
-  kind: 'launch_complete' | 'create_failed' | 'reboot_complete' | 'delete_complete';
-  targetId: string;
-}
-
-const DEFAULT_WEIGHTS: Record<ChangeKind, number> = {
-  launch: 2,
-  crash: 2,
-  reboot: 3,
-  create_failure: 1,
-  delete: 2,
-};
-
-const SERVER_TYPE = 'OS::Nova::Server';
-const STACK_TYPE = 'OS::Heat::Stack';
-
-export class ScenarioWorld {
-  readonly stacks = new Map<string, SimStack>();
-  readonly servers = new Map<string, SimServer>();
-  /** Live (listed) stacks in creation order; deleted stacks stay in `stacks` only. */
-  private readonly liveStackIds: string[] = [];
-  private readonly truthLog: TruthRecord[] = [];
+export class ScenarioWorld extends WorldModel {
   private readonly scheduled: Scheduled[] = [];
-  private readonly listeners = new Set<(notice: WorldNotice) => void>();
-  private readonly prng: Prng;
-  private nowMs: number;
   private nextRandomAtMs: number;
   private order = 0;
-  private stackCounter = 0;
-  private ipCounter = 0;
-  /** Bumped on every visible change; renderers cache on it. */
-  version = 0;
-
-  readonly launchDurationMs: number;
-  readonly rebootWindowMs: number;
-  readonly deleteDurationMs: number;
-  readonly maxEventsPerStack: number;
-  readonly eventPurgeBatchSize: number;
   private readonly weights: [ChangeKind, number][];
   private readonly weightTotal: number;
-  private readonly shutoffState: 'STOPPED' | 'UNKNOWN';
   changeRate: number;
 
-  constructor(private readonly options: WorldOptions) {
-    this.prng = new Prng(options.seed);
-    this.nowMs = options.startMs;
-    this.launchDurationMs = options.launchDurationMs ?? 5_000;
-    this.rebootWindowMs = options.rebootWindowMs ?? 3_000;
-    this.deleteDurationMs = options.deleteDurationMs ?? 2_000;
-    this.maxEventsPerStack = options.maxEventsPerStack ?? 1_000;
-    this.eventPurgeBatchSize = Math.max(1, options.eventPurgeBatchSize ?? 200);
-    this.shutoffState = options.deltacloudShutoffState ?? 'STOPPED';
+  constructor(options: WorldOptions) {
+    super(options);
     const weights = { ...DEFAULT_WEIGHTS, ...options.changeWeights };
     this.weights = CHANGE_KINDS.map((k) => [k, Math.max(0, weights[k])]);
     this.weightTotal = this.weights.reduce((sum, [, w]) => sum + w, 0);
     this.changeRate = options.changeRate;
     this.seedInitialWorld();
     this.nextRandomAtMs = this.scheduleNextRandom(this.nowMs);
-  }
-
-  now(): number {
-    return this.nowMs;
-  }
-
-  onNotice(listener: (notice: WorldNotice) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** Changes the random change rate from now on. */
@@ -261,56 +105,6 @@ export class ScenarioWorld {
     }
     return this.truthLog.slice(before);
   }
-
-  truth(since?: number | string): TruthRecord[] {
-    if (since === undefined) return this.truthLog.slice();
-    if (typeof since === 'number') return this.truthLog.filter((r) => r.seq > since);
-    const sinceMs = Date.parse(since);
-    return this.truthLog.filter((r) => r.atMs > sinceMs);
-  }
-
-  /** Live stacks, oldest first. */
-  liveStacks(): SimStack[] {
-    const out: SimStack[] = [];
-    for (const id of this.liveStackIds) {
-      const stack = this.stacks.get(id);
-      if (stack) out.push(stack);
-    }
-    return out;
-  }
-
-  /** Servers that exist in Nova (and Deltacloud), in stack creation order. */
-  liveServers(): SimServer[] {
-    const out: SimServer[] = [];
-    for (const stack of this.liveStacks()) {
-      for (const id of stack.serverIds) {
-        const server = this.servers.get(id);
-        if (server) out.push(server);
-      }
-    }
-    return out;
-  }
-
-  /** Deltacloud state for a Nova status (see docs/simulator.md for the choice on REBOOT). */
-  deltacloudState(status: NovaStatus): string | null {
-    switch (status) {
-      case 'ACTIVE':
-        return 'RUNNING';
-      case 'BUILD':
-        return 'PENDING';
-      // The Deltacloud openstack driver maps /.*reboot/ to PENDING; so do we.
-      case 'REBOOT':
-        return 'PENDING';
-      case 'SHUTOFF':
-        return this.shutoffState;
-      case 'ERROR':
-        return 'ERROR';
-      case 'DELETED':
-        return null;
-    }
-  }
-
-  // ---- changes ---------------------------------------------------------------------------
 
   private launch(fail: boolean): void {
     const stack = this.createStack('CREATE', 'IN_PROGRESS', 'Stack CREATE started');
@@ -461,148 +255,6 @@ export class ScenarioWorld {
     this.applyChange(kind);
   }
 
-  // ---- helpers -----------------------------------------------------------------------------
-
-  private seedInitialWorld(): void {
-    const { deployments, instancesPerDeployment } = this.options;
-    for (let d = 0; d < deployments; d++) {
-      // Initial stacks were created over the hour before the start, oldest first.
-      const createdAt = this.nowMs - 3_600_000 + Math.floor((d * 3_600_000) / Math.max(1, deployments));
-      const stack = this.createStack('CREATE', 'COMPLETE', 'Stack CREATE completed successfully', createdAt);
-      stack.events.push(
-        stackEvent({ ...stack, status: 'IN_PROGRESS', statusReason: 'Stack CREATE started' }, createdAt, this.prng.uuid()),
-      );
-      for (let i = 0; i < instancesPerDeployment; i++) {
-        const server = this.createServer(stack, i, 'ACTIVE', 'CREATE', 'COMPLETE', 'state changed', createdAt);
-        server.networked = true;
-        server.launchedAtMs = createdAt + 30_000;
-        server.updatedAtMs = createdAt + 30_000;
-        server.resourceUpdatedAtMs = createdAt + 30_000;
-        stack.events.push(
-          serverEvent({ ...server, resourceStatus: 'IN_PROGRESS' }, createdAt, this.prng.uuid()),
-          serverEvent(server, createdAt + 30_000, this.prng.uuid()),
-        );
-      }
-      stack.events.push(stackEvent(stack, createdAt + 30_000, this.prng.uuid()));
-      this.purgeEvents(stack);
-      this.record('initial', stack, null);
-      for (const id of stack.serverIds) {
-        const server = this.servers.get(id);
-        if (server) this.record('initial', stack, server);
-      }
-    }
-  }
-
-  private createStack(action: HeatAction, status: HeatStatus, reason: string, createdAtMs = this.nowMs): SimStack {
-    this.stackCounter += 1;
-    const stack: SimStack = {
-      id: this.prng.uuid(),
-      name: `deployment-${String(this.stackCounter).padStart(5, '0')}`,
-      action,
-      status,
-      statusReason: reason,
-      createdAtMs,
-      updatedAtMs: null,
-      deletedAtMs: null,
-      serverIds: [],
-      events: [],
-    };
-    this.stacks.set(stack.id, stack);
-    this.liveStackIds.push(stack.id);
-    this.version += 1;
-    return stack;
-  }
-
-  private createServer(
-    stack: SimStack,
-    index: number,
-    novaStatus: NovaStatus,
-    action: HeatAction,
-    status: HeatStatus,
-    reason: string,
-    createdAtMs = this.nowMs,
-  ): SimServer {
-    this.ipCounter += 1;
-    const n = this.ipCounter;
-    const resourceName = `server_${index}`;
-    const server: SimServer = {
-      id: this.prng.uuid(),
-      deploymentId: stack.id,
-      resourceName,
-      name: `${stack.name}-${resourceName}-${this.prng.token(12)}`,
-      novaStatus,
-      taskState: novaStatus === 'BUILD' ? 'spawning' : null,
-      resourceAction: action,
-      resourceStatus: status,
-      resourceStatusReason: reason,
-      fixedIp: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
-      floatingIp: `172.${16 + ((n >> 16) & 15)}.${(n >> 8) & 255}.${n & 255}`,
-      mac: `fa:16:3e:${hex2(n >> 16)}:${hex2(n >> 8)}:${hex2(n)}`,
-      networked: false,
-      createdAtMs,
-      updatedAtMs: createdAtMs,
-      resourceUpdatedAtMs: createdAtMs,
-      launchedAtMs: null,
-    };
-    this.servers.set(server.id, server);
-    stack.serverIds.push(server.id);
-    return server;
-  }
-
-  private setNova(server: SimServer, status: NovaStatus, taskState: string | null, kind: TruthKind): void {
-    const old = server.novaStatus;
-    const oldTask = server.taskState;
-    server.novaStatus = status;
-    server.taskState = taskState;
-    server.updatedAtMs = this.nowMs;
-    this.emit({ type: 'nova-update', server, oldStatus: old, oldTaskState: oldTask, atMs: this.nowMs });
-    const stack = this.stacks.get(server.deploymentId);
-    if (stack) this.record(kind, stack, server);
-  }
-
-  private addEvent(stack: SimStack, event: SimEvent): void {
-    stack.events.push(event);
-    this.purgeEvents(stack);
-    this.emit({ type: 'heat-event', stack, event });
-  }
-
-  /** Heat deletes the oldest batch once a stack holds max_events_per_stack events. */
-  private purgeEvents(stack: SimStack): void {
-    if (stack.events.length > this.maxEventsPerStack) {
-      const excess = stack.events.length - this.maxEventsPerStack;
-      stack.events.splice(0, Math.max(excess, Math.min(this.eventPurgeBatchSize, stack.events.length - 1)));
-    }
-  }
-
-  private record(kind: TruthKind, stack: SimStack, server: SimServer | null): void {
-    this.version += 1;
-    const rec: TruthRecord = {
-      seq: this.truthLog.length + 1,
-      at: new Date(this.nowMs).toISOString(),
-      atMs: this.nowMs,
-      kind,
-      deploymentId: stack.id,
-      instanceId: server ? server.id : null,
-      stackStatus: `${stack.action}_${stack.status}`,
-    };
-    if (server) {
-      rec.novaStatus = server.novaStatus;
-      rec.resourceStatus = `${server.resourceAction}_${server.resourceStatus}`;
-      rec.deltacloudState = this.deltacloudState(server.novaStatus);
-    }
-    this.truthLog.push(rec);
-  }
-
-  private emit(notice: WorldNotice): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(notice);
-      } catch {
-        // A failing listener (push) must never break the world.
-      }
-    }
-  }
-
   private schedule(delayMs: number, kind: Scheduled['kind'], targetId: string): void {
     const item: Scheduled = { atMs: this.nowMs + delayMs, order: this.order++, kind, targetId };
     let i = this.scheduled.length;
@@ -639,34 +291,4 @@ export class ScenarioWorld {
     }
     return undefined;
   }
-}
-
-function hex2(n: number): string {
-  return (n & 255).toString(16).padStart(2, '0');
-}
-
-function stackEvent(stack: SimStack, atMs: number, id: string): SimEvent {
-  return {
-    id,
-    atMs,
-    resourceName: stack.name,
-    physicalResourceId: stack.id,
-    resourceType: STACK_TYPE,
-    action: stack.action,
-    status: stack.status,
-    reason: stack.statusReason,
-  };
-}
-
-function serverEvent(server: SimServer, atMs: number, id: string): SimEvent {
-  return {
-    id,
-    atMs,
-    resourceName: server.resourceName,
-    physicalResourceId: server.id,
-    resourceType: SERVER_TYPE,
-    action: server.resourceAction,
-    status: server.resourceStatus,
-    reason: server.resourceStatusReason,
-  };
 }

@@ -26,101 +26,13 @@ import { handleHeat, heatError, heatTemplate } from './heat-api.js';
 import { deltacloudError, deltacloudTemplate, handleDeltacloud } from './deltacloud-api.js';
 import { handleZaqar, zaqarError, zaqarTemplate } from './zaqar-api.js';
 import { PushDispatcher, type PushOptions } from './push-dispatcher.js';
-import { startNotificationPublisher, type NotificationPublisherOptions } from './amqp-publisher.js';
+import { startNotificationPublisher } from './amqp-publisher.js';
 import { Prng } from './prng.js';
+import { problem, simControl } from './sim-control.js';
 
-export interface SimulatorOptions {
-  /** @defaultValue 0 (ephemeral) */
-  port?: number;
-  /** @defaultValue '127.0.0.1' */
-  host?: string;
-  /** @defaultValue 1 */
-  seed?: number | string;
-  /** Number of Heat stacks at start. @defaultValue 10 */
-  deployments?: number;
-  /** @defaultValue 3 */
-  instancesPerDeployment?: number;
-  /** Random changes per second. @defaultValue 0 */
-  changeRate?: number;
-  /**
-   * `manual`: world time moves only through `handle.advance(ms)` (tests);
-   * `real`: a timer follows the wall clock (demos, benchmarks).
-   * @defaultValue 'real'
-   */
-  clock?: 'manual' | 'real';
-  /** World time at start in manual mode. @defaultValue '2025-01-01T00:00:00.000Z' */
-  startTime?: string;
-  /** Real-clock tick. @defaultValue 100 */
-  tickMs?: number;
-  launchDurationMs?: number;
-  rebootWindowMs?: number;
-  deleteDurationMs?: number;
-  maxEventsPerStack?: number;
-  eventPurgeBatchSize?: number;
-  changeWeights?: WorldOptions['changeWeights'];
-  deltacloudShutoffState?: WorldOptions['deltacloudShutoffState'];
-  credentials?: Partial<SimCredentials>;
-  /** @defaultValue 3_600_000 */
-  tokenTtlMs?: number;
-  faults?: Faults;
-  push?: PushOptions;
-  /** Publish every change to a RabbitMQ as oslo notifications and/or post Aodh alarm bodies. */
-  notifications?: NotificationPublisherOptions;
-  eventMarkerNotFound?: SimContext['eventMarkerNotFound'];
-  /** @defaultValue 'RegionOne' */
-  region?: string;
-  logger?: Logger;
-}
+import type { Simulator, SimulatorControl, SimulatorOptions, WorldSnapshot } from './simulator-types.js';
 
-export interface WorldSnapshot {
-  now: string;
-  deployments: { id: string; name: string; stackStatus: string; statusReason: string; instanceIds: string[] }[];
-  instances: {
-    id: string;
-    deploymentId: string;
-    name: string;
-    resourceName: string;
-    novaStatus: NovaStatus;
-    resourceStatus: string;
-    deltacloudState: string | null;
-    addresses: { public: string[]; private: string[] };
-  }[];
-}
-
-export interface SimulatorControl {
-  /** World time (ms since epoch). */
-  now(): number;
-  /** Moves virtual time forward, applying due transitions and random changes. */
-  advance(ms: number): TruthRecord[];
-  /** Applies one change now (target: stack id for delete, server id for crash/reboot). */
-  applyChange(kind: ChangeKind, target?: string, options?: { crashTo?: 'ERROR' | 'SHUTOFF' }): TruthRecord[];
-  truth(since?: number | string): TruthRecord[];
-  world(): WorldSnapshot;
-  stats(): StatsSnapshot;
-  resetStats(): void;
-  setFaults(faults: Faults): void;
-  clearFaults(): void;
-  faults(): Faults;
-  setChangeRate(rate: number): void;
-  /** Resolves once every push delivery started so far has settled. */
-  pushIdle(): Promise<void>;
-  /** Resolves once every AMQP notification so far is confirmed and every Aodh post settled. */
-  notificationsIdle(): Promise<void>;
-  /** The underlying world, for tests that need raw access. */
-  readonly scenario: ScenarioWorld;
-}
-
-export interface Simulator {
-  url: string;
-  keystoneUrl: string;
-  /** Orchestration endpoint including `/v1/<tenant_id>`. */
-  heatUrl: string;
-  deltacloudUrl: string;
-  zaqarUrl: string;
-  credentials: SimCredentials;
-  handle: SimulatorControl;
-  close(): Promise<void>;
-}
+export * from './simulator-types.js';
 
 const DEFAULT_CREDENTIALS: SimCredentials = {
   username: 'conductor',
@@ -132,24 +44,6 @@ const DEFAULT_CREDENTIALS: SimCredentials = {
   deltacloudPassword: 'sim-password',
   driver: 'openstack',
 };
-
-const advanceSchema = z.object({ ms: z.number().int().min(0).max(86_400_000) }).strict();
-const changeSchema = z
-  .object({
-    kind: z.enum(CHANGE_KINDS),
-    target: z.string().min(1).optional(),
-    crashTo: z.enum(['ERROR', 'SHUTOFF']).optional(),
-  })
-  .strict();
-
-function problem(status: number, title: string, detail: string, errors?: { path: string; message: string }[]): Reply {
-  return {
-    status,
-    template: '*',
-    headers: { 'Content-Type': 'application/problem+json' },
-    body: JSON.stringify({ type: 'about:blank', title, status, detail, ...(errors ? { errors } : {}) }),
-  };
-}
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const log = options.logger ?? silentLogger();
@@ -280,74 +174,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
   };
 
-  const control = async (req: SimRequest): Promise<Reply> => {
-    const ok = (value: unknown): Reply => ({
-      status: 200,
-      template: '*',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(value),
-    });
-    const readJson = async (): Promise<unknown> => {
-      const text = await req.body();
-      return text.trim() === '' ? {} : (JSON.parse(text) as unknown);
-    };
-    const invalid = (error: z.ZodError): Reply =>
-      problem(
-        400,
-        'Invalid request',
-        'The body does not match the expected shape; see errors.',
-        error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message })),
-      );
-    try {
-      switch (`${req.method} ${req.path}`) {
-        case 'GET /truth': {
-          const since = req.query.get('since');
-          if (since === null || since === '') return ok({ truth: handle.truth() });
-          if (/^\d+$/.test(since)) return ok({ truth: handle.truth(Number(since)) });
-          if (Number.isNaN(Date.parse(since))) {
-            return problem(400, 'Invalid request', 'since must be a sequence number or an ISO-8601 time', [
-              { path: 'since', message: 'not a number or a date' },
-            ]);
-          }
-          return ok({ truth: handle.truth(since) });
-        }
-        case 'GET /world':
-          return ok(worldSnapshot());
-        case 'GET /stats':
-          return ok(stats.snapshot());
-        case 'POST /stats/reset':
-          stats.reset();
-          return { status: 204, template: '*' };
-        case 'GET /faults':
-          return ok(faults.current());
-        case 'POST /faults': {
-          const parsed = faultsSchema.safeParse(await readJson());
-          if (!parsed.success) return invalid(parsed.error);
-          faults.set(parsed.data);
-          return ok(faults.current());
-        }
-        case 'DELETE /faults':
-          faults.clear();
-          return { status: 204, template: '*' };
-        case 'POST /advance': {
-          const parsed = advanceSchema.safeParse(await readJson());
-          if (!parsed.success) return invalid(parsed.error);
-          return ok({ now: new Date(world.now() + parsed.data.ms).toISOString(), truth: handle.advance(parsed.data.ms) });
-        }
-        case 'POST /changes': {
-          const parsed = changeSchema.safeParse(await readJson());
-          if (!parsed.success) return invalid(parsed.error);
-          const opts = parsed.data.crashTo ? { crashTo: parsed.data.crashTo } : {};
-          return ok({ truth: world.applyChange(parsed.data.kind, parsed.data.target, opts) });
-        }
-        default:
-          return problem(404, 'Not found', `No control endpoint ${req.method} ${PATHS.control}${req.path}`);
-      }
-    } catch (err) {
-      if (err instanceof SyntaxError) return problem(400, 'Invalid request', 'The body is not valid JSON.');
-      throw err;
-    }
-  };
+  const control = simControl({ handle, world, stats, faults, worldSnapshot });
 
   const sockets = new Set<Socket>();
   const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {

@@ -5,10 +5,13 @@
  * and are spaced so they never cost Redis more than about 5 % of its time, however many
  * pages watch. Builds within half a second share one result.
  */
-import type { Gateway } from '../gateway.js';
-import { CacheAgeReader, type CacheAges } from '../store/cache-ages.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { ChangeFeed } from '../store/change-feed.js';
+import type { StateStore } from '../store/state-store.js';
+import type { CacheAgeReader, CacheAges } from '../store/cache-ages.js';
 import type { ReplicaRegistry } from '../store/replica-registry.js';
-import type { EndpointStats } from '../webhooks/webhook-stats.js';
+import type { EndpointStats } from '../store/webhook-stats.js';
 import type { ReplicaStatusCard } from './replica-heartbeat.js';
 import type { BackendStatus, StatusSnapshot, WebhookStatus } from './status-schema.js';
 import type { BackendReachability, StatusSources } from './status-sources.js';
@@ -64,6 +67,16 @@ interface Sample {
 
 export type BaseSnapshot = Omit<StatusSnapshot, 'viewer'>;
 
+/** What the collector reads besides the sources. */
+export interface StatusCollectorDeps {
+  config: () => Config;
+  store: StateStore;
+  feed: ChangeFeed;
+  cacheAges: CacheAgeReader;
+  logger: Logger;
+  now: () => number;
+}
+
 export class StatusCollector {
   private readonly ages: BackgroundValue<CacheAges>;
   private readonly endpoints: BackgroundValue<EndpointStats[]>;
@@ -72,23 +85,23 @@ export class StatusCollector {
   private shared: { atMs: number; snapshot: Promise<BaseSnapshot> } | undefined;
 
   constructor(
-    private readonly gateway: Gateway,
+    private readonly deps: StatusCollectorDeps,
     private readonly sources: StatusSources,
     private readonly replicas: ReplicaRegistry,
     private readonly selfId: string,
     private readonly version: string,
   ) {
-    const reader = new CacheAgeReader(gateway.redis, gateway.config.redis.keyPrefix);
-    const onError = (what: string) => (err: Error) => gateway.logger.warn(`status: cannot read ${what}`, { error: err.message });
+    const reader = deps.cacheAges;
+    const onError = (what: string) => (err: Error) => deps.logger.warn(`status: cannot read ${what}`, { error: err.message });
     const background = { minIntervalMs: 1_000, costFactor: 20, firstWaitMs: 2_000 };
-    this.ages = new BackgroundValue(() => reader.read(gateway.now()), { ...background, onError: onError('cache ages') });
-    this.endpoints = new BackgroundValue(() => sources.webhooks(gateway.now()), { ...background, onError: onError('webhook figures') });
+    this.ages = new BackgroundValue(() => reader.read(deps.now()), { ...background, onError: onError('cache ages') });
+    this.endpoints = new BackgroundValue(() => sources.webhooks(deps.now()), { ...background, onError: onError('webhook figures') });
     this.reach = new BackgroundValue(() => sources.reachability(), { ...background, firstWaitMs: 1_500, onError: onError('backend reachability') });
   }
 
   /** The snapshot shared by every viewer (at most one build per half second). */
   snapshot(): Promise<BaseSnapshot> {
-    const nowMs = this.gateway.now();
+    const nowMs = this.deps.now();
     if (!this.shared || nowMs - this.shared.atMs >= 500) {
       const snapshot = this.build(nowMs);
       this.shared = { atMs: nowMs, snapshot };
@@ -102,8 +115,8 @@ export class StatusCollector {
 
   /** Records a feed and backend-rate sample (the module calls this every couple of seconds). */
   async sample(): Promise<void> {
-    const nowMs = this.gateway.now();
-    const [feed, alive] = await Promise.all([this.gateway.feed.info(), this.replicas.alive<ReplicaStatusCard>(nowMs)]);
+    const nowMs = this.deps.now();
+    const [feed, alive] = await Promise.all([this.deps.feed.info(), this.replicas.alive<ReplicaStatusCard>(nowMs)]);
     this.record(nowMs, feed.entriesAdded, clusterRates(alive.map((r) => r.card)));
   }
 
@@ -117,8 +130,8 @@ export class StatusCollector {
   private async build(nowMs: number): Promise<BaseSnapshot> {
     const [strategy, counts, feed, queues, alive, ages, endpoints, reach] = await Promise.all([
       this.sources.strategy(),
-      this.gateway.store.counts(),
-      this.gateway.feed.info(),
+      this.deps.store.counts(),
+      this.deps.feed.info(),
       this.sources.queues(),
       this.replicas.alive<ReplicaStatusCard>(nowMs),
       this.ages.get(nowMs),
@@ -128,7 +141,7 @@ export class StatusCollector {
     const cards = alive.map((r) => r.card);
     const rates = clusterRates(cards);
     this.record(nowMs, feed.entriesAdded, rates);
-    const config = this.gateway.config;
+    const config = this.deps.config();
     const backends: BackendStatus[] = config.backends.map((backend) => {
       const activity = cards.map((c) => c.backends[backend.id]).filter((a) => a !== undefined);
       const latest = (pick: (a: (typeof activity)[number]) => number | null) =>

@@ -9,10 +9,10 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { packageVersion } from '../api/conductor-api-module.js';
 import { AuthError, GatewayError, UnavailableError } from '../errors.js';
-import type { Gateway, GatewayModule } from '../gateway.js';
+import type { GatewayModule, ModuleDeps } from '../gateway.js';
 import type { ApiRouter } from '../http/api-router.js';
 import type { Principal } from '../http/auth.js';
-import { ReplicaRegistry } from '../store/replica-registry.js';
+import type { ReplicaRegistry } from '../store/replica-registry.js';
 import { ReplicaHeartbeat } from './replica-heartbeat.js';
 import { STATUS_JS } from './status-client.js';
 import { StatusCollector } from './status-collector.js';
@@ -39,9 +39,10 @@ export interface StatusModule extends GatewayModule {
 const TAG = 'status';
 const html = { contentType: 'text/html', schema: z.string() };
 
-export function createStatusModule(gateway: Gateway, sources: StatusSources, options: StatusModuleOptions = {}): StatusModule {
+export function createStatusModule(deps: ModuleDeps, sources: StatusSources, options: StatusModuleOptions = {}): StatusModule {
   const version = packageVersion();
-  const replicas = new ReplicaRegistry(gateway.redis, gateway.config.redis.keyPrefix, options.aliveMs ?? 10_000);
+  const gateway = { auth: deps.auth, logger: deps.logger, metrics: deps.metrics, now: deps.now };
+  const replicas = deps.stores.replicas(options.aliveMs ?? 10_000);
   const heartbeat = new ReplicaHeartbeat({
     registry: replicas,
     metrics: gateway.metrics,
@@ -51,7 +52,13 @@ export function createStatusModule(gateway: Gateway, sources: StatusSources, opt
     now: gateway.now,
     ...(options.beatMs !== undefined ? { beatMs: options.beatMs } : {}),
   });
-  const collector = new StatusCollector(gateway, sources, replicas, heartbeat.id, version);
+  const collector = new StatusCollector(
+    { config: deps.config, store: deps.stores.cache, feed: deps.stores.feed, cacheAges: deps.stores.cacheAges(), logger: deps.logger, now: deps.now },
+    sources,
+    replicas,
+    heartbeat.id,
+    version,
+  );
   const streams = new StatusStreams(
     { snapshot: () => collector.snapshot(), auth: gateway.auth, logger: gateway.logger, now: gateway.now },
     { ...DEFAULT_STATUS_STREAM_OPTIONS, ...options.stream },

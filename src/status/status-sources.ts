@@ -4,11 +4,11 @@
  * webhook module (endpoint figures, delivery queue). The page never reaches into either;
  * when the runtime is reshaped, only `runtimeSources` changes.
  */
-import { STRATEGY_NAMES, type BackendConfig } from '../config/schema.js';
-import type { Gateway } from '../gateway.js';
+import type { BackendConfig } from '../config/schema.js';
+import type { ModuleDeps } from '../gateway.js';
 import type { StrategyRuntime } from '../strategy/strategy-runtime.js';
 import type { WebhookModule } from '../webhooks/index.js';
-import { WebhookStats, type EndpointStats } from '../webhooks/webhook-stats.js';
+import type { EndpointStats } from '../store/webhook-stats.js';
 
 export interface StrategyInForce {
   /** The deployment-wide strategy (`strategy.name`, or the last admin switch). */
@@ -43,28 +43,16 @@ export interface StatusSources {
 const DELIVERY_QUEUE_STATES = ['waiting', 'delayed', 'active', 'failed'] as const;
 
 /** Sources backed by the runtime and webhook module of this gateway. */
-export function runtimeSources(gateway: Gateway, runtime: StrategyRuntime, webhooks: WebhookModule): StatusSources {
-  const stats = new WebhookStats(
-    gateway.redis,
-    webhooks.service.registry.keys,
-    webhooks.service.registry,
-    webhooks.service.deliveries,
-    webhooks.queue,
-  );
+export function runtimeSources(deps: ModuleDeps, runtime: StrategyRuntime, webhooks: WebhookModule): StatusSources {
+  const stats = deps.stores.webhookStats(webhooks.service.deliveries, webhooks.queue);
   return {
     async strategy() {
-      const stored = await runtime.stored();
-      return {
-        name: stored.name ?? gateway.config.strategy.name,
-        since: stored.since ?? null,
-        by: stored.by ? (JSON.parse(stored.by) as string) : null,
-        available: [...STRATEGY_NAMES],
-        perBackend: false,
-      };
+      const state = await runtime.describe();
+      return { name: state.name, since: state.since, by: state.by, available: state.available, perBackend: true };
     },
     strategyOf(backend, fallback) {
-      // `backends[].strategy` (DESIGN §10) overrides the default where the config has it.
-      return (backend as { strategy?: { name?: string } }).strategy?.name ?? fallback;
+      // Its own strategy (backends[].strategy or a per-backend switch), else the default.
+      return runtime.assignedTo(backend.id) ?? fallback;
     },
     running() {
       try {

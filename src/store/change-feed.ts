@@ -1,13 +1,19 @@
 /**
  * The change feed: a Redis stream every cache change is appended to (by the store's Lua
  * script), plus events that are not cache changes (`gateway.strategy_changed`,
- * `webhook.disabled`). The stream position is the cursor.
+ * `webhook.disabled`). The stream position is the cursor. Readers that block (a Server-Sent
+ * Events stream, the webhook fan-out's consumer group) get a connection of their own through
+ * {@link ChangeFeed.follow} and {@link ChangeFeed.group}, so no caller names a stream command.
  */
 import type { Redis } from 'ioredis';
 import { InputError } from '../errors.js';
-import type { FeedLimits } from './state-store.js';
+import { FeedConsumerGroup } from './feed-consumer-group.js';
 import { Keys } from './keys.js';
-import { newEventId } from './state-store.js';
+import { withScripts } from './script-registry.js';
+import { newEventId, type FeedLimits } from './state-store.js';
+
+/** Opens a dedicated connection for a blocking reader (closed by the reader). */
+export type BlockingConnections = (name: string) => Redis;
 
 /** A stream id (`<ms>-<seq>`) or `0` (from the start). */
 export const CURSOR_PATTERN = /^(0|\d{1,20}-\d{1,20})$/;
@@ -35,18 +41,53 @@ export interface FeedPage {
   gap: boolean;
 }
 
+/** A reader with a connection of its own, for blocking reads (one per SSE stream). */
+export interface FeedFollower {
+  /** Like {@link ChangeFeed.read}, waiting up to `blockMs` for something new. */
+  read(after: string, limit: number, blockMs: number): Promise<FeedPage>;
+  /** Closes the connection; a read in progress is rejected at once. */
+  close(): void;
+}
+
 export class ChangeFeed {
   readonly keys: Keys;
+  private readonly redis: Redis;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     prefix: string,
     private readonly limits: FeedLimits,
     private readonly now: () => number = Date.now,
     /** Told of every event this process appends (the feed-appends metric). */
     private readonly onAppend: (type: string) => void = () => {},
+    private readonly blocking?: BlockingConnections,
   ) {
     this.keys = new Keys(prefix);
+    this.redis = withScripts(redis);
+  }
+
+  /** A reader with its own connection that may block waiting for new events. */
+  follow(): FeedFollower {
+    const connection = this.openBlocking('events-stream');
+    const feed = new ChangeFeed(connection, this.keys.prefix, this.limits, this.now);
+    return {
+      read: (after, limit, blockMs) => feed.read(after, limit, blockMs),
+      close: () => connection.disconnect(),
+    };
+  }
+
+  /**
+   * The consumer group `name` on the feed (created at the current end the first time): what
+   * each event is read by exactly one consumer of, acknowledged, and claimed back from a
+   * consumer that died.
+   */
+  group(name: string): FeedConsumerGroup {
+    return new FeedConsumerGroup(this.redis, () => this.openBlocking(`feed-group-${name}`), this.keys.feed, name);
+  }
+
+  private openBlocking(name: string): Redis {
+    if (!this.blocking) throw new Error('this ChangeFeed was built without connections for blocking readers');
+    return this.blocking(name);
   }
 
   /** Appends an event that is not a cache change; returns its cursor and id. */
@@ -56,16 +97,20 @@ export class ChangeFeed {
     meta: { subject?: string; deploymentId?: string } = {},
   ): Promise<{ cursor: string; id: string }> {
     const id = newEventId();
-    const json = JSON.stringify({ id, type, occurredAt: new Date(this.now()).toISOString(), data });
-    const [[err, cursor] = [null, null]] =
-      (await this.redis
-        .multi()
-        .xadd(this.keys.feed, 'MAXLEN', '~', this.limits.maxLength, '*', 'e', json, 't', type, 'k', meta.subject ?? '', 'g', meta.deploymentId ?? '')
-        .xtrim(this.keys.feed, 'MINID', '~', `${Math.max(0, this.now() - this.limits.maxAgeMs)}-0`)
-        .exec()) ?? [];
-    if (err) throw err;
+    const now = this.now();
+    const cursor = await this.redis.hgwAppend(
+      this.keys.feed,
+      id,
+      type,
+      new Date(now).toISOString(),
+      JSON.stringify(data),
+      meta.subject ?? '',
+      meta.deploymentId ?? '',
+      this.limits.maxLength,
+      `${Math.max(0, now - this.limits.maxAgeMs)}-0`,
+    );
     this.onAppend(type);
-    return { cursor: cursor as string, id };
+    return { cursor, id };
   }
 
   /**

@@ -10,12 +10,27 @@
  * | d:<id>:i               | zset   | instance ids of a deployment                    |
  * | s:<state>              | zset   | instance ids in a state                         |
  * | b:<backend>:i / :d     | zset   | instance / deployment ids seen from a backend   |
- * | feed                   | stream | the change feed                                 |
+ * | feed                   | stream | the change feed (consumer group `webhooks`)     |
  * | tomb                   | zset   | tombstones (`i:<id>`, `d:<id>`) by deletion ms  |
  * | refresh-failures       | hash   | scope (`b:<backend>`, `d:<id>`) → last failure  |
+ * | strategy               | hash   | strategy in force (default and per backend)     |
+ * | strategy-changes       | pubsub | channel announcing a switch to every replica    |
+ * | due:<set>              | zset   | strategy targets by next due time (ms)          |
+ * | rl:<token name>        | hash   | per-token rate-limit bucket                     |
+ * | replicas               | zset   | replica id → time of its last beat (ms)         |
+ * | replica:<id>           | string | a replica's status card (JSON, with a TTL)      |
+ * | bull:*                 | bullmq | the strategy and delivery queues                |
+ * | wh:*                   | …      | webhook registry and delivery log ({@link WebhookKeys}) |
  */
+import { WebhookKeys } from './webhook-keys.js';
+
 export class Keys {
-  constructor(readonly prefix: string) {}
+  /** The webhook registry's and delivery log's keys. */
+  readonly webhooks: WebhookKeys;
+
+  constructor(readonly prefix: string) {
+    this.webhooks = new WebhookKeys(prefix);
+  }
 
   instance(id: string): string {
     return `${this.prefix}i:${id}`;
@@ -44,8 +59,40 @@ export class Keys {
   get feed(): string {
     return `${this.prefix}feed`;
   }
-  /** Any other key of this gateway (queues, webhooks, strategy state). */
-  other(name: string): string {
-    return `${this.prefix}${name}`;
+  /** Tombstones (`i:<id>`, `d:<id>`) by deletion time. */
+  get tombstones(): string {
+    return `${this.prefix}tomb`;
+  }
+  /** Last refresh failure by scope (`b:<backend>`, `d:<deployment>`). */
+  get refreshFailures(): string {
+    return `${this.prefix}refresh-failures`;
+  }
+  /** The strategy in force: `name`, `since`, `by`, `configName` (suffixed `:<backend>` per backend). */
+  get strategyState(): string {
+    return `${this.prefix}strategy`;
+  }
+  /** Pub/sub channel on which a switch is announced. */
+  get strategyChannel(): string {
+    return `${this.prefix}strategy-changes`;
+  }
+  /** One strategy due set (`cached-poll:heat-1`, `webhook`, …). */
+  due(set: string): string {
+    return `${this.prefix}due:${set}`;
+  }
+  /** Rate-limit bucket of one token (by its name). */
+  rateLimit(tokenName: string): string {
+    return `${this.prefix}rl:${tokenName}`;
+  }
+  /** Replicas by the time of their last beat. */
+  get replicas(): string {
+    return `${this.prefix}replicas`;
+  }
+  /** One replica's status card. */
+  replicaCard(id: string): string {
+    return `${this.prefix}replica:${id}`;
+  }
+  /** BullMQ prefix: inside the hash tag, so queue keys share the slot. */
+  get bull(): string {
+    return `${this.prefix}bull`;
   }
 }

@@ -33,7 +33,7 @@ export class RefreshHealth {
   ) {}
 
   private get key(): string {
-    return this.keys.other('refresh-failures');
+    return this.keys.refreshFailures;
   }
 
   /** The last attempt on `scope` by `strategy` failed with `reason`. */

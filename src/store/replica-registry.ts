@@ -38,11 +38,11 @@ export class ReplicaRegistry {
   }
 
   private get index(): string {
-    return this.keys.other('replicas');
+    return this.keys.replicas;
   }
 
   private card(id: string): string {
-    return this.keys.other(`replica:${id}`);
+    return this.keys.replicaCard(id);
   }
 
   /** Records a beat; also forgets replicas silent for ten lifetimes (crashed long ago). */

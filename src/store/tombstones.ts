@@ -5,29 +5,23 @@
  * script indexes each tombstone by deletion time; {@link Tombstones.purge} removes the
  * expired ones with their index entries.
  */
-import type { Redis, Result } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import { PURGE_TOMBSTONES_LUA } from './scripts.js';
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    hgwPurgeTombstones(...args: (string | number)[]): Result<number, Context>;
-  }
-}
+import { withScripts } from './script-registry.js';
 
 export class Tombstones {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {
-    if (typeof (redis as unknown as Record<string, unknown>).hgwPurgeTombstones !== 'function') redis.defineCommand('hgwPurgeTombstones', { lua: PURGE_TOMBSTONES_LUA, numberOfKeys: 1 });
+    withScripts(redis);
   }
 
   /** Removes tombstones deleted at or before `cutoffMs`, `batch` per script call; returns how many. */
   async purge(cutoffMs: number, { batch = 500 }: { batch?: number } = {}): Promise<number> {
     let total = 0;
     for (;;) {
-      const purged = await this.redis.hgwPurgeTombstones(this.keys.other('tomb'), this.keys.prefix, Math.floor(cutoffMs), batch);
+      const purged = await this.redis.hgwPurgeTombstones(this.keys.tombstones, this.keys.prefix, Math.floor(cutoffMs), batch);
       total += purged;
       // A short batch means the expired range is exhausted (or held revived records only).
       if (purged < batch) return total;
@@ -36,6 +30,6 @@ export class Tombstones {
 
   /** Tombstones kept right now. */
   count(): Promise<number> {
-    return this.redis.zcard(this.keys.other('tomb'));
+    return this.redis.zcard(this.keys.tombstones);
   }
 }

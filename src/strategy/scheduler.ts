@@ -2,46 +2,26 @@
  * Background work for strategies, on BullMQ: repeating job schedulers (one run per tick
  * across every replica), one-off jobs deduplicated by id, and "due sets" that remember when
  * each target (a deployment, a backend) is next due, so intervals can differ per target and
- * carry jitter. Only this class and the queues talk to Redis for scheduling.
+ * carry jitter. Due sets live in the {@link ScheduleStore}; the queue is BullMQ's.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis, Result } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import { isRedisUnavailable } from '../redis/redis-errors.js';
-import type { RedisFactory } from '../redis/redis-factory.js';
+import type { QueueConnections } from '../store/stores.js';
+import type { ScheduleStore, TakeDueOptions } from '../store/schedule-store.js';
 
 export type JobData = Record<string, string | number | boolean | null>;
 
-export interface DueOptions {
-  onlyIfAbsent?: boolean;
-  onlyIfEarlier?: boolean;
-}
-
 export type JobHandler = (data: JobData, info: { jobId: string; name: string }) => Promise<void>;
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    hgwTakeDue(...args: (string | number)[]): Result<string[], Context>;
-  }
-}
-
-/**
- * Members of a due set whose time has come, leased for `leaseMs` (their score moves to
- * now + lease) so a crashed taker does not lose them. KEYS: set. ARGV: now, limit, lease.
- */
-const TAKE_DUE_LUA = `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local lease = tonumber(ARGV[1]) + tonumber(ARGV[3])
-for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], lease, m) end
-return due
-`;
 
 export interface SchedulerOptions {
-  factory: RedisFactory;
-  /** Shared command connection (due sets). */
-  redis: Redis;
-  /** The gateway key prefix, e.g. `{hgw}:`. BullMQ keys go under `<prefix>bull`. */
-  keyPrefix: string;
+  /** Connections for BullMQ's queue and worker. */
+  connections: QueueConnections;
+  /** Due sets. */
+  schedules: ScheduleStore;
+  /** BullMQ key prefix (`<gateway prefix>bull`). */
+  bullPrefix: string;
   logger: Logger;
   /** Jobs run at once in this process. @defaultValue 8 */
   concurrency?: number;
@@ -52,8 +32,8 @@ export interface SchedulerOptions {
 export interface Scheduler {
   /** Registers the function that runs jobs named `name` (in whichever replica takes them). */
   handle(name: string, run: JobHandler): void;
-  /** Forgets the handler of `name`; jobs of that name are dropped in this process. */
-  unhandle(name: string): void;
+  /** Forgets the handler of `name` (only `run`, when given); jobs of that name are dropped in this process. */
+  unhandle(name: string, run?: JobHandler): void;
   /** Creates or updates a repeating schedule: one job per `everyMs` across all replicas. */
   every(schedulerId: string, everyMs: number, job: { name: string; data?: JobData }): Promise<void>;
   /** Removes every schedule whose id starts with `idPrefix`; returns how many. */
@@ -69,9 +49,9 @@ export interface Scheduler {
    * `onlyIfEarlier` only ever moves it forward in line. While Redis is away the time is kept
    * in memory and written as soon as Redis is back, so a target never waits for its lease.
    */
-  setDue(set: string, member: string, atMs: number, options?: DueOptions): Promise<void>;
+  setDue(set: string, member: string, atMs: number, options?: { onlyIfAbsent?: boolean; onlyIfEarlier?: boolean }): Promise<void>;
   /** Takes the members due at `nowMs` (at most `limit`), leasing them for `leaseMs`. */
-  takeDue(set: string, nowMs: number, limit: number, leaseMs: number): Promise<string[]>;
+  takeDue(set: string, nowMs: number, options: TakeDueOptions): Promise<string[]>;
   /** Forgets members (or the whole set). */
   removeDue(set: string, members?: string[]): Promise<void>;
   /** Members of a due set and their due times. */
@@ -95,42 +75,32 @@ export class BullScheduler implements Scheduler {
   private readonly log: Logger;
   /** Job names already reported as having no handler here (reported once, not per job). */
   private readonly unhandledReported = new Set<string>();
-  /** Due times that could not be written during a Redis outage, by set and member. */
-  private readonly pendingDue = new Map<string, { set: string; member: string; atMs: number; options: DueOptions }>();
 
   constructor(private readonly options: SchedulerOptions) {
-    this.prefix = `${options.keyPrefix}bull`;
+    this.prefix = options.bullPrefix;
     this.log = options.logger.child({ component: 'scheduler' });
-    if (typeof (options.redis as unknown as Record<string, unknown>).hgwTakeDue !== 'function') {
-      options.redis.defineCommand('hgwTakeDue', { lua: TAKE_DUE_LUA, numberOfKeys: 1 });
-    }
     this.queue = new Queue(options.queueName ?? 'strategy', {
-      connection: options.factory.create('scheduler-queue'),
+      connection: options.connections.queue('scheduler-queue'),
       prefix: this.prefix,
       defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 1_000 } },
     });
     // Redis outages are logged once by the connection (src/redis/redis-factory.ts), not per retry here.
-    options.redis.on('ready', () => void this.flushPendingDue());
     this.queue.on('error', (err) => isRedisUnavailable(err) || this.log.warn('scheduler queue error', { error: err.message }));
-  }
-
-  private dueKey(set: string): string {
-    return `${this.options.keyPrefix}due:${set}`;
   }
 
   handle(name: string, run: JobHandler): void {
     this.handlers.set(name, run);
   }
 
-  unhandle(name: string): void {
-    this.handlers.delete(name);
+  unhandle(name: string, run?: JobHandler): void {
+    if (!run || this.handlers.get(name) === run) this.handlers.delete(name);
   }
 
   /** Starts taking jobs in this process. */
   start(): void {
     if (this.worker) return;
     this.worker = new Worker(this.queue.name, (job) => this.process(job), {
-      connection: this.options.factory.create('scheduler-worker', { blocking: true }),
+      connection: this.options.connections.queue('scheduler-worker', { blocking: true }),
       prefix: this.prefix,
       concurrency: this.options.concurrency ?? 8,
       // A poll may take a while against a slow backend; the lock outlives the backend timeout.
@@ -197,65 +167,20 @@ export class BullScheduler implements Scheduler {
     });
   }
 
-  async setDue(set: string, member: string, atMs: number, options: DueOptions = {}): Promise<void> {
-    try {
-      await this.writeDue(set, member, atMs, options);
-    } catch (err) {
-      if (!isRedisUnavailable(err)) throw err;
-      // Lost, this due time would leave the target leased (taken, never rescheduled) for the
-      // whole lease after Redis returns; kept here, it is written the moment Redis is ready.
-      const key = `${set}\u0000${member}`;
-      const previous = this.pendingDue.get(key);
-      if (!previous || !(options.onlyIfAbsent || (options.onlyIfEarlier && previous.atMs <= atMs))) {
-        this.pendingDue.set(key, { set, member, atMs, options });
-      }
-    }
+  setDue(set: string, member: string, atMs: number, options: { onlyIfAbsent?: boolean; onlyIfEarlier?: boolean } = {}): Promise<void> {
+    return this.options.schedules.setDue(set, member, atMs, options);
   }
 
-  private async writeDue(set: string, member: string, atMs: number, options: DueOptions): Promise<void> {
-    const key = this.dueKey(set);
-    if (options.onlyIfAbsent) await this.options.redis.zadd(key, 'NX', Math.round(atMs), member);
-    else if (options.onlyIfEarlier) await this.options.redis.zadd(key, 'LT', Math.round(atMs), member);
-    else await this.options.redis.zadd(key, Math.round(atMs), member);
+  takeDue(set: string, nowMs: number, options: TakeDueOptions): Promise<string[]> {
+    return this.options.schedules.takeDue(set, nowMs, options);
   }
 
-  /** Writes the due times kept during an outage (Redis is ready again). */
-  private async flushPendingDue(): Promise<void> {
-    if (this.pendingDue.size === 0) return;
-    const pending = [...this.pendingDue.values()];
-    this.pendingDue.clear();
-    let written = 0;
-    for (const p of pending) {
-      try {
-        await this.writeDue(p.set, p.member, p.atMs, p.options);
-        written++;
-      } catch {
-        // Away again: keep it for the next 'ready' (a newer time set meanwhile wins).
-        this.pendingDue.set(`${p.set}\u0000${p.member}`, this.pendingDue.get(`${p.set}\u0000${p.member}`) ?? p);
-      }
-    }
-    this.log.info('due times kept during the Redis outage written', { written, left: this.pendingDue.size });
+  removeDue(set: string, members?: string[]): Promise<void> {
+    return this.options.schedules.removeDue(set, members);
   }
 
-  /** Due times waiting for Redis (for status and tests). */
-  get pendingDueCount(): number {
-    return this.pendingDue.size;
-  }
-
-  takeDue(set: string, nowMs: number, limit: number, leaseMs: number): Promise<string[]> {
-    return this.options.redis.hgwTakeDue(this.dueKey(set), Math.round(nowMs), limit, Math.round(leaseMs));
-  }
-
-  async removeDue(set: string, members?: string[]): Promise<void> {
-    if (!members) await this.options.redis.del(this.dueKey(set));
-    else if (members.length > 0) await this.options.redis.zrem(this.dueKey(set), ...members);
-  }
-
-  async dueTimes(set: string): Promise<Map<string, number>> {
-    const flat = await this.options.redis.zrange(this.dueKey(set), 0, '-1', 'WITHSCORES');
-    const out = new Map<string, number>();
-    for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, Number(flat[i + 1]));
-    return out;
+  dueTimes(set: string): Promise<Map<string, number>> {
+    return this.options.schedules.dueTimes(set);
   }
 
   async counts(): Promise<Record<string, number>> {

@@ -1,372 +1,335 @@
 /**
- * Runs the configured strategy and switches strategies while running. The strategy in force
- * is stored in Redis and announced by pub/sub, so every replica converges on it (a 1 s check
- * covers a missed announcement). A switch starts the new strategy before the old one stops,
- * removes the old one's schedules, appends one `gateway.strategy_changed` event, and leaves
- * the cache and the feed alone; reads are served throughout.
+ * Runs the strategies in force and switches them while running. Each backend runs one
+ * strategy (its own choice, else the default); one instance runs per strategy, for the set of
+ * backends assigned to it. Choices are recorded in the strategy-state store and announced, so
+ * every replica converges on them (a periodic check covers a missed announcement). A switch
+ * starts the new instance before the old one stops, removes what the old one scheduled for
+ * the backends that left it (nothing of the others'), appends one `gateway.strategy_changed`
+ * event, and leaves the cache and the feed alone; reads are served throughout.
  */
-import type { Redis, Result } from 'ioredis';
-import { z } from 'zod';
-import { STRATEGIES, createStrategy } from '../../strategies/index.js';
-import { createBackendClients, pingBackends, type BackendClients } from '../backends/create-backend-clients.js';
-import { STRATEGY_NAMES, type BackendConfig, type Config, type StrategyName } from '../config/schema.js';
-import { NotFoundError, UnavailableError } from '../errors.js';
-import type { Gateway, GatewayModule } from '../gateway.js';
-import type { ApiRouter } from '../http/api-router.js';
+import type { ActiveStrategy, ReadPart } from '../api/active-strategy.js';
+import type { BackendRegistry } from '../backends/backend-registry.js';
+import type { Config } from '../config/schema.js';
+import { InputError, NotFoundError, UnavailableError } from '../errors.js';
+import type { GatewayModule } from '../gateway.js';
 import type { ReadinessCheck } from '../http/health.js';
 import type { Logger } from '../log/logger.js';
-import { newEventId } from '../store/state-store.js';
-import { parsePushBody } from '../push/notification-parsers.js';
-import { authorizePush } from '../push/push-auth.js';
-import { createPushApplier } from '../push/push-ingest.js';
-import { BullScheduler } from './scheduler.js';
-import type { Strategy, StrategyContext } from './strategy.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { StateStore } from '../store/state-store.js';
+import type { StoredStrategy, StrategyStateStore } from '../store/strategy-state-store.js';
+import { assignmentOf, configuredName, groupByStrategy, sameSet, type Assignment, type BackendAssignment } from './assignment.js';
+import { optionsKey, type AnyStrategyDefinition } from './define-strategy.js';
+import { STRATEGIES, STRATEGY_NAMES, strategyDefinition } from './registry.js';
+import type { Scheduler } from './scheduler.js';
+import type { PushHint, ReadTarget, Strategy } from './strategy.js';
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    hgwSwitchStrategy(...args: (string | number)[]): Result<[number, string], Context>;
-  }
-}
-
-/**
- * Records the strategy in force; on a real change appends the feed event and publishes, all
- * in one atomic step, so replicas racing on one change produce one event.
- * KEYS: state hash, feed. ARGV: name, by (JSON), config name, now ISO, event id, feed max
- * length, feed min id, channel.
- */
-const SWITCH_LUA = `
-local old = redis.call('HGET', KEYS[1], 'name')
-redis.call('HSET', KEYS[1], 'configName', ARGV[3])
-if old == ARGV[1] then return {0, old} end
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'since', ARGV[4], 'by', ARGV[2])
-if old then
-  local ev = '{"id":"' .. ARGV[5] .. '","type":"gateway.strategy_changed","occurredAt":"' .. ARGV[4] ..
-    '","data":{"current":{"strategy":"' .. ARGV[1] .. '"},"previous":{"strategy":"' .. old .. '"},"by":' .. ARGV[2] .. '}}'
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'e', ev, 't', 'gateway.strategy_changed', 'k', '', 'g', '')
-  redis.call('XTRIM', KEYS[2], 'MINID', '~', ARGV[7])
-end
-redis.call('PUBLISH', ARGV[8], ARGV[1])
-return {1, old or ''}
-`;
-
-export interface StrategyRuntimeOptions {
-  /** How often each replica re-reads the stored strategy (pub/sub is the fast path). @defaultValue 1000 */
+export interface StrategyRuntimeDeps {
+  /** The config in force (a reload may change it). */
+  config: () => Config;
+  store: StateStore;
+  state: StrategyStateStore;
+  backends: BackendRegistry;
+  /** Where strategies' schedules run (BullMQ in production, a ManualScheduler in tests). */
+  scheduler: Scheduler & { start?(): void; close?(): Promise<void> };
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+  /** How often each replica re-reads the stored choices (the announcement is the fast path). @defaultValue 1000 */
   convergeCheckMs?: number;
-  /** Backend client options (tests use a tiny retry delay). */
-  retryBaseDelayMs?: number;
 }
 
-/** The strategy in force, for the read routes. */
-export interface ActiveStrategy {
-  current(): Strategy;
+/** What `GET /admin/strategy` shows. */
+export interface StrategyState {
+  name: string;
+  since: string | null;
+  by: string | null;
+  running: string | null;
+  available: string[];
+  backends: (BackendAssignment & { running: string | null })[];
+}
+
+interface Running {
+  strategy: Strategy;
+  backends: Set<string>;
 }
 
 export class StrategyRuntime implements GatewayModule, ActiveStrategy {
   readonly name = 'strategies';
-  readonly scheduler: BullScheduler;
-  private clients: BackendClients;
-  private active: Strategy | undefined;
+  private readonly running = new Map<string, Running>();
+  private assignment: Assignment | undefined;
   private switching: Promise<void> = Promise.resolve();
-  private subscriber: Redis | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private lastSeen = '';
   private readonly log: Logger;
-  private readonly stateKey: string;
-  private readonly channel: string;
-  private pingCache: { at: number; results: Awaited<ReturnType<typeof pingBackends>> } | undefined;
-  readonly ctx: StrategyContext;
-  private readonly applyPush: ReturnType<typeof createPushApplier>;
 
-  constructor(
-    private readonly gateway: Gateway,
-    private readonly options: StrategyRuntimeOptions = {},
-  ) {
-    this.log = gateway.logger.child({ component: 'strategy-runtime' });
-    this.stateKey = gateway.store.keys.other('strategy');
-    this.channel = gateway.store.keys.other('strategy-changes');
-    this.clients = this.buildClients(gateway.config.backends);
-    this.scheduler = new BullScheduler({
-      factory: gateway.redisFactory,
-      redis: gateway.redis,
-      keyPrefix: gateway.config.redis.keyPrefix,
-      logger: gateway.logger,
-    });
-    this.ctx = {
-      store: gateway.store,
-      feed: gateway.feed,
-      backends: () => this.clients,
-      scheduler: this.scheduler,
-      config: () => gateway.config,
-      logger: gateway.logger,
-      metrics: gateway.metrics,
-      ingestUrl: (backendId) => `${gateway.publicUrl}/v1/notifications/${encodeURIComponent(backendId)}`,
-      now: gateway.now,
-    };
-    this.applyPush = createPushApplier(gateway, this, { awaitFetches: false });
-    if (typeof (gateway.redis as unknown as Record<string, unknown>).hgwSwitchStrategy !== 'function') {
-      gateway.redis.defineCommand('hgwSwitchStrategy', { lua: SWITCH_LUA, numberOfKeys: 2 });
-    }
+  constructor(private readonly deps: StrategyRuntimeDeps) {
+    this.log = deps.logger.child({ component: 'strategy-runtime' });
   }
 
-  private buildClients(configs: readonly BackendConfig[]): BackendClients {
-    return createBackendClients(configs, this.gateway.logger, this.gateway.metrics, {
-      ...(this.options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.options.retryBaseDelayMs } : {}),
-    });
+  static fromConfig(config: Config, deps: Omit<StrategyRuntimeDeps, 'config'> & { config?: () => Config }): StrategyRuntime {
+    return new StrategyRuntime({ ...deps, config: deps.config ?? (() => config) });
   }
 
-  /** The strategy serving reads right now. */
+  get scheduler(): StrategyRuntimeDeps['scheduler'] {
+    return this.deps.scheduler;
+  }
+
+  get backends(): BackendRegistry {
+    return this.deps.backends;
+  }
+
+  /** The default strategy's instance (it serves reads no backend owns). */
   current(): Strategy {
-    if (!this.active) {
+    const entry = this.assignment && this.running.get(this.assignment.defaultName);
+    if (!entry) {
       throw new UnavailableError('the gateway is starting: no strategy runs yet (it waits for Redis); retry shortly', { retryAfterSeconds: 2 });
     }
-    return this.active;
+    return entry.strategy;
   }
 
-  get backends(): BackendClients {
-    return this.clients;
+  /** The instance running for `backendId` (the default's for an unknown backend). */
+  strategyFor(backendId: string): Strategy {
+    const name = this.assignment?.backends.find((b) => b.backendId === backendId)?.strategy;
+    return (name && this.running.get(name)?.strategy) || this.current();
   }
 
+  /** The strategy assigned to `backendId` (null for a backend the config does not have). */
+  assignedTo(backendId: string): string | null {
+    return this.assignment?.backends.find((b) => b.backendId === backendId)?.strategy ?? null;
+  }
+
+  /** The strategies a read goes through: the owning backend's, or every one for reads across backends. */
+  async forRead(target: ReadTarget): Promise<ReadPart[]> {
+    // The strategies that run for some backend (the default alone when none does).
+    const active = [...this.running].filter(([, r]) => r.backends.size > 0);
+    if (active.length === 0) return [{ strategy: this.current(), backendIds: [] }];
+    if (active.length === 1) return [{ strategy: active[0]![1].strategy, backendIds: [] }];
+    const owner = await this.ownerOf(target);
+    if (owner) return [{ strategy: this.strategyFor(owner), backendIds: [owner] }];
+    return active.map(([, r]) => ({ strategy: r.strategy, backendIds: [...r.backends] }));
+  }
+
+  private async ownerOf(target: ReadTarget): Promise<string | null> {
+    const { store } = this.deps;
+    if (target.kind === 'instance') return (await store.getInstance(target.id))?.backend.id ?? null;
+    const deploymentId = target.kind === 'deployment' ? target.id : target.kind === 'instances' ? target.deploymentId : undefined;
+    return deploymentId === undefined ? null : ((await store.getDeployment(deploymentId))?.backendId ?? null);
+  }
+
+  /** Hands pushes to the strategy of the backend that sent them. */
+  async onPush(hints: PushHint[]): Promise<void> {
+    const byBackend = new Map<string, PushHint[]>();
+    for (const hint of hints) byBackend.set(hint.backendId, [...(byBackend.get(hint.backendId) ?? []), hint]);
+    await Promise.all([...byBackend].map(([backendId, group]) => this.strategyFor(backendId).onPush(group)));
+  }
+
+  /** Idempotent: it runs again when Redis went away halfway through it. */
   async start(): Promise<void> {
-    this.scheduler.start();
-    const configName = this.gateway.config.strategy.name;
-    const stored = await this.stored();
-    // The config wins when it names a strategy other than the one it named at the last
-    // switch (an operator edited it); otherwise the stored choice (PUT /admin/strategy) stands.
-    if (!stored.name || stored.configName !== configName) await this.record(configName, 'config');
-    const running = (await this.stored()).name as StrategyName;
-    await this.converge(running);
-    await this.removeForeignSchedules(running);
-    // start() runs again when Redis went away halfway through it: nothing below is made twice.
-    if (!this.subscriber) {
-      this.subscriber = this.gateway.redisFactory.create('strategy-pubsub', { blocking: true });
-      this.subscriber.on('message', (_channel: string, name: string) => this.enqueueConverge(name));
-    }
-    await this.subscriber.subscribe(this.channel);
+    this.deps.scheduler.start?.();
+    await this.adoptConfig(this.deps.config());
+    await this.converge();
+    await this.removeForeignSchedules();
+    this.unsubscribe ??= await this.deps.state.subscribe(() => this.enqueueConverge());
     let failing = false;
     this.timer ??= setInterval(() => {
-      this.stored()
-        .then((s) => {
-          failing = false;
-          if (s.name) this.enqueueConverge(s.name);
-        })
-        .catch((err: Error) => {
+      this.converge().then(
+        () => (failing = false),
+        (err: Error) => {
           // Once per outage, not once a second.
-          if (!failing) this.log.warn('cannot read the stored strategy; keeping the one running', { error: err.message });
+          if (!failing) this.log.warn('cannot read the stored strategies; keeping those running', { error: err.message });
           failing = true;
-        });
-    }, this.options.convergeCheckMs ?? 1_000);
+        },
+      );
+    }, this.deps.convergeCheckMs ?? 1_000);
     this.timer.unref();
   }
 
   /**
-   * Schedules of strategies that no longer run (the config named another strategy while every
-   * replica was stopped) would tick forever with nobody to handle them: remove them at start.
-   * Every replica runs the stored strategy, so no live replica loses a schedule.
+   * Schedules and due sets of strategies that no longer run anywhere (the config named others
+   * while every replica was stopped) would tick forever with nobody to handle them: removed at
+   * start. Every replica runs the stored assignment, so no live replica loses a schedule.
    */
-  private async removeForeignSchedules(running: StrategyName): Promise<void> {
-    // A final stop of each other strategy removes its schedules and its due sets: members it
-    // had leased when its replicas stopped would otherwise wait out the lease when it runs again.
-    for (const name of STRATEGY_NAMES) if (name !== running) await createStrategy(name, this.ctx).stop({ final: true });
+  private async removeForeignSchedules(): Promise<void> {
+    const running = [...this.running.keys()];
+    const everyBackend = new Set(this.deps.config().backends.map((b) => b.id));
+    for (const definition of STRATEGIES) {
+      if (!running.includes(definition.name)) await this.create(definition, everyBackend).stop({ final: true });
+    }
     // Whatever else is left (a schedule of a strategy this version does not know).
-    const removed = await this.scheduler.removeSchedulesExcept([`${running}:`]);
+    const removed = await this.deps.scheduler.removeSchedulesExcept(running.map((name) => `${name}:`));
     if (removed.length > 0) this.log.info('removed schedules of strategies that no longer run', { running, removed });
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
+    await this.unsubscribe?.();
     await this.switching;
-    await this.active?.stop();
-    await this.scheduler.close();
+    for (const entry of this.running.values()) await entry.strategy.stop();
+    await this.deps.scheduler.close?.();
   }
 
-  /** Where the strategy in force is recorded. */
-  async stored(): Promise<{ name?: string; since?: string; by?: string; configName?: string }> {
-    return (await this.gateway.redis.hgetall(this.stateKey)) as { name?: string; since?: string; by?: string; configName?: string };
+  /** Where the default strategy is recorded. */
+  stored(): Promise<StoredStrategy> {
+    return this.deps.state.get();
   }
 
-  /** Switches every replica to `name`. Resolves once this replica runs it. */
-  async switchTo(name: StrategyName, by: string): Promise<{ changed: boolean; previous: string | null }> {
-    const [changed, previous] = await this.record(name, by);
-    await this.converge(name);
-    return { changed: changed === 1, previous: previous || null };
+  /**
+   * Records what the config says wherever it differs from what it said when last recorded
+   * (an operator edited it); otherwise recorded choices (PUT /admin/strategy) stand.
+   * Backends first, so a first start appends no event.
+   */
+  private async adoptConfig(config: Config): Promise<void> {
+    const stored = await this.deps.state.all();
+    for (const backend of config.backends) {
+      const name = configuredName(config, backend.id);
+      const own = stored.backends.get(backend.id);
+      if ((own?.configName ?? '') !== name || (name !== '' && !own?.name)) await this.record(backend.id, name, 'config', name);
+    }
+    for (const id of stored.backends.keys()) if (!config.backends.some((b) => b.id === id)) await this.deps.state.forget(id);
+    if (!stored.defaults.name || stored.defaults.configName !== config.strategy.name) await this.record('', config.strategy.name, 'config', config.strategy.name);
   }
 
-  private async record(name: StrategyName, by: string): Promise<[number, string]> {
-    const now = this.gateway.now();
-    const feed = this.gateway.config.feed;
-    const result = await this.gateway.redis.hgwSwitchStrategy(
-      this.stateKey,
-      this.gateway.feed.keys.feed,
-      name,
-      JSON.stringify(by),
-      this.gateway.config.strategy.name,
-      new Date(now).toISOString(),
-      newEventId(),
-      feed.maxLength,
-      `${Math.max(0, now - feed.maxAgeMs)}-0`,
-      this.channel,
-    );
-    // A real change with a previous strategy appended the gateway.strategy_changed event.
-    if (result[0] === 1 && result[1]) this.gateway.metrics.feedAppends.inc({ type: 'gateway.strategy_changed' });
+  /** Switches every replica: the default (no backendId) or one backend. Resolves once this replica runs it. */
+  async switchTo(name: string, by: string, backendId?: string): Promise<{ changed: boolean; previous: string | null }> {
+    const definition = strategyDefinition(name);
+    const config = this.deps.config();
+    let configName = config.strategy.name;
+    if (backendId !== undefined) {
+      const backend = config.backends.find((b) => b.id === backendId);
+      if (!backend) {
+        throw new NotFoundError(`no backend '${backendId}' is configured; use one of ${config.backends.map((b) => b.id).join(', ') || '(none)'}`);
+      }
+      if (!(definition.reads as readonly string[]).includes(backend.kind)) {
+        throw new InputError(`strategy '${name}' cannot read backend '${backendId}'`, [
+          { path: 'body.name', message: `'${name}' cannot read a ${backend.kind} backend (it reads ${definition.reads.join(', ')}); choose a strategy that reads ${backend.kind}` },
+        ]);
+      }
+      configName = configuredName(config, backendId);
+    }
+    const { changed, previous } = await this.record(backendId ?? '', name, by, configName);
+    await this.converge();
+    return { changed, previous };
+  }
+
+  /** Records a choice; counts the gateway.strategy_changed event when one was appended. */
+  private async record(scope: string, name: string, by: string, configName: string) {
+    const result = await this.deps.state.record(scope, name, by, configName);
+    if (result.appended) this.deps.metrics.feedAppends.inc({ type: 'gateway.strategy_changed' });
     return result;
   }
 
-  private enqueueConverge(name: string): void {
-    if (!(STRATEGY_NAMES as readonly string[]).includes(name) || name === this.active?.name) return;
-    this.converge(name as StrategyName).catch((err: Error) => this.log.error('strategy switch failed', { to: name, error: err.message }));
+  /** What `GET /admin/strategy` shows. */
+  async describe(): Promise<StrategyState> {
+    const s = await this.stored();
+    const assignment = assignmentOf(this.deps.config(), await this.deps.state.all());
+    const runningFor = (backendId: string) => [...this.running].find(([, r]) => r.backends.has(backendId))?.[0] ?? null;
+    return {
+      name: s.name ?? this.deps.config().strategy.name,
+      since: s.since ?? null,
+      by: s.by ? (JSON.parse(s.by) as string) : null,
+      running: this.assignment?.defaultName && this.running.has(this.assignment.defaultName) ? this.assignment.defaultName : null,
+      available: [...STRATEGY_NAMES],
+      backends: assignment.backends.map((b) => ({ ...b, running: runningFor(b.backendId) })),
+    };
   }
 
-  /** Runs `name` here: the new strategy starts before the old one stops. Serialized. */
-  private converge(name: StrategyName): Promise<void> {
+  private enqueueConverge(): void {
+    this.converge().catch((err: Error) => this.log.error('strategy switch failed', { error: err.message }));
+  }
+
+  /** Runs here what the store and config assign. Serialized. */
+  private converge(): Promise<void> {
     this.switching = this.switching.then(async () => {
-      if (this.active?.name === name) return;
-      const next = createStrategy(name, this.ctx);
-      await next.start();
-      const previous = this.active;
-      this.active = next;
-      if (previous) await previous.stop({ final: true });
-      this.log.info('strategy running', { strategy: name, previous: previous?.name ?? null });
+      const stored = await this.deps.state.all();
+      const assignment = assignmentOf(this.deps.config(), stored);
+      const seen = JSON.stringify(assignment);
+      if (seen === this.lastSeen && this.running.size > 0) return;
+      await this.apply(groupByStrategy(assignment), assignment);
+      this.lastSeen = seen;
     });
     return this.switching;
   }
 
+  /** New and changed instances start first; then the old ones stop (and release what left them). */
+  private async apply(target: Map<string, Set<string>>, assignment: Assignment): Promise<void> {
+    const replaced: { old: Running; next: Running }[] = [];
+    for (const [name, backends] of target) {
+      const current = this.running.get(name);
+      if (current && sameSet(current.backends, backends)) continue;
+      const next = { strategy: this.create(strategyDefinition(name), backends), backends };
+      await next.strategy.start();
+      this.running.set(name, next);
+      if (current) replaced.push({ old: current, next });
+    }
+    const previousDefault = this.assignment?.defaultName;
+    this.assignment = assignment;
+    for (const { old, next } of replaced) {
+      await old.strategy.stop();
+      for (const backendId of old.backends) if (!next.backends.has(backendId)) await next.strategy.release?.(backendId);
+    }
+    for (const [name, entry] of [...this.running]) {
+      if (target.has(name)) continue;
+      await entry.strategy.stop({ final: true });
+      this.running.delete(name);
+    }
+    this.log.info('strategies running', {
+      default: assignment.defaultName,
+      previousDefault: previousDefault ?? null,
+      backends: Object.fromEntries(assignment.backends.map((b) => [b.backendId, b.strategy])),
+    });
+  }
+
+  /** An instance of `definition` for `backends` (those of a kind it can read). */
+  private create(definition: AnyStrategyDefinition, backends: ReadonlySet<string>): Strategy {
+    const key = optionsKey(definition.name);
+    const options = (backendId?: string): Record<string, unknown> => {
+      const config = this.deps.config();
+      const own = backendId === undefined ? undefined : config.backends.find((b) => b.id === backendId)?.strategy;
+      if (own?.name === definition.name && own.options) return own.options;
+      return (config.strategy[key] ?? definition.options.parse({})) as Record<string, unknown>;
+    };
+    return definition.create({
+      name: definition.name,
+      options,
+      staleAfterMs: (backendId) => definition.staleAfterMs(options(backendId)),
+      store: this.deps.store,
+      sources: this.deps.backends.catalog((id) => {
+        const kind = this.deps.backends.clients.get(id)?.kind;
+        return backends.has(id) && kind !== undefined && definition.reads.includes(kind);
+      }),
+      scheduler: this.deps.scheduler,
+      logger: this.deps.logger,
+      metrics: this.deps.metrics,
+      now: this.deps.now,
+      liveOwners: () => this.liveOwners(),
+    });
+  }
+
+  /** Backends whose strategy reads their kind: their observations are live, so they own what they saw. */
+  liveOwners(): string[] {
+    return (this.assignment?.backends ?? [])
+      .filter((b) => (strategyDefinition(b.strategy).reads as readonly string[]).includes(b.kind))
+      .map((b) => b.backendId);
+  }
+
   async configChanged(next: Config, previous: Config): Promise<void> {
-    if (JSON.stringify(next.backends) !== JSON.stringify(previous.backends)) {
-      this.clients = this.buildClients(next.backends);
-      this.pingCache = undefined;
+    if (this.deps.backends.reconfigure(next.backends)) {
       // Restart so due sets and subscriptions follow the new backends.
       await (this.switching = this.switching.then(async () => {
-        await this.active?.stop();
-        await this.active?.start();
+        for (const entry of this.running.values()) {
+          await entry.strategy.stop();
+          await entry.strategy.start();
+        }
       }));
     }
-    if (next.strategy.name !== previous.strategy.name) await this.switchTo(next.strategy.name, 'config');
+    if (JSON.stringify(next.strategy) !== JSON.stringify(previous.strategy) || JSON.stringify(next.backends) !== JSON.stringify(previous.backends)) {
+      await this.adoptConfig(next);
+      await this.converge();
+    }
   }
 
   readiness(): ReadinessCheck[] {
-    return [...this.clients.values()].map((client) => ({
-      name: `backend:${client.id}`,
-      timeoutMs: Math.min(client.config.timeoutMs, 3_000),
-      check: async () => {
-        const results = await this.pingAll();
-        const mine = results.find((r) => r.id === client.id);
-        if (!mine?.ok) throw new Error(mine?.error ?? 'not checked');
-      },
-    }));
+    return this.deps.backends.readiness();
   }
-
-  /** Backend pings, cached briefly so probes do not load the backends. */
-  private async pingAll(): Promise<Awaited<ReturnType<typeof pingBackends>>> {
-    const now = Date.now();
-    if (!this.pingCache || now - this.pingCache.at > 10_000) this.pingCache = { at: now, results: await pingBackends(this.clients) };
-    return this.pingCache.results;
-  }
-
-  routes(api: ApiRouter): void {
-    const strategyState = z.object({
-      name: z.enum(STRATEGY_NAMES),
-      since: z.string().nullable(),
-      by: z.string().nullable(),
-      running: z.enum(STRATEGY_NAMES).nullable().describe('the strategy this replica runs right now'),
-      available: z.array(z.enum(STRATEGY_NAMES)),
-    });
-    const describe = async () => {
-      const s = await this.stored();
-      return {
-        name: (s.name ?? this.gateway.config.strategy.name) as StrategyName,
-        since: s.since ?? null,
-        by: s.by ? (JSON.parse(s.by) as string) : null,
-        running: this.active?.name ?? null,
-        available: Object.keys(STRATEGIES) as StrategyName[],
-      };
-    };
-    api.route({
-      method: 'get',
-      path: '/admin/strategy',
-      summary: 'The strategy in force',
-      tag: 'admin',
-      auth: ['admin'],
-      responses: { 200: { description: 'strategy state', schema: strategyState } },
-      handler: async ({ res }) => res.json(await describe()),
-    });
-    api.route({
-      method: 'put',
-      path: '/admin/strategy',
-      summary: 'Switch strategy on every replica',
-      description: 'The new strategy starts before the old one stops; the cache and feed are kept; a gateway.strategy_changed event is appended.',
-      tag: 'admin',
-      auth: ['admin'],
-      body: z.object({ name: z.enum(STRATEGY_NAMES, { error: `must be one of ${STRATEGY_NAMES.join(', ')}` }) }).strict(),
-      responses: { 200: { description: 'switched (or already running)', schema: strategyState.extend({ changed: z.boolean() }) } },
-      handler: async ({ body, principal, res }) => {
-        const { changed } = await this.switchTo(body.name, `admin:${principal?.name ?? 'unknown'}`);
-        res.json({ ...(await describe()), changed });
-      },
-    });
-    api.route({
-      method: 'get',
-      path: '/admin/status',
-      summary: 'Strategy, backends, cache, feed and queues',
-      tag: 'admin',
-      auth: ['admin'],
-      responses: { 200: { description: 'status' } },
-      handler: async ({ res }) => {
-        const [strategy, backends, counts, oldest, feed, queues, schedules] = await Promise.all([
-          describe(),
-          this.pingAll(),
-          this.gateway.store.counts(),
-          this.gateway.store.oldestObservedAtMs(),
-          this.gateway.feed.info(),
-          this.scheduler.counts(),
-          this.scheduler.schedules(),
-        ]);
-        const sections = await Promise.all(this.gateway.modules.map((m) => m.status?.() ?? {}));
-        const now = this.gateway.now();
-        res.json({
-          strategy,
-          backends,
-          cache: { ...counts, oldestObservedAt: oldest === null ? null : new Date(oldest).toISOString(), maxAgeMs: oldest === null ? null : now - oldest },
-          feed: { length: feed.length, lastCursor: feed.lastCursor, firstCursor: feed.firstCursor },
-          queues: { strategy: queues, schedules },
-          ...Object.assign({}, ...sections),
-        });
-      },
-    });
-    api.route({
-      method: 'post',
-      path: '/v1/notifications/:backendId',
-      summary: 'Push ingest: oslo notifications, Aodh event alarms, Heat event-sink messages',
-      description:
-        'Authenticated by a bearer token with role backend, the backend\'s push.token (header, or ?token= for Aodh, which sends no headers), or an HMAC-SHA256 (hex) of the raw body under push.signingSecret in push.signatureHeader. Under the webhook strategy a notification that carries a state is stored before the 202; the gateway fetches only what a push cannot say.',
-      tag: 'ingest',
-      auth: 'public',
-      params: z.object({ backendId: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a configured backend id') }),
-      query: z
-        .object({
-          token: z
-            .string()
-            .regex(/^[A-Za-z0-9._~+/=-]{1,1024}$/, 'must be a token of letters, digits and -._~+/= (push.token or a backend-role token)')
-            .optional()
-            .describe('push.token (or a backend-role token) for senders that cannot set headers, e.g. Aodh'),
-        })
-        .strict(),
-      body: z.unknown().describe('an oslo notification (flat or oslo.message envelope), an Aodh event-alarm body, a Zaqar-delivered os.heat.event message, or a list'),
-      responses: { 202: { description: 'accepted', schema: z.object({ accepted: z.literal(true), hints: z.number().int() }) } },
-      handler: async ({ params, query, body, req, res }) => {
-        const backend = this.gateway.config.backends.find((b) => b.id === params.backendId);
-        if (!backend) throw new NotFoundError(`no backend '${params.backendId}' is configured; pushes go to /v1/notifications/<backends[].id>`);
-        authorizePush(this.gateway.auth, req, backend, query.token);
-        const updates = parsePushBody(backend.id, body);
-        // What the push says is stored before the 202, so a backend that gets a 503 retries.
-        await this.applyPush(updates).catch((err: Error) => {
-          throw new UnavailableError('the push could not be stored now; send it again', { cause: err, retryAfterSeconds: 1 });
-        });
-        res.status(202).json({ accepted: true, hints: updates.length });
-      },
-    });
-  }
-}
-
-export function createStrategyRuntime(options?: StrategyRuntimeOptions) {
-  return (gateway: Gateway) => new StrategyRuntime(gateway, options);
 }

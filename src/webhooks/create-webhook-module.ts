@@ -2,15 +2,12 @@
  * The webhook module: registry routes, the feed fan-out and the delivery workers of one
  * gateway process. Every replica runs it; Redis holds all state.
  */
-import type { Gateway, GatewayModule } from '../gateway.js';
+import type { GatewayModule, ModuleDeps } from '../gateway.js';
 import type { Config } from '../config/schema.js';
 import { DeliveryQueue } from './delivery-queue.js';
-import { DeliveryStore } from './delivery-store.js';
 import { DeliveryWorker, retryDelayMs } from './delivery-worker.js';
-import { FeedFanout } from './feed-fanout.js';
+import { CONSUMER_GROUP, FeedFanout } from './feed-fanout.js';
 import { SsrfGuard, systemResolver, type Resolver } from './ssrf-guard.js';
-import { WebhookKeys } from './webhook-keys.js';
-import { WebhookRegistry } from './webhook-registry.js';
 import { declareWebhookRoutes } from './webhook-routes.js';
 import { WebhookSender } from './webhook-sender.js';
 import { WebhookService } from './webhook-service.js';
@@ -36,47 +33,46 @@ export interface WebhookModule extends GatewayModule {
   idle(): Promise<boolean>;
 }
 
-export function createWebhookModule(gateway: Gateway, options: WebhookModuleOptions = {}): WebhookModule {
-  const prefix = gateway.config.redis.keyPrefix;
-  const keys = new WebhookKeys(prefix);
-  const config = (): Config['webhooks'] => gateway.config.webhooks;
+export function createWebhookModule(deps: ModuleDeps, options: WebhookModuleOptions = {}): WebhookModule {
+  const { stores } = deps;
+  const keys = stores.keys.webhooks;
+  const config = (): Config['webhooks'] => deps.config().webhooks;
   let guard = new SsrfGuard(config().allowNetworks, options.resolver ?? systemResolver);
   const ttlSeconds = () => {
-    const c = gateway.config;
+    const c = deps.config();
     const retries = c.webhooks.retryScheduleMs.reduce((a, b) => a + b, 0) * (1 + c.webhooks.jitter);
     return Math.ceil(Math.max(c.feed.maxAgeMs, retries + 86_400_000) / 1_000);
   };
-  const registry = new WebhookRegistry(gateway.redis, prefix, gateway.now);
-  const deliveries = new DeliveryStore(gateway.redis, keys, () => ({ ttlSeconds: ttlSeconds(), attemptLogLimit: config().attemptLogLimit }));
-  const queue = new DeliveryQueue(gateway.redisFactory.create('webhook-queue'), keys.bull, gateway.logger, () =>
+  const registry = stores.webhooks;
+  const deliveries = stores.deliveries(() => ({ ttlSeconds: ttlSeconds(), attemptLogLimit: config().attemptLogLimit }));
+  const queue = new DeliveryQueue(stores.queue('webhook-queue'), keys.bull, deps.logger, () =>
     retryDelayMs(config().retryScheduleMs, 0, config().jitter),
   );
-  const sender = new WebhookSender(() => guard, { maxSockets: Math.max(64, config().concurrency * 2), now: gateway.now });
-  const service = new WebhookService(registry, deliveries, queue, gateway.feed, () => guard, config, gateway.now);
+  const sender = new WebhookSender(() => guard, { maxSockets: Math.max(64, config().concurrency * 2), now: deps.now });
+  const service = new WebhookService(registry, deliveries, queue, stores.feed, () => guard, config, deps.now);
   const fanout = new FeedFanout({
-    redis: gateway.redis,
-    blocking: gateway.redisFactory.create('webhook-fanout', { blocking: true }),
-    feedKey: gateway.feed.keys.feed,
+    group: stores.feed.group(CONSUMER_GROUP),
+    leases: stores.leases,
     registry,
     deliveries,
     queue,
-    logger: gateway.logger,
-    now: gateway.now,
+    logger: deps.logger,
+    now: deps.now,
     ...(options.claimIdleMs !== undefined ? { claimIdleMs: options.claimIdleMs } : {}),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
   });
   const worker = new DeliveryWorker({
-    connection: gateway.redisFactory.create('webhook-worker', { blocking: true }),
+    connection: stores.queue('webhook-worker', { blocking: true }),
     prefix: keys.bull,
     queue,
     deliveries,
     registry,
     sender,
-    feed: gateway.feed,
-    metrics: gateway.metrics,
-    logger: gateway.logger,
+    feed: stores.feed,
+    metrics: deps.metrics,
+    logger: deps.logger,
     config,
-    now: gateway.now,
+    now: deps.now,
     ...(options.lockDurationMs !== undefined ? { lockDurationMs: options.lockDurationMs } : {}),
   });
   const background = options.background ?? true;

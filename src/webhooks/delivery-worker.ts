@@ -15,9 +15,9 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChangeFeed } from '../store/change-feed.js';
-import type { DeliveryStore } from './delivery-store.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
 import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
-import { signingSecrets, type WebhookRegistry } from './webhook-registry.js';
+import { signingSecrets, type WebhookRegistry } from '../store/webhook-registry.js';
 import type { Attempt, StoredWebhook } from './webhook-schemas.js';
 import type { WebhookSender } from './webhook-sender.js';
 

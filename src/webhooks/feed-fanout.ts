@@ -1,8 +1,8 @@
 /**
  * Fan-out: a consumer group (`webhooks`) on the feed stream turns each event into one
- * delivery per matching endpoint. An entry is acknowledged (XACK) only after its deliveries
+ * delivery per matching endpoint. An entry is acknowledged only after its deliveries
  * are recorded and their jobs enqueued (deterministic job ids make a repeat harmless); the
- * pending entries of a consumer that died are claimed back with XAUTOCLAIM.
+ * pending entries of a consumer that died are claimed back (the feed's consumer group).
  *
  * One replica at a time fans out (a leader lease in Redis): fan-out is a few Redis commands
  * per event, and a single reader keeps one instance's events in feed order on their way into
@@ -15,39 +15,24 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Redis, Result } from 'ioredis';
 import type { Logger } from '../log/logger.js';
-import { toEntry, type FeedEntry } from '../store/change-feed.js';
-import type { DeliveryStore } from './delivery-store.js';
+import type { FeedEntry } from '../store/change-feed.js';
+import type { FeedConsumerGroup } from '../store/feed-consumer-group.js';
+import type { LeaseStore } from '../store/lease-store.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
-import type { WebhookRegistry } from './webhook-registry.js';
+import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { StoredWebhook } from './webhook-schemas.js';
 import { isAfterStart, payloadOf, toNewDelivery, wants } from './webhook-payload.js';
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    hgwWhRenew(...args: (string | number)[]): Result<number, Context>;
-  }
-}
-
-/** KEYS: lease. ARGV: holder, ttlMs. Takes a free lease or renews our own. */
-const LEASE_LUA = `
-local cur = redis.call('GET', KEYS[1])
-if (not cur) or cur == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-`;
 
 export const CONSUMER_GROUP = 'webhooks';
 
 export interface FeedFanoutOptions {
-  /** Shared command connection. */
-  redis: Redis;
-  /** A connection of its own for the blocking XREADGROUP. */
-  blocking: Redis;
-  feedKey: string;
+  /** The feed's consumer group `webhooks`. */
+  group: FeedConsumerGroup;
+  /** Where the leader lease is held. */
+  leases: LeaseStore;
   registry: WebhookRegistry;
   deliveries: DeliveryStore;
   queue: DeliveryQueue;
@@ -85,19 +70,10 @@ export class FeedFanout {
     this.claimIdleMs = o.claimIdleMs ?? 1_000;
     this.leaseMs = o.leaseMs ?? 1_000;
     this.batch = o.batch ?? 200;
-    if (typeof (o.redis as unknown as Record<string, unknown>).hgwWhRenew !== 'function') {
-      o.redis.defineCommand('hgwWhRenew', { lua: LEASE_LUA, numberOfKeys: 1 });
-    }
   }
 
   async start(): Promise<void> {
-    try {
-      await this.o.redis.xgroup('CREATE', this.o.feedKey, CONSUMER_GROUP, '$', 'MKSTREAM');
-    } catch (err) {
-      if (!/BUSYGROUP/.test((err as Error).message)) throw err;
-    }
-    // After a stop() the blocking connection was closed on purpose; open it again.
-    if (this.o.blocking.status === 'end') await this.o.blocking.connect();
+    await this.o.group.ensure();
     this.running = true;
     this.loop = this.run();
   }
@@ -107,10 +83,9 @@ export class FeedFanout {
     this.wake?.();
     // Abort a blocking read at once; what was read but not processed stays pending and is
     // claimed by the next leader.
-    this.o.blocking.disconnect();
+    this.o.group.interrupt();
     await this.loop;
-    const key = this.o.registry.keys.leader;
-    await this.o.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, key, this.consumer).catch(() => undefined);
+    await this.o.leases.release(this.o.registry.keys.leader, this.consumer).catch(() => undefined);
   }
 
   private async run(): Promise<void> {
@@ -119,7 +94,7 @@ export class FeedFanout {
       try {
         const now = Date.now();
         if (now > leaderUntil - this.leaseMs / 2) {
-          const held = await this.o.redis.hgwWhRenew(this.o.registry.keys.leader, this.consumer, this.leaseMs);
+          const held = await this.o.leases.acquire(this.o.registry.keys.leader, this.consumer, this.leaseMs);
           if (!held) {
             leaderUntil = 0;
             await this.pause(Math.min(this.leaseMs / 4, 1_000));
@@ -141,12 +116,8 @@ export class FeedFanout {
           this.lastClaimAt = Date.now();
           await this.claimAbandoned();
         }
-        const reply = (await this.o.blocking.xreadgroup(
-          'GROUP', CONSUMER_GROUP, this.consumer, 'COUNT', this.batch, 'BLOCK', Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))),
-          'STREAMS', this.o.feedKey, '>',
-        )) as [string, [string, string[]][]][] | null;
-        const entries = reply?.[0]?.[1] ?? [];
-        if (entries.length > 0) await this.process(entries.map(([id, fields]) => toEntry(id, fields)));
+        const entries = await this.o.group.read(this.consumer, { count: this.batch, blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
+        if (entries.length > 0) await this.process(entries);
       } catch (err) {
         if (!this.running) break;
         this.log.warn('fan-out failed; retrying', { error: (err as Error).message });
@@ -157,18 +128,15 @@ export class FeedFanout {
 
   /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */
   private async claimAbandoned(minIdleMs = this.claimIdleMs): Promise<void> {
-    let cursor = '0-0';
-    do {
-      const [next, entries] = (await this.o.redis.xautoclaim(
-        this.o.feedKey, CONSUMER_GROUP, this.consumer, minIdleMs, cursor, 'COUNT', this.batch,
-      )) as [string, [string, string[] | null][]];
-      cursor = next;
-      const live = entries.filter((e): e is [string, string[]] => Array.isArray(e[1]));
-      if (live.length > 0) {
-        this.log.info('claimed abandoned feed entries', { count: live.length });
-        await this.process(live.map(([id, fields]) => toEntry(id, fields)));
-      }
-    } while (cursor !== '0-0' && this.running);
+    await this.o.group.claimAbandoned(
+      this.consumer,
+      { idleMs: minIdleMs, count: this.batch },
+      async (entries) => {
+        this.log.info('claimed abandoned feed entries', { count: entries.length });
+        await this.process(entries);
+      },
+      () => this.running,
+    );
   }
 
   private async endpoints(): Promise<StoredWebhook[]> {
@@ -209,22 +177,14 @@ export class FeedFanout {
         );
       }),
     );
-    await this.o.redis.xack(this.o.feedKey, CONSUMER_GROUP, ...entries.map((e) => e.cursor));
+    await this.o.group.ack(entries.map((e) => e.cursor));
     this.fannedOut += entries.length;
   }
 
   /** True when every feed entry so far was fanned out and acknowledged. */
   async caughtUp(): Promise<boolean> {
-    const groups = (await this.o.redis.xinfo('GROUPS', this.o.feedKey)) as unknown[][];
-    for (const g of groups) {
-      const f = new Map<string, unknown>();
-      for (let i = 0; i + 1 < g.length; i += 2) f.set(String(g[i]), g[i + 1]);
-      if (f.get('name') !== CONSUMER_GROUP) continue;
-      const last = (await this.o.redis.xinfo('STREAM', this.o.feedKey)) as unknown[];
-      const lastId = last[last.indexOf('last-generated-id') + 1];
-      return Number(f.get('pending')) === 0 && f.get('last-delivered-id') === lastId;
-    }
-    return false;
+    const lag = await this.o.group.lag();
+    return lag.pending === 0 && lag.readToEnd;
   }
 
   private pause(ms: number): Promise<void> {

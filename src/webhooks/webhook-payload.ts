@@ -9,7 +9,7 @@ import type { FeedEntry } from '../store/change-feed.js';
 import type { StoredWebhook } from './webhook-schemas.js';
 import { eventMatches } from './webhook-schemas.js';
 import { compareCursors } from '../store/change-feed.js';
-import type { NewDelivery } from './delivery-store.js';
+import type { NewDelivery } from '../store/delivery-store.js';
 
 export interface FeedPayload {
   eventId: string;

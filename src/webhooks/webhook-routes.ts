@@ -17,7 +17,7 @@ import {
   webhookViewSchema,
   webhookWithSecretSchema,
 } from './webhook-schemas.js';
-import { toView } from './webhook-registry.js';
+import { toView } from '../store/webhook-registry.js';
 
 const TAG = 'webhooks';
 const auth = ['client' as const];

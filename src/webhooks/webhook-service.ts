@@ -5,11 +5,11 @@
 import type { Config } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import type { ChangeFeed } from '../store/change-feed.js';
-import type { DeliveryStore, EnsureResult, NewDelivery } from './delivery-store.js';
+import type { DeliveryStore, EnsureResult, NewDelivery } from '../store/delivery-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { SsrfError, type SsrfGuard } from './ssrf-guard.js';
 import { payloadOf, toNewDelivery, wants } from './webhook-payload.js';
-import type { WebhookRegistry } from './webhook-registry.js';
+import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { CreateWebhook, PatchWebhook, StoredWebhook } from './webhook-schemas.js';
 
 /** Most events one replay request re-sends. */

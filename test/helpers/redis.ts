@@ -8,8 +8,8 @@ import { Redis } from 'ioredis';
 import { LocalRedisServer } from '../../src/redis/local-redis-server.js';
 
 export { freePort } from '../../src/redis/local-redis-server.js';
-export { deletePrefix } from '../../src/redis/delete-prefix.js';
-import { deletePrefix } from '../../src/redis/delete-prefix.js';
+export { deletePrefix } from '../../src/store/delete-prefix.js';
+import { deletePrefix } from '../../src/store/delete-prefix.js';
 
 /** Polls `check` until it returns truthy or `timeoutMs` passes. */
 export async function waitFor<T>(
@@ -72,4 +72,17 @@ export function useRedis(): { redis: Redis; prefix: string; url: string } {
     await ctx.redis.quit();
   });
   return ctx;
+}
+
+const clients = new Map<string, Redis>();
+
+/**
+ * A test's own connection to `url` (one per URL and test process), for looking at keys the
+ * gateway wrote or playing another replica. The gateway itself reaches Redis only through
+ * its store layer.
+ */
+export function testRedis(url: string): Redis {
+  let client = clients.get(url);
+  if (!client || client.status === 'end') clients.set(url, (client = new Redis(url)));
+  return client;
 }

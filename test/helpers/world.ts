@@ -1,16 +1,22 @@
 /**
  * A simulator plus an in-process gateway running the strategy runtime against it: the world
  * every strategy test starts from. The simulator runs on a manual clock, so tests move time
- * and apply changes explicitly.
+ * and apply changes explicitly. With `manual: true` the strategies' schedules run on a
+ * {@link ManualScheduler} on that same clock: `world.advance(ms)` runs every tick and job due
+ * on the way, then waits for the pushes it caused to be handled.
  */
-import type { BackendConfig, StrategyName } from '../../src/config/schema.js';
+import type { BackendConfig } from '../../src/config/schema.js';
 import type { Config } from '../../src/config/schema.js';
 import type { Gateway } from '../../src/gateway.js';
+import { PushIngest } from '../../src/push/http-ingest.js';
 import { heatServerState, mapDeltacloudState, type InstanceState } from '../../src/model/states.js';
 import type { Instance } from '../../src/model/types.js';
 import { startSimulator, type Simulator, type SimulatorOptions, type WorldSnapshot } from '../../src/sim/simulator.js';
+import { ManualScheduler } from '../../src/strategy/manual-scheduler.js';
 import { createConductorApiModule } from '../../src/api/conductor-api-module.js';
-import { createStrategyRuntime, StrategyRuntime } from '../../src/strategy/strategy-runtime.js';
+import type { ModuleDeps } from '../../src/gateway.js';
+import { createStrategyModules, type StrategyModulesOptions } from '../../src/strategy/strategy-modules.js';
+import { StrategyRuntime } from '../../src/strategy/strategy-runtime.js';
 import { startTestGateway, testConfig } from './gateway.js';
 
 export const PUSH_SECRET = 'sim-push-secret-0123456789abcdef';
@@ -67,43 +73,110 @@ export interface World {
   sim: Simulator;
   gateway: Gateway;
   runtime: StrategyRuntime;
+  ingest: PushIngest;
   url: string;
   config: Config;
+  /** Manual worlds: moves time by `ms`, running what falls due, then settles pushes. */
+  advance(ms: number): Promise<void>;
+  /** Waits until every push the simulator sent has been handled by the gateway. */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startWorld(
-  strategy: StrategyName,
-  options: { sim?: SimulatorOptions; config?: Record<string, unknown>; prefix?: string } = {},
+  strategy: string,
+  options: {
+    sim?: SimulatorOptions;
+    config?: Record<string, unknown>;
+    prefix?: string;
+    manual?: boolean;
+    strategyOptions?: Record<string, unknown>;
+    /** backends[].strategy by backend id. */
+    backendStrategies?: Record<string, string>;
+  } = {},
 ): Promise<World> {
   // World time starts at the wall clock so Keystone's expires_at means the same to both sides.
   const sim = await startSimulator({ clock: 'manual', startTime: new Date().toISOString(), seed: 7, deployments: 4, instancesPerDeployment: 3, ...options.sim });
   const base = await testConfig();
   const config = await testConfig({
     redis: { url: base.redis.url, keyPrefix: options.prefix ?? base.redis.keyPrefix },
-    backends: simBackends(sim),
-    strategy: { name: strategy, ...FAST_STRATEGY_OPTIONS },
+    backends: simBackends(sim).map((b) => (options.backendStrategies?.[b.id] ? { ...b, strategy: options.backendStrategies[b.id] } : b)),
+    strategy: { name: strategy, ...(options.strategyOptions ?? FAST_STRATEGY_OPTIONS) },
     ...options.config,
   });
-  let started: StrategyRuntime | undefined;
-  const { gateway, url } = await startTestGateway({
-    config,
-    modules: [
-      (gw) => (started = createStrategyRuntime({ retryBaseDelayMs: 5, convergeCheckMs: 200 })(gw)),
-      // Reads over HTTP, as Conductor makes them (meta, staleness).
-      (gw) => createConductorApiModule(gw, { current: () => started!.current() }),
+  return gatewayWorld(sim, [sim], config, options.manual ?? false);
+}
+
+/** Two clouds: a Heat cloud (`heat-1`) and a Deltacloud-only cloud (`dc-1`), each its own simulator and strategy. */
+export interface MixedWorld extends World {
+  heatSim: Simulator;
+  dcSim: Simulator;
+}
+
+export async function startMixedWorld(
+  strategies: { heat: string; deltacloud: string; default?: string },
+  options: { sim?: SimulatorOptions } = {},
+): Promise<MixedWorld> {
+  const startTime = new Date().toISOString();
+  const common = { clock: 'manual' as const, startTime, deployments: 3, instancesPerDeployment: 2, ...options.sim };
+  const heatSim = await startSimulator({ ...common, seed: 7 });
+  const dcSim = await startSimulator({ ...common, seed: 8 });
+  const [heat] = simBackends(heatSim);
+  const [, dc] = simBackends(dcSim);
+  const config = await testConfig({
+    backends: [
+      { ...heat, strategy: strategies.heat },
+      { ...dc, strategy: strategies.deltacloud },
     ],
+    strategy: { name: strategies.default ?? strategies.heat },
   });
+  const world = await gatewayWorld(heatSim, [heatSim, dcSim], config, true);
+  return { ...world, heatSim, dcSim };
+}
+
+async function gatewayWorld(sim: Simulator, sims: Simulator[], config: Config, manual: boolean): Promise<World> {
+  // Every simulator and the gateway share one clock: the first simulator's.
+  const clock = {
+    now: () => sim.handle.now(),
+    advanceTo: (ms: number) => {
+      for (const each of sims) each.handle.advance(Math.max(0, ms - each.handle.now()));
+    },
+  };
+  let scheduler: ManualScheduler | undefined;
+  const options: StrategyModulesOptions = {
+    retryBaseDelayMs: 5,
+    convergeCheckMs: 200,
+    ...(manual ? { scheduler: (stores) => (scheduler = new ManualScheduler(stores.schedules, clock)) } : {}),
+  };
+  // The strategy side and the Conductor reads (routed through it).
+  const modules = (deps: ModuleDeps) => {
+    const strategy = createStrategyModules(deps, options);
+    return [...strategy.modules, createConductorApiModule(deps, strategy.runtime)];
+  };
+  const { gateway, url } = await startTestGateway({ config, modules: [modules], ...(manual ? { now: clock.now } : {}) });
   const runtime = gateway.modules.find((m): m is StrategyRuntime => m instanceof StrategyRuntime)!;
+  const ingest = gateway.modules.find((m): m is PushIngest => m instanceof PushIngest)!;
+  const settle = async () => {
+    for (const each of sims) await each.handle.pushIdle();
+    await ingest.idle();
+  };
   return {
     sim,
     gateway,
     runtime,
+    ingest,
     url,
     config,
+    settle,
+    async advance(ms) {
+      if (!scheduler) throw new Error('advance() needs a world started with { manual: true }');
+      await settle();
+      await scheduler.advance(ms);
+      await settle();
+    },
     async close() {
       await gateway.stop();
-      await sim.close();
+      for (const each of sims) await each.close();
     },
   };
 }
@@ -115,8 +188,12 @@ export function expectedState(i: WorldSnapshot['instances'][number], source: 'he
 }
 
 /** Differences between the cache and the simulator's world ([] when they agree). */
-export async function compareWithWorld(world: World, source: 'heat' | 'deltacloud'): Promise<string[]> {
-  const snapshot = world.sim.handle.world();
+export async function compareWithWorld(
+  world: World,
+  source: 'heat' | 'deltacloud',
+  only: { sim?: Simulator; backendId?: string } = {},
+): Promise<string[]> {
+  const snapshot = (only.sim ?? world.sim).handle.world();
   const problems: string[] = [];
   const live = new Set<string>();
   for (const i of snapshot.instances) {
@@ -134,6 +211,7 @@ export async function compareWithWorld(world: World, source: 'heat' | 'deltaclou
     const page = await world.gateway.store.listInstancesJson({ limit: 1_000, ...(cursor ? { cursor } : {}) });
     for (const json of page.items) {
       const doc = JSON.parse(json) as Instance;
+      if (only.backendId !== undefined && doc.backend.id !== only.backendId) continue;
       if (!live.has(doc.id) && doc.state !== 'vanished') problems.push(`${doc.id}: ${doc.state} in the cache, gone from the world`);
     }
     cursor = page.next ?? undefined;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import { ConfigError, loadConfig, parseConfig, parseConfigText } from '../../src/config/load.js';
+import { STRATEGY_NAMES } from '../../src/strategy/registry.js';
 
 const HEAT_OK = {
   id: 'heat-1',
@@ -45,9 +46,17 @@ describe('config', () => {
     });
   });
 
+  const DC = { id: 'dc-1', kind: 'deltacloud', url: 'http://dc.example:3001/api', username: 'u', password: 'p' };
+
+  it('a backend may run its own strategy, with its own options', () => {
+    const cfg = parseConfig({ strategy: { name: 'webhook' }, backends: [{ ...DC, strategy: { name: 'deltacloud-poll', deltacloudPoll: { intervalMs: 60_000 } } }] });
+    expect(cfg.backends[0]!.strategy).to.deep.equal({ name: 'deltacloud-poll', options: { intervalMs: 60_000, jitter: 0.1 } });
+    expect(parseConfig({ backends: [{ ...DC, strategy: 'on-demand' }] }).backends[0]!.strategy).to.deep.equal({ name: 'on-demand' });
+  });
+
   // Each bad config, the key its error must name, and a fragment of the fix.
   const BAD: [string, unknown, string, RegExp][] = [
-    ['unknown strategy', { strategy: { name: 'cached-pol' } }, 'strategy.name', /'cached-pol' is unknown; use one of on-demand, cached-poll, webhook, deltacloud-poll/],
+    ['unknown strategy', { strategy: { name: 'cached-pol' } }, 'strategy.name', new RegExp(`'cached-pol' is unknown; use one of ${STRATEGY_NAMES.join(', ')}`)],
     ['port out of range', { server: { port: 70_000 } }, 'server.port', /0-65535/],
     ['port as text', { server: { port: 'eighty' } }, 'server.port', /number/],
     ['bad redis URL', { redis: { url: 'localhost:6379' } }, 'redis.url', /redis:\/\//],
@@ -71,6 +80,10 @@ describe('config', () => {
     ['log level', { log: { level: 'verbose' } }, 'log.level', /error, warn, info, debug/],
     ['name pattern without group', { strategy: { name: 'deltacloud-poll', deltacloudPoll: { namePattern: '^(.*)-' } } }, 'strategy.deltacloudPoll.namePattern', /\(\?<deployment>/],
     ['not a mapping', ['server'], '(top level)', /mapping/],
+    ['a backend strategy that cannot read it', { backends: [{ ...DC, strategy: 'cached-poll' }] }, 'backends.0.strategy', /'cached-poll' cannot read a deltacloud backend \(it reads heat\); for backend 'dc-1' use one of on-demand, deltacloud-poll/],
+    ['an unknown backend strategy', { backends: [{ ...DC, strategy: { name: 'dc-pol' } }] }, 'backends.0.strategy.name', /'dc-pol' is unknown; use one of/],
+    ['bad backend strategy options', { backends: [{ ...DC, strategy: { name: 'deltacloud-poll', deltacloudPoll: { intervalMs: 5 } } }] }, 'backends.0.strategy.deltacloudPoll.intervalMs', /at least 100 ms/],
+    ['another strategy\'s options on a backend', { backends: [{ ...DC, strategy: { name: 'deltacloud-poll', cachedPoll: {} } }] }, 'backends.0.strategy.cachedPoll', /its options go under 'deltacloudPoll'/],
   ];
 
   for (const [title, doc, key, fix] of BAD) {
@@ -124,7 +137,7 @@ describe('config', () => {
       });
       expect(cfg.server.port).to.equal(9000);
       expect(cfg.strategy.name).to.equal('webhook');
-      expect(cfg.strategy.cachedPoll.intervalMs).to.equal(60_000);
+      expect((cfg.strategy.cachedPoll as { intervalMs: number }).intervalMs).to.equal(60_000);
       expect(cfg.webhooks.allowNetworks).to.deep.equal(['127.0.0.0/8', '::1/128']);
     });
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { parsePush, parseStackIdentity } from '../../src/strategy/push-parser.js';
+import { parsePush, parseStackIdentity } from '../../src/push/push-parser.js';
 import { InputError } from '../../src/errors.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(`test/fixtures/push/${name}`, 'utf8')) as unknown;

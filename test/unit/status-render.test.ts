@@ -4,7 +4,7 @@ import { barChart, sparkline } from '../../src/status/status-charts.js';
 import { ago, duration, esc, rate } from '../../src/status/status-format.js';
 import type { StatusSnapshot } from '../../src/status/status-schema.js';
 import { renderSections } from '../../src/status/status-sections.js';
-import { quantile } from '../../src/webhooks/webhook-stats.js';
+import { quantile } from '../../src/store/webhook-stats.js';
 
 function snapshot(canControl: boolean, url = 'https://conductor.example/hooks?x=<script>'): StatusSnapshot {
   const at = '2026-01-01T00:00:00.000Z';

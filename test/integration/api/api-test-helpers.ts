@@ -2,30 +2,29 @@
 import { createConductorApiModule, type ConductorApiOptions } from '../../../src/api/conductor-api-module.js';
 import { fixedStrategy } from '../../../src/api/active-strategy.js';
 import type { Config } from '../../../src/config/schema.js';
-import type { StrategyName } from '../../../src/config/schema.js';
 import type { Gateway } from '../../../src/gateway.js';
-import { BaseStrategy, type ReadFreshness, type ReadTarget, type StrategyContext } from '../../../src/strategy/strategy.js';
+import type { ReadFreshness, ReadTarget, Strategy } from '../../../src/strategy/strategy.js';
 import { startTestGateway } from '../../helpers/gateway.js';
 
 /** A strategy whose freshness answers the test sets, recording every read target. */
-export class FakeStrategy extends BaseStrategy {
-  readonly name: StrategyName = 'cached-poll';
+export class FakeStrategy implements Strategy {
+  readonly name = 'cached-poll';
   readonly targets: ReadTarget[] = [];
   answer: ReadFreshness = { failed: false };
   staleMs = Number.POSITIVE_INFINITY;
   throwOnRead: Error | undefined;
 
-  constructor() {
-    super({} as StrategyContext);
-  }
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  async onPush(): Promise<void> {}
 
-  override async beforeRead(target: ReadTarget): Promise<ReadFreshness> {
+  async beforeRead(target: ReadTarget): Promise<ReadFreshness> {
     this.targets.push(target);
     if (this.throwOnRead) throw this.throwOnRead;
     return this.answer;
   }
 
-  override staleAfterMs(): number {
+  staleAfterMs(): number {
     return this.staleMs;
   }
 }
@@ -35,7 +34,7 @@ export async function startApiGateway(
 ): Promise<{ gateway: Gateway; url: string; strategy: FakeStrategy }> {
   const strategy = new FakeStrategy();
   const started = await startTestGateway({
-    modules: [(gateway) => createConductorApiModule(gateway, fixedStrategy(strategy), options.api)],
+    modules: [(deps) => createConductorApiModule(deps, fixedStrategy(strategy), options.api)],
     ...(options.config ? { config: options.config } : {}),
     ...(options.now ? { now: options.now } : {}),
   });

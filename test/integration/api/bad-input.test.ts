@@ -6,10 +6,10 @@
 import { expect } from 'chai';
 import { Gateway } from '../../../src/gateway.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { prefixPattern } from '../../../src/redis/delete-prefix.js';
+import { prefixPattern } from '../../../src/store/delete-prefix.js';
 import { defaultModules } from '../../../src/modules.js';
 import { bearer, testConfig, TOKENS } from '../../helpers/gateway.js';
-import { waitFor } from '../../helpers/redis.js';
+import { testRedis, waitFor } from '../../helpers/redis.js';
 import { deploymentObs, instanceObs } from '../../helpers/observations.js';
 import { send, startApiGateway } from './api-test-helpers.js';
 
@@ -40,11 +40,11 @@ async function snapshot(gateway: Gateway, volatile?: RegExp): Promise<Map<string
   const out = new Map<string, string>();
   let cursor = '0';
   do {
-    const [next, keys] = await gateway.redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1_000);
+    const [next, keys] = await testRedis(gateway.config.redis.url).scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1_000);
     cursor = next;
     for (const key of keys) {
       if (volatile?.test(key.slice(prefix.length))) continue;
-      out.set(key, ((await gateway.redis.dumpBuffer(key)) ?? Buffer.alloc(0)).toString('base64'));
+      out.set(key, ((await testRedis(gateway.config.redis.url).dumpBuffer(key)) ?? Buffer.alloc(0)).toString('base64'));
     }
   } while (cursor !== '0');
   return out;

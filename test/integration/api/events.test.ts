@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Gateway } from '../../../src/gateway.js';
 import { bearer, testConfig, TOKENS } from '../../helpers/gateway.js';
 import { instanceObs } from '../../helpers/observations.js';
-import { waitFor } from '../../helpers/redis.js';
+import { testRedis, waitFor } from '../../helpers/redis.js';
 import { send, startApiGateway } from './api-test-helpers.js';
 import { openSse, type SseConnection } from './sse-client.js';
 
@@ -19,7 +19,7 @@ async function appendEvents(gateway: Gateway, from: number, n: number): Promise<
 }
 
 async function allCursors(gateway: Gateway): Promise<string[]> {
-  return (await gateway.redis.xrange(gateway.feed.keys.feed, '-', '+')).map(([id]) => id);
+  return (await testRedis(gateway.config.redis.url).xrange(gateway.feed.keys.feed, '-', '+')).map(([id]) => id);
 }
 
 describe('Conductor API: change feed', () => {
@@ -155,19 +155,19 @@ describe('Conductor API: change feed', () => {
     });
 
     it('closes the stream\'s Redis connection when the client disconnects', async () => {
-      const before = gateway.redisFactory.size;
+      const before = gateway.stores.openConnections;
       const sse = await openSse(url, '/v1/events/stream', client);
-      await waitFor(() => gateway.redisFactory.size === before + 1, { what: 'a dedicated connection' });
+      await waitFor(() => gateway.stores.openConnections === before + 1, { what: 'a dedicated connection' });
       sse.drop();
-      await waitFor(() => gateway.redisFactory.size === before, { what: 'the connection to close' });
+      await waitFor(() => gateway.stores.openConnections === before, { what: 'the connection to close' });
     });
 
     it('ends open streams and their connections on gateway stop', async () => {
       const sse = await openSse(url, '/v1/events/stream', client);
-      await waitFor(() => gateway.redisFactory.size >= 2, { what: 'a dedicated connection' });
+      await waitFor(() => gateway.stores.openConnections >= 2, { what: 'a dedicated connection' });
       await gateway.stop();
       await sse.ended;
-      expect(gateway.redisFactory.size).to.equal(0);
+      expect(gateway.stores.openConnections).to.equal(0);
     });
 
     it('rejects a malformed Last-Event-ID naming the header, and needs a client token', async () => {

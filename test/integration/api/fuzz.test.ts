@@ -14,12 +14,13 @@ import fc from 'fast-check';
 import { createConductorApiModule } from '../../../src/api/conductor-api-module.js';
 import { Gateway } from '../../../src/gateway.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { prefixPattern } from '../../../src/redis/delete-prefix.js';
-import { StrategyRuntime } from '../../../src/strategy/strategy-runtime.js';
+import { prefixPattern } from '../../../src/store/delete-prefix.js';
+import { createStrategyModules } from '../../../src/strategy/strategy-modules.js';
 import { createWebhookModule } from '../../../src/webhooks/create-webhook-module.js';
 import { bearer, testConfig, TOKENS } from '../../helpers/gateway.js';
 import { send, type RawResponse } from '../../helpers/http.js';
 import { deploymentObs, instanceObs } from '../../helpers/observations.js';
+import { testRedis } from '../../helpers/redis.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2_000);
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -39,11 +40,11 @@ async function snapshot(gateway: Gateway): Promise<Map<string, string>> {
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await gateway.redis.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1_000);
+    const [next, batch] = await testRedis(gateway.config.redis.url).scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1_000);
     cursor = next;
     keys.push(...batch.filter((k) => !VOLATILE.test(k.slice(prefix.length))));
   } while (cursor !== '0');
-  const pipeline = gateway.redis.pipeline();
+  const pipeline = testRedis(gateway.config.redis.url).pipeline();
   for (const key of keys) pipeline.dumpBuffer(key);
   const dumps = (await pipeline.exec()) ?? [];
   return new Map(keys.map((k, i) => [k, ((dumps[i]?.[1] as Buffer | null) ?? Buffer.alloc(0)).toString('base64')]));
@@ -65,15 +66,16 @@ describe('fuzzing every route of /openapi.json (fast-check)', function () {
       strategy: { name: 'cached-poll' },
       backends: [{ id: 'heat-1', kind: 'heat', endpoint: 'http://127.0.0.1:9/v1/t', token: 'x', retries: 0, timeoutMs: 200 }],
     });
-    let runtime: StrategyRuntime | undefined;
     gateway = new Gateway({
       config,
       logger: silentLogger(),
       modules: [
-        (gw) => (runtime = new StrategyRuntime(gw, { retryBaseDelayMs: 5 })),
-        (gw) => createConductorApiModule(gw, { current: () => runtime!.current() }),
+        (deps) => {
+          const strategy = createStrategyModules(deps, { retryBaseDelayMs: 5 });
+          return [...strategy.modules, createConductorApiModule(deps, strategy.runtime)];
+        },
         // Routes only: deliveries running in the background would change keys between requests.
-        (gw) => createWebhookModule(gw, { background: false }),
+        (deps) => createWebhookModule(deps, { background: false }),
       ],
     });
     url = await gateway.start();

@@ -6,6 +6,7 @@ import { silentLogger } from '../../../src/log/logger.js';
 import { defaultModules } from '../../../src/modules.js';
 import { bearer, testConfig, TOKENS } from '../../helpers/gateway.js';
 import { send, startApiGateway } from './api-test-helpers.js';
+import { testRedis } from '../../helpers/redis.js';
 
 type Json = Record<string, any>;
 const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options', 'trace'];
@@ -199,7 +200,7 @@ describe('Conductor API: per-token rate limit', () => {
     const { gateway, url } = await startApiGateway();
     try {
       for (let i = 0; i < 20; i++) expect((await send(url, 'GET', '/v1/instances', bearer(TOKENS.client))).status).to.equal(200);
-      expect(await gateway.redis.keys(`${gateway.config.redis.keyPrefix}rl:*`)).to.deep.equal([]);
+      expect(await testRedis(gateway.config.redis.url).keys(`${gateway.config.redis.keyPrefix}rl:*`)).to.deep.equal([]);
     } finally {
       await gateway.stop();
     }

@@ -4,7 +4,7 @@ import type { Gateway } from '../../../src/gateway.js';
 import { INSTANCE_STATES } from '../../../src/model/states.js';
 import { bearer, TOKENS } from '../../helpers/gateway.js';
 import { deploymentObs, instanceObs } from '../../helpers/observations.js';
-import { waitFor } from '../../helpers/redis.js';
+import { testRedis, waitFor } from '../../helpers/redis.js';
 import { FakeStrategy, send, startApiGateway, type RawResponse } from './api-test-helpers.js';
 
 const client = bearer(TOKENS.client);
@@ -118,7 +118,7 @@ describe('Conductor API: reads', () => {
       try {
         // A marker command tells us when MONITOR has delivered everything up to it.
         await send(url, 'GET', '/v1/instances/srv-1', client);
-        await gateway.redis.get(`${prefix}marker`);
+        await testRedis(gateway.config.redis.url).get(`${prefix}marker`);
         await waitFor(() => commands.some((c) => c[1] === `${prefix}marker`), { what: 'the marker in MONITOR' });
         const read = commands.filter((c) => c[1] !== `${prefix}marker`);
         expect(read.map((c) => c[0]!.toLowerCase())).to.deep.equal(['evalsha']);

@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import type { Gateway } from '../../../src/gateway.js';
 import { bearer, testConfig, TOKENS } from '../../helpers/gateway.js';
 import { deploymentObs, instanceObs } from '../../helpers/observations.js';
-import { prefixPattern } from '../../../src/redis/delete-prefix.js';
+import { testRedis } from '../../helpers/redis.js';
+import { prefixPattern } from '../../../src/store/delete-prefix.js';
 import { FakeStrategy, send, startApiGateway } from './api-test-helpers.js';
 
 const client = bearer(TOKENS.client);
@@ -68,7 +69,7 @@ describe('Conductor API: tombstones and staleness', () => {
   });
 
   it('purges a tombstone and its index entries after feed.tombstoneTtlMs, and nothing else', async () => {
-    const keys = async () => (await gateway.redis.keys(prefixPattern(gateway.config.redis.keyPrefix))).sort();
+    const keys = async () => (await testRedis(gateway.config.redis.url).keys(prefixPattern(gateway.config.redis.keyPrefix))).sort();
     expect(await gateway.store.tombstones.count()).to.equal(2);
     expect(await gateway.store.tombstones.purge(clock - 60_001)).to.equal(0);
     clock += 60_000;
@@ -79,7 +80,7 @@ describe('Conductor API: tombstones and staleness', () => {
     expect(ids(await send(url, 'GET', '/v1/deployments?include=deleted', client))).to.deep.equal(['d-live']);
     const p = gateway.config.redis.keyPrefix;
     for (const index of ['idx:i', 'idx:d', 's:vanished', 'b:heat-1:i', 'b:heat-1:d', 'd:d-gone:i', 'tomb']) {
-      expect(await gateway.redis.zrange(`${p}${index}`, 0, '-1'), index).to.not.include.members(['i-gone', 'd-gone', 'i:i-gone', 'd:d-gone']);
+      expect(await testRedis(gateway.config.redis.url).zrange(`${p}${index}`, 0, '-1'), index).to.not.include.members(['i-gone', 'd-gone', 'i:i-gone', 'd:d-gone']);
     }
     expect(await keys()).to.not.include(`${p}i:i-gone`);
     expect(await gateway.store.getInstance('i-live')).to.not.equal(null);

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { BENCH_MODES } from '../../../src/bench/bench-modes.js';
 import { runCli } from '../../helpers/process.js';
 import { sharedRedisUrl } from '../../helpers/redis.js';
 
@@ -15,7 +16,7 @@ const load = z.object({ requestsPerSecond: finite, bytesPerSecond: finite, workU
 const modeSchema = z
   .object({
     mode: z.string(),
-    strategy: z.enum(['on-demand', 'cached-poll', 'webhook', 'webhook-amqp', 'deltacloud-poll', 'dbomatic-baseline']),
+    strategy: z.enum(BENCH_MODES as [string, ...string[]]),
     source: z.enum(['heat', 'deltacloud']),
     readRate: finite,
     backend: z.object({ heat: load, keystone: load, deltacloud: load, zaqar: load, total: load }).strict(),
@@ -32,7 +33,7 @@ const modeSchema = z
   .strict();
 const reportSchema = z.object({
   config: z.object({ durationMs: finite, deployments: finite, instancesPerDeployment: finite, changeRate: finite, seed: z.string() }).passthrough(),
-  results: z.array(modeSchema).min(6),
+  results: z.array(modeSchema).min(BENCH_MODES.length + 1),
   machine: z.object({ cpus: finite, cpuModel: z.string(), memoryGiB: finite, platform: z.string(), node: z.string() }),
   at: z.string(),
 });
@@ -53,9 +54,21 @@ describe('strategy benchmark --quick (smoke)', function () {
     report = parsed.data!;
   });
 
-  it('covers all five modes, and on-demand at a higher read rate', () => {
-    expect(report.results.map((r) => r.strategy)).to.include.members(['on-demand', 'cached-poll', 'webhook', 'webhook-amqp', 'deltacloud-poll', 'dbomatic-baseline']);
+  it('covers every mode, and on-demand at a higher read rate', () => {
+    expect(report.results.map((r) => r.strategy)).to.include.members([...BENCH_MODES]);
     expect(report.results.filter((r) => r.strategy === 'on-demand')).to.have.length(2);
+  });
+
+  it('mixed reports each cloud beside the single-strategy runs, each judged by its own truth', () => {
+    const mixed = report.results.filter((r) => r.strategy === 'mixed');
+    expect(mixed.map((r) => r.source)).to.deep.equal(['heat', 'deltacloud']);
+    const [heatCloud, dcCloud] = mixed;
+    // The Heat cloud is read only through Heat, the Deltacloud-only cloud only through Deltacloud.
+    expect(heatCloud!.backend.deltacloud.requestsPerSecond).to.equal(0);
+    expect(dcCloud!.backend.heat.requestsPerSecond).to.equal(0);
+    expect(dcCloud!.backend.deltacloud.requestsPerSecond).to.be.greaterThan(0);
+    expect(heatCloud!.detection.detected).to.be.greaterThan(0);
+    expect(dcCloud!.detection.detected).to.be.greaterThan(0);
   });
 
   it('verifies every delivery and serves every read', () => {

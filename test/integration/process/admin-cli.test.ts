@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Gateway } from '../../../src/gateway.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { defaultModules } from '../../../src/modules.js';
+import { STRATEGY_NAMES } from '../../../src/strategy/registry.js';
 import { testConfig, TOKENS } from '../../helpers/gateway.js';
 import { runCli } from '../../helpers/process.js';
 
@@ -11,7 +12,9 @@ describe('admin verbs of the CLI against a running gateway', function () {
   let url: string;
 
   before(async () => {
-    gateway = new Gateway({ config: await testConfig(), logger: silentLogger(), modules: defaultModules() });
+    // One Deltacloud backend (never reached: nothing here polls it successfully) to switch per backend.
+    const backends = [{ id: 'dc-1', kind: 'deltacloud', url: 'http://127.0.0.1:9/api', username: 'u', password: 'p', retries: 0, timeoutMs: 200 }];
+    gateway = new Gateway({ config: await testConfig({ backends }), logger: silentLogger(), modules: defaultModules() });
     url = await gateway.start();
   });
   after(() => gateway.stop());
@@ -33,9 +36,23 @@ describe('admin verbs of the CLI against a running gateway', function () {
   });
 
   it('a bad request prints the problem and the field, and exits 1', async () => {
-    const bad = await cli(['strategy', 'set', 'cached-pol']);
-    expect(bad.code).to.equal(1);
-    expect(bad.out).to.match(/400: .*\n\s+body\.name: must be one of on-demand, cached-poll, webhook, deltacloud-poll/);
+    const typo = await cli(['strategy', 'set', 'cached-pol']);
+    expect(typo.code).to.equal(1);
+    expect(typo.out).to.include(`Allowed choices are ${STRATEGY_NAMES.join(', ')}`);
+    const unreadable = await cli(['strategy', 'set', 'cached-poll', '--backend', 'dc-1']);
+    expect(unreadable.code).to.equal(1);
+    expect(unreadable.out).to.match(/400: .*\n\s+body\.name: 'cached-poll' cannot read a deltacloud backend/);
+    const unknown = await cli(['strategy', 'set', 'deltacloud-poll', '--backend', 'dc-9']);
+    expect(unknown.code).to.equal(1);
+    expect(unknown.out).to.match(/404: no backend 'dc-9' is configured; use one of dc-1/);
+  });
+
+  it('strategy set --backend switches one backend', async () => {
+    const set = await cli(['strategy', 'set', 'on-demand', '--backend', 'dc-1']);
+    expect(set.code, set.out).to.equal(0);
+    const state = JSON.parse(set.out) as { changed: boolean; backends: { backendId: string; strategy: string; source: string; running: string }[] };
+    expect(state.changed).to.equal(true);
+    expect(state.backends).to.deep.include.members([{ ...state.backends[0]!, backendId: 'dc-1', strategy: 'on-demand', source: 'admin', running: 'on-demand' }]);
   });
 
   it('without a token it says how to give one', async () => {

@@ -4,13 +4,13 @@ import { toEntry } from '../../../src/store/change-feed.js';
 import type { Gateway } from '../../../src/gateway.js';
 import { TOKENS } from '../../helpers/gateway.js';
 import { instanceUpdate, publishNotifications, useRabbitMQ } from '../../helpers/rabbitmq.js';
-import { waitFor } from '../../helpers/redis.js';
+import { testRedis, waitFor } from '../../helpers/redis.js';
 import { api, startReceiver, verify, type Receiver } from '../../helpers/webhook-receiver.js';
 import { startPushWorld, type PushWorld } from './push-world.js';
 
 /** Every instance event in the feed: subject, version, state, backend time. */
 async function instanceEvents(gateway: Gateway): Promise<{ id: string; version: number; state: string; updatedAt: string | null }[]> {
-  const entries = await gateway.redis.xrange(gateway.feed.keys.feed, '-', '+');
+  const entries = await testRedis(gateway.config.redis.url).xrange(gateway.feed.keys.feed, '-', '+');
   return entries
     .map(([id, fields]) => toEntry(id, fields))
     .filter((e) => e.type.startsWith('instance.'))

@@ -6,29 +6,29 @@
 import { expect } from 'chai';
 import { silentLogger } from '../../../src/log/logger.js';
 import { RedisFactory } from '../../../src/redis/redis-factory.js';
-import { BullScheduler } from '../../../src/strategy/scheduler.js';
+import { Keys } from '../../../src/store/keys.js';
+import { ScheduleStore } from '../../../src/store/schedule-store.js';
 import { startRedisServer, testPrefix, waitFor, type RedisServer } from '../../helpers/redis.js';
 
 describe('scheduler across a Redis outage', function () {
   this.timeout(30_000);
   let server: RedisServer;
   let factory: RedisFactory;
-  let scheduler: BullScheduler;
+  let scheduler: ScheduleStore;
 
   before(async () => {
     server = await startRedisServer();
     factory = new RedisFactory({ url: server.url, connectTimeoutMs: 1_000, commandTimeoutMs: 500, logger: silentLogger() });
-    scheduler = new BullScheduler({ factory, redis: factory.create('store'), keyPrefix: testPrefix(), logger: silentLogger() });
+    scheduler = new ScheduleStore(factory.create('store'), new Keys(testPrefix()));
   });
   after(async () => {
-    await scheduler.close().catch(() => undefined);
     await factory.closeAll();
     await server.stop();
   });
 
   it('keeps due times set during the outage and writes them once Redis is back', async () => {
     await waitFor(async () => (await scheduler.dueTimes('set')).size === 0, { what: 'Redis ready' });
-    await scheduler.takeDue('set', Date.now(), 10, 60_000);
+    await scheduler.takeDue('set', Date.now(), { limit: 10, leaseMs: 60_000 });
     await scheduler.setDue('set', 'leased', Date.now() + 60_000);
     await server.stop();
     // A poll that failed during the outage reschedules its target: no throw, kept in memory.

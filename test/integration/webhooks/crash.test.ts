@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ChangeFeed } from '../../../src/store/change-feed.js';
 import { TOKENS } from '../../helpers/gateway.js';
-import { deletePrefix, sharedRedisUrl, testPrefix, waitFor } from '../../helpers/redis.js';
+import { deletePrefix, sharedRedisUrl, testPrefix, testRedis, waitFor } from '../../helpers/redis.js';
 import { api, startReceiver, verify, type Receiver } from '../../helpers/webhook-receiver.js';
 
 interface Proc {
@@ -113,7 +113,7 @@ describe('fan-out after a consumer died holding feed entries', function () {
       await h.module.fanout.stop();
       const events = await h.append(5);
       const feedKey = h.gateway.feed.keys.feed;
-      const read = (await h.gateway.redis.xreadgroup('GROUP', CONSUMER_GROUP, 'crashed-replica', 'COUNT', 100, 'STREAMS', feedKey, '>')) as [string, unknown[]][];
+      const read = (await testRedis(h.gateway.config.redis.url).xreadgroup('GROUP', CONSUMER_GROUP, 'crashed-replica', 'COUNT', 100, 'STREAMS', feedKey, '>')) as [string, unknown[]][];
       expect(read[0]![1]).to.have.length(5);
       // The crashed consumer never acknowledges; a live fan-out claims them once idle.
       await h.module.fanout.start();
@@ -121,7 +121,7 @@ describe('fan-out after a consumer died holding feed entries', function () {
       await waitFor(() => h.module.idle(), { what: 'idle' });
       expect(receiver.received.map((r) => r.headers['webhook-id'])).to.have.members(events);
       for (const r of receiver.received) verify(hook.secret, r);
-      const pending = (await h.gateway.redis.xpending(feedKey, CONSUMER_GROUP)) as [number];
+      const pending = (await testRedis(h.gateway.config.redis.url).xpending(feedKey, CONSUMER_GROUP)) as [number];
       expect(pending[0]).to.equal(0);
     } finally {
       await h.stop();

@@ -4,51 +4,12 @@
  * replaced with a compare-and-set, so a PATCH racing a rotation cannot lose a secret.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis, Result } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { newWebhookSecret } from './webhook-signer.js';
-import type { CreateWebhook, PatchWebhook, StoredWebhook, WebhookView } from './webhook-schemas.js';
+import { newWebhookSecret } from '../webhooks/webhook-signer.js';
+import type { CreateWebhook, PatchWebhook, StoredWebhook, WebhookView } from '../webhooks/webhook-schemas.js';
 import { WebhookKeys } from './webhook-keys.js';
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    hgwWhCas(...args: (string | number)[]): Result<number, Context>;
-    hgwWhCreate(...args: (string | number)[]): Result<string, Context>;
-  }
-}
-
-/** KEYS: endpoint, version. ARGV: expected JSON ('' = must not exist), new JSON. */
-const CAS_LUA = `
-local cur = redis.call('GET', KEYS[1])
-if (cur or '') ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('INCR', KEYS[2])
-return 1
-`;
-
-/**
- * Creates an endpoint whose `startCursor` is the feed's last id at that very moment: reading
- * the position, saving, indexing and bumping the registry version are one atomic step, so
- * every event appended later is fanned out with the endpoint already visible (fan-out reads
- * events first and the registry second).
- * KEYS: endpoint, version, index, feed. ARGV: endpoint JSON with the placeholder, id, placeholder.
- */
-const CREATE_LUA = `
-local start = '0-0'
-local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[4])
-if ok then
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then start = info[i + 1] end
-  end
-end
-local json = ARGV[1]
-local at = string.find(json, ARGV[3], 1, true)
-json = string.sub(json, 1, at - 1) .. start .. string.sub(json, at + #ARGV[3])
-redis.call('SET', KEYS[1], json)
-redis.call('ZADD', KEYS[3], 0, ARGV[2])
-redis.call('INCR', KEYS[2])
-return start
-`;
+import { withScripts } from './script-registry.js';
 
 /** Stands in for the feed position until the create script fills it in. */
 const START_PLACEHOLDER = '@@start-cursor@@';
@@ -70,8 +31,7 @@ export class WebhookRegistry {
     private readonly now: () => number,
   ) {
     this.keys = new WebhookKeys(prefix);
-    if (typeof (redis as unknown as Record<string, unknown>).hgwWhCas !== 'function') redis.defineCommand('hgwWhCas', { lua: CAS_LUA, numberOfKeys: 2 });
-    if (typeof (redis as unknown as Record<string, unknown>).hgwWhCreate !== 'function') redis.defineCommand('hgwWhCreate', { lua: CREATE_LUA, numberOfKeys: 4 });
+    withScripts(redis);
   }
 
   /** Creates an endpoint; the answer is the only time its secret is shown. */

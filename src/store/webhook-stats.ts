@@ -5,11 +5,11 @@
  * Read-only: it never changes what the delivery worker keeps.
  */
 import type { Redis } from 'ioredis';
-import type { DeliveryQueue } from './delivery-queue.js';
+import type { DeliveryQueue } from '../webhooks/delivery-queue.js';
 import type { DeliveryStore } from './delivery-store.js';
 import type { WebhookKeys } from './webhook-keys.js';
 import type { WebhookRegistry } from './webhook-registry.js';
-import type { DeliveryView } from './webhook-schemas.js';
+import type { DeliveryView } from '../webhooks/webhook-schemas.js';
 
 export interface EndpointStats {
   id: string;

@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import type { PushHint } from './strategy.js';
+import type { PushHint } from '../strategy/strategy.js';
 
 const heatEvent = z.object({
   type: z.literal('os.heat.event'),

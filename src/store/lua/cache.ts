@@ -5,6 +5,7 @@
  * Keys beyond KEYS[] are derived from the prefix inside the scripts. That is valid on
  * Redis Cluster because the prefix is a hash tag: every key of a gateway lives in one slot.
  */
+import { APPEND_EVENT } from './feed.js';
 
 /** Splices `"instanceIds":[…]` (from the deployment's index) into a stored deployment document. */
 const WITH_INSTANCE_IDS = `
@@ -24,25 +25,35 @@ end
  * deployment), backend, status (canonical state / raw stack status), content (the JSON
  * members that define "a change"), updatedAt JSON literal, updatedAt ms or '', source JSON
  * literal, observedAt ISO, observedAt ms, event id, feed max length, feed min id,
- * occurredAt ISO, deleted flag ('1' when this observation says it is gone).
+ * occurredAt ISO, deleted flag ('1' when this observation says it is gone), the observing
+ * backend's kind, and the backends whose observations are live (`,a,b,`; '' = no ownership).
  *
  * Returns {outcome, version, cursor, event type}: 0 stale (older than stored), 1 refreshed
- * (identical), 2 changed (event appended), 3 ignored (first sighting of something already gone).
+ * (identical), 2 changed (event appended), 3 ignored (first sighting of something already
+ * gone), 4 not the owner (another live backend owns the instance; its id in place of the cursor).
  *
  * Ordering: when the stored record and the observation come from the same backend and both
  * carry a backend time, the backend time decides; otherwise the gateway's observation time.
  * An equal backend time falls back to the observation time.
  */
-export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}
+export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}
 local key, feed = KEYS[1], KEYS[2]
 local prefix, kind, id, group, backend, status, content =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local uj, u, src, o, ob = ARGV[8], tonumber(ARGV[9]), ARGV[10], ARGV[11], tonumber(ARGV[12])
 local deleted = ARGV[17] == '1'
 
-local old = redis.call('HMGET', key, 'c', 'v', 'u', 'ob', 'bk', 'st', 'g', 'x', 'j', 'uj', 'o')
-local oc, ov, ou, oob, obk, ost, og, ox, oj, ouj, oo =
-  old[1], tonumber(old[2]), tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[10], old[11]
+local old = redis.call('HMGET', key, 'c', 'v', 'u', 'ob', 'bk', 'st', 'g', 'x', 'j', 'uj', 'o', 'bkk')
+local oc, ov, ou, oob, obk, ost, og, ox, oj, ouj, oo, obkk =
+  old[1], tonumber(old[2]), tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[10], old[11], old[12]
+local okind, live = ARGV[18] or '', ARGV[19] or ''
+
+-- Ownership: an instance belongs to the backend that saw it first from a Heat stack, else
+-- to the Deltacloud backend that saw it. While its owner is read, another backend's view is
+-- ignored (a Heat backend takes an instance over from a Deltacloud one).
+if kind == 'i' and oc and obk and obk ~= backend and live ~= '' and string.find(live, ',' .. obk .. ',', 1, true) then
+  if not (okind == 'heat' and obkk ~= 'heat') then return {4, ov, obk} end
+end
 
 if oc then
   local older
@@ -76,7 +87,7 @@ else etype = 'updated' end
 etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
 
 redis.call('HSET', key, 'c', content, 'j', j, 'v', v, 'u', u or '', 'uj', uj, 'ob', ob, 'o', o,
-  'bk', backend, 'st', status, 'g', group, 'x', deleted and '1' or '0', 's', src, 'm', 0)
+  'bk', backend, 'bkk', okind, 'st', status, 'g', group, 'x', deleted and '1' or '0', 's', src, 'm', 0)
 
 if not oc then redis.call('ZADD', prefix .. 'idx:' .. kind, 0, id) end
 -- Tombstones: a deleted record is kept (and listed only on request) until it is purged.
@@ -101,10 +112,8 @@ else
   if oj then prev = with_instance_ids(prefix, id, oj) end
 end
 
-local ev = '{"id":"' .. ARGV[13] .. '","type":"' .. etype .. '","occurredAt":"' .. ARGV[16] ..
-  '","data":{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}}'
-local cursor = redis.call('XADD', feed, 'MAXLEN', '~', ARGV[14], '*', 'e', ev, 't', etype, 'k', id, 'g', group)
-redis.call('XTRIM', feed, 'MINID', '~', ARGV[15])
+local data = '{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}'
+local cursor = append_event(feed, ARGV[13], etype, ARGV[16], data, id, group, ARGV[14], ARGV[15])
 return {2, v, cursor, etype}
 `;
 
@@ -263,4 +272,39 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'L
   redis.call('ZREM', KEYS[1], member)
 end
 return purged
+`;
+
+/**
+ * Counts one chunk of the instance index after a lex cursor.
+ * KEYS: instance index. ARGV: prefix, cursor ('' = start), chunk size, now ms, bucket bounds…
+ * Returns {next id or '', vanished, bucket counts…}. Vanished instances (tombstones) are
+ * counted apart: they are not refreshed any more, so their age says nothing.
+ */
+export const AGE_CHUNK_LUA = `
+local from = '-'
+if ARGV[2] ~= '' then from = '(' .. ARGV[2] end
+local ids = redis.call('ZRANGEBYLEX', KEYS[1], from, '+', 'LIMIT', 0, tonumber(ARGV[3]))
+local now = tonumber(ARGV[4])
+local nb = #ARGV - 4
+local counts = {}
+for b = 1, nb + 1 do counts[b] = 0 end
+local vanished = 0
+for _, id in ipairs(ids) do
+  local r = redis.call('HMGET', ARGV[1] .. 'i:' .. id, 'ob', 'st')
+  if r[2] == 'vanished' then
+    vanished = vanished + 1
+  elseif r[1] then
+    local age = now - tonumber(r[1])
+    local b = nb + 1
+    for i = 1, nb do
+      if age < tonumber(ARGV[4 + i]) then b = i break end
+    end
+    counts[b] = counts[b] + 1
+  end
+end
+local next = ''
+if #ids == tonumber(ARGV[3]) then next = ids[#ids] end
+local out = {next, vanished}
+for b = 1, nb + 1 do out[#out + 1] = counts[b] end
+return out
 `;

@@ -1,0 +1,79 @@
+/**
+ * A Deltacloud backend as a source: one `GET /api/instances` is a full listing of the
+ * backend's instances. Deltacloud knows nothing of Heat stacks, so each instance is
+ * attributed to a deployment from what the cache already knows (learned from Heat earlier),
+ * else from the strategy's `namePattern`, else it goes under `unassigned`.
+ */
+import type { DeltacloudClient, DeltacloudInstanceObservation } from '../backends/deltacloud-client.js';
+import { UNASSIGNED_DEPLOYMENT, type Deployment, type DeploymentObservation, type InstanceObservation } from '../model/types.js';
+import type { CacheReader } from '../store/cache-reader.js';
+import type { InstanceSource, Listing, ReadOptions } from './instance-source.js';
+
+export class DeltacloudSource implements InstanceSource {
+  readonly kind = 'deltacloud' as const;
+
+  constructor(
+    readonly client: DeltacloudClient,
+    private readonly cache: CacheReader,
+  ) {}
+
+  get backendId(): string {
+    return this.client.id;
+  }
+
+  /** Deltacloud lists everything at once: any scope is the backend's full listing. */
+  async list(_scope: unknown, options: ReadOptions = {}): Promise<Listing[]> {
+    const instances = await this.attribute(await this.client.listInstances(), options);
+    return [{ backendId: this.backendId, deployments: this.unassigned(instances), instances, complete: { instancesOf: { backendId: this.backendId } } }];
+  }
+
+  async show(instanceId: string, _known: unknown, options: ReadOptions = {}): Promise<Listing[] | null> {
+    const found = await this.client.getInstance(instanceId);
+    if (!found) return null;
+    const instances = await this.attribute([found], options);
+    return [{ backendId: this.backendId, instances }];
+  }
+
+  /** The `unassigned` deployment, when some instance could not be attributed. */
+  private unassigned(instances: InstanceObservation[]): DeploymentObservation[] {
+    if (!instances.some((i) => i.deploymentId === UNASSIGNED_DEPLOYMENT)) return [];
+    return [{ id: UNASSIGNED_DEPLOYMENT, name: 'Instances not attributed to a Heat stack', status: null, statusReason: null, outputs: [], backendId: this.backendId, updatedAt: null }];
+  }
+
+  private async attribute(listed: DeltacloudInstanceObservation[], options: ReadOptions): Promise<InstanceObservation[]> {
+    const known = await this.cache.getInstances(listed.map((i) => i.id));
+    const regex = options.namePattern ? new RegExp(options.namePattern) : undefined;
+    let byName: Map<string, string> | undefined;
+    const out: InstanceObservation[] = [];
+    for (const [i, inst] of listed.entries()) {
+      let deploymentId = known[i]?.deploymentId;
+      if (!deploymentId || deploymentId === UNASSIGNED_DEPLOYMENT) {
+        deploymentId = UNASSIGNED_DEPLOYMENT;
+        const captured = regex?.exec(inst.raw.name ?? inst.name)?.groups?.deployment;
+        if (captured) {
+          byName ??= await this.deploymentNames();
+          deploymentId = byName.get(captured) ?? UNASSIGNED_DEPLOYMENT;
+        }
+      }
+      const { raw: _raw, ...rest } = inst;
+      out.push({ ...rest, deploymentId });
+    }
+    return out;
+  }
+
+  /** Deployment name or id → id, from the cache. */
+  private async deploymentNames(): Promise<Map<string, string>> {
+    const map = new Map<string, string>();
+    let cursor: string | undefined;
+    do {
+      const page = await this.cache.listDeploymentsJson({ limit: 1_000, ...(cursor ? { cursor } : {}) });
+      for (const json of page.items) {
+        const d = JSON.parse(json) as Deployment;
+        map.set(d.id, d.id);
+        if (!map.has(d.name)) map.set(d.name, d.id);
+      }
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    return map;
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * Reads of the instance-state cache, as the API serves them: documents are stored in their
+ * served JSON form, so a cached read is one Redis round trip and no re-serialization. The
+ * {@link StateStore} adds the one write path on top.
+ */
+import type { Redis } from 'ioredis';
+import type { InstanceState } from '../model/states.js';
+import type { Deployment, Instance } from '../model/types.js';
+import { Keys } from './keys.js';
+import { withScripts } from './script-registry.js';
+
+export interface FeedLimits {
+  /** @defaultValue 1,000,000 */
+  maxLength: number;
+  /** @defaultValue 7 days */
+  maxAgeMs: number;
+}
+
+export interface PageRequest {
+  /** Exclusive: the last id of the previous page. */
+  cursor?: string;
+  /** 1..1000. */
+  limit: number;
+}
+
+export interface InstanceQuery extends PageRequest {
+  deploymentId?: string;
+  state?: InstanceState;
+  /** Serve vanished instances (tombstones) too; a `state` filter always includes them. @defaultValue false */
+  includeDeleted?: boolean;
+}
+
+export interface DeploymentQuery extends PageRequest {
+  /** Only deployments with this raw Heat stack status (DELETE_COMPLETE lists tombstones). */
+  status?: string;
+  /** Serve deleted deployments (tombstones) too. @defaultValue false */
+  includeDeleted?: boolean;
+}
+
+/** A page of served documents (JSON strings) and the cursor of the next page. */
+export interface JsonPage {
+  items: string[];
+  next: string | null;
+}
+
+/**
+ * One stored document as the API serves it: the served JSON string untouched, plus the
+ * bookkeeping `meta` and the ETag need, so nothing is parsed or re-serialized.
+ */
+export interface ServedDoc {
+  id: string;
+  /** The served JSON (deployments include `instanceIds`). */
+  json: string;
+  version: number;
+  /** observedAt, ms since epoch. */
+  observedAtMs: number;
+  /** observedAt, ISO-8601 exactly as in the document. */
+  observedAt: string;
+  /** A deleted deployment or vanished instance, kept for feed.tombstoneTtlMs. */
+  tombstone: boolean;
+  /** The backend it was observed from. */
+  backendId: string;
+  /** Its deployment (an instance's deploymentId; a deployment's own id). */
+  deploymentId: string;
+  /**
+   * Last refresh failures (JSON, see RefreshHealth) of the scopes this document belongs to,
+   * by scope (`d:<deployment>`, `b:<backend>`), read in the same round trip. Pages carry them
+   * on the page instead.
+   */
+  failures?: Map<string, string>;
+}
+
+/** A page of {@link ServedDoc}s and the cursor of the next page. */
+export interface ServedPage {
+  items: ServedDoc[];
+  next: string | null;
+  /** Every recorded refresh failure (JSON) by scope, read in the same round trip. */
+  failures: Map<string, string>;
+}
+
+
+export const MAX_PAGE = 1_000;
+
+export class CacheReader {
+  readonly keys: Keys;
+  protected readonly redis: Redis;
+
+  constructor(redis: Redis, prefix: string) {
+    this.keys = new Keys(prefix);
+    this.redis = withScripts(redis);
+  }
+
+  /** The served JSON of one instance, or null. One HGET. */
+  getInstanceJson(id: string): Promise<string | null> {
+    return this.redis.hget(this.keys.instance(id), 'j');
+  }
+
+  async getInstance(id: string): Promise<Instance | null> {
+    const json = await this.getInstanceJson(id);
+    return json === null ? null : (JSON.parse(json) as Instance);
+  }
+
+  async getInstances(ids: string[]): Promise<(Instance | null)[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(this.keys.instance(id), 'j');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, json]) => {
+      if (err) throw err;
+      return json ? (JSON.parse(json as string) as Instance) : null;
+    });
+  }
+
+  getDeploymentJson(id: string): Promise<string | null> {
+    return this.redis.hgwGetDeployment(this.keys.deployment(id), this.keys.prefix, id);
+  }
+
+  async getDeployment(id: string): Promise<Deployment | null> {
+    const json = await this.getDeploymentJson(id);
+    return json === null ? null : (JSON.parse(json) as Deployment);
+  }
+
+  /**
+   * One instance to serve: stored JSON, version, observedAt and the refresh failures of its
+   * scopes, in one script call (one round trip), or null when unknown.
+   */
+  async getInstanceForServe(id: string): Promise<ServedDoc | null> {
+    const reply = await this.redis.hgwServeInstance(this.keys.instance(id), this.keys.prefix);
+    if (!reply) return null;
+    const [json, version, observedAtMs, observedAt, deleted, backendId, group, deploymentFailure, backendFailure] = reply as string[];
+    return {
+      id, json: json!, version: Number(version), observedAtMs: Number(observedAtMs), observedAt: observedAt ?? '',
+      tombstone: deleted === '1', backendId: backendId!, deploymentId: group!,
+      failures: failuresOf([`d:${group}`, deploymentFailure], [`b:${backendId}`, backendFailure]),
+    };
+  }
+
+  /** One deployment to serve (with instanceIds), in one script call, or null. */
+  async getDeploymentForServe(id: string): Promise<ServedDoc | null> {
+    const reply = await this.redis.hgwServeDeployment(this.keys.deployment(id), this.keys.prefix, id);
+    if (!reply) return null;
+    const [json, version, observedAtMs, observedAt, deleted, backendId, deploymentFailure, backendFailure] = reply as string[];
+    return {
+      id, json: json!, version: Number(version), observedAtMs: Number(observedAtMs), observedAt: observedAt!,
+      tombstone: deleted === '1', backendId: backendId!, deploymentId: id,
+      failures: failuresOf([`d:${id}`, deploymentFailure], [`b:${backendId}`, backendFailure]),
+    };
+  }
+
+  /** Like {@link listInstancesJson}, with version and observedAt per item. */
+  listInstancesForServe(query: InstanceQuery): Promise<ServedPage> {
+    return this.servePage(this.instanceIndex(query), 'i', query, query.state ?? '', query.includeDeleted === true || query.state !== undefined);
+  }
+
+  /** Like {@link listDeploymentsJson}, with version and observedAt per item; tombstones only on request. */
+  listDeploymentsForServe(query: DeploymentQuery): Promise<ServedPage> {
+    return this.servePage(this.keys.allDeployments, 'd', query, query.status ?? '', query.includeDeleted === true || query.status !== undefined);
+  }
+
+  /** True when the cache knows the deployment or any instance of it. */
+  async deploymentKnown(id: string): Promise<boolean> {
+    const [record, instances] = await Promise.all([
+      this.redis.exists(this.keys.deployment(id)),
+      this.redis.zcard(this.keys.deploymentInstances(id)),
+    ]);
+    return record > 0 || instances > 0;
+  }
+
+  /** A page of instances in id order, optionally of one deployment and/or in one state. */
+  async listInstancesJson(query: InstanceQuery): Promise<JsonPage> {
+    return this.page(this.instanceIndex(query), 'i', query, query.state ?? '');
+  }
+
+  private instanceIndex(query: InstanceQuery): string {
+    return query.deploymentId !== undefined
+      ? this.keys.deploymentInstances(query.deploymentId)
+      : query.state !== undefined
+        ? this.keys.state(query.state)
+        : this.keys.allInstances;
+  }
+
+  /** A page of deployments in id order, each with its instanceIds. */
+  listDeploymentsJson(request: PageRequest): Promise<JsonPage> {
+    return this.page(this.keys.allDeployments, 'd', request, '');
+  }
+
+  /** Ids of the deployments known from one backend. */
+  deploymentIdsOf(backendId: string): Promise<string[]> {
+    return this.redis.zrange(this.keys.backendDeployments(backendId), 0, '-1');
+  }
+
+  /** Ids of the instances of one deployment. */
+  instanceIdsOf(deploymentId: string): Promise<string[]> {
+    return this.redis.zrange(this.keys.deploymentInstances(deploymentId), 0, '-1');
+  }
+
+  /** How many instances and deployments the cache holds. */
+  async counts(): Promise<{ instances: number; deployments: number }> {
+    const [instances, deployments] = await Promise.all([
+      this.redis.zcard(this.keys.allInstances),
+      this.redis.zcard(this.keys.allDeployments),
+    ]);
+    return { instances, deployments };
+  }
+
+  /** The oldest observation time over all instances (ms), or null when the cache is empty. O(n). */
+  async oldestObservedAtMs(): Promise<number | null> {
+    const oldest = await this.redis.hgwOldest(this.keys.allInstances, this.keys.prefix);
+    return typeof oldest === 'number' ? oldest : null;
+  }
+
+  private async page(index: string, kind: 'i' | 'd', request: PageRequest, state: string): Promise<JsonPage> {
+    const limit = Math.min(Math.max(1, Math.trunc(request.limit)), MAX_PAGE);
+    const [next, ...items] = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state);
+    return { items, next: next ? next : null };
+  }
+
+  private async servePage(index: string, kind: 'i' | 'd', request: PageRequest, state: string, tombstones: boolean): Promise<ServedPage> {
+    const limit = Math.min(Math.max(1, Math.trunc(request.limit)), MAX_PAGE);
+    const reply = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state, '1', tombstones ? '1' : '0');
+    const items: ServedDoc[] = [];
+    const failures = new Map<string, string>();
+    const failureCount = Number(reply[1]);
+    for (let f = 0; f < failureCount; f++) failures.set(reply[2 + 2 * f]!, reply[3 + 2 * f]!);
+    for (let i = 2 + 2 * failureCount; i + 7 < reply.length; i += 8) {
+      const id = reply[i]!;
+      items.push({
+        id,
+        version: Number(reply[i + 1]),
+        observedAtMs: Number(reply[i + 2]),
+        observedAt: reply[i + 3]!,
+        tombstone: reply[i + 4] === '1',
+        backendId: reply[i + 5]!,
+        deploymentId: kind === 'd' ? id : reply[i + 6]!,
+        json: reply[i + 7]!,
+      });
+    }
+    return { items, next: reply[0] ? reply[0] : null, failures };
+  }
+}
+
+/** The non-empty failures among `[scope, json]` pairs. */
+function failuresOf(...pairs: [string, string | undefined][]): Map<string, string> {
+  return new Map(pairs.filter((p): p is [string, string] => Boolean(p[1])));
+}
+

@@ -1,0 +1,95 @@
+/**
+ * A consumer group on the change feed: each event is read by one consumer of the group,
+ * acknowledged once handled, and claimed back from a consumer that stopped without
+ * acknowledging (a crashed replica). Blocking reads use a connection of their own.
+ */
+import type { Redis } from 'ioredis';
+import { toEntry, type FeedEntry } from './change-feed.js';
+
+export interface GroupLag {
+  /** Entries read by a consumer and not acknowledged yet. */
+  pending: number;
+  /** True when the group has read up to the last appended entry. */
+  readToEnd: boolean;
+}
+
+export class FeedConsumerGroup {
+  private blocking: Redis | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly openBlocking: () => Redis,
+    private readonly feedKey: string,
+    readonly name: string,
+  ) {}
+
+  /** Creates the group at the feed's current end, unless it exists. */
+  async ensure(): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', this.feedKey, this.name, '$', 'MKSTREAM');
+    } catch (err) {
+      if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+    }
+  }
+
+  /** New entries for `consumer`, waiting up to `blockMs` for some. */
+  async read(consumer: string, options: { count: number; blockMs: number }): Promise<FeedEntry[]> {
+    this.blocking ??= this.openBlocking();
+    if (this.blocking.status === 'end') await this.blocking.connect();
+    const reply = (await this.blocking.xreadgroup(
+      'GROUP', this.name, consumer, 'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', this.feedKey, '>',
+    )) as [string, [string, string[]][]][] | null;
+    return (reply?.[0]?.[1] ?? []).map(([id, fields]) => toEntry(id, fields));
+  }
+
+  /**
+   * Claims, for `consumer`, entries other consumers left pending for `idleMs`, in batches of
+   * `count`, handing each batch to `handle` (then continuing while `more()` says so).
+   */
+  async claimAbandoned(
+    consumer: string,
+    options: { idleMs: number; count: number },
+    handle: (entries: FeedEntry[]) => Promise<void>,
+    more: () => boolean = () => true,
+  ): Promise<void> {
+    let cursor = '0-0';
+    do {
+      const [next, entries] = (await this.redis.xautoclaim(this.feedKey, this.name, consumer, options.idleMs, cursor, 'COUNT', options.count)) as [
+        string,
+        [string, string[] | null][],
+      ];
+      cursor = next;
+      // Entries trimmed by retention come back without fields: nothing left to hand out.
+      const live = entries.filter((e): e is [string, string[]] => Array.isArray(e[1]));
+      if (live.length > 0) await handle(live.map(([id, fields]) => toEntry(id, fields)));
+    } while (cursor !== '0-0' && more());
+  }
+
+  /** Acknowledges handled entries. */
+  async ack(cursors: string[]): Promise<void> {
+    if (cursors.length > 0) await this.redis.xack(this.feedKey, this.name, ...cursors);
+  }
+
+  /** How far behind the group is. */
+  async lag(): Promise<GroupLag> {
+    const groups = (await this.redis.xinfo('GROUPS', this.feedKey)) as unknown[][];
+    for (const g of groups) {
+      const f = fields(g);
+      if (f.get('name') !== this.name) continue;
+      const stream = fields((await this.redis.xinfo('STREAM', this.feedKey)) as unknown[]);
+      return { pending: Number(f.get('pending')), readToEnd: f.get('last-delivered-id') === stream.get('last-generated-id') };
+    }
+    return { pending: 0, readToEnd: false };
+  }
+
+  /** Ends a blocking read at once (what was read but not handled stays pending). */
+  interrupt(): void {
+    this.blocking?.disconnect();
+  }
+}
+
+function fields(reply: unknown[]): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (let i = 0; i + 1 < reply.length; i += 2) out.set(String(reply[i]), reply[i + 1]);
+  return out;
+}

@@ -1,0 +1,67 @@
+/**
+ * The one place a feed event is built. Every script that appends to the feed (an observed
+ * change, a strategy switch, any other gateway event) includes {@link APPEND_EVENT} and calls
+ * `append_event`, so the envelope `{id, type, occurredAt, data}` and the stream fields
+ * (`e` event JSON, `t` type, `k` subject, `g` deployment) are written the same way by all.
+ */
+
+/**
+ * `append_event(feed, id, type, occurredAt, dataJson, subject, group, maxLength, minId)`:
+ * appends one event (retention by count and age) and returns its cursor.
+ */
+export const APPEND_EVENT = `
+local function append_event(feed, id, etype, occurred, data, subject, group, maxlen, minid)
+  local ev = '{"id":"' .. id .. '","type":"' .. etype .. '","occurredAt":"' .. occurred .. '","data":' .. data .. '}'
+  local cursor = redis.call('XADD', feed, 'MAXLEN', '~', maxlen, '*', 'e', ev, 't', etype, 'k', subject, 'g', group)
+  redis.call('XTRIM', feed, 'MINID', '~', minid)
+  return cursor
+end
+`;
+
+/**
+ * Appends an event that is not a cache change (`webhook.disabled`, tests' synthetic events).
+ * KEYS: feed. ARGV: id, type, occurredAt ISO, data JSON, subject, group, max length, min id.
+ */
+export const APPEND_LUA = `${APPEND_EVENT}
+return append_event(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+`;
+
+/**
+ * Records the strategy in force for a scope: '' is the default, a backend id that backend's
+ * override (name '' removes it: the backend follows the default again). When the strategy a
+ * scope effectively runs changes, appends one `gateway.strategy_changed` event (with
+ * `backendId` for a backend) and announces it, all in one atomic step, so replicas racing on
+ * one change produce one event.
+ * KEYS: state hash, feed. ARGV: scope, name, by (JSON), config name, now ISO, event id, feed
+ * max length, feed min id, channel. Fields are `name`, `since`, `by`, `configName`, suffixed
+ * with `:<scope>` for a backend.
+ * Returns {changed 0|1, previous recorded name or '', event appended 0|1}.
+ */
+export const SWITCH_STRATEGY_LUA = `${APPEND_EVENT}
+local scope, name = ARGV[1], ARGV[2]
+local sfx = ''
+if scope ~= '' then sfx = ':' .. scope end
+local old = redis.call('HGET', KEYS[1], 'name' .. sfx) or ''
+redis.call('HSET', KEYS[1], 'configName' .. sfx, ARGV[4])
+if old == name then return {0, old} end
+if name == '' then
+  redis.call('HDEL', KEYS[1], 'name' .. sfx, 'since' .. sfx, 'by' .. sfx)
+else
+  redis.call('HSET', KEYS[1], 'name' .. sfx, name, 'since' .. sfx, ARGV[5], 'by' .. sfx, ARGV[3])
+end
+local previous, current = old, name
+if scope ~= '' then
+  local default = redis.call('HGET', KEYS[1], 'name') or ''
+  if previous == '' then previous = default end
+  if current == '' then current = default end
+end
+local appended = 0
+if previous ~= '' and previous ~= current then
+  appended = 1
+  local data = '{"current":{"strategy":"' .. current .. '"},"previous":{"strategy":"' .. previous .. '"},"by":' .. ARGV[3]
+  if scope ~= '' then data = data .. ',"backendId":' .. cjson.encode(scope) end
+  append_event(KEYS[2], ARGV[6], 'gateway.strategy_changed', ARGV[5], data .. '}', '', '', ARGV[7], ARGV[8])
+end
+redis.call('PUBLISH', ARGV[9], scope .. '=' .. name)
+return {1, old, appended}
+`;

@@ -1,0 +1,164 @@
+/** Lua of the webhook registry and the delivery log (see script-registry.ts). */
+
+/** KEYS: endpoint, version. ARGV: expected JSON ('' = must not exist), new JSON. */
+export const CAS_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if (cur or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('INCR', KEYS[2])
+return 1
+`;
+
+/**
+ * Creates an endpoint whose `startCursor` is the feed's last id at that very moment: reading
+ * the position, saving, indexing and bumping the registry version are one atomic step, so
+ * every event appended later is fanned out with the endpoint already visible (fan-out reads
+ * events first and the registry second).
+ * KEYS: endpoint, version, index, feed. ARGV: endpoint JSON with the placeholder, id, placeholder.
+ */
+export const CREATE_LUA = `
+local start = '0-0'
+local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[4])
+if ok then
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then start = info[i + 1] end
+  end
+end
+local json = ARGV[1]
+local at = string.find(json, ARGV[3], 1, true)
+json = string.sub(json, 1, at - 1) .. start .. string.sub(json, at + #ARGV[3])
+redis.call('SET', KEYS[1], json)
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+redis.call('INCR', KEYS[2])
+return start
+`;
+
+
+/**
+ * Creates (mode `new`) or restarts (mode `again`: redeliver, replay) a delivery record and,
+ * for ordered endpoints, appends it to its subject's queue.
+ * KEYS: record, index, ordered list, ordered subjects, dead.
+ * ARGV: mode, eventId, type, subject, body, now, ordered, ttlSeconds.
+ * Returns {code, run}: 0 already finished (skip), 1 exists and unfinished (enqueue again,
+ * idempotent), 2 created, -1 (`again` only) still unfinished.
+ */
+export const ENSURE_LUA = `
+local st = redis.call('HGET', KEYS[1], 'st')
+local terminal = st == 'delivered' or st == 'dead'
+local run = 0
+if ARGV[1] == 'new' then
+  if st then
+    if terminal then return {0, 0} end
+    return {1, tonumber(redis.call('HGET', KEYS[1], 'run')) or 0}
+  end
+else
+  if st and not terminal then return {-1, tonumber(redis.call('HGET', KEYS[1], 'run')) or 0} end
+  run = (tonumber(redis.call('HGET', KEYS[1], 'run')) or -1) + 1
+end
+redis.call('HSETNX', KEYS[1], 'ca', ARGV[6])
+redis.call('HSETNX', KEYS[1], 'tot', 0)
+redis.call('HSET', KEYS[1], 'ev', ARGV[2], 'ty', ARGV[3], 'sub', ARGV[4], 'body', ARGV[5], 'st', 'pending',
+  'own', '', 'n', 0, 'run', run, 'ua', ARGV[6], 'na', ARGV[6], 'ls', '', 'le', '', 'ord', ARGV[7])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[8]))
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
+redis.call('ZREM', KEYS[5], ARGV[2])
+if ARGV[7] == '1' then
+  redis.call('RPUSH', KEYS[3], ARGV[2])
+  redis.call('SADD', KEYS[4], ARGV[4])
+end
+return {2, run}
+`;
+
+/**
+ * Takes ownership of a delivery for one attempt.
+ * KEYS: record, endpoint, health, ordered list. ARGV: jobId, run, forceOwner, deliveryPrefix.
+ * Ordered deliveries proceed only at the head of their subject's queue; finished heads left
+ * behind by a crash are popped here.
+ */
+export const CLAIM_LUA = `
+local ep = redis.call('GET', KEYS[2])
+if not ep then return {'gone'} end
+local r = redis.call('HMGET', KEYS[1], 'st', 'own', 'run', 'ord', 'body', 'n', 'ev')
+if not r[1] then return {'missing'} end
+if r[3] ~= ARGV[2] then return {'superseded'} end
+if r[1] == 'delivered' or r[1] == 'dead' then return {'done'} end
+if r[4] == '1' then
+  while true do
+    local head = redis.call('LINDEX', KEYS[4], 0)
+    if (not head) or head == r[7] then break end
+    local hst = redis.call('HGET', ARGV[4] .. head, 'st')
+    if hst and hst ~= 'delivered' and hst ~= 'dead' then return {'waiting', head} end
+    redis.call('LPOP', KEYS[4])
+  end
+end
+if r[2] and r[2] ~= '' and r[2] ~= ARGV[1] and r[2] ~= ARGV[3] then return {'busy', r[2]} end
+redis.call('HSET', KEYS[1], 'own', ARGV[1])
+local h = redis.call('HMGET', KEYS[3], 'da', 'dr', 'fs')
+return {'ok', ep, r[5], r[6], h[1] or '', h[2] or '', h[3] or ''}
+`;
+
+/**
+ * Records one attempt: log entry (bounded), record status, endpoint health, dead letters,
+ * and for a finished ordered delivery, pops it and names the next head.
+ * KEYS: record, log, health, ordered list, dead, index, ordered subjects.
+ * ARGV: outcome, now, attemptJson, logLimit, nextAttemptAt, lastStatus, lastError, success,
+ * ttlSeconds, deliveryId, deliveryPrefix, subject.
+ * Returns {seq, failingSince, nextHead, nextHeadRun}.
+ */
+export const FINISH_LUA = `
+local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
+redis.call('ZADD', KEYS[2], seq, seq .. '|' .. ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
+local now = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[9])
+local terminal = ARGV[1] ~= 'retrying'
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'n', 1)
+  redis.call('HINCRBY', KEYS[1], 'tot', 1)
+  redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7])
+  if terminal then redis.call('HSET', KEYS[1], 'own', '') end
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - ttl * 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - ttl * 1000)
+local fs = ''
+if ARGV[8] == '1' then
+  redis.call('HSET', KEYS[3], 'ls', ARGV[2])
+  redis.call('HDEL', KEYS[3], 'fs')
+elseif ARGV[8] == '0' then
+  redis.call('HSETNX', KEYS[3], 'fs', ARGV[2])
+  fs = redis.call('HGET', KEYS[3], 'fs')
+end
+if ARGV[1] == 'dead' then redis.call('ZADD', KEYS[5], now, ARGV[10]) else redis.call('ZREM', KEYS[5], ARGV[10]) end
+local head, hrun = '', ''
+if terminal and redis.call('HGET', KEYS[1], 'ord') == '1' then
+  if redis.call('LINDEX', KEYS[4], 0) == ARGV[10] then redis.call('LPOP', KEYS[4]) else redis.call('LREM', KEYS[4], 1, ARGV[10]) end
+  local h = redis.call('LINDEX', KEYS[4], 0)
+  if h then
+    head = h
+    hrun = redis.call('HGET', ARGV[11] .. h, 'run') or '0'
+  else
+    redis.call('SREM', KEYS[7], ARGV[12])
+  end
+end
+return {seq, fs, head, hrun}
+`;
+
+/**
+ * Sliding-window limiter shared by every replica, on Redis time (replica clocks may differ).
+ * KEYS: window zset. ARGV: max, windowMs, member. Returns 0 (go) or ms to wait.
+ */
+export const RATE_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local w = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - w)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], w * 2)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + w - now + 1)
+`;
+

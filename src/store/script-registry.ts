@@ -1,0 +1,87 @@
+/**
+ * Every Lua command of the gateway, defined once per connection (the way BullMQ's `Scripts`
+ * class keeps its scripts). Store classes call {@link withScripts} on the connection they are
+ * given; a connection seen before is returned as is, so two stores sharing one connection
+ * never define a command twice and there is one "already defined?" check in the codebase.
+ */
+import type { Redis, Result } from 'ioredis';
+import {
+  AGE_CHUNK_LUA,
+  GET_DEPLOYMENT_LUA,
+  MISSING_LUA,
+  OBSERVE_LUA,
+  OLDEST_LUA,
+  PAGE_LUA,
+  PURGE_TOMBSTONES_LUA,
+  SERVE_DEPLOYMENT_LUA,
+  SERVE_INSTANCE_LUA,
+} from './lua/cache.js';
+import { LEASE_LUA, LEASE_RELEASE_LUA, TAKE_DUE_LUA, TAKE_TOKEN_LUA } from './lua/coordination.js';
+import { APPEND_LUA, SWITCH_STRATEGY_LUA } from './lua/feed.js';
+import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, RATE_LUA } from './lua/webhooks.js';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    // cache
+    hgwObserve(...args: (string | number)[]): Result<[number, number | null, string, string?], Context>;
+    hgwMissing(...args: (string | number)[]): Result<string[], Context>;
+    hgwPage(...args: (string | number)[]): Result<string[], Context>;
+    hgwGetDeployment(...args: (string | number)[]): Result<string | null, Context>;
+    hgwOldest(...args: (string | number)[]): Result<number | null, Context>;
+    hgwServeDeployment(...args: (string | number)[]): Result<string[] | null, Context>;
+    hgwServeInstance(...args: (string | number)[]): Result<string[] | null, Context>;
+    hgwPurgeTombstones(...args: (string | number)[]): Result<number, Context>;
+    hgwAgeChunk(...args: (string | number)[]): Result<(string | number)[], Context>;
+    // feed and strategy state
+    hgwAppend(...args: (string | number)[]): Result<string, Context>;
+    hgwSwitchStrategy(...args: (string | number)[]): Result<[number, string, number?], Context>;
+    // coordination
+    hgwTakeDue(...args: (string | number)[]): Result<string[], Context>;
+    hgwTakeToken(...args: (string | number)[]): Result<[number, number], Context>;
+    hgwLease(...args: (string | number)[]): Result<number, Context>;
+    hgwLeaseRelease(...args: (string | number)[]): Result<number, Context>;
+    // webhooks
+    hgwWhCas(...args: (string | number)[]): Result<number, Context>;
+    hgwWhCreate(...args: (string | number)[]): Result<string, Context>;
+    hgwWhEnsure(...args: (string | number)[]): Result<[number, number], Context>;
+    hgwWhClaim(...args: (string | number)[]): Result<string[], Context>;
+    hgwWhFinish(...args: (string | number)[]): Result<[number, string, string, string], Context>;
+    hgwWhRate(...args: (string | number)[]): Result<number, Context>;
+  }
+}
+
+/** Name → script and how many of its arguments are keys. */
+export const SCRIPTS = {
+  hgwObserve: { lua: OBSERVE_LUA, numberOfKeys: 2 },
+  hgwMissing: { lua: MISSING_LUA, numberOfKeys: 1 },
+  hgwPage: { lua: PAGE_LUA, numberOfKeys: 1 },
+  hgwGetDeployment: { lua: GET_DEPLOYMENT_LUA, numberOfKeys: 1 },
+  hgwOldest: { lua: OLDEST_LUA, numberOfKeys: 1 },
+  hgwServeDeployment: { lua: SERVE_DEPLOYMENT_LUA, numberOfKeys: 1 },
+  hgwAgeChunk: { lua: AGE_CHUNK_LUA, numberOfKeys: 1 },
+  hgwServeInstance: { lua: SERVE_INSTANCE_LUA, numberOfKeys: 1 },
+  hgwPurgeTombstones: { lua: PURGE_TOMBSTONES_LUA, numberOfKeys: 1 },
+  hgwAppend: { lua: APPEND_LUA, numberOfKeys: 1 },
+  hgwSwitchStrategy: { lua: SWITCH_STRATEGY_LUA, numberOfKeys: 2 },
+  hgwTakeDue: { lua: TAKE_DUE_LUA, numberOfKeys: 1 },
+  hgwTakeToken: { lua: TAKE_TOKEN_LUA, numberOfKeys: 1 },
+  hgwLease: { lua: LEASE_LUA, numberOfKeys: 1 },
+  hgwLeaseRelease: { lua: LEASE_RELEASE_LUA, numberOfKeys: 1 },
+  hgwWhCas: { lua: CAS_LUA, numberOfKeys: 2 },
+  hgwWhCreate: { lua: CREATE_LUA, numberOfKeys: 4 },
+  hgwWhEnsure: { lua: ENSURE_LUA, numberOfKeys: 5 },
+  hgwWhClaim: { lua: CLAIM_LUA, numberOfKeys: 4 },
+  hgwWhFinish: { lua: FINISH_LUA, numberOfKeys: 7 },
+  hgwWhRate: { lua: RATE_LUA, numberOfKeys: 1 },
+} as const satisfies Record<string, { lua: string; numberOfKeys: number }>;
+
+const defined = new WeakSet<Redis>();
+
+/** `redis` with every gateway script defined (once per connection). */
+export function withScripts(redis: Redis): Redis {
+  if (!defined.has(redis)) {
+    for (const [name, script] of Object.entries(SCRIPTS)) redis.defineCommand(name, script);
+    defined.add(redis);
+  }
+  return redis;
+}

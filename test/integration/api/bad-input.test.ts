@@ -6,11 +6,11 @@
 import { expect } from 'chai';
 import { Gateway } from '../../../src/gateway.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { prefixPattern } from '../../../src/store/delete-prefix.js';
 import { defaultModules } from '../../../src/modules.js';
 import { bearer, testConfig, TOKENS } from '../../helpers/gateway.js';
 import { testRedis, waitFor } from '../../helpers/redis.js';
 import { deploymentObs, instanceObs } from '../../helpers/observations.js';
+import { keyspaceSnapshot } from '../../helpers/keyspace.js';
 import { send, startApiGateway } from './api-test-helpers.js';
 
 interface BadCase {
@@ -32,22 +32,11 @@ const MALFORMED_IDS: [string, string][] = [
 ];
 
 /**
- * Keys under the prefix with their DUMP, so any change (value, type, TTL-less rewrite) shows.
+ * Keys under the prefix with their content, so any change of value or type shows.
  * `volatile` keys belong to background work that rewrites them on its own schedule.
  */
-async function snapshot(gateway: Gateway, volatile?: RegExp): Promise<Map<string, string>> {
-  const prefix = gateway.config.redis.keyPrefix;
-  const out = new Map<string, string>();
-  let cursor = '0';
-  do {
-    const [next, keys] = await testRedis(gateway.config.redis.url).scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1_000);
-    cursor = next;
-    for (const key of keys) {
-      if (volatile?.test(key.slice(prefix.length))) continue;
-      out.set(key, ((await testRedis(gateway.config.redis.url).dumpBuffer(key)) ?? Buffer.alloc(0)).toString('base64'));
-    }
-  } while (cursor !== '0');
-  return out;
+function snapshot(gateway: Gateway, volatile?: RegExp): Promise<Map<string, string>> {
+  return keyspaceSnapshot(testRedis(gateway.config.redis.url), gateway.config.redis.keyPrefix, volatile);
 }
 
 /** A well-formed value for each path parameter, so each case tests only the field it names. */
@@ -103,7 +92,7 @@ function badInputSuite(
       await gateway.store.observeInstances([instanceObs(), instanceObs({ id: 'srv-2' })], { source: 'cached-poll' });
       await gateway.feed.append('gateway.strategy_changed', { from: 'on-demand', to: 'cached-poll' });
       // Webhook fan-out reads the feed through a consumer group (which changes the stream's
-      // DUMP): let it catch up before anything is compared.
+      // consumer-group state and may deliver): let it catch up before anything is compared.
       const webhooks = gateway.modules.find((m) => m.name === 'webhooks') as { idle(): Promise<boolean> } | undefined;
       if (webhooks) await waitFor(() => webhooks.idle(), { what: 'webhook fan-out to catch up' });
     });

@@ -3,7 +3,7 @@
  * parameters, query strings, bodies, content types and encodings (gzip of JSON, gzip of
  * garbage, unknown encodings), headers, with and without tokens of every role. Invariants:
  * never a 5xx; every error is problem+json; nothing stored changes unless the request
- * succeeded at changing it (a DUMP of every key, compared after each request).
+ * succeeded at changing it (the content of every key, compared after each request).
  *
  * FUZZ_RUNS sets the number of requests (default 2,000), FUZZ_SEED replays a run; a failure
  * prints the seed and the index of the request that broke an invariant.
@@ -14,11 +14,11 @@ import fc from 'fast-check';
 import { createConductorApiModule } from '../../../src/api/conductor-api-module.js';
 import { Gateway } from '../../../src/gateway.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { prefixPattern } from '../../../src/store/delete-prefix.js';
 import { createStrategyModules } from '../../../src/strategy/strategy-modules.js';
 import { createWebhookModule } from '../../../src/webhooks/create-webhook-module.js';
 import { bearer, testConfig, TOKENS } from '../../helpers/gateway.js';
 import { send, type RawResponse } from '../../helpers/http.js';
+import { keyspaceSnapshot } from '../../helpers/keyspace.js';
 import { deploymentObs, instanceObs } from '../../helpers/observations.js';
 import { testRedis } from '../../helpers/redis.js';
 
@@ -35,19 +35,8 @@ interface Fuzzed {
   body: Buffer | undefined;
 }
 
-async function snapshot(gateway: Gateway): Promise<Map<string, string>> {
-  const prefix = gateway.config.redis.keyPrefix;
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await testRedis(gateway.config.redis.url).scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1_000);
-    cursor = next;
-    keys.push(...batch.filter((k) => !VOLATILE.test(k.slice(prefix.length))));
-  } while (cursor !== '0');
-  const pipeline = testRedis(gateway.config.redis.url).pipeline();
-  for (const key of keys) pipeline.dumpBuffer(key);
-  const dumps = (await pipeline.exec()) ?? [];
-  return new Map(keys.map((k, i) => [k, ((dumps[i]?.[1] as Buffer | null) ?? Buffer.alloc(0)).toString('base64')]));
+function snapshot(gateway: Gateway): Promise<Map<string, string>> {
+  return keyspaceSnapshot(testRedis(gateway.config.redis.url), gateway.config.redis.keyPrefix, VOLATILE);
 }
 
 function changedKeys(before: Map<string, string>, after: Map<string, string>): string[] {

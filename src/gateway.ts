@@ -69,7 +69,7 @@ export class Gateway {
     this.current = config;
     this.logger = logger;
     this.now = options.now ?? Date.now;
-    this.redisFactory = new RedisFactory({ url: config.redis.url, connectTimeoutMs: config.redis.connectTimeoutMs, logger });
+    this.redisFactory = new RedisFactory({ ...config.redis, logger });
     this.redis = this.redisFactory.create('store');
     this.store = new StateStore(this.redis, config.redis.keyPrefix, config.feed, this.now);
     this.feed = new ChangeFeed(this.redis, config.redis.keyPrefix, config.feed, this.now);

@@ -4,6 +4,9 @@
  * differs. Messages name the key and the fix.
  */
 import { z } from 'zod';
+import { redisSchema } from './redis-schema.js';
+
+export { redisSchema };
 
 /** The strategy names the registry in strategies/index.ts implements. */
 export const STRATEGY_NAMES = ['on-demand', 'cached-poll', 'webhook', 'deltacloud-poll'] as const;
@@ -42,27 +45,6 @@ export const serverSchema = z
     bodyLimitBytes: z.number().int().min(1_024).max(64 * 1_048_576).default(1_048_576),
     /** @defaultValue 5000 */
     shutdownGraceMs: durationMs(0, 5 * MINUTE).default(5 * SECOND),
-  })
-  .strict();
-
-export const redisSchema = z
-  .object({
-    /** @defaultValue redis://127.0.0.1:6379 */
-    url: z
-      .string()
-      .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), {
-        message: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
-      })
-      .default('redis://127.0.0.1:6379'),
-    /** Every key starts with this; a `{hash tag}` keeps the cache and feed in one Redis Cluster slot. */
-    keyPrefix: z
-      .string()
-      .regex(/^\{[A-Za-z0-9_.-]{1,64}\}:$/, 'must be a hash tag followed by a colon, e.g. "{hgw}:"')
-      .default('{hgw}:'),
-    /** @defaultValue 5000 */
-    connectTimeoutMs: durationMs(100, MINUTE).default(5 * SECOND),
-    /** Timeout of the readiness probe's PING. @defaultValue 1000 */
-    pingTimeoutMs: durationMs(50, 30 * SECOND).default(SECOND),
   })
   .strict();
 

@@ -37,7 +37,7 @@ export class RedisFactory {
   constructor(private readonly options: RedisFactoryOptions) {
     this.topology = topologyOf(options);
     if (this.topology.kind !== 'single') {
-      options.logger.info(`redis: using ${describeTopology(this.topology)}; redis.url and REDIS_URL are ignored`);
+      options.logger.warn(`redis: using ${describeTopology(this.topology)}; redis.url and REDIS_URL are ignored`);
     }
   }
 

@@ -110,7 +110,7 @@ export class SentinelGroup {
           `dir ${join(dir, `sentinel-${i}`)}`,
           `sentinel monitor ${name} 127.0.0.1 ${p0} 2`,
           `sentinel down-after-milliseconds ${name} 1000`,
-          `sentinel failover-timeout ${name} 4000`,
+          `sentinel failover-timeout ${name} 2000`,
           `sentinel parallel-syncs ${name} 1`,
           '',
         ].join('\n'),
@@ -237,8 +237,8 @@ export class RedisCluster {
     );
   }
 
-  /** The node that serves `key`'s slot as primary, and its replica. */
-  async ownerOf(key: string): Promise<{ primary: RedisNode; replica: RedisNode }> {
+  /** The node that serves `key`'s slot as primary, and its replica (none once it died). */
+  async ownerOf(key: string): Promise<{ primary: RedisNode; replica: RedisNode | undefined }> {
     const live = this.nodes.find((n) => n.running)!;
     const slot = Number(await live.command('CLUSTER', 'KEYSLOT', key));
     const lines = ((await live.command('CLUSTER', 'NODES')) as string).trim().split('\n').map((l) => l.split(' '));
@@ -249,13 +249,14 @@ export class RedisCluster {
         return slot >= a! && slot <= (b ?? a)!;
       }),
     )!;
-    const replica = lines.find((f) => f[3] === owner[0] && !f[2]!.includes('fail'))!;
-    return { primary: byPort(owner[1]!), replica: byPort(replica[1]!) };
+    const replica = lines.find((f) => f[3] === owner[0] && !f[2]!.includes('fail'));
+    return { primary: byPort(owner[1]!), replica: replica && byPort(replica[1]!) };
   }
 
   /** CLUSTER FAILOVER on `key`'s replica (coordinated: the replica catches up first). */
   async failover(key: string): Promise<RedisNode> {
     const { replica } = await this.ownerOf(key);
+    if (!replica) throw new Error(`no live replica serves ${key}`);
     await replica.command('CLUSTER', 'FAILOVER');
     await waitFor(async () => (await this.ownerOf(key)).primary === replica, { timeoutMs: 30_000, intervalMs: 100, what: 'the replica to take over' });
     return replica;

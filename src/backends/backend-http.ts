@@ -8,6 +8,7 @@ import got, { type Got, RequestError, TimeoutError } from 'got';
 import { XMLParser } from 'fast-xml-parser';
 import { UpstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { streamGet, type StreamRequest } from './backend-stream.js';
 
 /**
  * Stable machine-readable failure reasons carried by `UpstreamError.reason`.
@@ -19,6 +20,7 @@ import type { Logger } from '../log/logger.js';
  * - `content_type`: the body is of a media type the call cannot read (e.g. an HTML error page).
  * - `schema`: the body parsed but does not have the documented shape.
  * - `marker_unknown`: a pagination marker the backend no longer knows; resync from scratch.
+ * - `too_large`: the body exceeds the backend's `maxResponseBytes` (never retried).
  */
 export const UPSTREAM_REASONS = [
   'timeout',
@@ -29,6 +31,7 @@ export const UPSTREAM_REASONS = [
   'content_type',
   'schema',
   'marker_unknown',
+  'too_large',
 ] as const;
 export type UpstreamReason = (typeof UPSTREAM_REASONS)[number];
 
@@ -207,7 +210,7 @@ export type ClientHttpOptions = Pick<BackendHttpOptions, 'logger' | 'observer' |
 export class BackendHttp {
   /** The HTTP layer of one configured backend (timeouts, retries, concurrency from its config). */
   static forBackend(
-    config: { id: string; timeoutMs: number; retries: number; concurrency: number },
+    config: { id: string; timeoutMs: number; retries: number; concurrency: number; maxResponseBytes?: number },
     options: ClientHttpOptions,
   ): BackendHttp {
     return new BackendHttp({
@@ -215,6 +218,7 @@ export class BackendHttp {
       timeoutMs: config.timeoutMs,
       retries: config.retries,
       concurrency: config.concurrency,
+      ...(config.maxResponseBytes !== undefined ? { maxBodyBytes: config.maxResponseBytes } : {}),
       logger: options.logger,
       ...(options.observer ? { observer: options.observer } : {}),
       ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
@@ -223,16 +227,22 @@ export class BackendHttp {
   }
 
   readonly backendId: string;
-  private readonly got: Got;
-  private readonly semaphore: Semaphore;
-  private readonly observer: BackendObserver;
-  private readonly logger: Logger;
+  /** @internal shared with backend-stream.ts */
+  readonly got: Got;
+  /** @internal shared with backend-stream.ts */
+  readonly semaphore: Semaphore;
+  /** @internal shared with backend-stream.ts */
+  readonly observer: BackendObserver;
+  /** @internal shared with backend-stream.ts */
+  readonly logger: Logger;
   private readonly retries: number;
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
   private readonly random: () => number;
-  private readonly maxBodyBytes: number;
-  private readonly timeoutMs: number;
+  /** @internal shared with backend-stream.ts */
+  readonly maxBodyBytes: number;
+  /** @internal shared with backend-stream.ts */
+  readonly timeoutMs: number;
 
   constructor(options: BackendHttpOptions) {
     this.backendId = options.backendId;
@@ -267,6 +277,11 @@ export class BackendHttp {
       decompress: true,
       headers: { 'user-agent': 'heat-gateway' },
     });
+  }
+
+  /** A GET whose body streams to `consume` (see backend-stream.ts); not retried. */
+  streamGet<T>(req: StreamRequest, consume: (chunks: AsyncIterable<Buffer>, contentType: string, status: number) => Promise<T>): Promise<T> {
+    return streamGet(this as unknown as Parameters<typeof streamGet>[0], req, consume);
   }
 
   /** Requests currently holding a concurrency slot. */
@@ -347,8 +362,8 @@ export class BackendHttp {
       bytes = body.length;
       const contentType = String(res.headers['content-type'] ?? '');
       if (bytes > this.maxBodyBytes) {
-        reason = 'parse';
-        throw new UpstreamError(`${req.call}: response of ${bytes} bytes exceeds ${this.maxBodyBytes}`, {
+        reason = 'too_large';
+        throw new UpstreamError(`${req.call}: response of ${bytes} bytes exceeds maxResponseBytes (${this.maxBodyBytes}); raise backends[].maxResponseBytes of '${this.backendId}'`, {
           backend: this.backendId,
           reason,
           upstreamStatus: status,

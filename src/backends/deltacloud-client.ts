@@ -13,6 +13,7 @@ import type { DeltacloudBackendConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceObservation } from '../model/types.js';
 import { mapDeltacloudState } from '../model/states.js';
+import { DeltacloudXmlListParser } from './deltacloud-xml-list.js';
 import {
   BackendHttp,
   type BackendObserver,
@@ -268,20 +269,47 @@ export class DeltacloudClient {
     };
   }
 
-  /** Every instance of the account. */
+  /**
+   * Every instance of the account. The XML list is stream-parsed as it arrives (see
+   * deltacloud-xml-list.ts); nothing reaches the caller unless the whole list parsed and
+   * validated, so a truncated answer never half-updates the cache.
+   */
   async listInstances(): Promise<DeltacloudInstanceObservation[]> {
     const call = 'deltacloud.listInstances';
-    const res = await this.get(call, `${this.root}/instances`);
-    const normalised =
-      this.config.format === 'json'
-        ? validateBody(jsonListSchema, parseJsonBody(res, this.id, call), { backend: this.id, call, res }).instances.map(
-            fromJsonInstance,
-          )
-        : (() => {
-            const doc = validateBody(xmlListSchema, this.parseXml(res, call), { backend: this.id, call, res });
-            return doc.instances === '' ? [] : (doc.instances.instance ?? []).map(fromXmlInstance);
-          })();
-    return normalised.map((i) => toDeltacloudObservation(validateBody(normalisedInstanceSchema, i, { backend: this.id, call, res }), this.id));
+    const url = `${this.root}/instances`;
+    if (this.config.format === 'json') {
+      const res = await this.get(call, url);
+      return validateBody(jsonListSchema, parseJsonBody(res, this.id, call), { backend: this.id, call, res }).instances.map((j) =>
+        toDeltacloudObservation(validateBody(normalisedInstanceSchema, fromJsonInstance(j), { backend: this.id, call, res }), this.id),
+      );
+    }
+    return this.http.streamGet({ call, url, headers: this.headers }, async (chunks, contentType, status) => {
+      const fail = (reason: 'parse' | 'schema' | 'content_type', message: string) =>
+        new UpstreamError(`${call}: ${message}`, { backend: this.id, reason, upstreamStatus: status });
+      if (!isXmlType(contentType)) throw fail('content_type', `expected application/xml from backend ${this.id}, got '${mediaType(contentType) || 'no content type'}'`);
+      const out: DeltacloudInstanceObservation[] = [];
+      let invalid: string | undefined;
+      const parser = new DeltacloudXmlListParser((listed) => {
+        const checked = normalisedInstanceSchema.safeParse(listed);
+        if (!checked.success) {
+          const issue = checked.error.issues[0];
+          invalid ??= `instance ${out.length}: ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
+          return;
+        }
+        out.push(toDeltacloudObservation(checked.data, this.id));
+      });
+      const decoder = new TextDecoder('utf-8');
+      try {
+        for await (const chunk of chunks) parser.write(decoder.decode(chunk, { stream: true }));
+        parser.write(decoder.decode());
+        parser.end();
+      } catch (err) {
+        if (err instanceof UpstreamError) throw err;
+        throw fail('parse', `backend ${this.id} sent malformed XML (${(err as Error).message.split('\n')[0]})`);
+      }
+      if (invalid) throw fail('schema', `backend ${this.id} answered an unexpected document (${invalid})`);
+      return out;
+    });
   }
 
   /** One instance; `null` when Deltacloud answers 404 with its own error document. */

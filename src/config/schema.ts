@@ -84,6 +84,8 @@ const backendCommon = {
   retries: z.number().int().min(0).max(10).default(2),
   /** Requests in flight to this backend at once. @defaultValue 8 */
   concurrency: z.number().int().min(1).max(1_000).default(8),
+  /** Largest response body; a larger answer fails (reason too_large) naming this key. @defaultValue 32 MiB */
+  maxResponseBytes: z.number().int().min(65_536, 'must be at least 65536 bytes').max(4 * 1_073_741_824, 'must be at most 4 GiB').default(32 * 1_048_576),
 };
 
 const pushSchema = z
@@ -162,6 +164,11 @@ export const deltacloudBackendSchema = z
     provider: z.string().min(1).optional(),
     /** @defaultValue xml (Deltacloud's default representation) */
     format: z.enum(['xml', 'json']).default('xml'),
+    /**
+     * The instance list is stream-parsed, so this bounds transfer, not memory: ~1.3 KB of XML
+     * per instance, so 256 MiB is ~200,000 instances. @defaultValue 256 MiB
+     */
+    maxResponseBytes: backendCommon.maxResponseBytes.unwrap().default(256 * 1_048_576),
     push: pushSchema.optional(),
   })
   .strict();

@@ -106,7 +106,15 @@ for (const [kind, start] of Object.entries(TOPOLOGIES)) {
     });
 
     after(async () => {
-      await gateway?.stop();
+      // Known gap (see the report of issue 15): after a Cluster primary was SIGKILLed, a
+      // graceful stop can hang on the dead node; do not let it hold the suite.
+      if (gateway) {
+        const stopped = await Promise.race([gateway.stop().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 15_000))]);
+        if (!stopped) {
+          process.stderr.write(`gateway on ${kind} did not stop within 15 s of SIGTERM; killed\n`);
+          await gateway.stop('SIGKILL');
+        }
+      }
       await receiver?.close();
       await sim?.close();
       await topology?.stop();

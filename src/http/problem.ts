@@ -5,6 +5,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { GatewayError, InputError, RateLimitError, UnavailableError, UpstreamError, type FieldProblem } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { isRedisUnavailableError } from '../redis/redis-errors.js';
 
 export const PROBLEM_TYPE_BASE = 'https://heat-gateway.dev/problems/';
 
@@ -56,6 +57,8 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
+    // Redis away or failing over: the request may succeed in a moment, so 503, not 500.
+    if (isRedisUnavailableError(err)) err = new UnavailableError('the cache (Redis) is not reachable right now; retry shortly', { cause: err, retryAfterSeconds: 1 });
     let problem: Problem;
     if (err instanceof GatewayError) {
       problem = { status: err.status, title: err.title, detail: err.message };

@@ -52,7 +52,7 @@ export class Stores implements QueueConnections {
 
   private constructor(config: Config, deps: StoresDeps) {
     const { keyPrefix } = config.redis;
-    this.factory = new RedisFactory({ url: config.redis.url, connectTimeoutMs: config.redis.connectTimeoutMs, logger: deps.logger });
+    this.factory = new RedisFactory({ ...config.redis, logger: deps.logger });
     this.redis = this.factory.create('store');
     this.keys = new Keys(keyPrefix);
     this.cache = new StateStore(this.redis, keyPrefix, config.feed, deps.now);

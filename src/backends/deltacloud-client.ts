@@ -16,7 +16,7 @@ import {
   fromJsonInstance,
   fromXmlInstance,
   jsonApiSchema,
-  jsonListSchema,
+  jsonInstanceSchema,
   jsonShowSchema,
   normalisedInstanceSchema,
   toDeltacloudObservation,
@@ -24,11 +24,13 @@ import {
   xmlParser,
   xmlShowSchema,
 } from './deltacloud-documents.js';
+import { DeltacloudJsonListParser } from './deltacloud-json-list.js';
 import { DeltacloudXmlListParser } from './deltacloud-xml-list.js';
 import {
   BackendHttp,
   type BackendObserver,
   type BackendResponse,
+  isJsonType,
   isXmlType,
   mediaType,
   parseJsonBody,
@@ -91,34 +93,38 @@ export class DeltacloudClient {
   }
 
   /**
-   * Every instance of the account. The XML list is stream-parsed as it arrives (see
-   * deltacloud-xml-list.ts); nothing reaches the caller unless the whole list parsed and
+   * Every instance of the account. The list, XML or JSON, is stream-parsed as it arrives (see
+   * deltacloud-xml-list.ts and deltacloud-json-list.ts) under `maxResponseBytes`; nothing reaches the caller unless the whole list parsed and
    * validated, so a truncated answer never half-updates the cache.
    */
   async listInstances(): Promise<DeltacloudInstanceObservation[]> {
     const call = 'deltacloud.listInstances';
-    const url = `${this.root}/instances`;
-    if (this.config.format === 'json') {
-      const res = await this.get(call, url);
-      return validateBody(jsonListSchema, parseJsonBody(res, this.id, call), { backend: this.id, call, res }).instances.map((j) =>
-        toDeltacloudObservation(validateBody(normalisedInstanceSchema, fromJsonInstance(j), { backend: this.id, call, res }), this.id),
-      );
-    }
-    return this.http.streamGet({ call, url, headers: this.headers }, async (chunks, contentType, status) => {
+    const json = this.config.format === 'json';
+    return this.http.streamGet({ call, url: `${this.root}/instances`, headers: this.headers }, async (chunks, contentType, status) => {
       const fail = (reason: 'parse' | 'schema' | 'content_type', message: string) =>
         new UpstreamError(`${call}: ${message}`, { backend: this.id, reason, upstreamStatus: status });
-      if (!isXmlType(contentType)) throw fail('content_type', `expected application/xml from backend ${this.id}, got '${mediaType(contentType) || 'no content type'}'`);
+      if (json ? !isJsonType(contentType) : !isXmlType(contentType)) {
+        throw fail('content_type', `expected application/${json ? 'json' : 'xml'} from backend ${this.id}, got '${mediaType(contentType) || 'no content type'}'`);
+      }
       const out: DeltacloudInstanceObservation[] = [];
       let invalid: string | undefined;
-      const parser = new DeltacloudXmlListParser((listed) => {
-        const checked = normalisedInstanceSchema.safeParse(listed);
-        if (!checked.success) {
-          const issue = checked.error.issues[0];
-          invalid ??= `instance ${out.length}: ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
-          return;
+      const reject = (error: { issues: { path: PropertyKey[]; message: string }[] }) => {
+        const issue = error.issues[0];
+        invalid ??= `instances[${out.length}]: ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
+      };
+      const accept = (listed: unknown) => {
+        if (invalid) return;
+        let normalised = listed;
+        if (json) {
+          const raw = jsonInstanceSchema.safeParse(listed);
+          if (!raw.success) return reject(raw.error);
+          normalised = fromJsonInstance(raw.data);
         }
+        const checked = normalisedInstanceSchema.safeParse(normalised);
+        if (!checked.success) return reject(checked.error);
         out.push(toDeltacloudObservation(checked.data, this.id));
-      });
+      };
+      const parser = json ? new DeltacloudJsonListParser(accept) : new DeltacloudXmlListParser(accept);
       const decoder = new TextDecoder('utf-8');
       try {
         for await (const chunk of chunks) parser.write(decoder.decode(chunk, { stream: true }));
@@ -126,7 +132,7 @@ export class DeltacloudClient {
         parser.end();
       } catch (err) {
         if (err instanceof UpstreamError) throw err;
-        throw fail('parse', `backend ${this.id} sent malformed XML (${(err as Error).message.split('\n')[0]})`);
+        throw fail('parse', `backend ${this.id} sent malformed ${json ? 'JSON' : 'XML'} (${(err as Error).message.split('\n')[0]})`);
       }
       if (invalid) throw fail('schema', `backend ${this.id} answered an unexpected document (${invalid})`);
       return out;

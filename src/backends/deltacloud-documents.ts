@@ -70,7 +70,6 @@ export const jsonInstanceSchema = z.object({
   private_addresses: z.array(jsonAddressSchema).nullish(),
 });
 export type JsonInstance = z.infer<typeof jsonInstanceSchema>;
-export const jsonListSchema = z.object({ instances: z.array(jsonInstanceSchema) });
 export const jsonShowSchema = z.object({ instance: jsonInstanceSchema });
 export const jsonApiSchema = z.object({
   api: z.object({

@@ -53,6 +53,8 @@ export interface ObserveResult {
  * enough that one call does not hold Redis for long (~1 ms).
  */
 export const OBSERVE_BATCH = 100;
+/** Observations per pipeline (one round trip); a larger call is sent as several. */
+export const OBSERVE_PIPELINE = 2_000;
 
 /** One observation as the observe script takes it: its record key and its arguments. */
 interface ObserveItem {
@@ -231,31 +233,35 @@ export class StateStore extends CacheReader {
       observedAtMs,
       ctx.liveOwners ? `,${ctx.liveOwners.join(',')},` : '',
     ];
-    const pipeline = this.redis.pipeline();
-    for (let at = 0; at < items.length; at += OBSERVE_BATCH) {
-      const batch = items.slice(at, at + OBSERVE_BATCH);
-      const args: (string | number)[] = [batch.length + 1, this.keys.feed];
-      for (const item of batch) args.push(item.key);
-      args.push(...shared);
-      for (const item of batch) {
-        // occurredAt: the backend's time of the change, else the observation's.
-        if (item.args[9] === '') item.args[9] = observedAt;
-        args.push(...item.args);
-      }
-      pipeline.hgwObserve(...args);
-    }
-    const replies = (await pipeline.exec()) ?? [];
     const results: ObserveResult[] = [];
-    for (const [err, reply] of replies) {
-      if (err) throw err;
-      const flat = reply as (number | string | null)[];
-      for (let i = 0; i < flat.length; i += 3) {
-        const code = flat[i] as number;
-        const cursor = flat[i + 2] as string;
-        const result: ObserveResult = { outcome: OUTCOMES[code]!, version: (flat[i + 1] as number | null) ?? 0 };
-        if (cursor && code === 4) result.owner = cursor;
-        else if (cursor) result.cursor = cursor;
-        results.push(result);
+    // A pipeline of OBSERVE_PIPELINE observations at a time: a 100,000-instance listing
+    // holds the arguments and replies of 2,000, not of all of them, in memory at once.
+    for (let from = 0; from < items.length; from += OBSERVE_PIPELINE) {
+      const pipeline = this.redis.pipeline();
+      const end = Math.min(items.length, from + OBSERVE_PIPELINE);
+      for (let at = from; at < end; at += OBSERVE_BATCH) {
+        const batch = items.slice(at, Math.min(end, at + OBSERVE_BATCH));
+        const args: (string | number)[] = [batch.length + 1, this.keys.feed];
+        for (const item of batch) args.push(item.key);
+        args.push(...shared);
+        for (const item of batch) {
+          // occurredAt: the backend's time of the change, else the observation's.
+          if (item.args[9] === '') item.args[9] = observedAt;
+          args.push(...item.args);
+        }
+        pipeline.hgwObserve(...args);
+      }
+      for (const [err, reply] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        const flat = reply as (number | string | null)[];
+        for (let i = 0; i < flat.length; i += 3) {
+          const code = flat[i] as number;
+          const cursor = flat[i + 2] as string;
+          const result: ObserveResult = { outcome: OUTCOMES[code]!, version: (flat[i + 1] as number | null) ?? 0 };
+          if (cursor && code === 4) result.owner = cursor;
+          else if (cursor) result.cursor = cursor;
+          results.push(result);
+        }
       }
     }
     return results;

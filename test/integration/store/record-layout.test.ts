@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ChangeFeed } from '../../../src/store/change-feed.js';
-import { OBSERVE_BATCH, StateStore } from '../../../src/store/state-store.js';
+import { OBSERVE_BATCH, OBSERVE_PIPELINE, StateStore } from '../../../src/store/state-store.js';
 import { useRedis } from '../../helpers/redis.js';
 import { at, instanceObs } from '../../helpers/observations.js';
 
@@ -50,5 +50,15 @@ describe('StateStore record layout and batches (real Redis)', () => {
     results.forEach((r, n) => expect(r, `observation ${n}`).to.include({ outcome: 'changed', version: n < 150 ? 1 : 2 }));
     expect((await feed.read('0', 1_000)).entries).to.have.length(many.length);
     expect((await store.getInstance('srv-5'))!.name).to.equal('web-155');
+  });
+
+  it(`sends a call of more than ${OBSERVE_PIPELINE} observations as several pipelines, results in order`, async () => {
+    const many = Array.from({ length: OBSERVE_PIPELINE + 150 }, (_, n) => instanceObs({ id: `srv-${String(n).padStart(5, '0')}` }));
+    const results = await store.observeInstances(many, { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
+    expect(results.map((r) => r.outcome)).to.deep.equal(many.map(() => 'changed'));
+    const again = await store.observeInstances(many, { source: 'cached-poll', observedAtMs: Date.parse(at(2)) });
+    expect(new Set(again.map((r) => `${r.outcome}/${r.version}`))).to.deep.equal(new Set(['refreshed/1']));
+    expect((await feed.read('0', 1_000)).entries).to.have.length(1_000);
+    expect(await ctx.redis.xlen(`${ctx.prefix}feed`)).to.equal(many.length);
   });
 });

@@ -6,7 +6,16 @@
  */
 import type { Redis, Result } from 'ioredis';
 import { OBSERVE_LUA } from './lua/observe.js';
-import { AGE_CHUNK_LUA, GET_DEPLOYMENT_LUA, MISSING_LUA, OLDEST_LUA, PAGE_LUA, SERVE_DEPLOYMENT_LUA } from './lua/cache.js';
+import {
+  AGE_CHUNK_LUA,
+  GET_DEPLOYMENT_LUA,
+  MISSING_LUA,
+  OLDEST_LUA,
+  PAGE_LUA,
+  PURGE_TOMBSTONES_LUA,
+  SERVE_DEPLOYMENT_LUA,
+  SERVE_INSTANCE_LUA,
+} from './lua/cache.js';
 import { LEASE_LUA, LEASE_RELEASE_LUA, TAKE_DUE_LUA, TAKE_TOKEN_LUA } from './lua/coordination.js';
 import { APPEND_LUA, SWITCH_STRATEGY_LUA } from './lua/feed.js';
 import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, RATE_LUA } from './lua/webhooks.js';
@@ -19,11 +28,13 @@ declare module 'ioredis' {
     hgwPage(...args: (string | number)[]): Result<string[], Context>;
     hgwGetDeployment(...args: (string | number)[]): Result<string | null, Context>;
     hgwOldest(...args: (string | number)[]): Result<number | null, Context>;
-    hgwServeDeployment(...args: (string | number)[]): Result<[string, string, string, string] | null, Context>;
+    hgwServeDeployment(...args: (string | number)[]): Result<string[] | null, Context>;
+    hgwServeInstance(...args: (string | number)[]): Result<string[] | null, Context>;
+    hgwPurgeTombstones(...args: (string | number)[]): Result<number, Context>;
     hgwAgeChunk(...args: (string | number)[]): Result<(string | number)[], Context>;
     // feed and strategy state
     hgwAppend(...args: (string | number)[]): Result<string, Context>;
-    hgwSwitchStrategy(...args: (string | number)[]): Result<[number, string], Context>;
+    hgwSwitchStrategy(...args: (string | number)[]): Result<[number, string, number?], Context>;
     // coordination
     hgwTakeDue(...args: (string | number)[]): Result<string[], Context>;
     hgwTakeToken(...args: (string | number)[]): Result<[number, number], Context>;
@@ -49,6 +60,8 @@ export const SCRIPTS = {
   hgwOldest: { lua: OLDEST_LUA, numberOfKeys: 1 },
   hgwServeDeployment: { lua: SERVE_DEPLOYMENT_LUA, numberOfKeys: 1 },
   hgwAgeChunk: { lua: AGE_CHUNK_LUA, numberOfKeys: 1 },
+  hgwServeInstance: { lua: SERVE_INSTANCE_LUA, numberOfKeys: 1 },
+  hgwPurgeTombstones: { lua: PURGE_TOMBSTONES_LUA, numberOfKeys: 1 },
   hgwAppend: { lua: APPEND_LUA, numberOfKeys: 1 },
   hgwSwitchStrategy: { lua: SWITCH_STRATEGY_LUA, numberOfKeys: 2 },
   hgwTakeDue: { lua: TAKE_DUE_LUA, numberOfKeys: 1 },

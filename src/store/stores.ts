@@ -32,6 +32,8 @@ export interface QueueConnections {
 export interface StoresDeps {
   logger: Logger;
   now: () => number;
+  /** Told of every feed event this process appends (the feed-appends metric). */
+  onFeedAppend?: (type: string) => void;
 }
 
 export class Stores implements QueueConnections {
@@ -52,16 +54,24 @@ export class Stores implements QueueConnections {
 
   private constructor(config: Config, deps: StoresDeps) {
     const { keyPrefix } = config.redis;
-    this.factory = new RedisFactory({ ...config.redis, logger: deps.logger });
+    this.factory = new RedisFactory({
+      url: config.redis.url,
+      connectTimeoutMs: config.redis.connectTimeoutMs,
+      commandTimeoutMs: config.redis.pingTimeoutMs,
+      logger: deps.logger,
+    });
+    const onAppend = deps.onFeedAppend ?? (() => {});
     this.redis = this.factory.create('store');
     this.keys = new Keys(keyPrefix);
-    this.cache = new StateStore(this.redis, keyPrefix, config.feed, deps.now);
+    this.cache = new StateStore(this.redis, keyPrefix, config.feed, deps.now, onAppend);
     // Under concurrent load, the HMGETs of one event-loop tick go to Redis in one write.
     this.reads = new CacheReader(this.factory.create('api-reads', { autoPipelining: true }), keyPrefix);
-    this.feed = new ChangeFeed(this.redis, keyPrefix, config.feed, deps.now, (name) => this.factory.create(name, { blocking: true }));
-    this.schedules = new ScheduleStore(this.redis, this.keys);
+    this.feed = new ChangeFeed(this.redis, keyPrefix, config.feed, deps.now, onAppend, (name) => this.factory.create(name, { blocking: true }));
+    this.schedules = new ScheduleStore(this.redis, this.keys, (written, left) =>
+      deps.logger.info('due times kept during the Redis outage written', { written, left }),
+    );
     this.rateLimits = new RateLimitStore(this.redis, this.keys);
-    this.strategies = new StrategyStateStore(this.redis, this.keys, config.feed, deps.now, () => this.factory.create('strategy-pubsub'));
+    this.strategies = new StrategyStateStore(this.redis, this.keys, config.feed, deps.now, () => this.factory.create('strategy-pubsub', { blocking: true }));
     this.leases = new LeaseStore(this.redis);
     this.webhooks = new WebhookRegistry(this.redis, keyPrefix, deps.now);
   }
@@ -95,9 +105,20 @@ export class Stores implements QueueConnections {
     return this.factory.create(name, options);
   }
 
-  /** Connects the shared connection now, so a wrong URL shows in the log at start. */
-  connect(): Promise<void> {
-    return this.redis.connect();
+  /** Resolves once the shared connection is ready (callers that use the stores outside a gateway). */
+  async ready(timeoutMs = 5_000): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.redis.once('ready', onReady);
+    });
   }
 
   /** The readiness probe: one PING. */
@@ -121,8 +142,13 @@ export class Stores implements QueueConnections {
     return this.factory.size;
   }
 
-  /** Closes every connection. */
-  close(): Promise<void> {
-    return this.factory.closeAll();
+  /** Drops every connection at once: whatever waits on Redis fails now (a stop past its grace). */
+  disconnectAll(): void {
+    this.factory.disconnectAll();
+  }
+
+  /** Closes every connection, politely within `withinMs` when given. */
+  close(withinMs?: number): Promise<void> {
+    return this.factory.closeAll(withinMs);
   }
 }

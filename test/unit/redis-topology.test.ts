@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { parseConfig } from '../../src/config/load.js';
 import { describeTopology, topologyOf } from '../../src/redis/redis-topology.js';
-import { isRedisUnavailableError } from '../../src/redis/redis-errors.js';
+import { isRedisUnavailable } from '../../src/redis/redis-errors.js';
+
+/** An error as ioredis raises it: server replies are ReplyErrors, socket failures carry their code. */
+const redisError = (message: string) =>
+  Object.assign(new Error(message), { name: /^[A-Z]+ /.test(message) ? 'ReplyError' : 'Error', code: /\bE[A-Z]+\b/.exec(message)?.[0] });
 
 describe('redis topology', () => {
   it('is a single node unless sentinels or cluster are set; REDIS_URL then only sets the ignored url', () => {
@@ -16,11 +20,11 @@ describe('redis topology', () => {
 
   it('calls connection and failover errors unavailable, and nothing else', () => {
     for (const message of ['Connection is closed.', 'READONLY You can\'t write against a read only replica.', 'CLUSTERDOWN The cluster is down', 'connect ECONNREFUSED 127.0.0.1:6379', 'All sentinels are unreachable. Retrying from scratch after 100ms.']) {
-      expect(isRedisUnavailableError(new Error(message)), message).to.equal(true);
+      expect(isRedisUnavailable(redisError(message)), message).to.equal(true);
     }
     for (const message of ['ERR wrong number of arguments', 'WRONGTYPE Operation against a key holding the wrong kind of value', 'boom']) {
-      expect(isRedisUnavailableError(new Error(message)), message).to.equal(false);
+      expect(isRedisUnavailable(redisError(message)), message).to.equal(false);
     }
-    expect(isRedisUnavailableError('Connection is closed.')).to.equal(false);
+    expect(isRedisUnavailable('Connection is closed.')).to.equal(false);
   });
 });

@@ -12,14 +12,15 @@
  * every field costs a dict entry and two allocations:
  *   j   the served document: `{<content>,"updatedAt":…,"source":…,"observedAt":…,"version":…}`
  *   v   version; ob / o  observedAt ms / ISO (read by the API with j)
- *   bk  observing backend id; st  canonical state or stack status (read by paging, listings)
- *   w   what only this script reads, packed as `u|cl|bkk|g`: backend updatedAt ms ('' =
+ *   bk  observing backend id; st  canonical state or stack status; g  group; x  '1' on a
+ *       tombstone, absent otherwise (read by paging, listings, serving and the tombstone purge)
+ *   w   what only this script reads, packed as `u|cl|bkk`: backend updatedAt ms ('' =
  *       none), length of <content> inside j (the members that define "a change", so they are
- *       not stored twice), observing backend's kind, group (last: it may hold a `|`)
+ *       not stored twice), observing backend's kind
  *   m   consecutive misses (absent = 0); written by MISSING_LUA
- * A tombstone is a record whose st is `vanished` (instance) or `DELETE_COMPLETE` (deployment).
- * Records written before this layout (with `c`, `uj`, `u`, `bkk`, `g`, `x`, `s`) are read and
- * rewritten in it.
+ * A tombstone (x = '1') is also listed in `tomb`, scored by its observation time, for the purge.
+ * Records written before this layout (with `c`, `uj`, `u`, `bkk`, `s`) are read and rewritten
+ * in it.
  */
 import { WITH_INSTANCE_IDS } from './cache.js';
 
@@ -35,7 +36,7 @@ export const OBSERVE_ARGS_PER_ITEM = 12;
  * updatedAt JSON literal, updatedAt ms or '', event id, occurredAt ISO, deleted flag ('1'
  * when this observation says it is gone), the observing backend's kind.
  *
- * Returns, per observation, outcome, version, cursor: outcome 0 stale (older than stored),
+ * Returns, per observation, outcome, version, cursor, event type (or nil): outcome 0 stale (older than stored),
  * 1 refreshed (identical), 2 changed (event appended), 3 ignored (first sighting of
  * something already gone), 4 not the owner (another live backend owns the instance; its id
  * in place of the cursor).
@@ -51,16 +52,16 @@ local prefix, maxlen, minid, src, o, ob, live =
 local UPDATED = ',"updatedAt":'
 
 local function observe(key, kind, id, group, backend, status, content, uj, u, evid, occurred, deleted, okind)
-  local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'o', 'm', 'c', 'u', 'bkk', 'g')
-  local oj, ow, ov, oob, obk, ost, oo, om, legacy =
-    old[1], old[2], tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9]
-  local ou, ocl, obkk, og
+  local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'o', 'm', 'c', 'u', 'bkk', 'g', 'x')
+  local oj, ow, ov, oob, obk, ost, oo, om, legacy, og, ox =
+    old[1], old[2], tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[12], old[13]
+  local ou, ocl, obkk
   if ow then
-    local pu, pcl, pk, pg = string.match(ow, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
-    ou, ocl, obkk, og = tonumber(pu), tonumber(pcl), pk, pg
+    local pu, pcl, pk = string.match(ow, '^([^|]*)|([^|]*)|(.*)$')
+    ou, ocl, obkk = tonumber(pu), tonumber(pcl), pk
   elseif oj then
     -- The layout before w: separate fields, content stored as c.
-    ou, ocl, obkk, og = tonumber(old[10]), legacy and #legacy, old[11] or '', old[12]
+    ou, ocl, obkk = tonumber(old[10]), legacy and #legacy, old[11] or ''
   end
   -- The stored content and updatedAt literal, cut out of the document.
   local oc, ouj
@@ -85,7 +86,7 @@ local function observe(key, kind, id, group, backend, status, content, uj, u, ev
     return 3, 0, ''
   end
 
-  if legacy then redis.call('HDEL', key, 'c', 'uj', 'x', 's', 'u', 'bkk', 'g', 'cl') end
+  if legacy then redis.call('HDEL', key, 'c', 'uj', 's', 'u', 'bkk') end
   local function doc(c, uj_, o_, v_)
     return '{' .. c .. UPDATED .. uj_ .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v_ .. '}'
   end
@@ -96,7 +97,7 @@ local function observe(key, kind, id, group, backend, status, content, uj, u, ev
     if oob and oob > ob then nob, no_ = oob, oo end
     local nu, nuj = u, uj
     if ou and (not u or ou > u) then nu, nuj = ou, ouj end
-    redis.call('HSET', key, 'j', doc(oc, nuj, no_, ov), 'ob', nob, 'o', no_, 'w', (nu or '') .. '|' .. #oc .. '|' .. obkk .. '|' .. og)
+    redis.call('HSET', key, 'j', doc(oc, nuj, no_, ov), 'ob', nob, 'o', no_, 'w', (nu or '') .. '|' .. #oc .. '|' .. obkk)
     if om then redis.call('HDEL', key, 'm') end
     return 1, ov, ''
   end
@@ -105,16 +106,22 @@ local function observe(key, kind, id, group, backend, status, content, uj, u, ev
   local j = doc(content, uj, o, v)
   local etype
   if not oc then etype = 'created'
-  elseif deleted and ost ~= status then etype = 'deleted'
+  elseif deleted and ox ~= '1' then etype = 'deleted'
   elseif status ~= ost then etype = (kind == 'i') and 'state_changed' or 'status_changed'
   else etype = 'updated' end
   etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
 
-  redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'bk', backend, 'st', status,
-    'w', (u or '') .. '|' .. #content .. '|' .. okind .. '|' .. group)
+  redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'bk', backend, 'st', status, 'g', group,
+    'w', (u or '') .. '|' .. #content .. '|' .. okind)
+  -- x only on a tombstone: a live record keeps 8 fields, so its hash table never sits half
+  -- rehashed (8 -> 16 buckets) for later reads to finish.
+  if deleted then redis.call('HSET', key, 'x', '1') elseif ox then redis.call('HDEL', key, 'x') end
   if om then redis.call('HDEL', key, 'm') end
 
   if not oc then redis.call('ZADD', prefix .. 'idx:' .. kind, 0, id) end
+  -- Tombstones: a deleted record is kept (and listed only on request) until it is purged.
+  if deleted and ox ~= '1' then redis.call('ZADD', prefix .. 'tomb', ob, kind .. ':' .. id)
+  elseif (not deleted) and ox == '1' then redis.call('ZREM', prefix .. 'tomb', kind .. ':' .. id) end
   if obk ~= backend then
     if obk then redis.call('ZREM', prefix .. 'b:' .. obk .. ':' .. kind, id) end
     redis.call('ZADD', prefix .. 'b:' .. backend .. ':' .. kind, 0, id)
@@ -137,19 +144,20 @@ local function observe(key, kind, id, group, backend, status, content, uj, u, ev
   local ev = '{"id":"' .. evid .. '","type":"' .. etype .. '","occurredAt":"' .. occurred ..
     '","data":{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}}'
   local cursor = redis.call('XADD', feed, 'MAXLEN', '~', maxlen, '*', 'e', ev, 't', etype, 'k', id, 'g', group)
-  return 2, v, cursor
+  return 2, v, cursor, etype
 end
 
 local out, appended = {}, false
 local n = (#ARGV - 7) / ${OBSERVE_ARGS_PER_ITEM}
 for i = 1, n do
   local a = 7 + (i - 1) * ${OBSERVE_ARGS_PER_ITEM}
-  local code, v, cursor = observe(KEYS[i + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],
+  local code, v, cursor, etype = observe(KEYS[i + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],
     ARGV[a + 7], tonumber(ARGV[a + 8]), ARGV[a + 9], ARGV[a + 10], ARGV[a + 11] == '1', ARGV[a + 12])
   if code == 2 then appended = true end
   out[#out + 1] = code
   out[#out + 1] = v or false
   out[#out + 1] = cursor
+  out[#out + 1] = etype or false
 end
 if appended then redis.call('XTRIM', feed, 'MINID', '~', minid) end
 return out

@@ -19,21 +19,22 @@ describe('StateStore record layout and batches (real Redis)', () => {
   it('keeps an instance in few fields and its content once (inside the served document)', async () => {
     await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
     const hash = await ctx.redis.hgetall(`${ctx.prefix}i:srv-1`);
-    expect(Object.keys(hash).sort()).to.deep.equal(['bk', 'j', 'o', 'ob', 'st', 'v', 'w']);
-    expect(hash.w).to.equal(`${Date.parse('2026-11-25T10:00:00Z')}|${hash.j!.indexOf(',"updatedAt":') - 1}|heat|stack-1`);
+    expect(Object.keys(hash).sort()).to.deep.equal(['bk', 'g', 'j', 'o', 'ob', 'st', 'v', 'w']);
+    expect(hash.w).to.equal(`${Date.parse('2026-11-25T10:00:00Z')}|${hash.j!.indexOf(',"updatedAt":') - 1}|heat`);
+    expect(hash).to.include({ g: 'stack-1' });
   });
 
   it('reads a record of the earlier layout (content stored twice) and rewrites it in the new one', async () => {
     await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
     const key = `${ctx.prefix}i:srv-1`;
     const { j, w } = await ctx.redis.hgetall(key);
-    const [u, cl, bkk, g] = w!.split('|');
-    // The layout before this one: c (content), uj, u, bkk, g, x, s, m as fields of their own.
+    const [u, cl, bkk] = w!.split('|');
+    // The layout before this one: c (content), uj, u, bkk, s, m as fields of their own.
     await ctx.redis.hdel(key, 'w');
-    await ctx.redis.hset(key, 'c', j!.slice(1, 1 + Number(cl)), 'uj', '"2026-11-25T10:00:00.000Z"', 'u', u!, 'bkk', bkk!, 'g', g!, 'x', '0', 's', '"cached-poll"', 'm', '0');
+    await ctx.redis.hset(key, 'c', j!.slice(1, 1 + Number(cl)), 'uj', '"2026-11-25T10:00:00.000Z"', 'u', u!, 'bkk', bkk!, 's', '"cached-poll"', 'm', '0');
 
     expect(await store.observeInstance(instanceObs(), { source: 'webhook', observedAtMs: Date.parse(at(5)) })).to.deep.equal({ outcome: 'refreshed', version: 1 });
-    expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(['bk', 'j', 'o', 'ob', 'st', 'v', 'w']);
+    expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(['bk', 'g', 'j', 'o', 'ob', 'st', 'v', 'w']);
     const changed = await store.observeInstance(instanceObs({ state: 'stopped', updatedAt: '2026-11-25T10:01:00Z' }), { source: 'webhook', observedAtMs: Date.parse(at(70)) });
     expect(changed).to.include({ outcome: 'changed', version: 2 });
     const page = await feed.read('0', 10);

@@ -85,8 +85,9 @@ class Webhook extends ScheduledStrategy<Options, typeof jobs> {
       this.log.info('subscribed for pushes', { backend: backendId, subscription: id, ttlMs: subscription.ttlMs });
       await this.ctx.scheduler.setDue(this.dueSet(), `${SUBSCRIBE}${backendId}`, this.ctx.now() + subscription.ttlMs / 2);
     } catch (err) {
-      // Try again soon; until then the resync is the only source.
-      await this.ctx.scheduler.setDue(this.dueSet(), `${SUBSCRIBE}${backendId}`, this.ctx.now() + Math.min(30_000, subscription.ttlMs / 4));
+      // Try again soon: until then every change waits for the resync. One request every 5 s
+      // to a backend that is down costs little; 30 s without pushes cost a missed minute.
+      await this.ctx.scheduler.setDue(this.dueSet(), `${SUBSCRIBE}${backendId}`, this.ctx.now() + Math.min(5_000, subscription.ttlMs / 4));
       throw err;
     }
     // Pushes sent before the subscription existed are lost: resync now.

@@ -32,7 +32,7 @@ export function heatConfig(overrides: Record<string, unknown> = {}) {
   return heatBackendSchema.parse({
     id: 'heat-east',
     kind: 'heat',
-    timeoutMs: 200,
+    timeoutMs: 2_000,
     retries: 0,
     keystone: {
       url: KEYSTONE_URL,
@@ -53,7 +53,7 @@ export function deltacloudConfig(overrides: Record<string, unknown> = {}) {
     password: SECRET_PASSWORD,
     driver: 'ec2',
     provider: 'us-east-1',
-    timeoutMs: 200,
+    timeoutMs: 2_000,
     retries: 0,
     ...overrides,
   });

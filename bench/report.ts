@@ -10,10 +10,15 @@ export function printTable(header: string[], rows: string[][]): void {
   for (const row of rows) console.log(line(row));
 }
 
-/** Writes bench/results/<name>.json with the machine description and a timestamp. */
-export function writeResult(name: string, result: Record<string, unknown>): string {
-  mkdirSync('bench/results', { recursive: true });
-  const file = `bench/results/${name}.json`;
+/**
+ * Writes <name>.json with the machine description and a timestamp: to bench/results/ for a
+ * published run (`publish`), else to bench/results/scratch/ (git-ignored), so a benchmark
+ * run never dirties the checkout.
+ */
+export function writeResult(name: string, result: Record<string, unknown>, options: { publish?: boolean } = {}): string {
+  const dir = options.publish ? 'bench/results' : 'bench/results/scratch';
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}/${name}.json`;
   writeFileSync(file, `${JSON.stringify({ ...result, machine: machine(), at: new Date().toISOString() }, null, 2)}\n`);
   return file;
 }

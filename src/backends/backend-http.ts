@@ -8,8 +8,11 @@ import got, { type Got, RequestError, TimeoutError } from 'got';
 import { UpstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { extractErrorMessage } from './backend-body.js';
+import { backoffDelayMs, Semaphore } from './backend-pacing.js';
 
 export * from './backend-body.js';
+export * from './backend-pacing.js';
+import { streamGet, type StreamRequest } from './backend-stream.js';
 
 /**
  * Stable machine-readable failure reasons carried by `UpstreamError.reason`.
@@ -21,6 +24,7 @@ export * from './backend-body.js';
  * - `content_type`: the body is of a media type the call cannot read (e.g. an HTML error page).
  * - `schema`: the body parsed but does not have the documented shape.
  * - `marker_unknown`: a pagination marker the backend no longer knows; resync from scratch.
+ * - `too_large`: the body exceeds the backend's `maxResponseBytes` (never retried).
  */
 export const UPSTREAM_REASONS = [
   'timeout',
@@ -31,6 +35,7 @@ export const UPSTREAM_REASONS = [
   'content_type',
   'schema',
   'marker_unknown',
+  'too_large',
 ] as const;
 export type UpstreamReason = (typeof UPSTREAM_REASONS)[number];
 
@@ -104,45 +109,6 @@ export interface BackendResponse {
 /** Statuses worth another try of an idempotent request. */
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
-/**
- * Full-jitter exponential backoff: a uniformly random delay in
- * [0, min(maxMs, baseMs · 2^(retry-1))]. Full jitter spreads retries of many replicas so
- * a recovering backend is not hit by synchronized waves.
- */
-export function backoffDelayMs(retry: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, retry - 1));
-  return Math.floor(random() * ceiling);
-}
-
-/** A small FIFO semaphore. */
-export class Semaphore {
-  private active = 0;
-  private readonly waiters: (() => void)[] = [];
-
-  constructor(readonly limit: number) {}
-
-  get inFlight(): number {
-    return this.active;
-  }
-
-  async acquire(): Promise<() => void> {
-    if (this.active >= this.limit) {
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    } else {
-      this.active += 1;
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiters.shift();
-      // Hand the slot straight to the next waiter so `active` never exceeds the limit.
-      if (next) next();
-      else this.active -= 1;
-    };
-  }
-}
-
 /** The got error's cause as a short, credential-free description. */
 function describeGotError(err: unknown): string {
   if (err instanceof RequestError) return err.code ? `${err.code}: ${err.message}` : err.message;
@@ -159,7 +125,7 @@ export type ClientHttpOptions = Pick<BackendHttpOptions, 'logger' | 'observer' |
 export class BackendHttp {
   /** The HTTP layer of one configured backend (timeouts, retries, concurrency from its config). */
   static forBackend(
-    config: { id: string; timeoutMs: number; retries: number; concurrency: number },
+    config: { id: string; timeoutMs: number; retries: number; concurrency: number; maxResponseBytes?: number },
     options: ClientHttpOptions,
   ): BackendHttp {
     return new BackendHttp({
@@ -167,6 +133,7 @@ export class BackendHttp {
       timeoutMs: config.timeoutMs,
       retries: config.retries,
       concurrency: config.concurrency,
+      ...(config.maxResponseBytes !== undefined ? { maxBodyBytes: config.maxResponseBytes } : {}),
       logger: options.logger,
       ...(options.observer ? { observer: options.observer } : {}),
       ...(options.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: options.retryBaseDelayMs } : {}),
@@ -175,16 +142,22 @@ export class BackendHttp {
   }
 
   readonly backendId: string;
-  private readonly got: Got;
-  private readonly semaphore: Semaphore;
-  private readonly observer: BackendObserver;
-  private readonly logger: Logger;
+  /** @internal shared with backend-stream.ts */
+  readonly got: Got;
+  /** @internal shared with backend-stream.ts */
+  readonly semaphore: Semaphore;
+  /** @internal shared with backend-stream.ts */
+  readonly observer: BackendObserver;
+  /** @internal shared with backend-stream.ts */
+  readonly logger: Logger;
   private readonly retries: number;
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
   private readonly random: () => number;
-  private readonly maxBodyBytes: number;
-  private readonly timeoutMs: number;
+  /** @internal shared with backend-stream.ts */
+  readonly maxBodyBytes: number;
+  /** @internal shared with backend-stream.ts */
+  readonly timeoutMs: number;
 
   constructor(options: BackendHttpOptions) {
     this.backendId = options.backendId;
@@ -219,6 +192,11 @@ export class BackendHttp {
       decompress: true,
       headers: { 'user-agent': 'heat-gateway' },
     });
+  }
+
+  /** A GET whose body streams to `consume` (see backend-stream.ts); not retried. */
+  streamGet<T>(req: StreamRequest, consume: (chunks: AsyncIterable<Buffer>, contentType: string, status: number) => Promise<T>): Promise<T> {
+    return streamGet(this as unknown as Parameters<typeof streamGet>[0], req, consume);
   }
 
   /** Requests currently holding a concurrency slot. */
@@ -299,8 +277,8 @@ export class BackendHttp {
       bytes = body.length;
       const contentType = String(res.headers['content-type'] ?? '');
       if (bytes > this.maxBodyBytes) {
-        reason = 'parse';
-        throw new UpstreamError(`${req.call}: response of ${bytes} bytes exceeds ${this.maxBodyBytes}`, {
+        reason = 'too_large';
+        throw new UpstreamError(`${req.call}: response of ${bytes} bytes exceeds maxResponseBytes (${this.maxBodyBytes}); raise backends[].maxResponseBytes of '${this.backendId}'`, {
           backend: this.backendId,
           reason,
           upstreamStatus: status,

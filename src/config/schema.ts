@@ -9,6 +9,9 @@ import { STRATEGIES, STRATEGY_NAMES } from '../strategy/registry.js';
 import { backendStrategySchema, checkBackendStrategies } from './backend-strategy.js';
 import { pushSchema } from './push-schema.js';
 import { DAY, durationMs, fraction, HOUR, httpUrl, MINUTE, SECOND } from './zod-helpers.js';
+import { redisSchema } from './redis-schema.js';
+
+export { redisSchema };
 
 export { STRATEGY_NAMES };
 /** A strategy name from strategies/index.ts (checked when the config is parsed). */
@@ -26,27 +29,6 @@ export const serverSchema = z
     bodyLimitBytes: z.number().int().min(1_024).max(64 * 1_048_576).default(1_048_576),
     /** @defaultValue 5000 */
     shutdownGraceMs: durationMs(0, 5 * MINUTE).default(5 * SECOND),
-  })
-  .strict();
-
-export const redisSchema = z
-  .object({
-    /** @defaultValue redis://127.0.0.1:6379 */
-    url: z
-      .string()
-      .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), {
-        message: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
-      })
-      .default('redis://127.0.0.1:6379'),
-    /** Every key starts with this; a `{hash tag}` keeps the cache and feed in one Redis Cluster slot. */
-    keyPrefix: z
-      .string()
-      .regex(/^\{[A-Za-z0-9_.-]{1,64}\}:$/, 'must be a hash tag followed by a colon, e.g. "{hgw}:"')
-      .default('{hgw}:'),
-    /** @defaultValue 5000 */
-    connectTimeoutMs: durationMs(100, MINUTE).default(5 * SECOND),
-    /** Timeout of the readiness probe's PING. @defaultValue 1000 */
-    pingTimeoutMs: durationMs(50, 30 * SECOND).default(SECOND),
   })
   .strict();
 
@@ -88,6 +70,8 @@ const backendCommon = {
   retries: z.number().int().min(0).max(10).default(2),
   /** Requests in flight to this backend at once. @defaultValue 8 */
   concurrency: z.number().int().min(1).max(1_000).default(8),
+  /** Largest response body; a larger answer fails (reason too_large) naming this key. @defaultValue 32 MiB */
+  maxResponseBytes: z.number().int().min(65_536, 'must be at least 65536 bytes').max(4 * 1_073_741_824, 'must be at most 4 GiB').default(32 * 1_048_576),
 };
 
 export const heatBackendSchema = z
@@ -158,6 +142,11 @@ export const deltacloudBackendSchema = z
     provider: z.string().min(1).optional(),
     /** @defaultValue xml (Deltacloud's default representation) */
     format: z.enum(['xml', 'json']).default('xml'),
+    /**
+     * The instance list is stream-parsed, so this bounds transfer, not memory: ~1.3 KB of XML
+     * per instance, so 256 MiB is ~200,000 instances. @defaultValue 256 MiB
+     */
+    maxResponseBytes: backendCommon.maxResponseBytes.unwrap().default(256 * 1_048_576),
     push: pushSchema.optional(),
   })
   .strict();

@@ -18,6 +18,9 @@ const CLIENT_MESSAGES = [
   /^None of startup nodes is available/,
   /^Failed to refresh slots cache/,
   /^Cluster(AllFailed)?Error/,
+  // Sentinel and Cluster clients while a failover is under way (issue 15, docs/redis.md).
+  /^All sentinels are unreachable/,
+  /^Too many Cluster redirections/,
 ];
 
 /** Redis replies that mean "not now" rather than "wrong command" (RESP error prefixes). */

@@ -3,11 +3,11 @@
  * the feed, BullMQ queues and workers, pub/sub) gets its connection here, so shutdown can
  * close every one of them and tests can count them.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../log/logger.js';
+import { describeTopology, openRedis, topologyOf, type RedisTopology, type RedisTopologyConfig } from './redis-topology.js';
 
-export interface RedisFactoryOptions {
-  url: string;
+export interface RedisFactoryOptions extends RedisTopologyConfig {
   connectTimeoutMs: number;
   /**
    * Longest a command on a non-blocking connection waits for its reply (redis.pingTimeoutMs):
@@ -35,7 +35,14 @@ export class RedisFactory {
   private readonly connections = new Set<Redis>();
   private closed = false;
 
-  constructor(private readonly options: RedisFactoryOptions) {}
+  readonly topology: RedisTopology;
+
+  constructor(private readonly options: RedisFactoryOptions) {
+    this.topology = topologyOf(options);
+    if (this.topology.kind !== 'single') {
+      options.logger.warn(`redis: using ${describeTopology(this.topology)}; redis.url and REDIS_URL are ignored`);
+    }
+  }
 
   /** A new connection named for logs (`CLIENT LIST` shows the name too). */
   create(name: string, opts: ConnectionOptions = {}): Redis {
@@ -58,7 +65,7 @@ export class RedisFactory {
       // Reconnect quickly: polls and deliveries resume within half a second of Redis returning.
       retryStrategy: (times) => Math.min(50 * times, 500),
     };
-    const redis = new Redis(this.options.url, base);
+    const redis = openRedis(this.topology, base);
     const log = this.options.logger.child({ redis: name });
     let lastError = '';
     redis.on('error', (err: Error) => {

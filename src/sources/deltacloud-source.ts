@@ -5,7 +5,7 @@
  * else from the strategy's `namePattern`, else it goes under `unassigned`.
  */
 import type { DeltacloudClient, DeltacloudInstanceObservation } from '../backends/deltacloud-client.js';
-import { UNASSIGNED_DEPLOYMENT, type Deployment, type DeploymentObservation, type InstanceObservation } from '../model/types.js';
+import { UNASSIGNED_DEPLOYMENT, type Deployment, type DeploymentObservation, type Instance, type InstanceObservation } from '../model/types.js';
 import type { CacheReader } from '../store/cache-reader.js';
 import type { InstanceSource, Listing, ReadOptions } from './instance-source.js';
 
@@ -41,7 +41,10 @@ export class DeltacloudSource implements InstanceSource {
   }
 
   private async attribute(listed: DeltacloudInstanceObservation[], options: ReadOptions): Promise<InstanceObservation[]> {
-    const known = await this.cache.getInstances(listed.map((i) => i.id));
+    // What the cache knows, 1,000 at a time: a 100,000-instance account never holds every
+    // stored document at once.
+    const known: (Instance | null)[] = [];
+    for (let at = 0; at < listed.length; at += 1_000) known.push(...(await this.cache.getInstances(listed.slice(at, at + 1_000).map((i) => i.id))));
     const regex = options.namePattern ? new RegExp(options.namePattern) : undefined;
     let byName: Map<string, string> | undefined;
     const out: InstanceObservation[] = [];

@@ -5,11 +5,11 @@
  * never define a command twice and there is one "already defined?" check in the codebase.
  */
 import type { Redis, Result } from 'ioredis';
+import { OBSERVE_LUA } from './lua/observe.js';
 import {
   AGE_CHUNK_LUA,
   GET_DEPLOYMENT_LUA,
   MISSING_LUA,
-  OBSERVE_LUA,
   OLDEST_LUA,
   PAGE_LUA,
   PURGE_TOMBSTONES_LUA,
@@ -23,7 +23,7 @@ import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, RATE_LUA } from
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     // cache
-    hgwObserve(...args: (string | number)[]): Result<[number, number | null, string, string?], Context>;
+    hgwObserve(...args: (string | number)[]): Result<(number | string | null)[], Context>;
     hgwMissing(...args: (string | number)[]): Result<string[], Context>;
     hgwPage(...args: (string | number)[]): Result<string[], Context>;
     hgwGetDeployment(...args: (string | number)[]): Result<string | null, Context>;
@@ -52,7 +52,8 @@ declare module 'ioredis' {
 
 /** Name → script and how many of its arguments are keys. */
 export const SCRIPTS = {
-  hgwObserve: { lua: OBSERVE_LUA, numberOfKeys: 2 },
+  // A batch: the first argument is the number of keys (the feed and one record per observation).
+  hgwObserve: { lua: OBSERVE_LUA },
   hgwMissing: { lua: MISSING_LUA, numberOfKeys: 1 },
   hgwPage: { lua: PAGE_LUA, numberOfKeys: 1 },
   hgwGetDeployment: { lua: GET_DEPLOYMENT_LUA, numberOfKeys: 1 },
@@ -73,7 +74,7 @@ export const SCRIPTS = {
   hgwWhClaim: { lua: CLAIM_LUA, numberOfKeys: 4 },
   hgwWhFinish: { lua: FINISH_LUA, numberOfKeys: 7 },
   hgwWhRate: { lua: RATE_LUA, numberOfKeys: 1 },
-} as const satisfies Record<string, { lua: string; numberOfKeys: number }>;
+} as const satisfies Record<string, { lua: string; numberOfKeys?: number }>;
 
 const defined = new WeakSet<Redis>();
 

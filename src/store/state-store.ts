@@ -3,7 +3,7 @@
  * inherited from {@link CacheReader}).
  */
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import {
@@ -52,6 +52,20 @@ export interface ObserveResult {
   event?: string;
 }
 
+/**
+ * Observations per script call: large enough that the call overhead is spread thin, small
+ * enough that one call does not hold Redis for long (~1 ms).
+ */
+export const OBSERVE_BATCH = 100;
+/** Observations per pipeline (one round trip); a larger call is sent as several. */
+export const OBSERVE_PIPELINE = 2_000;
+
+/** One observation as the observe script takes it: its record key and its arguments. */
+interface ObserveItem {
+  key: string;
+  args: (string | number)[];
+}
+
 const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner'];
 
 export type ListingScope = { deploymentId: string } | { backendId: string };
@@ -85,14 +99,13 @@ export class StateStore extends CacheReader {
   }
 
   /**
-   * Observes many instances in one pipeline (one round trip). Each is validated first; one
-   * invalid observation rejects the whole batch before anything is written.
+   * Observes many instances in one pipeline (one round trip, a script call per
+   * {@link OBSERVE_BATCH} observations). Each is validated first; one invalid observation
+   * rejects the whole batch before anything is written.
    */
   async observeInstances(observations: InstanceObservation[], ctx: ObserveContext): Promise<ObserveResult[]> {
     const valid = observations.map((o, i) => parseObservation(instanceObservationSchema, o, `observations.${i}`));
-    const pipeline = this.redis.pipeline();
-    for (const o of valid) this.queueInstance(pipeline, o, ctx);
-    return this.run(pipeline);
+    return this.run(valid.map((o) => this.instanceItem(o)), ctx);
   }
 
   /** Observes one deployment. */
@@ -103,9 +116,7 @@ export class StateStore extends CacheReader {
 
   async observeDeployments(observations: DeploymentObservation[], ctx: ObserveContext): Promise<ObserveResult[]> {
     const valid = observations.map((o, i) => parseObservation(deploymentObservationSchema, o, `observations.${i}`));
-    const pipeline = this.redis.pipeline();
-    for (const o of valid) this.queueDeployment(pipeline, o, ctx);
-    return this.run(pipeline);
+    return this.run(valid.map((o) => this.deploymentItem(o)), ctx);
   }
 
   /**
@@ -166,28 +177,27 @@ export class StateStore extends CacheReader {
     return deleted.filter((_, i) => results[i]?.outcome === 'changed').map((d) => d.id);
   }
 
-  /** Queues one instance observation on a pipeline (for callers batching their own writes). */
-  queueInstance(pipeline: ChainableCommander, o: InstanceObservation, ctx: ObserveContext): void {
+  /** An instance observation as the observe script's record key and arguments. */
+  private instanceItem(o: InstanceObservation): ObserveItem {
     const content =
       `"id":${JSON.stringify(o.id)},"deploymentId":${JSON.stringify(o.deploymentId)},` +
       `"name":${JSON.stringify(o.name)},"state":"${o.state}",` +
       `"backend":${JSON.stringify({ id: o.backend.id, kind: o.backend.kind, status: o.backend.status })},` +
       `"addresses":${JSON.stringify({ public: [...o.addresses.public].sort(), private: [...o.addresses.private].sort() })}`;
-    this.queueObserve(pipeline, 'i', o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.state === 'vanished', ctx, o.backend.kind);
+    return this.item('i', o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.state === 'vanished', o.backend.kind);
   }
 
-  queueDeployment(pipeline: ChainableCommander, o: DeploymentObservation, ctx: ObserveContext): void {
+  private deploymentItem(o: DeploymentObservation): ObserveItem {
     const status = o.status ?? '';
     const content =
       `"id":${JSON.stringify(o.id)},"name":${JSON.stringify(o.name)},"status":${JSON.stringify(o.status)},` +
       `"statusReason":${JSON.stringify(o.statusReason)},` +
       `"outputs":${JSON.stringify(o.outputs.map((x) => ({ key: x.key, value: x.value ?? null, description: x.description ?? null })))},` +
       `"backendId":${JSON.stringify(o.backendId)}`;
-    this.queueObserve(pipeline, 'd', o.id, o.id, o.backendId, status, content, o.updatedAt, status === 'DELETE_COMPLETE', ctx);
+    return this.item('d', o.id, o.id, o.backendId, status, content, o.updatedAt, status === 'DELETE_COMPLETE', '');
   }
 
-  private queueObserve(
-    pipeline: ChainableCommander,
+  private item(
     kind: 'i' | 'd',
     id: string,
     group: string,
@@ -196,55 +206,82 @@ export class StateStore extends CacheReader {
     content: string,
     updatedAt: string | null,
     deleted: boolean,
-    ctx: ObserveContext,
-    backendKind = '',
-  ): void {
+    backendKind: string,
+  ): ObserveItem {
+    const updatedMs = updatedAt === null ? NaN : Date.parse(updatedAt);
+    const updatedIso = Number.isFinite(updatedMs) ? new Date(updatedMs).toISOString() : null;
+    return {
+      key: kind === 'i' ? this.keys.instance(id) : this.keys.deployment(id),
+      args: [
+        kind,
+        id,
+        group,
+        backendId,
+        status,
+        content,
+        updatedIso === null ? 'null' : `"${updatedIso}"`,
+        updatedIso === null ? '' : updatedMs,
+        newEventId(),
+        updatedIso ?? '',
+        deleted ? '1' : '0',
+        backendKind,
+      ],
+    };
+  }
+
+  /** Runs the items through the observe script, {@link OBSERVE_BATCH} per call, in one pipeline. */
+  private async run(items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
+    if (items.length === 0) return [];
     const now = this.now();
     const observedAtMs = ctx.observedAtMs ?? now;
     const observedAt = new Date(observedAtMs).toISOString();
-    const updatedMs = updatedAt === null ? NaN : Date.parse(updatedAt);
-    const updatedIso = Number.isFinite(updatedMs) ? new Date(updatedMs).toISOString() : null;
-    pipeline.hgwObserve(
-      kind === 'i' ? this.keys.instance(id) : this.keys.deployment(id),
-      this.keys.feed,
+    const shared = [
       this.keys.prefix,
-      kind,
-      id,
-      group,
-      backendId,
-      status,
-      content,
-      updatedIso === null ? 'null' : `"${updatedIso}"`,
-      updatedIso === null ? '' : updatedMs,
+      this.feed.maxLength,
+      `${Math.max(0, now - this.feed.maxAgeMs)}-0`,
       JSON.stringify(ctx.source),
       observedAt,
       observedAtMs,
-      newEventId(),
-      this.feed.maxLength,
-      `${Math.max(0, now - this.feed.maxAgeMs)}-0`,
-      updatedIso ?? observedAt,
-      deleted ? '1' : '0',
-      backendKind,
       ctx.liveOwners ? `,${ctx.liveOwners.join(',')},` : '',
-    );
-  }
-
-  private async run(pipeline: ChainableCommander): Promise<ObserveResult[]> {
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, reply]) => {
-      if (err) throw err;
-      const [code, version, cursor, event] = reply as [number, number | null, string, string?];
-      const result: ObserveResult = { outcome: OUTCOMES[code]!, version: version ?? 0 };
-      if (cursor && code === 4) result.owner = cursor;
-      else if (cursor) result.cursor = cursor;
-      if (event) {
-        result.event = event;
-        this.onAppend(event);
+    ];
+    const results: ObserveResult[] = [];
+    // A pipeline of OBSERVE_PIPELINE observations at a time: a 100,000-instance listing
+    // holds the arguments and replies of 2,000, not of all of them, in memory at once.
+    for (let from = 0; from < items.length; from += OBSERVE_PIPELINE) {
+      const pipeline = this.redis.pipeline();
+      const end = Math.min(items.length, from + OBSERVE_PIPELINE);
+      for (let at = from; at < end; at += OBSERVE_BATCH) {
+        const batch = items.slice(at, Math.min(end, at + OBSERVE_BATCH));
+        const args: (string | number)[] = [batch.length + 1, this.keys.feed];
+        for (const item of batch) args.push(item.key);
+        args.push(...shared);
+        for (const item of batch) {
+          // occurredAt: the backend's time of the change, else the observation's.
+          if (item.args[9] === '') item.args[9] = observedAt;
+          args.push(...item.args);
+        }
+        pipeline.hgwObserve(...args);
       }
-      return result;
-    });
+      for (const [err, reply] of (await pipeline.exec()) ?? []) {
+        if (err) throw err;
+        const flat = reply as (number | string | null)[];
+        for (let i = 0; i < flat.length; i += 4) {
+          const code = flat[i] as number;
+          const cursor = flat[i + 2] as string;
+          const event = flat[i + 3] as string | null;
+          const result: ObserveResult = { outcome: OUTCOMES[code]!, version: (flat[i + 1] as number | null) ?? 0 };
+          if (cursor && code === 4) result.owner = cursor;
+          else if (cursor) result.cursor = cursor;
+          if (event) {
+            result.event = event;
+            this.onAppend(event);
+          }
+          results.push(result);
+        }
+      }
+    }
+    return results;
   }
-
 }
 
 /** `evt_` plus 32 hex characters: stable once appended, unique across replicas. */

@@ -54,12 +54,8 @@ export class Stores implements QueueConnections {
 
   private constructor(config: Config, deps: StoresDeps) {
     const { keyPrefix } = config.redis;
-    this.factory = new RedisFactory({
-      url: config.redis.url,
-      connectTimeoutMs: config.redis.connectTimeoutMs,
-      commandTimeoutMs: config.redis.pingTimeoutMs,
-      logger: deps.logger,
-    });
+    // The whole redis section: one node, a Sentinel group or a Cluster (redis-topology.ts).
+    this.factory = new RedisFactory({ ...config.redis, commandTimeoutMs: config.redis.pingTimeoutMs, logger: deps.logger });
     const onAppend = deps.onFeedAppend ?? (() => {});
     this.redis = this.factory.create('store');
     this.keys = new Keys(keyPrefix);

@@ -3,7 +3,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Gateway, type ModuleFactory } from '../../src/gateway.js';
 import { silentLogger, type Logger } from '../../src/log/logger.js';
-import { sharedRedisUrl, testPrefix } from './redis.js';
+import { sharedRedisTopology, sharedRedisUrl, testPrefix } from './redis.js';
 
 export const TOKENS = {
   client: 'client-token-0123456789abcdef',
@@ -15,7 +15,7 @@ export async function testConfig(overrides: Record<string, unknown> = {}): Promi
   const url = await sharedRedisUrl();
   return parseConfig({
     server: { port: 0, shutdownGraceMs: 500 },
-    redis: { url, keyPrefix: testPrefix() },
+    redis: { url, keyPrefix: testPrefix(), ...(await sharedRedisTopology()) },
     auth: {
       tokens: Object.entries(TOKENS).map(([role, token]) => ({ name: `test-${role}`, token, role })),
     },

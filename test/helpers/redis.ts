@@ -47,6 +47,28 @@ export function sharedRedisUrl(): Promise<string> {
   return shared;
 }
 
+let topology: Promise<Record<string, unknown>> | undefined;
+
+/**
+ * The `redis` config keys of the deployment this test process runs against: `{}` (the shared
+ * single node) or, with `HGW_TEST_REDIS=sentinel|cluster` (`npm run test:ha`), a real
+ * Sentinel group or Redis Cluster started once for the process.
+ */
+export function sharedRedisTopology(): Promise<Record<string, unknown>> {
+  topology ??= (async () => {
+    const kind = process.env.HGW_TEST_REDIS ?? 'single';
+    const { RedisCluster, SentinelGroup } = await import('./redis-ha.js');
+    if (kind === 'cluster') return { cluster: (await RedisCluster.start()).urls };
+    if (kind === 'sentinel') {
+      const group = await SentinelGroup.start();
+      return { sentinels: group.sentinelUrls, sentinelName: group.name };
+    }
+    if (kind !== 'single') throw new Error(`HGW_TEST_REDIS=${kind}: use single, sentinel or cluster`);
+    return {};
+  })();
+  return topology;
+}
+
 /** A unique hash-tagged key prefix for one test. */
 export function testPrefix(): string {
   return `{t${randomBytes(6).toString('hex')}}:`;

@@ -99,7 +99,7 @@ export async function startWorld(
   const sim = await startSimulator({ clock: 'manual', startTime: new Date().toISOString(), seed: 7, deployments: 4, instancesPerDeployment: 3, ...options.sim });
   const base = await testConfig();
   const config = await testConfig({
-    redis: { url: base.redis.url, keyPrefix: options.prefix ?? base.redis.keyPrefix },
+    redis: { ...base.redis, keyPrefix: options.prefix ?? base.redis.keyPrefix },
     backends: simBackends(sim).map((b) => (options.backendStrategies?.[b.id] ? { ...b, strategy: options.backendStrategies[b.id] } : b)),
     strategy: { name: strategy, ...(options.strategyOptions ?? FAST_STRATEGY_OPTIONS) },
     ...options.config,

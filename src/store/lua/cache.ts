@@ -5,116 +5,15 @@
  * Keys beyond KEYS[] are derived from the prefix inside the scripts. That is valid on
  * Redis Cluster because the prefix is a hash tag: every key of a gateway lives in one slot.
  */
-import { APPEND_EVENT } from './feed.js';
 
 /** Splices `"instanceIds":[…]` (from the deployment's index) into a stored deployment document. */
-const WITH_INSTANCE_IDS = `
+export const WITH_INSTANCE_IDS = `
 local function with_instance_ids(prefix, id, j)
   local ids = redis.call('ZRANGE', prefix .. 'd:' .. id .. ':i', 0, -1)
   local arr = '[]'
   if #ids > 0 then arr = cjson.encode(ids) end
   return string.sub(j, 1, -2) .. ',"instanceIds":' .. arr .. '}'
 end
-`;
-
-/**
- * Observe one instance (kind `i`) or deployment (kind `d`).
- *
- * KEYS: record, feed.
- * ARGV: prefix, kind, id, group (deployment id of an instance; the id itself for a
- * deployment), backend, status (canonical state / raw stack status), content (the JSON
- * members that define "a change"), updatedAt JSON literal, updatedAt ms or '', source JSON
- * literal, observedAt ISO, observedAt ms, event id, feed max length, feed min id,
- * occurredAt ISO, deleted flag ('1' when this observation says it is gone), the observing
- * backend's kind, and the backends whose observations are live (`,a,b,`; '' = no ownership).
- *
- * Returns {outcome, version, cursor, event type}: 0 stale (older than stored), 1 refreshed
- * (identical), 2 changed (event appended), 3 ignored (first sighting of something already
- * gone), 4 not the owner (another live backend owns the instance; its id in place of the cursor).
- *
- * Ordering: when the stored record and the observation come from the same backend and both
- * carry a backend time, the backend time decides; otherwise the gateway's observation time.
- * An equal backend time falls back to the observation time.
- */
-export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}
-local key, feed = KEYS[1], KEYS[2]
-local prefix, kind, id, group, backend, status, content =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local uj, u, src, o, ob = ARGV[8], tonumber(ARGV[9]), ARGV[10], ARGV[11], tonumber(ARGV[12])
-local deleted = ARGV[17] == '1'
-
-local old = redis.call('HMGET', key, 'c', 'v', 'u', 'ob', 'bk', 'st', 'g', 'x', 'j', 'uj', 'o', 'bkk')
-local oc, ov, ou, oob, obk, ost, og, ox, oj, ouj, oo, obkk =
-  old[1], tonumber(old[2]), tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[10], old[11], old[12]
-local okind, live = ARGV[18] or '', ARGV[19] or ''
-
--- Ownership: an instance belongs to the backend that saw it first from a Heat stack, else
--- to the Deltacloud backend that saw it. While its owner is read, another backend's view is
--- ignored (a Heat backend takes an instance over from a Deltacloud one).
-if kind == 'i' and oc and obk and obk ~= backend and live ~= '' and string.find(live, ',' .. obk .. ',', 1, true) then
-  if not (okind == 'heat' and obkk ~= 'heat') then return {4, ov, obk} end
-end
-
-if oc then
-  local older
-  if obk == backend and u and ou and u ~= ou then older = u < ou else older = ob < (oob or 0) end
-  if older then return {0, ov, ''} end
-elseif deleted then
-  return {3, 0, ''}
-end
-
-local function doc(c, uj_, o_, v_)
-  return '{' .. c .. ',"updatedAt":' .. uj_ .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v_ .. '}'
-end
-
-if oc == content then
-  -- Identical: refresh observedAt (never backwards), no version bump, no event.
-  local nob, no_ = ob, o
-  if oob and oob > ob then nob, no_ = oob, oo end
-  local nu, nuj = u, uj
-  if ou and (not u or ou > u) then nu, nuj = ou, ouj end
-  redis.call('HSET', key, 'j', doc(oc, nuj, no_, ov), 'ob', nob, 'o', no_, 'u', nu or '', 'uj', nuj, 's', src, 'm', 0)
-  return {1, ov, ''}
-end
-
-local v = (ov or 0) + 1
-local j = doc(content, uj, o, v)
-local etype
-if not oc then etype = 'created'
-elseif deleted and ox ~= '1' then etype = 'deleted'
-elseif status ~= ost then etype = (kind == 'i') and 'state_changed' or 'status_changed'
-else etype = 'updated' end
-etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
-
-redis.call('HSET', key, 'c', content, 'j', j, 'v', v, 'u', u or '', 'uj', uj, 'ob', ob, 'o', o,
-  'bk', backend, 'bkk', okind, 'st', status, 'g', group, 'x', deleted and '1' or '0', 's', src, 'm', 0)
-
-if not oc then redis.call('ZADD', prefix .. 'idx:' .. kind, 0, id) end
--- Tombstones: a deleted record is kept (and listed only on request) until it is purged.
-if deleted and ox ~= '1' then redis.call('ZADD', prefix .. 'tomb', ob, kind .. ':' .. id)
-elseif (not deleted) and ox == '1' then redis.call('ZREM', prefix .. 'tomb', kind .. ':' .. id) end
-if obk ~= backend then
-  if obk then redis.call('ZREM', prefix .. 'b:' .. obk .. ':' .. kind, id) end
-  redis.call('ZADD', prefix .. 'b:' .. backend .. ':' .. kind, 0, id)
-end
-local cur, prev = j, oj
-if kind == 'i' then
-  if og ~= group then
-    if og then redis.call('ZREM', prefix .. 'd:' .. og .. ':i', id) end
-    redis.call('ZADD', prefix .. 'd:' .. group .. ':i', 0, id)
-  end
-  if ost ~= status then
-    if ost then redis.call('ZREM', prefix .. 's:' .. ost, id) end
-    redis.call('ZADD', prefix .. 's:' .. status, 0, id)
-  end
-else
-  cur = with_instance_ids(prefix, id, j)
-  if oj then prev = with_instance_ids(prefix, id, oj) end
-end
-
-local data = '{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}'
-local cursor = append_event(feed, ARGV[13], etype, ARGV[16], data, id, group, ARGV[14], ARGV[15])
-return {2, v, cursor, etype}
 `;
 
 /**

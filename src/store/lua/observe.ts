@@ -1,0 +1,164 @@
+/**
+ * The observe script: the one write path of the cache. Each call runs atomically inside
+ * Redis, which is what makes "two replicas observing the same change produce one event" true
+ * without locks. One call takes a batch of observations (of one caller, one context): a
+ * batch is one EVALSHA instead of one per observation, which is most of the cost of a large
+ * listing; the observations of a batch are applied in order, each exactly as if alone.
+ *
+ * Keys beyond KEYS[] are derived from the prefix inside the script. That is valid on Redis
+ * Cluster because the prefix is a hash tag: every key of a gateway lives in one slot.
+ *
+ * A record is a hash; the fields are kept few, since in a hash too large for a listpack
+ * every field costs a dict entry and two allocations:
+ *   j   the served document: `{<content>,"updatedAt":…,"source":…,"observedAt":…,"version":…}`
+ *   v   version; ob / o  observedAt ms / ISO (read by the API with j)
+ *   bk  observing backend id; st  canonical state or stack status; g  group; x  '1' on a
+ *       tombstone, absent otherwise (read by paging, listings, serving and the tombstone purge)
+ *   w   what only this script reads, packed as `u|cl|bkk`: backend updatedAt ms ('' =
+ *       none), length of <content> inside j (the members that define "a change", so they are
+ *       not stored twice), observing backend's kind
+ *   m   consecutive misses (absent = 0); written by MISSING_LUA
+ * A tombstone (x = '1') is also listed in `tomb`, scored by its observation time, for the purge.
+ * Records written before this layout (with `c`, `uj`, `u`, `bkk`, `s`) are read and rewritten
+ * in it.
+ */
+import { WITH_INSTANCE_IDS } from './cache.js';
+
+/** Arguments per observation after the shared ones (see OBSERVE_LUA). */
+export const OBSERVE_ARGS_PER_ITEM = 12;
+
+/**
+ * KEYS: feed, then the record of each observation.
+ * ARGV: prefix, feed max length, feed min id, source JSON literal, observedAt ISO,
+ * observedAt ms, the backends whose observations are live (`,a,b,`; '' = no ownership), then
+ * per observation: kind (`i` or `d`), id, group (deployment id of an instance; the id itself
+ * for a deployment), backend, status (canonical state / raw stack status), content,
+ * updatedAt JSON literal, updatedAt ms or '', event id, occurredAt ISO, deleted flag ('1'
+ * when this observation says it is gone), the observing backend's kind.
+ *
+ * Returns, per observation, outcome, version, cursor, event type (or nil): outcome 0 stale (older than stored),
+ * 1 refreshed (identical), 2 changed (event appended), 3 ignored (first sighting of
+ * something already gone), 4 not the owner (another live backend owns the instance; its id
+ * in place of the cursor).
+ *
+ * Ordering: when the stored record and the observation come from the same backend and both
+ * carry a backend time, the backend time decides; otherwise the gateway's observation time.
+ * An equal backend time falls back to the observation time.
+ */
+export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}
+local feed = KEYS[1]
+local prefix, maxlen, minid, src, o, ob, live =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local UPDATED = ',"updatedAt":'
+
+local function observe(key, kind, id, group, backend, status, content, uj, u, evid, occurred, deleted, okind)
+  local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'o', 'm', 'c', 'u', 'bkk', 'g', 'x')
+  local oj, ow, ov, oob, obk, ost, oo, om, legacy, og, ox =
+    old[1], old[2], tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[12], old[13]
+  local ou, ocl, obkk
+  if ow then
+    local pu, pcl, pk = string.match(ow, '^([^|]*)|([^|]*)|(.*)$')
+    ou, ocl, obkk = tonumber(pu), tonumber(pcl), pk
+  elseif oj then
+    -- The layout before w: separate fields, content stored as c.
+    ou, ocl, obkk = tonumber(old[10]), legacy and #legacy, old[11] or ''
+  end
+  -- The stored content and updatedAt literal, cut out of the document.
+  local oc, ouj
+  if oj then
+    oc = string.sub(oj, 2, ocl + 1)
+    local at = ocl + 2 + #UPDATED
+    ouj = string.sub(oj, at, string.find(oj, ',', at, true) - 1)
+  end
+
+  -- Ownership: an instance belongs to the backend that saw it first from a Heat stack, else
+  -- to the Deltacloud backend that saw it. While its owner is read, another backend's view is
+  -- ignored (a Heat backend takes an instance over from a Deltacloud one).
+  if kind == 'i' and oc and obk and obk ~= backend and live ~= '' and string.find(live, ',' .. obk .. ',', 1, true) then
+    if not (okind == 'heat' and obkk ~= 'heat') then return 4, ov, obk end
+  end
+
+  if oc then
+    local older
+    if obk == backend and u and ou and u ~= ou then older = u < ou else older = ob < (oob or 0) end
+    if older then return 0, ov, '' end
+  elseif deleted then
+    return 3, 0, ''
+  end
+
+  if legacy then redis.call('HDEL', key, 'c', 'uj', 's', 'u', 'bkk') end
+  local function doc(c, uj_, o_, v_)
+    return '{' .. c .. UPDATED .. uj_ .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v_ .. '}'
+  end
+
+  if oc == content then
+    -- Identical: refresh observedAt (never backwards), no version bump, no event.
+    local nob, no_ = ob, o
+    if oob and oob > ob then nob, no_ = oob, oo end
+    local nu, nuj = u, uj
+    if ou and (not u or ou > u) then nu, nuj = ou, ouj end
+    redis.call('HSET', key, 'j', doc(oc, nuj, no_, ov), 'ob', nob, 'o', no_, 'w', (nu or '') .. '|' .. #oc .. '|' .. obkk)
+    if om then redis.call('HDEL', key, 'm') end
+    return 1, ov, ''
+  end
+
+  local v = (ov or 0) + 1
+  local j = doc(content, uj, o, v)
+  local etype
+  if not oc then etype = 'created'
+  elseif deleted and ox ~= '1' then etype = 'deleted'
+  elseif status ~= ost then etype = (kind == 'i') and 'state_changed' or 'status_changed'
+  else etype = 'updated' end
+  etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
+
+  redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'bk', backend, 'st', status, 'g', group,
+    'w', (u or '') .. '|' .. #content .. '|' .. okind)
+  -- x only on a tombstone: a live record keeps 8 fields, so its hash table never sits half
+  -- rehashed (8 -> 16 buckets) for later reads to finish.
+  if deleted then redis.call('HSET', key, 'x', '1') elseif ox then redis.call('HDEL', key, 'x') end
+  if om then redis.call('HDEL', key, 'm') end
+
+  if not oc then redis.call('ZADD', prefix .. 'idx:' .. kind, 0, id) end
+  -- Tombstones: a deleted record is kept (and listed only on request) until it is purged.
+  if deleted and ox ~= '1' then redis.call('ZADD', prefix .. 'tomb', ob, kind .. ':' .. id)
+  elseif (not deleted) and ox == '1' then redis.call('ZREM', prefix .. 'tomb', kind .. ':' .. id) end
+  if obk ~= backend then
+    if obk then redis.call('ZREM', prefix .. 'b:' .. obk .. ':' .. kind, id) end
+    redis.call('ZADD', prefix .. 'b:' .. backend .. ':' .. kind, 0, id)
+  end
+  local cur, prev = j, oj
+  if kind == 'i' then
+    if og ~= group then
+      if og then redis.call('ZREM', prefix .. 'd:' .. og .. ':i', id) end
+      redis.call('ZADD', prefix .. 'd:' .. group .. ':i', 0, id)
+    end
+    if ost ~= status then
+      if ost then redis.call('ZREM', prefix .. 's:' .. ost, id) end
+      redis.call('ZADD', prefix .. 's:' .. status, 0, id)
+    end
+  else
+    cur = with_instance_ids(prefix, id, j)
+    if oj then prev = with_instance_ids(prefix, id, oj) end
+  end
+
+  local ev = '{"id":"' .. evid .. '","type":"' .. etype .. '","occurredAt":"' .. occurred ..
+    '","data":{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}}'
+  local cursor = redis.call('XADD', feed, 'MAXLEN', '~', maxlen, '*', 'e', ev, 't', etype, 'k', id, 'g', group)
+  return 2, v, cursor, etype
+end
+
+local out, appended = {}, false
+local n = (#ARGV - 7) / ${OBSERVE_ARGS_PER_ITEM}
+for i = 1, n do
+  local a = 7 + (i - 1) * ${OBSERVE_ARGS_PER_ITEM}
+  local code, v, cursor, etype = observe(KEYS[i + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],
+    ARGV[a + 7], tonumber(ARGV[a + 8]), ARGV[a + 9], ARGV[a + 10], ARGV[a + 11] == '1', ARGV[a + 12])
+  if code == 2 then appended = true end
+  out[#out + 1] = code
+  out[#out + 1] = v or false
+  out[#out + 1] = cursor
+  out[#out + 1] = etype or false
+end
+if appended then redis.call('XTRIM', feed, 'MINID', '~', minid) end
+return out
+`;

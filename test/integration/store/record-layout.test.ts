@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { ChangeFeed } from '../../../src/store/change-feed.js';
+import { OBSERVE_BATCH, OBSERVE_PIPELINE, StateStore } from '../../../src/store/state-store.js';
+import { useRedis } from '../../helpers/redis.js';
+import { at, instanceObs } from '../../helpers/observations.js';
+
+const LIMITS = { maxLength: 1_000_000, maxAgeMs: 7 * 86_400_000 };
+
+describe('StateStore record layout and batches (real Redis)', () => {
+  const ctx = useRedis();
+  let store: StateStore;
+  let feed: ChangeFeed;
+
+  beforeEach(() => {
+    store = new StateStore(ctx.redis, ctx.prefix, LIMITS);
+    feed = new ChangeFeed(ctx.redis, ctx.prefix, LIMITS);
+  });
+
+  it('keeps an instance in few fields and its content once (inside the served document)', async () => {
+    await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
+    const hash = await ctx.redis.hgetall(`${ctx.prefix}i:srv-1`);
+    expect(Object.keys(hash).sort()).to.deep.equal(['bk', 'g', 'j', 'o', 'ob', 'st', 'v', 'w']);
+    expect(hash.w).to.equal(`${Date.parse('2026-11-25T10:00:00Z')}|${hash.j!.indexOf(',"updatedAt":') - 1}|heat`);
+    expect(hash).to.include({ g: 'stack-1' });
+  });
+
+  it('reads a record of the earlier layout (content stored twice) and rewrites it in the new one', async () => {
+    await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
+    const key = `${ctx.prefix}i:srv-1`;
+    const { j, w } = await ctx.redis.hgetall(key);
+    const [u, cl, bkk] = w!.split('|');
+    // The layout before this one: c (content), uj, u, bkk, s, m as fields of their own.
+    await ctx.redis.hdel(key, 'w');
+    await ctx.redis.hset(key, 'c', j!.slice(1, 1 + Number(cl)), 'uj', '"2026-11-25T10:00:00.000Z"', 'u', u!, 'bkk', bkk!, 's', '"cached-poll"', 'm', '0');
+
+    expect(await store.observeInstance(instanceObs(), { source: 'webhook', observedAtMs: Date.parse(at(5)) })).to.deep.equal({ outcome: 'refreshed', version: 1 });
+    expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(['bk', 'g', 'j', 'o', 'ob', 'st', 'v', 'w']);
+    const changed = await store.observeInstance(instanceObs({ state: 'stopped', updatedAt: '2026-11-25T10:01:00Z' }), { source: 'webhook', observedAtMs: Date.parse(at(70)) });
+    expect(changed).to.include({ outcome: 'changed', version: 2 });
+    const page = await feed.read('0', 10);
+    expect(page.entries.map((e) => e.type)).to.deep.equal(['instance.created', 'instance.state_changed']);
+    const event = JSON.parse(page.entries[1]!.json) as { data: { previous: { observedAt: string; state: string } } };
+    expect(event.data.previous).to.include({ state: 'running', observedAt: at(5) });
+  });
+
+  it(`answers a call of more than ${OBSERVE_BATCH} observations in order, one event per change, repeats included`, async () => {
+    const many = Array.from({ length: OBSERVE_BATCH * 2 + 17 }, (_, n) => instanceObs({ id: `srv-${n % 150}`, name: `web-${n}` }));
+    const results = await store.observeInstances(many, { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
+    expect(results).to.have.length(many.length);
+    // srv-k is observed at n = k, k+150: the second sighting changes the name, so version 2.
+    results.forEach((r, n) => expect(r, `observation ${n}`).to.include({ outcome: 'changed', version: n < 150 ? 1 : 2 }));
+    expect((await feed.read('0', 1_000)).entries).to.have.length(many.length);
+    expect((await store.getInstance('srv-5'))!.name).to.equal('web-155');
+  });
+
+  it(`sends a call of more than ${OBSERVE_PIPELINE} observations as several pipelines, results in order`, async () => {
+    const many = Array.from({ length: OBSERVE_PIPELINE + 150 }, (_, n) => instanceObs({ id: `srv-${String(n).padStart(5, '0')}` }));
+    const results = await store.observeInstances(many, { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
+    expect(results.map((r) => r.outcome)).to.deep.equal(many.map(() => 'changed'));
+    const again = await store.observeInstances(many, { source: 'cached-poll', observedAtMs: Date.parse(at(2)) });
+    expect(new Set(again.map((r) => `${r.outcome}/${r.version}`))).to.deep.equal(new Set(['refreshed/1']));
+    expect((await feed.read('0', 1_000)).entries).to.have.length(1_000);
+    expect(await ctx.redis.xlen(`${ctx.prefix}feed`)).to.equal(many.length);
+  });
+});

@@ -26,6 +26,12 @@ export interface ConnectionOptions {
    * write. For connections serving many small concurrent reads. @defaultValue false
    */
   autoPipelining?: boolean;
+  /**
+   * Speak RESP2 rather than ioredis' default RESP3: a connection receiving Redis' client-side
+   * caching invalidations as pub/sub messages on `__redis__:invalidate` (RESP3 would get them
+   * as `invalidate` pushes, which ioredis does not surface). @defaultValue false
+   */
+  resp2?: boolean;
 }
 
 export class RedisFactory {
@@ -46,6 +52,7 @@ export class RedisFactory {
       maxRetriesPerRequest: opts.blocking ? null : 1,
       enableOfflineQueue: true,
       enableAutoPipelining: opts.autoPipelining ?? false,
+      ...(opts.resp2 ? { protocol: 2 as const } : {}),
       retryStrategy: (times) => Math.min(50 * 2 ** times, 2_000),
     };
     const redis = new Redis(this.options.url, base);

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { InstanceState } from '../model/states.js';
 import type { Deployment, Instance } from '../model/types.js';
 import { Keys } from './keys.js';
+import type { TrackedReadCache } from './read-cache.js';
 import { withScripts } from './script-registry.js';
 
 export interface FeedLimits {
@@ -63,7 +64,15 @@ export class CacheReader {
   readonly keys: Keys;
   protected readonly redis: Redis;
 
-  constructor(redis: Redis, prefix: string) {
+  /**
+   * @param instances when given, {@link getInstanceForServe} answers from this tracked
+   *   client-side cache (see read-cache.ts), which must track `redis`.
+   */
+  constructor(
+    redis: Redis,
+    prefix: string,
+    private readonly instances?: TrackedReadCache<ServedDoc>,
+  ) {
     this.keys = new Keys(prefix);
     this.redis = withScripts(redis);
   }
@@ -102,7 +111,12 @@ export class CacheReader {
    * One instance to serve: stored JSON, version and observedAt in one HMGET (one round
    * trip), or null when unknown.
    */
-  async getInstanceForServe(id: string): Promise<ServedDoc | null> {
+  getInstanceForServe(id: string): Promise<ServedDoc | null> {
+    if (!this.instances) return this.fetchInstanceForServe(id);
+    return this.instances.get(this.keys.instance(id), () => this.fetchInstanceForServe(id));
+  }
+
+  private async fetchInstanceForServe(id: string): Promise<ServedDoc | null> {
     const [json, version, observedAtMs, observedAt] = await this.redis.hmget(this.keys.instance(id), 'j', 'v', 'ob', 'o');
     if (!json) return null;
     return { id, json, version: Number(version), observedAtMs: Number(observedAtMs), observedAt: observedAt ?? '' };
@@ -199,4 +213,5 @@ export class CacheReader {
       });
     }
     return { items, next: reply[0] ? reply[0] : null };
-  }}
+  }
+}

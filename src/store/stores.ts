@@ -10,13 +10,14 @@ import type { Logger } from '../log/logger.js';
 import { RedisFactory, type ConnectionOptions } from '../redis/redis-factory.js';
 import type { DeliveryQueue } from '../webhooks/delivery-queue.js';
 import { CacheAgeReader } from './cache-ages.js';
-import { CacheReader } from './cache-reader.js';
+import { CacheReader, type ServedDoc } from './cache-reader.js';
 import { ChangeFeed } from './change-feed.js';
 import { deletePrefix } from './delete-prefix.js';
 import { DeliveryStore } from './delivery-store.js';
 import { Keys } from './keys.js';
 import { LeaseStore } from './lease-store.js';
 import { RateLimitStore } from './rate-limit-store.js';
+import { TrackedReadCache } from './read-cache.js';
 import { ReplicaRegistry } from './replica-registry.js';
 import { ScheduleStore } from './schedule-store.js';
 import { StateStore } from './state-store.js';
@@ -46,6 +47,8 @@ export class Stores implements QueueConnections {
   readonly strategies: StrategyStateStore;
   readonly leases: LeaseStore;
   readonly webhooks: WebhookRegistry;
+  /** The reads' client-side cache of instances, kept true by Redis invalidations. */
+  readonly readCache: TrackedReadCache<ServedDoc>;
   private readonly factory: RedisFactory;
   /** Shared command connection of every store but the API reads. */
   private readonly redis: Redis;
@@ -56,8 +59,11 @@ export class Stores implements QueueConnections {
     this.redis = this.factory.create('store');
     this.keys = new Keys(keyPrefix);
     this.cache = new StateStore(this.redis, keyPrefix, config.feed, deps.now);
-    // Under concurrent load, the HMGETs of one event-loop tick go to Redis in one write.
-    this.reads = new CacheReader(this.factory.create('api-reads', { autoPipelining: true }), keyPrefix);
+    // Under concurrent load, the HMGETs of one event-loop tick go to Redis in one write; hot
+    // instances are answered from a client-side cache Redis invalidates (CLIENT TRACKING).
+    const reads = this.factory.create('api-reads', { autoPipelining: true });
+    this.readCache = new TrackedReadCache<ServedDoc>(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger);
+    this.reads = new CacheReader(reads, keyPrefix, this.readCache);
     this.feed = new ChangeFeed(this.redis, keyPrefix, config.feed, deps.now, (name) => this.factory.create(name, { blocking: true }));
     this.schedules = new ScheduleStore(this.redis, this.keys);
     this.rateLimits = new RateLimitStore(this.redis, this.keys);
@@ -96,8 +102,9 @@ export class Stores implements QueueConnections {
   }
 
   /** Connects the shared connection now, so a wrong URL shows in the log at start. */
-  connect(): Promise<void> {
-    return this.redis.connect();
+  async connect(): Promise<void> {
+    // The read cache opens its invalidation connection at once (tracking follows when Redis answers).
+    await Promise.all([this.redis.connect(), this.readCache.start()]);
   }
 
   /** The readiness probe: one PING. */
@@ -122,7 +129,8 @@ export class Stores implements QueueConnections {
   }
 
   /** Closes every connection. */
-  close(): Promise<void> {
-    return this.factory.closeAll();
+  async close(): Promise<void> {
+    await this.readCache.stop();
+    await this.factory.closeAll();
   }
 }

@@ -31,6 +31,8 @@ import { isAfterStart, payloadOf, toNewDelivery, wants } from './webhook-payload
 
 
 export const CONSUMER_GROUP = 'webhooks';
+/** Longest the fan-out waits for a free direct slot before queueing the overflow. */
+const DIRECT_WAIT_MS = 250;
 
 export interface FeedFanoutOptions {
   /** The feed's consumer group `webhooks`. */
@@ -128,7 +130,7 @@ export class FeedFanout {
           this.lastClaimAt = Date.now();
           await this.claimAbandoned();
         }
-        const entries = await this.o.group.read(this.consumer, { count: this.batch, blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
+        const entries = await this.o.group.read(this.consumer, { count: await this.room(), blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
         if (entries.length > 0) await this.process(entries);
       } catch (err) {
         if (!this.running) break;
@@ -136,6 +138,23 @@ export class FeedFanout {
         await this.pause(500);
       }
     }
+  }
+
+  /**
+   * How many entries to read next. With direct delivery, the feed itself is the backlog:
+   * while every direct slot is taken the fan-out waits for one (at most `DIRECT_WAIT_MS`, so
+   * a slow receiver cannot hold the others back longer; past it, the overflow is queued).
+   */
+  private async room(): Promise<number> {
+    const direct = this.o.direct;
+    if (!direct) return this.batch;
+    const deadline = Date.now() + DIRECT_WAIT_MS;
+    while (this.running && this.sending.size >= direct.concurrency() && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([...this.sending.values(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))]).catch(() => undefined);
+      clearTimeout(timer);
+    }
+    return Math.min(this.batch, Math.max(1, direct.concurrency() - this.sending.size));
   }
 
   /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */

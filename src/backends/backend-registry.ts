@@ -61,9 +61,16 @@ export class BackendRegistry {
     return registry;
   }
 
-  /** Rebuilds the clients when the backend configs changed; true when they did. */
+  /**
+   * Rebuilds the clients when the backend configs changed; true when they did. A backend's
+   * `strategy` is not the client's business (the runtime switches it), so it is not compared.
+   */
   reconfigure(configs: readonly BackendConfig[]): boolean {
-    if (this.clientMap.size > 0 && JSON.stringify(configs) === JSON.stringify(this.configs)) return false;
+    const clientPart = (list: readonly BackendConfig[]) => JSON.stringify(list.map(({ strategy: _strategy, ...rest }) => rest));
+    if (this.clientMap.size > 0 && clientPart(configs) === clientPart(this.configs)) {
+      this.configs = configs;
+      return false;
+    }
     this.configs = configs;
     this.clientMap = createBackendClients(configs, this.deps.logger, this.deps.metrics, {
       ...(this.deps.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.deps.retryBaseDelayMs } : {}),

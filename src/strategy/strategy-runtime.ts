@@ -99,8 +99,10 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
 
   /** The strategies a read goes through: the owning backend's, or every one for reads across backends. */
   async forRead(target: ReadTarget): Promise<ReadPart[]> {
-    const active = [...this.running].filter(([name, r]) => r.backends.size > 0 || name === this.assignment?.defaultName);
-    if (active.length <= 1) return [{ strategy: this.current(), backendIds: [] }];
+    // The strategies that run for some backend (the default alone when none does).
+    const active = [...this.running].filter(([, r]) => r.backends.size > 0);
+    if (active.length === 0) return [{ strategy: this.current(), backendIds: [] }];
+    if (active.length === 1) return [{ strategy: active[0]![1].strategy, backendIds: [] }];
     const owner = await this.ownerOf(target);
     if (owner) return [{ strategy: this.strategyFor(owner), backendIds: [owner] }];
     return active.map(([, r]) => ({ strategy: r.strategy, backendIds: [...r.backends] }));

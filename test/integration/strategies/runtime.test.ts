@@ -154,6 +154,25 @@ describe('strategy runtime', function () {
     }
   });
 
+  it('an edited backends[].strategy switches that backend only, with one event naming it', async () => {
+    world = await startWorld(POLLING);
+    const dcStrategy = STRATEGIES.find((d) => d.reads.length === 1 && d.reads[0] === 'deltacloud')!.name;
+    const edited = structuredClone(world.config) as unknown as { backends: Record<string, unknown>[] };
+    edited.backends = edited.backends.map((b) => (b.id === 'dc-1' ? { ...b, strategy: dcStrategy } : b));
+    await world.gateway.applyConfig(parseConfig(edited));
+    expect(world.runtime.strategyFor('dc-1').name).to.equal(dcStrategy);
+    expect(world.runtime.strategyFor('heat-1').name).to.equal(POLLING);
+    const changes = (await world.gateway.feed.read('0', 1_000)).entries.filter((e) => e.type === 'gateway.strategy_changed');
+    expect(changes.map((e) => (JSON.parse(e.json) as { data: { backendId?: string; by: string } }).data)).to.deep.include.members([
+      { current: { strategy: dcStrategy }, previous: { strategy: POLLING }, by: 'config', backendId: 'dc-1' },
+    ]);
+    expect(changes).to.have.length(1);
+    // Removing it from the config again: the backend follows the default, one more event.
+    await world.gateway.applyConfig(world.config);
+    expect(world.runtime.strategyFor('dc-1').name).to.equal(POLLING);
+    expect((await world.gateway.feed.read('0', 1_000)).entries.filter((e) => e.type === 'gateway.strategy_changed')).to.have.length(2);
+  });
+
   it('an edited config switches the strategy; a restart keeps an admin choice unless the config changed', async () => {
     world = await startWorld('cached-poll');
     await world.gateway.applyConfig(parseConfig({ ...structuredClone(world.config), strategy: { ...world.config.strategy, name: 'webhook' } }));

@@ -11,7 +11,9 @@ import { CacheReader, type ServedDoc } from '../../../src/store/cache-reader.js'
 import { TrackedReadCache } from '../../../src/store/read-cache.js';
 import { StateStore } from '../../../src/store/state-store.js';
 import { instanceObs } from '../../helpers/observations.js';
-import { useRedis, waitFor } from '../../helpers/redis.js';
+import { sharedRedisUrl, useRedis, waitFor } from '../../helpers/redis.js';
+import { bearer, TOKENS } from '../../helpers/gateway.js';
+import { send, startApiGateway } from '../api/api-test-helpers.js';
 
 describe('tracked read cache (real Redis, CLIENT TRACKING)', function () {
   this.timeout(30_000);
@@ -120,5 +122,33 @@ describe('tracked read cache (real Redis, CLIENT TRACKING)', function () {
     const newest = await write('c');
     await waitFor(() => cache.stats().invalidations > invalidations, { what: 'the invalidation' });
     expect((await reader.getInstanceForServe('srv-1'))!.version).to.equal(newest);
+  });
+});
+
+describe('tracked read cache in a gateway: another replica changes an instance', function () {
+  this.timeout(30_000);
+
+  it('serves GET /v1/instances/:id from memory, and the new version once the change is announced', async () => {
+    const { gateway, url } = await startApiGateway();
+    const other = new Redis(await sharedRedisUrl());
+    try {
+      // Another replica (its own connection) writes the cache.
+      const replica = new StateStore(other, gateway.stores.keys.prefix, { maxLength: 10_000, maxAgeMs: 86_400_000 });
+      await replica.observeInstance(instanceObs({ id: 'srv-1', name: 'one' }), { source: 'test' });
+      const cache = gateway.stores.readCache;
+      await waitFor(() => cache.stats().tracking, { what: 'tracking on' });
+      const get = async () => (await send(url, 'GET', '/v1/instances/srv-1', bearer(TOKENS.client))).json.data as { name: string; version: number };
+      expect((await get()).name).to.equal('one');
+      const hits = cache.stats().hits;
+      expect((await get()).name).to.equal('one');
+      expect(cache.stats().hits).to.equal(hits + 1);
+      const invalidations = cache.stats().invalidations;
+      await replica.observeInstance(instanceObs({ id: 'srv-1', name: 'two' }), { source: 'test' });
+      await waitFor(() => cache.stats().invalidations > invalidations, { what: 'the invalidation' });
+      expect((await get()).name).to.equal('two');
+    } finally {
+      other.disconnect();
+      await gateway.stop();
+    }
   });
 });

@@ -34,11 +34,14 @@ program
     const logger = createLogger(config.log);
     const watcher = opts.config ? new ConfigWatcher(opts.config, config, logger) : undefined;
     const gateway = new Gateway({ config, logger, modules: defaultModules(), ...(watcher ? { watcher } : {}) });
-    watcher?.start();
-    await gateway.start();
     const shutdown = (signal: string) => {
       logger.info('shutting down', { signal });
       watcher?.stop();
+      // gateway.stop() is bounded by server.shutdownGraceMs; this only guards against a bug there.
+      setTimeout(() => {
+        logger.error('shutdown overran server.shutdownGraceMs; exiting');
+        process.exit(1);
+      }, config.server.shutdownGraceMs + 2_000).unref();
       gateway.stop().then(
         () => process.exit(0),
         (err: unknown) => {
@@ -47,8 +50,11 @@ program
         },
       );
     };
+    // Signals are handled from the start: the gateway may wait a long time for Redis.
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
+    watcher?.start();
+    await gateway.start();
   });
 
 program
@@ -62,7 +68,8 @@ program
   .option('--data-dir <dir>', 'where the local Redis (and RabbitMQ) keep their data', '.data')
   .option('--push <zaqar|amqp>', 'how pushes reach the gateway: Zaqar webhooks, or a local RabbitMQ notification bus (runs the webhook strategy)', 'zaqar')
   .option('--mixed', 'two simulated clouds, a strategy each: a Heat cloud on webhook, a Deltacloud-only cloud on deltacloud-poll')
-  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; push: string; mixed?: boolean }) => {
+  .option('--keep-data', "keep the previous run's cache, feed and webhooks (default: start from an empty keyspace)", false)
+  .action(async (opts: { port: number; deployments: number; instancesPerDeployment: number; changeRate: number; strategy: string; dataDir: string; push: string; mixed?: boolean; keepData: boolean }) => {
     if (opts.push !== 'zaqar' && opts.push !== 'amqp') program.error("--push must be 'zaqar' or 'amqp'");
     await runDemo(opts);
   });

@@ -10,8 +10,9 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseConfig } from './config/load.js';
 import { Gateway } from './gateway.js';
-import { createLogger, redactText } from './log/logger.js';
+import { createLogger, redactText, silentLogger } from './log/logger.js';
 import { defaultModules } from './modules.js';
+import { Stores } from './store/stores.js';
 import { freePort, LocalRedisServer } from './redis/local-redis-server.js';
 import { startSimulator } from './sim/simulator.js';
 import { LocalRabbitMQServer, RABBITMQ_INSTALL_HINT, rabbitmqAvailable } from './push/local-rabbitmq-server.js';
@@ -26,9 +27,13 @@ export interface DemoOptions {
   dataDir: string;
   /** Two simulated clouds, one strategy each (a Heat cloud on webhook, a Deltacloud-only cloud on deltacloud-poll). */
   mixed?: boolean;
+  /** Keep the previous run's cache, feed and webhooks. @defaultValue false */
+  keepData?: boolean;
   /** How pushes arrive. @defaultValue 'zaqar' */
   push?: string;
 }
+
+const DEMO_PREFIX = '{hgw-demo}:';
 
 async function portOrFree(port: number): Promise<number> {
   const { createServer } = await import('node:net');
@@ -54,6 +59,22 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       return;
     }
     redisUrl = redis.url;
+  }
+  // A demo shows one world: the previous run's deployments and webhooks (still delivering to
+  // receivers long gone) would mix with this one's. Only the demo's own prefix is touched.
+  const keyspace = options.keepData ? 'kept from the previous run (--keep-data)' : 'emptied at start; pass --keep-data to keep it';
+  if (!options.keepData) {
+    const cleaner = Stores.fromConfig(parseConfig({ redis: { url: redisUrl, keyPrefix: DEMO_PREFIX } }), { logger: silentLogger(), now: Date.now });
+    try {
+      await cleaner.deleteAll();
+    } catch (err) {
+      out(`heat-gateway demo cannot empty ${DEMO_PREFIX}* in Redis: ${(err as Error).message}`);
+      await cleaner.close();
+      await redis?.stop();
+      process.exitCode = 1;
+      return;
+    }
+    await cleaner.close();
   }
   let rabbit: LocalRabbitMQServer | undefined;
   if (options.push === 'amqp') {
@@ -86,7 +107,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const config = parseConfig(
     {
       server: { host: '127.0.0.1', port },
-      redis: { url: redisUrl, keyPrefix: '{hgw-demo}:' },
+      redis: { url: redisUrl, keyPrefix: DEMO_PREFIX },
       auth: {
         tokens: [
           { name: 'demo-conductor', token: tokens.client, role: 'client' },
@@ -138,6 +159,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     out(`  simulator    ${sim.url}  (${world})`);
   }
   out(`  redis        ${redisUrl}${redis ? `  (data in ${resolve(options.dataDir, 'redis')})` : ''}`);
+  out(`  keyspace     ${DEMO_PREFIX}* ${keyspace}`);
   if (rabbit) out(`  rabbitmq     ${redactText(rabbit.url)}  (exchanges heat, nova; gateway queue heat-gateway.heat-sim; data in ${rabbit.dir})`);
   out(`  client token ${tokens.client}`);
   out(`  admin token  ${tokens.admin}`);

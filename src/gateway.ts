@@ -13,6 +13,7 @@ import { Authenticator } from './http/auth.js';
 import type { ReadinessCheck } from './http/health.js';
 import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
+import { isRedisUnavailable, redactRedisUrl } from './redis/redis-errors.js';
 import type { ChangeFeed } from './store/change-feed.js';
 import type { StateStore } from './store/state-store.js';
 import { Stores } from './store/stores.js';
@@ -78,13 +79,18 @@ export class Gateway {
   private stopping: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   private started: GatewayModule[] = [];
+  /** True once every module started (Redis answered at least once). */
+  private modulesStarted = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Wakes a wait for Redis early (stop() during start). */
+  private wakeWait: (() => void) | undefined;
 
   constructor(private readonly options: GatewayOptions) {
     const { config, logger } = options;
     this.current = config;
     this.logger = logger;
     this.now = options.now ?? Date.now;
-    this.stores = Stores.fromConfig(config, { logger, now: this.now });
+    this.stores = Stores.fromConfig(config, { logger, now: this.now, onFeedAppend: (type) => this.metrics.feedAppends.inc({ type }) });
     this.auth = new Authenticator(config.auth.tokens);
     this.api = new ApiRouter(this.auth);
     const deps: ModuleDeps = {
@@ -114,15 +120,40 @@ export class Gateway {
     return this.current;
   }
 
-  /** Checks `/readyz` runs. */
-  readiness(): ReadinessCheck[] {
-    return [
-      { name: 'redis', timeoutMs: this.current.redis.pingTimeoutMs, check: () => this.stores.ping() },
-      ...this.modules.flatMap((m) => m.readiness?.() ?? []),
-    ];
+  /** Where Redis is expected, safe to log (no password). */
+  get redisUrlForLogs(): string {
+    return redactRedisUrl(this.current.redis.url);
   }
 
-  /** Starts listening, then the modules; resolves with the bound URL. */
+  /** Checks `/readyz` runs. */
+  readiness(): ReadinessCheck[] {
+    const where = `redis.url ${this.redisUrlForLogs}`;
+    const checks: ReadinessCheck[] = [
+      {
+        name: 'redis',
+        timeoutMs: this.current.redis.pingTimeoutMs,
+        check: () =>
+          this.stores.ping().catch((err: Error) => {
+            throw new Error(`${where} does not answer (${err.message}); set redis.url or REDIS_URL`);
+          }),
+      },
+    ];
+    if (!this.modulesStarted) {
+      checks.push({
+        name: 'startup',
+        check: async () => {
+          throw new Error(`waiting for Redis at ${where} before starting strategies and webhooks`);
+        },
+      });
+    }
+    return [...checks, ...this.modules.flatMap((m) => m.readiness?.() ?? [])];
+  }
+
+  /**
+   * Starts listening, then waits for Redis (logging where it waits, every few seconds) and
+   * starts the modules; resolves with the bound URL once everything runs. `/healthz` answers
+   * from the moment the server listens; `/readyz` is 503 until the modules run.
+   */
   async start(): Promise<string> {
     const app = createApp({
       logger: this.logger,
@@ -139,16 +170,88 @@ export class Gateway {
       this.server!.once('error', reject);
       this.server!.listen(this.current.server.port, this.current.server.host, () => resolve());
     });
-    // Connect now so a wrong REDIS_URL shows in the log at start, but do not refuse to start:
-    // /readyz reports the outage and the connection keeps retrying.
-    this.stores.connect().catch((err: Error) => this.logger.warn('redis not reachable yet; retrying', { error: err.message }));
+    this.logger.info('heat-gateway listening', { url: this.url, strategy: this.current.strategy.name });
+    this.warnAboutMissingConfig();
     for (const module of this.modules) {
-      await module.start?.();
+      // A module that meets a Redis outage while starting waits for Redis and starts again
+      // (module starts are idempotent); anything else is a real failure.
+      for (;;) {
+        await this.waitForRedis();
+        if (this.stopping) return this.url;
+        try {
+          await module.start?.();
+          break;
+        } catch (err) {
+          if (this.stopping || !isRedisUnavailable(err)) throw err;
+          this.logger.warn('Redis went away while a module started; waiting for it', { module: module.name, error: (err as Error).message });
+        }
+      }
       this.started.push(module);
     }
+    this.modulesStarted = true;
+    this.startTombstoneSweep();
     this.unsubscribe = this.options.watcher?.subscribe((next) => this.applyConfig(next));
-    this.logger.info('heat-gateway listening', { url: this.url, strategy: this.current.strategy.name });
+    this.logger.info('heat-gateway ready', { url: this.url, strategy: this.current.strategy.name });
     return this.url;
+  }
+
+  /**
+   * Purges tombstones older than feed.tombstoneTtlMs, every tenth of the TTL (at most every
+   * minute). Every replica sweeps; a sweep is idempotent and cheap when nothing expired.
+   */
+  private startTombstoneSweep(): void {
+    const sweep = () => {
+      const ttlMs = this.current.feed.tombstoneTtlMs;
+      this.store.tombstones.purge(this.now() - ttlMs).then(
+        (purged) => purged > 0 && this.logger.debug('purged expired tombstones', { purged }),
+        (err: Error) => isRedisUnavailable(err) || this.logger.warn('tombstone sweep failed; the next one retries', { error: err.message }),
+      );
+    };
+    this.sweepTimer = setInterval(sweep, Math.max(1_000, Math.min(60_000, this.current.feed.tombstoneTtlMs / 10)));
+    this.sweepTimer.unref();
+    sweep();
+  }
+
+  /** What an operator most likely forgot: tokens (every route 401) and backends (empty cache). */
+  private warnAboutMissingConfig(): void {
+    if (this.current.auth.tokens.length === 0) {
+      this.logger.warn(
+        'no auth.tokens are configured: every /v1 and /admin route answers 401; add tokens under auth.tokens (role client for Conductor, admin for operators, backend for push ingest)',
+      );
+    }
+    if (this.current.backends.length === 0) {
+      this.logger.warn(
+        'no backends are configured: the cache stays empty; add backends[] (kind heat with keystone credentials, or kind deltacloud), see config/default.yaml',
+      );
+    }
+  }
+
+  /** Resolves once Redis answers PING (or stop() was called), logging every few seconds while it waits. */
+  private async waitForRedis(): Promise<void> {
+    let nextLogAt = 0;
+    for (;;) {
+      if (this.stopping) return;
+      try {
+        await this.stores.ping();
+        if (nextLogAt > 0) this.logger.info('Redis answers; starting', { redis: this.redisUrlForLogs });
+        return;
+      } catch (err) {
+        if (Date.now() >= nextLogAt) {
+          this.logger.warn(
+            `waiting for Redis at ${this.redisUrlForLogs} (set redis.url in the config file, or REDIS_URL); /healthz is up, /readyz answers 503 until Redis answers`,
+            { error: (err as Error).message },
+          );
+          nextLogAt = Date.now() + 5_000;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 250);
+        this.wakeWait = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
   }
 
   get url(): string {
@@ -181,26 +284,55 @@ export class Gateway {
     }
   }
 
-  /** Graceful stop: stop accepting, stop modules, let requests finish (bounded), close Redis. */
+  /**
+   * Graceful stop within server.shutdownGraceMs whatever Redis does: stop accepting, stop
+   * modules, let requests finish; at the deadline, close what is left (connections, modules
+   * still waiting on Redis) and disconnect Redis.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      const graceMs = this.current.server.shutdownGraceMs;
+      const deadline = Date.now() + graceMs;
+      this.wakeWait?.();
+      clearInterval(this.sweepTimer);
       this.unsubscribe?.();
       const server = this.server;
       const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
       server?.closeIdleConnections();
-      for (const module of [...this.started].reverse()) {
-        try {
-          await module.stop?.();
-        } catch (err) {
-          this.logger.error('module failed to stop', { module: module.name, error: (err as Error).message });
+      const modules = (async () => {
+        for (const module of [...this.started].reverse()) {
+          try {
+            await module.stop?.();
+          } catch (err) {
+            this.logger.error('module failed to stop', { module: module.name, error: (err as Error).message });
+          }
         }
+      })();
+      // Keep a little of the grace period to close Redis connections politely.
+      const closeMs = Math.min(500, graceMs / 4);
+      if (!(await settlesWithin(modules, deadline - closeMs - Date.now()))) {
+        this.logger.warn('modules did not stop within server.shutdownGraceMs; abandoning their work (it is retried elsewhere)', { graceMs });
+        // Whatever still waits on Redis (BullMQ closing, an XREADGROUP) fails now.
+        this.stores.disconnectAll();
       }
-      const grace = setTimeout(() => server?.closeAllConnections(), this.current.server.shutdownGraceMs);
-      await closed;
-      clearTimeout(grace);
-      await this.stores.close();
+      if (!(await settlesWithin(closed, deadline - closeMs - Date.now()))) server?.closeAllConnections();
+      await this.stores.close(Math.max(10, deadline - Date.now()));
       this.logger.info('heat-gateway stopped');
     })();
     return this.stopping;
   }
+}
+
+/** True when `work` settled within `ms` (it keeps running otherwise). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms)))),
+  ]);
+  clearTimeout(timer);
+  return settled;
 }

@@ -67,11 +67,12 @@ class CachedPoll extends ScheduledStrategy<Options, typeof jobs> {
 
   protected async tick(): Promise<void> {
     for (const heat of this.ctx.sources.deployments()) {
-      const due = await this.ctx.scheduler.takeDue(this.dueSet(heat.backendId), this.ctx.now(), { limit: 5_000, leaseMs: 60_000 });
-      for (const member of due) {
-        if (member === LIST) await this.enqueue('list', { backend: heat.backendId }, heat.backendId);
-        else await this.enqueue('stack', { backend: heat.backendId, stack: member }, `${heat.backendId}.${member}`);
-      }
+      const backend = heat.backendId;
+      const due = await this.ctx.scheduler.takeDue(this.dueSet(backend), this.ctx.now(), { limit: 5_000, leaseMs: 60_000 });
+      await this.dispatchAll(this.dueSet(backend), [
+        ...due.filter((m) => m === LIST).map((member) => ({ member, job: 'list' as const, data: { backend }, key: backend })),
+        ...due.filter((m) => m !== LIST).map((member) => ({ member, job: 'stack' as const, data: { backend, stack: member }, key: `${backend}.${member}` })),
+      ]);
     }
   }
 
@@ -122,6 +123,9 @@ class CachedPoll extends ScheduledStrategy<Options, typeof jobs> {
       } else if (!cached || isInProgress(cached.status)) {
         const result = await this.sync.syncDeployment(heat, stack);
         fast = result?.transitional ?? true;
+        // Still unknown after showing it: already deleted (a purged tombstone, or a stack
+        // deleted before we ever saw it). Nothing to poll.
+        if (!cached && !(await store.getDeployment(stack.id))) forget = true;
         // A stack seen for the first time and already steady takes a random phase in the
         // interval, so a gateway starting on many stacks does not poll them all at once.
         if (!cached && !fast) phaseMs = Math.random() * options.intervalMs;

@@ -61,9 +61,8 @@ class DeltacloudPoll extends ScheduledStrategy<Options, typeof jobs> {
   }
 
   protected async tick(): Promise<void> {
-    for (const backend of await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), { limit: 1_000, leaseMs: 60_000 })) {
-      await this.enqueue('list', { backend }, backend);
-    }
+    const due = await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), { limit: 1_000, leaseMs: 60_000 });
+    await this.dispatchAll(this.dueSet(), due.map((backend) => ({ member: backend, job: 'list' as const, data: { backend }, key: backend })));
   }
 
   /** One listing of one backend. */

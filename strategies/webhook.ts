@@ -69,15 +69,11 @@ class Webhook extends ScheduledStrategy<Options, typeof jobs> {
   }
 
   protected async tick(): Promise<void> {
-    for (const member of await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), { limit: 1_000, leaseMs: 120_000 })) {
-      if (member.startsWith(SUBSCRIBE)) {
-        const backend = member.slice(SUBSCRIBE.length);
-        await this.enqueue('subscribe', { backend }, backend);
-      } else if (member.startsWith(RESYNC)) {
-        const backend = member.slice(RESYNC.length);
-        await this.enqueue('resync', { backend }, backend);
-      }
-    }
+    const due = await this.ctx.scheduler.takeDue(this.dueSet(), this.ctx.now(), { limit: 1_000, leaseMs: 120_000 });
+    await this.dispatchAll(this.dueSet(), [
+      ...due.filter((m) => m.startsWith(SUBSCRIBE)).map((member) => ({ member, job: 'subscribe' as const, data: { backend: member.slice(SUBSCRIBE.length) }, key: member.slice(SUBSCRIBE.length) })),
+      ...due.filter((m) => m.startsWith(RESYNC)).map((member) => ({ member, job: 'resync' as const, data: { backend: member.slice(RESYNC.length) }, key: member.slice(RESYNC.length) })),
+    ]);
   }
 
   /** (Re)subscribes the ingest URL, schedules the renewal at half the TTL, then resyncs. */

@@ -33,13 +33,25 @@ export const stateSchema = z
   .enum(INSTANCE_STATES, { error: `must be one of ${INSTANCE_STATES.join(', ')}` })
   .describe('Only instances in this canonical state');
 
-export const deploymentsQuery = z.object({ limit, cursor: pageCursor.optional() }).strict();
-export const deploymentInstancesQuery = z.object({ limit, cursor: pageCursor.optional(), state: stateSchema.optional() }).strict();
+const include = z
+  .enum(['deleted'], { error: 'must be "deleted" (also list tombstones: deleted deployments, vanished instances)' })
+  .describe('`deleted`: also list tombstones (deleted deployments, vanished instances) kept for feed.tombstoneTtlMs');
+
+const stackStatus = z
+  .string()
+  .regex(/^[A-Z][A-Z_]{0,63}$/, 'must be a Heat stack status such as CREATE_COMPLETE or DELETE_COMPLETE')
+  .describe('Only deployments with this raw Heat stack status (DELETE_COMPLETE lists deleted ones)');
+
+export const deploymentsQuery = z.object({ limit, cursor: pageCursor.optional(), status: stackStatus.optional(), include: include.optional() }).strict();
+export const deploymentInstancesQuery = z
+  .object({ limit, cursor: pageCursor.optional(), state: stateSchema.optional(), include: include.optional() })
+  .strict();
 export const instancesQuery = z
   .object({
     limit,
     cursor: pageCursor.optional(),
     state: stateSchema.optional(),
+    include: include.optional(),
     deploymentId: idSchema.describe('Only instances of this deployment').optional(),
   })
   .strict();
@@ -67,8 +79,10 @@ export const metaSchema = z.object({
   strategy: z.string().describe('Strategy that served the read'),
   observedAt: z.string().nullable().describe('Oldest observedAt among the served documents (null when none)'),
   ageMs: z.number().int().describe('now - observedAt, in ms'),
-  stale: z.boolean().describe("The strategy could not refresh, or ageMs exceeds the strategy's staleness bound"),
-  staleReason: z.string().optional(),
+  stale: z
+    .boolean()
+    .describe("The strategy's last attempt to refresh this scope failed, or ageMs exceeds the strategy's staleness bound (tombstones never age)"),
+  staleReason: z.string().optional().describe('Why the read is stale'),
 });
 
 const one = <T extends z.ZodType>(data: T) => z.object({ data, meta: metaSchema });

@@ -58,7 +58,7 @@ export function packageVersion(): string {
  * `/healthz` and `/readyz`.
  */
 export function createConductorApiModule(deps: ModuleDeps, strategies: ActiveStrategy, options: ConductorApiOptions = {}): GatewayModule {
-  const reads = new ReadResponder({ logger: deps.logger, metrics: deps.metrics, now: deps.now }, strategies);
+  const reads = new ReadResponder({ config: deps.config, logger: deps.logger, metrics: deps.metrics, now: deps.now }, strategies);
   // Reads have their own auto-pipelined connection (the store layer's `reads`).
   const store = deps.stores.reads;
   const feed = deps.stores.feed;
@@ -101,23 +101,27 @@ export function createConductorApiModule(deps: ModuleDeps, strategies: ActiveStr
       api.route({
         method: 'get', path: '/v1/instances', tag: 'reads', auth: ['client'],
         summary: 'Instances, in id order, paged',
+        description: 'Vanished instances (tombstones, kept for feed.tombstoneTtlMs) are left out unless `state=vanished` or `include=deleted`.',
         query: instancesQuery,
         responses: { 200: { description: 'A page of instances', schema: instanceListResponse }, 304: notModified },
         handler: async ({ query, req, res }) => {
           const fresh = await reads.beforeRead(query.deploymentId === undefined ? { kind: 'instances' } : { kind: 'instances', deploymentId: query.deploymentId });
-          const page = await store.listInstancesForServe(query);
-          reads.sendPage(req, res, 'instances', page, fresh);
+          const { include, ...rest } = query;
+          const page = await store.listInstancesForServe({ ...rest, includeDeleted: include === 'deleted' });
+          reads.sendPage(req, res, 'instances', page, fresh, query.deploymentId);
         },
       });
 
       api.route({
         method: 'get', path: '/v1/deployments', tag: 'reads', auth: ['client'],
         summary: 'Deployments (Heat stacks), in id order, paged',
+        description: 'Deleted deployments (tombstones, kept for feed.tombstoneTtlMs) are left out unless `status=DELETE_COMPLETE` or `include=deleted`.',
         query: deploymentsQuery,
         responses: { 200: { description: 'A page of deployments', schema: deploymentListResponse }, 304: notModified },
         handler: async ({ query, req, res }) => {
           const fresh = await reads.beforeRead({ kind: 'deployments' });
-          reads.sendPage(req, res, 'deployments', await store.listDeploymentsForServe(query), fresh);
+          const { include, ...rest } = query;
+          reads.sendPage(req, res, 'deployments', await store.listDeploymentsForServe({ ...rest, includeDeleted: include === 'deleted' }), fresh);
         },
       });
 
@@ -148,11 +152,12 @@ export function createConductorApiModule(deps: ModuleDeps, strategies: ActiveStr
         },
         handler: async ({ params, query, req, res }) => {
           const fresh = await reads.beforeRead({ kind: 'instances', deploymentId: params.id });
-          const page = await store.listInstancesForServe({ ...query, deploymentId: params.id });
+          const { include, ...rest } = query;
+          const page = await store.listInstancesForServe({ ...rest, deploymentId: params.id, includeDeleted: include === 'deleted' });
           if (page.items.length === 0 && query.cursor === undefined && !(await store.deploymentKnown(params.id))) {
             throw absent(fresh, `no deployment '${params.id}' in the cache; list them with GET /v1/deployments`);
           }
-          reads.sendPage(req, res, 'instances', page, fresh);
+          reads.sendPage(req, res, 'instances', page, fresh, params.id);
         },
       });
 

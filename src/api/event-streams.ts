@@ -69,6 +69,12 @@ export class EventStreams {
         retryAfterSeconds: 5,
       });
     }
+    if (res.req.method === 'HEAD') {
+      // A HEAD has no body to stream: answer the headers and end, instead of holding a
+      // stream slot and a Redis connection open forever for a response that never ends.
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' }).end();
+      return;
+    }
     // Resolve "from now" to a concrete cursor once, so the first blocking read cannot skip
     // an event appended between connect and read.
     let from = after ?? (await this.deps.feed.info()).lastGeneratedCursor;

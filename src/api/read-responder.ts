@@ -1,12 +1,15 @@
 /**
- * Serves cache reads: asks the active strategy first (`beforeRead`), then answers with the
+ * Serves cache reads: asks the strategies first (`beforeRead`: the owning backend's, or each
+ * one in use for a read across backends), then answers with the
  * stored JSON spliced into `{"data":…,"meta":…}` by string concatenation — documents are
  * never parsed or re-serialized on the way out. Computes `meta`, the weak ETag and 304s.
  */
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { RefreshFailure } from '../store/refresh-health.js';
 import type { ServedDoc, ServedPage } from '../store/state-store.js';
 import type { ReadTarget, Strategy } from '../strategy/strategy.js';
 import type { ActiveStrategy } from './active-strategy.js';
@@ -18,6 +21,10 @@ export interface Freshness {
   staleAfterMs: number;
   failed: boolean;
   reason: string | undefined;
+  /** The strategies asked (failures recorded by others say nothing). */
+  strategies: ReadonlySet<string>;
+  /** Backends configured now (failures recorded for others say nothing). */
+  backends: ReadonlySet<string>;
   /** A read across backends on different strategies: each backend's bound and strategy. */
   bounds?: Map<string, { staleAfterMs: number; strategy: string }>;
 }
@@ -48,16 +55,23 @@ export function ifNoneMatchHits(header: string | undefined, etag: string): boole
   return false;
 }
 
+export interface ReadResponderDeps {
+  config: () => Config;
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+}
+
 export class ReadResponder {
   constructor(
-    private readonly deps: { logger: Logger; metrics: Metrics; now: () => number },
+    private readonly deps: ReadResponderDeps,
     private readonly strategies: ActiveStrategy,
   ) {}
 
   /**
    * Lets the strategies refresh (on-demand fetches here); never throws. A read across
    * backends on different strategies combines them: stale if any part failed (the reason
-   * names its backends), the tightest staleness bound, and the strategies' names.
+   * names its backends), each backend held to its own bound, and the strategies' names.
    */
   async beforeRead(target: ReadTarget): Promise<Freshness> {
     const parts = await this.strategies.forRead(target);
@@ -75,6 +89,8 @@ export class ReadResponder {
       staleAfterMs: Math.min(...parts.map((p) => (p.backendIds.length === 1 ? p.strategy.staleAfterMs(p.backendIds[0]) : p.strategy.staleAfterMs()))),
       failed: failed.length > 0,
       reason,
+      strategies: new Set(names),
+      backends: new Set(this.deps.config().backends.map((b) => b.id)),
     };
     if (parts.length > 1) {
       fresh.bounds = new Map(parts.flatMap((p) => p.backendIds.map((id) => [id, { staleAfterMs: p.strategy.staleAfterMs(id), strategy: p.strategy.name }] as const)));
@@ -96,46 +112,67 @@ export class ReadResponder {
   /** One document: `{"data":<stored json>,"meta":{…}}`, ETag from id kind + version (+ instanceIds). */
   sendOne(req: Request, res: Response, kind: 'instance' | 'deployment', doc: ServedDoc, fresh: Freshness): void {
     const etag = kind === 'instance' ? `W/"i${doc.version}"` : `W/"d${doc.version}.${shortHash(instanceIdsOf(doc.json))}"`;
-    const meta = this.meta(kind, fresh, doc.observedAtMs, doc.observedAt);
+    const failure = failureOf(fresh, doc.failures ?? new Map(), doc);
+    const meta = this.meta(kind, fresh, doc.observedAtMs, doc.observedAt, { failure, ages: !doc.tombstone });
     this.send(req, res, etag, `{"data":${doc.json},"meta":${meta}}`);
   }
 
-  /** A page: `{"data":[…],"meta":{…},"next":…}`; ETag from every id + version (+ instanceIds) and `next`. */
-  sendPage(req: Request, res: Response, kind: 'instances' | 'deployments', page: ServedPage, fresh: Freshness): void {
+  /**
+   * A page: `{"data":[…],"meta":{…},"next":…}`; ETag from every id + version (+ instanceIds)
+   * and `next`. Tombstones never make a page stale by age (they are never observed again);
+   * a page is stale when a scope it covers failed its last refresh: `deploymentId` for the
+   * instances of one deployment, otherwise every backend (a list spans all of them).
+   */
+  sendPage(req: Request, res: Response, kind: 'instances' | 'deployments', page: ServedPage, fresh: Freshness, deploymentId?: string): void {
     const hash = createHash('sha1');
+    let oldestLive: ServedDoc | undefined;
     let oldest: ServedDoc | undefined;
+    let failure: RefreshFailureText | undefined;
     let data = '';
     for (const item of page.items) {
       hash.update(`${item.id}\u0000${item.version}\u0000`);
       if (kind === 'deployments') hash.update(instanceIdsOf(item.json));
       hash.update('\n');
       if (!oldest || item.observedAtMs < oldest.observedAtMs) oldest = item;
+      if (!item.tombstone && (!oldestLive || item.observedAtMs < oldestLive.observedAtMs)) oldestLive = item;
+      failure ??= failureOf(fresh, page.failures, item);
       data += data === '' ? item.json : `,${item.json}`;
     }
+    if (deploymentId !== undefined) failure ??= describeFailure(fresh, page.failures, `d:${deploymentId}`);
+    else for (const scope of page.failures.keys()) if (scope.startsWith('b:')) failure ??= describeFailure(fresh, page.failures, scope);
     hash.update(`next:${page.next ?? ''}`);
     const etag = `W/"${hash.digest('base64url').slice(0, 22)}"`;
-    const meta = this.meta(kind, fresh, oldest?.observedAtMs, oldest?.observedAt, fresh.bounds && this.staleBackends(page, fresh.bounds));
+    const shown = oldestLive ?? oldest;
+    const across = fresh.bounds ? this.staleBackends(page, fresh.bounds) : undefined;
+    const meta = this.meta(kind, fresh, shown?.observedAtMs, shown?.observedAt, { failure, ages: oldestLive !== undefined, across });
     this.send(req, res, etag, `{"data":[${data}],"meta":${meta},"next":${page.next === null ? 'null' : JSON.stringify(page.next)}}`);
   }
 
-  /** Across backends: each item is held to its own backend's bound; names the backends past theirs. */
+  /** Across backends: each live item is held to its own backend's bound; names the backends past theirs. */
   private staleBackends(page: ServedPage, bounds: NonNullable<Freshness['bounds']>): string | null {
     const now = this.deps.now();
     const late = new Map<string, string>();
     for (const item of page.items) {
-      const bound = item.backendId ? bounds.get(item.backendId) : undefined;
-      if (bound && now - item.observedAtMs > bound.staleAfterMs) late.set(item.backendId!, `${item.backendId} (${bound.strategy}, ${bound.staleAfterMs} ms)`);
+      const bound = item.tombstone ? undefined : bounds.get(item.backendId);
+      if (bound && now - item.observedAtMs > bound.staleAfterMs) late.set(item.backendId, `${item.backendId} (${bound.strategy}, ${bound.staleAfterMs} ms)`);
     }
     return late.size === 0 ? null : `data of backend ${[...late.values()].join(', ')} is older than its strategy's staleness bound`;
   }
 
-  private meta(kind: Kind, fresh: Freshness, observedAtMs: number | undefined, observedAt: string | undefined, acrossBackends?: string | null): string {
+  private meta(
+    kind: Kind,
+    fresh: Freshness,
+    observedAtMs: number | undefined,
+    observedAt: string | undefined,
+    rules: { failure: RefreshFailureText | undefined; ages: boolean; across?: string | null | undefined },
+  ): string {
     const ageMs = observedAtMs === undefined ? 0 : Math.max(0, this.deps.now() - observedAtMs);
-    if (observedAtMs !== undefined) this.deps.metrics.cacheAge.set({ kind }, ageMs / 1_000);
+    if (observedAtMs !== undefined && rules.ages) this.deps.metrics.cacheAge.set({ kind }, ageMs / 1_000);
     let staleReason: string | undefined;
     if (fresh.failed) staleReason = fresh.reason ?? 'the strategy could not refresh before the read';
-    else if (acrossBackends !== undefined) staleReason = acrossBackends ?? undefined;
-    else if (ageMs > fresh.staleAfterMs) staleReason = `ageMs exceeds the strategy's staleness bound (${fresh.staleAfterMs} ms)`;
+    else if (rules.failure !== undefined) staleReason = rules.failure;
+    else if (rules.across !== undefined) staleReason = rules.across ?? undefined;
+    else if (rules.ages && ageMs > fresh.staleAfterMs) staleReason = `ageMs exceeds the strategy's staleness bound (${fresh.staleAfterMs} ms)`;
     return (
       `{"strategy":${fresh.strategyJson},"observedAt":${observedAt === undefined ? 'null' : `"${observedAt}"`},` +
       `"ageMs":${ageMs},"stale":${staleReason !== undefined}${staleReason === undefined ? '' : `,"staleReason":${JSON.stringify(staleReason)}`}}`
@@ -154,4 +191,30 @@ export class ReadResponder {
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.end(body);
   }
+}
+
+type RefreshFailureText = string;
+
+/**
+ * Why `scope` is stale, when its last refresh by the running strategy failed. Failures of
+ * another strategy (switched away from) or of a backend no longer configured say nothing.
+ */
+function describeFailure(fresh: Freshness, failures: ReadonlyMap<string, string>, scope: string): RefreshFailureText | undefined {
+  const json = failures.get(scope);
+  if (!json) return undefined;
+  let failure: RefreshFailure;
+  try {
+    failure = JSON.parse(json) as RefreshFailure;
+  } catch {
+    return undefined;
+  }
+  if (!fresh.strategies.has(failure.strategy) || (scope.startsWith('b:') && !fresh.backends.has(scope.slice(2)))) return undefined;
+  const what = scope.startsWith('b:') ? `backend ${scope.slice(2)}` : `deployment ${scope.slice(2)}`;
+  return `the last refresh of ${what} by ${failure.strategy} failed at ${failure.at}: ${failure.reason}`;
+}
+
+/** The failure that makes one document stale: its deployment's, else its backend's. */
+function failureOf(fresh: Freshness, failures: ReadonlyMap<string, string>, doc: ServedDoc): RefreshFailureText | undefined {
+  if (failures.size === 0) return undefined;
+  return describeFailure(fresh, failures, `d:${doc.deploymentId}`) ?? describeFailure(fresh, failures, `b:${doc.backendId}`);
 }

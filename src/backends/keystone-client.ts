@@ -74,7 +74,12 @@ export function passwordAuthBody(cfg: KeystoneConfig): unknown {
     auth: {
       identity: {
         methods: ['password'],
-        password: { user: { name: cfg.username, domain: { name: cfg.userDomain }, password: cfg.password } },
+        // Keystone v3 names a user by id (unique on its own) or by name within a domain.
+        password: {
+          user: cfg.userId !== undefined
+            ? { id: cfg.userId, password: cfg.password }
+            : { name: cfg.username, domain: { name: cfg.userDomain }, password: cfg.password },
+        },
       },
       scope: { project },
     },

@@ -116,7 +116,9 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
   const gateway = GatewayProcess.start(configFile);
   try {
     report('starting', 0);
-    await waitUntil(async () => (await fetch(`${url}/healthz`)).ok, 30_000, 'the gateway to start', () => gateway.log);
+    // Ready, not only alive: the gateway listens (and /healthz answers) before Redis and its
+    // strategy are up, and an on-demand warm-up read before that would fetch nothing.
+    await waitUntil(async () => (await fetch(`${url}/readyz`)).ok, 30_000, 'the gateway to be ready', () => gateway.log);
     const hook = await fetch(`${url}/v1/webhooks`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKENS.client}`, 'content-type': 'application/json' },

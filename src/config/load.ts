@@ -23,8 +23,43 @@ export function keyOf(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
 }
 
-function problemsOf(error: z.ZodError): { key: string; message: string }[] {
+type EnvOverride = { path: string[]; value: unknown; name: string; raw: string };
+
+/** The override that set `path` (or a key above it), if the value came from the environment. */
+function overrideOf(path: readonly PropertyKey[], overrides: readonly EnvOverride[]): EnvOverride | undefined {
+  const keys = path.map(String);
+  return overrides.find((o) => o.path.length <= keys.length && o.path.every((k, i) => k === keys[i]));
+}
+
+/**
+ * Problems with values that came from an environment variable name the variable (that is
+ * what the operator must fix), say what it holds, and which key it sets.
+ */
+function envProblem(issue: z.core.$ZodIssue, overrides: readonly EnvOverride[]): { key: string; message: string } | undefined {
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = [...issue.path, issue.keys[0] ?? ''].map(String);
+    const o = overrides.find((x) => unknown.every((k, i) => x.path[i] === k));
+    if (!o) return undefined;
+    const where = issue.path.length === 0 ? 'section' : 'key';
+    const known = issue.path.length === 0 ? `; known sections: ${Object.keys(configSchema.shape).join(', ')}` : '';
+    return {
+      key: o.name,
+      message: `names an unknown ${where} '${issue.keys[0]}'${issue.path.length === 0 ? '' : ` under ${keyOf(issue.path)}`} (this comes from the environment, not the config file)${known}; fix or unset the variable`,
+    };
+  }
+  const o = overrideOf(issue.path, overrides);
+  if (!o) return undefined;
+  const sets = keyOf(issue.path);
+  if (issue.code === 'invalid_type') {
+    return { key: o.name, message: `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}, got ${JSON.stringify(o.raw)} (sets ${sets})` };
+  }
+  return { key: o.name, message: `${issue.message} (the variable sets ${sets} and holds ${JSON.stringify(o.raw)})` };
+}
+
+function problemsOf(error: z.ZodError, overrides: readonly EnvOverride[] = []): { key: string; message: string }[] {
   return error.issues.map((issue) => {
+    const fromEnv = envProblem(issue, overrides);
+    if (fromEnv) return fromEnv;
     if (issue.code === 'unrecognized_keys') {
       return {
         key: keyOf([...issue.path, issue.keys[0] ?? '']),
@@ -53,9 +88,9 @@ function camel(segment: string): string {
  * as YAML scalars or flow collections, so `HGW_SERVER__PORT=9000` is a number and
  * `HGW_WEBHOOKS__ALLOW_NETWORKS=[127.0.0.0/8]` a list.
  */
-export function envOverrides(env: NodeJS.ProcessEnv): { path: string[]; value: unknown; name: string }[] {
-  const out: { path: string[]; value: unknown; name: string }[] = [];
-  if (env.REDIS_URL) out.push({ path: ['redis', 'url'], value: env.REDIS_URL, name: 'REDIS_URL' });
+export function envOverrides(env: NodeJS.ProcessEnv): EnvOverride[] {
+  const out: EnvOverride[] = [];
+  if (env.REDIS_URL) out.push({ path: ['redis', 'url'], value: env.REDIS_URL, name: 'REDIS_URL', raw: env.REDIS_URL });
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || raw === undefined) continue;
     const path = name.slice(ENV_PREFIX.length).split('__').filter(Boolean).map(camel);
@@ -66,7 +101,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): { path: string[]; value: u
     } catch {
       // Not YAML: keep the raw string and let the schema judge it.
     }
-    out.push({ path, value, name });
+    out.push({ path, value, name, raw });
   }
   return out;
 }
@@ -91,9 +126,10 @@ export function parseConfig(doc: unknown, source = 'config', env: NodeJS.Process
     throw new ConfigError(source, [{ key: '(top level)', message: 'must be a YAML mapping of sections (server, redis, …)' }]);
   }
   const merged = structuredClone((doc ?? {}) as Record<string, unknown>);
-  for (const o of envOverrides(env)) setPath(merged, o.path, o.value);
+  const overrides = envOverrides(env);
+  for (const o of overrides) setPath(merged, o.path, o.value);
   const result = configSchema.safeParse(merged);
-  if (!result.success) throw new ConfigError(source, problemsOf(result.error));
+  if (!result.success) throw new ConfigError(source, problemsOf(result.error, overrides));
   return result.data;
 }
 

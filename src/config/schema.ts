@@ -98,7 +98,10 @@ export const heatBackendSchema = z
     keystone: z
       .object({
         url: httpUrl('keystone.url'),
-        username: z.string().min(1),
+        /** The user by name (with userDomain)… */
+        username: z.string().min(1).optional(),
+        /** …or by id, as Keystone v3 allows (then userDomain is not used). */
+        userId: z.string().min(1).optional(),
         password: z.string().min(1),
         userDomain: z.string().min(1).default('Default'),
         projectId: z.string().min(1).optional(),
@@ -112,6 +115,10 @@ export const heatBackendSchema = z
       .refine((k) => k.projectId !== undefined || k.projectName !== undefined, {
         message: 'set projectId, or projectName (with projectDomain)',
         path: ['projectId'],
+      })
+      .refine((k) => (k.username === undefined) !== (k.userId === undefined), {
+        message: 'name the user by username (with userDomain) or by userId, exactly one of them',
+        path: ['username'],
       })
       .optional(),
     /** Fixed orchestration endpoint (…/v1/<tenant_id>) plus token, instead of Keystone. */
@@ -220,6 +227,11 @@ export const feedSchema = z
     maxLength: z.number().int().min(100).max(1_000_000_000).default(1_000_000),
     /** Events older than this are trimmed. @defaultValue 7 days */
     maxAgeMs: durationMs(MINUTE, 365 * DAY).default(7 * DAY),
+    /**
+     * How long a deleted deployment or vanished instance stays readable (listed only on
+     * request: ?state=vanished, ?status=DELETE_COMPLETE, ?include=deleted). @defaultValue 86400000 (24 h)
+     */
+    tombstoneTtlMs: durationMs(SECOND, 365 * DAY).default(DAY),
   })
   .strict();
 

@@ -5,6 +5,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { GatewayError, InputError, RateLimitError, UnavailableError, UpstreamError, type FieldProblem } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { asRedisUnavailable } from '../redis/redis-errors.js';
 
 export const PROBLEM_TYPE_BASE = 'https://heat-gateway.dev/problems/';
 
@@ -24,7 +25,16 @@ export function sendProblem(res: Response, problem: Problem): void {
 }
 
 /** body-parser error types (express.json) → problems. */
-function bodyParserProblem(err: { type?: string; status?: number; limit?: number; message?: string }): Problem | undefined {
+function bodyParserProblem(err: { type?: string; status?: number; limit?: number; message?: string; code?: string }): Problem | undefined {
+  if (err.type === undefined && err.status === 400 && typeof err.code === 'string' && /^(Z_|ERR__ERROR)/.test(err.code)) {
+    // zlib/brotli could not inflate the body: the Content-Encoding does not match the bytes.
+    return {
+      status: 400,
+      title: 'Malformed body encoding',
+      detail: 'the request body could not be decompressed as its Content-Encoding says; send it uncompressed or correctly encoded',
+      errors: [{ path: 'headers.content-encoding', message: 'must match how the body is encoded (gzip, deflate, br or identity)' }],
+    };
+  }
   switch (err.type) {
     case 'entity.too.large':
       return {
@@ -40,6 +50,12 @@ function bodyParserProblem(err: { type?: string; status?: number; limit?: number
         errors: [{ path: 'body', message: 'must be valid JSON' }],
       };
     case 'encoding.unsupported':
+      return {
+        status: 415,
+        title: 'Unsupported media type',
+        detail: 'the Content-Encoding is not supported; send the body uncompressed, or as gzip, deflate or br',
+        errors: [{ path: 'headers.content-encoding', message: 'must be one of identity, gzip, deflate, br' }],
+      };
     case 'charset.unsupported':
       return { status: 415, title: 'Unsupported media type', detail: 'send the body as UTF-8 JSON (Content-Type: application/json)' };
     case 'request.aborted':
@@ -77,13 +93,14 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
         errors: [{ path: 'params', message: 'must be valid percent-encoded UTF-8' }],
       };
     } else {
-      problem = bodyParserProblem(err as object) ?? {
+      problem = bodyParserProblem(err as object) ?? redisProblem(err, res) ?? clientProblem(err) ?? {
         status: 500,
         title: 'Internal error',
         detail: 'the gateway failed to handle this request; the error was logged',
       };
     }
-    if (problem.status >= 500) {
+    // 503s are outages of a dependency that its own component already logs (once, not per request).
+    if (problem.status >= 500 && problem.status !== 503) {
       logger.error('request failed', {
         method: req.method,
         path: req.path,
@@ -93,6 +110,25 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
     }
     sendProblem(res, problem);
   };
+}
+
+/** A Redis outage, wherever it surfaced: 503 with Retry-After (src/redis/redis-errors.ts decides). */
+function redisProblem(err: unknown, res: Response): Problem | undefined {
+  const unavailable = asRedisUnavailable(err);
+  if (!unavailable) return undefined;
+  res.setHeader('Retry-After', String(unavailable.retryAfterSeconds ?? 1));
+  return { status: 503, title: unavailable.title, detail: unavailable.message };
+}
+
+/**
+ * Errors from the HTTP stack (body-parser, express, http-errors) that say the client is at
+ * fault carry a 4xx `status` and `expose: true`; they stay 4xx, with their own message.
+ */
+function clientProblem(err: unknown): Problem | undefined {
+  const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
+  const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+  if (status === undefined || status < 400 || status > 499 || e.expose !== true) return undefined;
+  return { status, title: status === 415 ? 'Unsupported media type' : 'Invalid request', detail: String(e.message ?? 'the request was refused') };
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {

@@ -108,7 +108,16 @@ export class Metrics implements BackendObserver {
   });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'hgw_process_' });
+    if (options.defaultMetrics !== false) {
+      // prom-client's default metrics already start with process_ / nodejs_: prefix them once
+      // (hgw_process_cpu_seconds_total, not hgw_process_process_…).
+      collectDefaultMetrics({ register: this.registry, prefix: 'hgw_' });
+      // These three are gauges named *_total, which Prometheus reserves for counters
+      // (promtool refuses them); the same counts by type remain (hgw_nodejs_active_handles…).
+      for (const name of ['hgw_nodejs_active_handles_total', 'hgw_nodejs_active_requests_total', 'hgw_nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(name);
+      }
+    }
   }
 
   /** BackendObserver: the backend clients report every attempt here. */

@@ -9,6 +9,11 @@ import type { Logger } from '../log/logger.js';
 export interface RedisFactoryOptions {
   url: string;
   connectTimeoutMs: number;
+  /**
+   * Longest a command on a non-blocking connection waits for its reply (redis.pingTimeoutMs):
+   * a Redis that accepts connections but does not answer fails requests instead of hanging them.
+   */
+  commandTimeoutMs: number;
   logger: Logger;
 }
 
@@ -19,8 +24,6 @@ export interface ConnectionOptions {
    * @defaultValue false
    */
   blocking?: boolean;
-  /** Connect now rather than at the first command. @defaultValue false */
-  eager?: boolean;
   /**
    * ioredis auto-pipelining: commands issued in the same event-loop tick go out in one
    * write. For connections serving many small concurrent reads. @defaultValue false
@@ -43,17 +46,24 @@ export class RedisFactory {
   /** A new connection named for logs (`CLIENT LIST` shows the name too). */
   create(name: string, opts: ConnectionOptions = {}): Redis {
     if (this.closed) throw new Error(`RedisFactory is closed; cannot open '${name}'`);
+    const blocking = opts.blocking ?? false;
     const base: RedisOptions = {
       connectionName: `hgw:${name}`,
       connectTimeout: this.options.connectTimeoutMs,
-      lazyConnect: !opts.eager,
-      // Requests made while Redis is down fail fast instead of piling up in memory;
-      // readiness reports the outage and callers answer 503.
-      maxRetriesPerRequest: opts.blocking ? null : 1,
-      enableOfflineQueue: true,
+      // Non-blocking connections fail fast: while Redis is away a command is refused at once
+      // (no offline queue, no retry, a reply deadline), so a request answers 503 within
+      // about redis.pingTimeoutMs instead of waiting on the reconnect backoff. They connect
+      // at once because a lazy connection without an offline queue refuses its first command.
+      // Blocking connections (BullMQ workers, XREADGROUP) wait for Redis instead, as BullMQ
+      // requires (`maxRetriesPerRequest: null`); shutdown disconnects them.
+      lazyConnect: blocking,
+      maxRetriesPerRequest: blocking ? null : 0,
+      enableOfflineQueue: blocking,
+      ...(blocking ? {} : { commandTimeout: this.options.commandTimeoutMs }),
       enableAutoPipelining: opts.autoPipelining ?? false,
       ...(opts.resp2 ? { protocol: 2 as const } : {}),
-      retryStrategy: (times) => Math.min(50 * 2 ** times, 2_000),
+      // Reconnect quickly: polls and deliveries resume within half a second of Redis returning.
+      retryStrategy: (times) => Math.min(50 * times, 500),
     };
     const redis = new Redis(this.options.url, base);
     const log = this.options.logger.child({ redis: name });
@@ -77,19 +87,34 @@ export class RedisFactory {
     return this.connections.size;
   }
 
-  /** Closes every connection: QUIT when possible, disconnect otherwise. */
-  async closeAll(): Promise<void> {
+  /**
+   * Closes every connection: QUIT when possible, disconnect otherwise, and disconnect
+   * whatever has not closed within `timeoutMs` (a Redis that stopped answering).
+   */
+  async closeAll(timeoutMs = 1_000): Promise<void> {
     this.closed = true;
-    await Promise.all(
-      [...this.connections].map(async (redis) => {
-        try {
-          if (redis.status === 'ready') await redis.quit();
-          else redis.disconnect();
-        } catch {
-          redis.disconnect();
-        }
-      }),
-    );
+    const all = [...this.connections];
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(
+        all.map(async (redis) => {
+          try {
+            if (redis.status === 'ready') await redis.quit();
+            else redis.disconnect();
+          } catch {
+            redis.disconnect();
+          }
+        }),
+      ),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    for (const redis of all) if (redis.status !== 'end') redis.disconnect();
     this.connections.clear();
+  }
+
+  /** Disconnects every connection at once (shutdown past its grace period). */
+  disconnectAll(): void {
+    for (const redis of this.connections) redis.disconnect();
   }
 }

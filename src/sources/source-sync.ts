@@ -4,10 +4,13 @@
  * read everything a backend knows, refresh one instance. Each applies what it read with
  * {@link applyListing} and counts the outcome per strategy and backend.
  */
+import { stackIdOf } from '../backends/heat-client.js';
+import { UpstreamError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { isInProgress, TRANSITIONAL_STATES } from '../model/states.js';
 import type { InstanceObservation } from '../model/types.js';
+import type { RefreshScope } from '../store/refresh-health.js';
 import type { StateStore } from '../store/state-store.js';
 import { applyListing, type AppliedListing } from './apply-listing.js';
 import { isDeploymentSource, type DeploymentSource, type InstanceSource, type Listing, type ReadOptions, type SourceScope, type StackSummary } from './instance-source.js';
@@ -53,14 +56,27 @@ export class SourceSync {
     this.deps.metrics.pollRuns.inc({ strategy: this.strategy, backend, outcome });
   }
 
-  /** Runs one backend read; a failure is counted as an `error` run before it propagates. */
-  private async read<T>(backend: string, fetch: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one backend read; a failure is counted as an `error` run and, when it refreshes a
+   * scope, recorded as that scope's last attempt (reads of it turn stale at once) before it
+   * propagates. A 404 is an answer, not a failure.
+   */
+  private async read<T>(backend: string, scope: RefreshScope | undefined, fetch: () => Promise<T>): Promise<T> {
     try {
       return await fetch();
     } catch (err) {
       this.record(backend, 'error');
+      if (scope && !(err instanceof UpstreamError && err.upstreamStatus === 404)) {
+        // Redis may be away too; the failure is then moot (reads answer 503).
+        await this.deps.store.refreshHealth.failed(scope, this.strategy, (err as Error).message).catch(() => undefined);
+      }
       throw err;
     }
+  }
+
+  /** The scope was refreshed: reads of it are no longer stale for a failure. */
+  private refreshed(scope: RefreshScope): Promise<void> {
+    return this.deps.store.refreshHealth.succeeded(scope);
   }
 
   private async apply(listing: Listing, observedAtMs: number): Promise<AppliedListing> {
@@ -76,7 +92,7 @@ export class SourceSync {
   /** Lists every deployment of a backend; one that just left the list is shown once. */
   async syncDeploymentList(source: DeploymentSource): Promise<StackSummary[]> {
     const observedAtMs = this.deps.now();
-    const { listing, stacks } = await this.read(source.backendId, () => source.listDeployments());
+    const { listing, stacks } = await this.read(source.backendId, { backendId: source.backendId }, () => source.listDeployments());
     const { missedOnce } = await this.apply(listing, observedAtMs);
     // A stack that just left the list is shown once: Heat says at once whether it was deleted.
     for (const id of missedOnce) {
@@ -85,6 +101,7 @@ export class SourceSync {
         this.deps.logger.debug('could not confirm a missing stack; the next listing will', { backend: source.backendId, stack: id, error: err.message }),
       );
     }
+    await this.refreshed({ backendId: source.backendId });
     this.record(source.backendId, 'ok');
     return stacks;
   }
@@ -92,8 +109,9 @@ export class SourceSync {
   /** One deployment's instances (a full listing of it). */
   async syncDeploymentInstances(source: DeploymentSource, stack: StackSummary['ref'], status?: string | null): Promise<StackSyncResult> {
     const observedAtMs = this.deps.now();
-    const listing = await this.read(source.backendId, () => source.listDeploymentInstances(stack));
+    const listing = await this.read(source.backendId, { deploymentId: stack.id }, () => source.listDeploymentInstances(stack));
     await this.apply(listing, observedAtMs);
+    await this.refreshed({ deploymentId: stack.id });
     this.record(source.backendId, 'ok');
     const instances = listing.instances ?? [];
     return { stack, instances, transitional: isInProgress(status) || instances.some((i) => TRANSITIONAL_STATES.has(i.state)) };
@@ -102,10 +120,17 @@ export class SourceSync {
   /** Shows one deployment and lists its instances; null when the backend no longer knows it. */
   async syncDeployment(source: DeploymentSource, stack: StackSummary['ref'] | string): Promise<StackSyncResult | null> {
     const observedAtMs = this.deps.now();
-    const { listing, stack: shown } = await this.read(source.backendId, () => source.showDeployment(stack));
+    const scope = { deploymentId: typeof stack === 'string' ? stackIdOf(stack) : stack.id };
+    const { listing, stack: shown } = await this.read(source.backendId, scope, () => source.showDeployment(stack));
     await this.apply(listing, observedAtMs);
-    if (!shown) return null;
-    if (listing.instancesGoneOf) return { stack: shown.ref, instances: [], transitional: false };
+    if (!shown) {
+      await this.refreshed(scope);
+      return null;
+    }
+    if (listing.instancesGoneOf) {
+      await this.refreshed({ deploymentId: shown.ref.id });
+      return { stack: shown.ref, instances: [], transitional: false };
+    }
     return this.syncDeploymentInstances(source, shown.ref, shown.status);
   }
 
@@ -123,15 +148,18 @@ export class SourceSync {
   /** Reads one scope of a source and applies what it proves. */
   async syncScope(source: InstanceSource, scope: SourceScope, options: ReadOptions = {}): Promise<void> {
     const observedAtMs = this.deps.now();
-    const listings = await this.read(source.backendId, () => source.list(scope, options));
+    // A Deltacloud read is always the whole backend's listing, whatever the scope asked.
+    const refreshScope: RefreshScope = 'deploymentId' in scope && source.kind !== 'deltacloud' ? { deploymentId: scope.deploymentId } : { backendId: source.backendId };
+    const listings = await this.read(source.backendId, refreshScope, () => source.list(scope, options));
     for (const listing of listings) await this.apply(listing, observedAtMs);
+    await this.refreshed(refreshScope);
     this.record(source.backendId, 'ok');
   }
 
   /** Refreshes one instance the cache knows (or tries to find it). */
   async syncInstance(source: InstanceSource, instanceId: string, known: { deploymentId: string; deploymentName?: string } | null, options: ReadOptions = {}): Promise<void> {
     const observedAtMs = this.deps.now();
-    const listings = await this.read(source.backendId, () => source.show(instanceId, known, options));
+    const listings = await this.read(source.backendId, undefined, () => source.show(instanceId, known, options));
     for (const listing of listings ?? []) await this.apply(listing, observedAtMs);
     if (listings) this.record(source.backendId, 'ok');
   }

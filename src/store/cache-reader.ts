@@ -27,6 +27,15 @@ export interface PageRequest {
 export interface InstanceQuery extends PageRequest {
   deploymentId?: string;
   state?: InstanceState;
+  /** Serve vanished instances (tombstones) too; a `state` filter always includes them. @defaultValue false */
+  includeDeleted?: boolean;
+}
+
+export interface DeploymentQuery extends PageRequest {
+  /** Only deployments with this raw Heat stack status (DELETE_COMPLETE lists tombstones). */
+  status?: string;
+  /** Serve deleted deployments (tombstones) too. @defaultValue false */
+  includeDeleted?: boolean;
 }
 
 /** A page of served documents (JSON strings) and the cursor of the next page. */
@@ -48,15 +57,28 @@ export interface ServedDoc {
   observedAtMs: number;
   /** observedAt, ISO-8601 exactly as in the document. */
   observedAt: string;
-  /** The backend it was observed from (its owner); list pages only. */
-  backendId?: string;
+  /** A deleted deployment or vanished instance, kept for feed.tombstoneTtlMs. */
+  tombstone: boolean;
+  /** The backend it was observed from. */
+  backendId: string;
+  /** Its deployment (an instance's deploymentId; a deployment's own id). */
+  deploymentId: string;
+  /**
+   * Last refresh failures (JSON, see RefreshHealth) of the scopes this document belongs to,
+   * by scope (`d:<deployment>`, `b:<backend>`), read in the same round trip. Pages carry them
+   * on the page instead.
+   */
+  failures?: Map<string, string>;
 }
 
 /** A page of {@link ServedDoc}s and the cursor of the next page. */
 export interface ServedPage {
   items: ServedDoc[];
   next: string | null;
+  /** Every recorded refresh failure (JSON) by scope, read in the same round trip. */
+  failures: Map<string, string>;
 }
+
 
 export const MAX_PAGE = 1_000;
 
@@ -108,8 +130,8 @@ export class CacheReader {
   }
 
   /**
-   * One instance to serve: stored JSON, version and observedAt in one HMGET (one round
-   * trip), or null when unknown.
+   * One instance to serve: stored JSON, version, observedAt and the refresh failures of its
+   * scopes, in one script call (one round trip), or null when unknown.
    */
   getInstanceForServe(id: string): Promise<ServedDoc | null> {
     if (!this.instances) return this.fetchInstanceForServe(id);
@@ -117,27 +139,36 @@ export class CacheReader {
   }
 
   private async fetchInstanceForServe(id: string): Promise<ServedDoc | null> {
-    const [json, version, observedAtMs, observedAt] = await this.redis.hmget(this.keys.instance(id), 'j', 'v', 'ob', 'o');
-    if (!json) return null;
-    return { id, json, version: Number(version), observedAtMs: Number(observedAtMs), observedAt: observedAt ?? '' };
+    const reply = await this.redis.hgwServeInstance(this.keys.instance(id), this.keys.prefix);
+    if (!reply) return null;
+    const [json, version, observedAtMs, observedAt, deleted, backendId, group, deploymentFailure, backendFailure] = reply as string[];
+    return {
+      id, json: json!, version: Number(version), observedAtMs: Number(observedAtMs), observedAt: observedAt ?? '',
+      tombstone: deleted === '1', backendId: backendId!, deploymentId: group!,
+      failures: failuresOf([`d:${group}`, deploymentFailure], [`b:${backendId}`, backendFailure]),
+    };
   }
 
   /** One deployment to serve (with instanceIds), in one script call, or null. */
   async getDeploymentForServe(id: string): Promise<ServedDoc | null> {
     const reply = await this.redis.hgwServeDeployment(this.keys.deployment(id), this.keys.prefix, id);
     if (!reply) return null;
-    const [json, version, observedAtMs, observedAt] = reply;
-    return { id, json, version: Number(version), observedAtMs: Number(observedAtMs), observedAt };
+    const [json, version, observedAtMs, observedAt, deleted, backendId, deploymentFailure, backendFailure] = reply as string[];
+    return {
+      id, json: json!, version: Number(version), observedAtMs: Number(observedAtMs), observedAt: observedAt!,
+      tombstone: deleted === '1', backendId: backendId!, deploymentId: id,
+      failures: failuresOf([`d:${id}`, deploymentFailure], [`b:${backendId}`, backendFailure]),
+    };
   }
 
   /** Like {@link listInstancesJson}, with version and observedAt per item. */
   listInstancesForServe(query: InstanceQuery): Promise<ServedPage> {
-    return this.servePage(this.instanceIndex(query), 'i', query, query.state ?? '');
+    return this.servePage(this.instanceIndex(query), 'i', query, query.state ?? '', query.includeDeleted === true || query.state !== undefined);
   }
 
-  /** Like {@link listDeploymentsJson}, with version and observedAt per item. */
-  listDeploymentsForServe(request: PageRequest): Promise<ServedPage> {
-    return this.servePage(this.keys.allDeployments, 'd', request, '');
+  /** Like {@link listDeploymentsJson}, with version and observedAt per item; tombstones only on request. */
+  listDeploymentsForServe(query: DeploymentQuery): Promise<ServedPage> {
+    return this.servePage(this.keys.allDeployments, 'd', query, query.status ?? '', query.includeDeleted === true || query.status !== undefined);
   }
 
   /** True when the cache knows the deployment or any instance of it. */
@@ -198,20 +229,32 @@ export class CacheReader {
     return { items, next: next ? next : null };
   }
 
-  private async servePage(index: string, kind: 'i' | 'd', request: PageRequest, state: string): Promise<ServedPage> {
+  private async servePage(index: string, kind: 'i' | 'd', request: PageRequest, state: string, tombstones: boolean): Promise<ServedPage> {
     const limit = Math.min(Math.max(1, Math.trunc(request.limit)), MAX_PAGE);
-    const reply = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state, '1');
+    const reply = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state, '1', tombstones ? '1' : '0');
     const items: ServedDoc[] = [];
-    for (let i = 1; i + 5 < reply.length; i += 6) {
+    const failures = new Map<string, string>();
+    const failureCount = Number(reply[1]);
+    for (let f = 0; f < failureCount; f++) failures.set(reply[2 + 2 * f]!, reply[3 + 2 * f]!);
+    for (let i = 2 + 2 * failureCount; i + 7 < reply.length; i += 8) {
+      const id = reply[i]!;
       items.push({
-        id: reply[i]!,
+        id,
         version: Number(reply[i + 1]),
         observedAtMs: Number(reply[i + 2]),
         observedAt: reply[i + 3]!,
-        backendId: reply[i + 4]!,
-        json: reply[i + 5]!,
+        tombstone: reply[i + 4] === '1',
+        backendId: reply[i + 5]!,
+        deploymentId: kind === 'd' ? id : reply[i + 6]!,
+        json: reply[i + 7]!,
       });
     }
-    return { items, next: reply[0] ? reply[0] : null };
+    return { items, next: reply[0] ? reply[0] : null, failures };
   }
 }
+
+/** The non-empty failures among `[scope, json]` pairs. */
+function failuresOf(...pairs: [string, string | undefined][]): Map<string, string> {
+  return new Map(pairs.filter((p): p is [string, string] => Boolean(p[1])));
+}
+

@@ -58,6 +58,8 @@ export class ChangeFeed {
     prefix: string,
     private readonly limits: FeedLimits,
     private readonly now: () => number = Date.now,
+    /** Told of every event this process appends (the feed-appends metric). */
+    private readonly onAppend: (type: string) => void = () => {},
     private readonly blocking?: BlockingConnections,
   ) {
     this.keys = new Keys(prefix);
@@ -107,6 +109,7 @@ export class ChangeFeed {
       this.limits.maxLength,
       `${Math.max(0, now - this.limits.maxAgeMs)}-0`,
     );
+    this.onAppend(type);
     return { cursor, id };
   }
 

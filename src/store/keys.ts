@@ -11,6 +11,8 @@
  * | s:<state>              | zset   | instance ids in a state                         |
  * | b:<backend>:i / :d     | zset   | instance / deployment ids seen from a backend   |
  * | feed                   | stream | the change feed (consumer group `webhooks`)     |
+ * | tomb                   | zset   | tombstones (`i:<id>`, `d:<id>`) by deletion ms  |
+ * | refresh-failures       | hash   | scope (`b:<backend>`, `d:<id>`) → last failure  |
  * | strategy               | hash   | strategy in force (default and per backend)     |
  * | strategy-changes       | pubsub | channel announcing a switch to every replica    |
  * | due:<set>              | zset   | strategy targets by next due time (ms)          |
@@ -56,6 +58,14 @@ export class Keys {
   }
   get feed(): string {
     return `${this.prefix}feed`;
+  }
+  /** Tombstones (`i:<id>`, `d:<id>`) by deletion time. */
+  get tombstones(): string {
+    return `${this.prefix}tomb`;
+  }
+  /** Last refresh failure by scope (`b:<backend>`, `d:<deployment>`). */
+  get refreshFailures(): string {
+    return `${this.prefix}refresh-failures`;
   }
   /** The strategy in force: `name`, `since`, `by`, `configName` (suffixed `:<backend>` per backend). */
   get strategyState(): string {

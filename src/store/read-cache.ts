@@ -3,10 +3,13 @@
  * redirect mode): a hot read needs no Redis round trip, and a value the cache has replaced
  * is never served once Redis has delivered its invalidation.
  *
- * - The reads connection runs `CLIENT TRACKING ON REDIRECT <id>`: Redis remembers the keys
- *   it read and, when any client changes one, publishes the key on `__redis__:invalidate`
- *   to the connection `<id>`, which this class subscribes with.
- * - An invalidation drops the key; a `null` one (FLUSHALL, FLUSHDB) drops everything.
+ * - The reads connection runs `CLIENT TRACKING ON REDIRECT <id> BCAST PREFIX …`: when any
+ *   client changes a key under one of the prefixes, Redis publishes it on
+ *   `__redis__:invalidate` to the connection `<id>`, which this class subscribes with.
+ *   (Broadcast mode: what a script reads beyond its declared keys is covered too, and Redis
+ *   keeps no per-key table.)
+ * - An invalidation drops the key; one of a `flushOn` key (something every entry carries)
+ *   or a `null` one (FLUSHALL, FLUSHDB) drops everything.
  * - A read whose key is invalidated while the read is in flight is served but not kept
  *   (the reply and the invalidation travel on different connections, so either may come
  *   first). Concurrent reads of one key share one round trip.
@@ -22,6 +25,10 @@ import type { Logger } from '../log/logger.js';
 export const INVALIDATE_CHANNEL = '__redis__:invalidate';
 
 export interface ReadCacheOptions {
+  /** Key prefixes whose changes Redis announces: those of every key an entry is read from. */
+  prefixes: string[];
+  /** Keys whose change drops every entry. @defaultValue none */
+  flushOn?: string[];
   /** @defaultValue 10,000 */
   maxEntries?: number;
 }
@@ -52,7 +59,7 @@ export class TrackedReadCache<V> {
     private readonly reads: Redis,
     private readonly openListener: () => Redis,
     private readonly logger: Logger,
-    options: ReadCacheOptions = {},
+    private readonly options: ReadCacheOptions,
   ) {
     this.maxEntries = options.maxEntries ?? 10_000;
     reads.on('close', () => this.off('reads connection closed'));
@@ -60,7 +67,7 @@ export class TrackedReadCache<V> {
     // `ready` comes from the setup's own CLIENT TRACKING and needs nothing more.)
     let seenReady = false;
     reads.on('ready', () => {
-      if (seenReady) void this.setup();
+      if (seenReady || (!this.tracking && !this.settingUp)) void this.setup();
       seenReady = true;
     });
   }
@@ -116,6 +123,8 @@ export class TrackedReadCache<V> {
   }
 
   private listenerClientId: number | undefined;
+  /** A setup is under way (the reads' first `ready` needs no second one). */
+  private settingUp = false;
   /** The last setup error, logged once until tracking is back. */
   private lastError = '';
 
@@ -135,6 +144,10 @@ export class TrackedReadCache<V> {
     }
     for (const raw of keys) {
       const key = raw.toString();
+      if (this.options.flushOn?.includes(key)) {
+        this.flush();
+        return;
+      }
       this.entries.delete(key);
       const pending = this.inflight.get(key);
       if (pending) pending.dirty = true;
@@ -154,6 +167,15 @@ export class TrackedReadCache<V> {
   }
 
   private async setup(): Promise<void> {
+    this.settingUp = true;
+    try {
+      await this.trySetup();
+    } finally {
+      this.settingUp = false;
+    }
+  }
+
+  private async trySetup(): Promise<void> {
     if (this.stopped) return;
     const generation = ++this.generation;
     this.off('setting up');
@@ -165,6 +187,14 @@ export class TrackedReadCache<V> {
     try {
       listener = this.openListener();
       this.listener = listener;
+      if (listener.status !== 'ready') {
+        const opened = listener;
+        await new Promise<void>((resolve, reject) => {
+          opened.once('ready', () => resolve());
+          opened.once('end', () => reject(new Error('invalidation connection ended')));
+        });
+      }
+      if (this.reads.status !== 'ready' && this.reads.status !== 'wait') await new Promise<void>((resolve) => this.reads.once('ready', () => resolve()));
       const id = Number(await listener.client('ID'));
       listener.on('messageBuffer', (channel: Buffer, message: Buffer[] | Buffer | null) => {
         if (channel.toString() !== INVALIDATE_CHANNEL) return;
@@ -179,7 +209,9 @@ export class TrackedReadCache<V> {
       });
       await listener.subscribe(INVALIDATE_CHANNEL);
       if (generation !== this.generation || this.stopped) return;
-      await this.reads.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id));
+      // Off first: a broadcast prefix may not be registered twice on one connection.
+      await this.reads.call('CLIENT', 'TRACKING', 'OFF');
+      await this.reads.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', ...this.options.prefixes.flatMap((p) => ['PREFIX', p]));
       if (generation !== this.generation || this.stopped) return;
       this.listenerClientId = id;
       this.tracking = true;

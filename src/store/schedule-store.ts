@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { isRedisUnavailable } from '../redis/redis-errors.js';
 import { withScripts } from './script-registry.js';
 
 export interface TakeDueOptions {
@@ -14,21 +15,69 @@ export interface TakeDueOptions {
   leaseMs: number;
 }
 
+export interface DueOptions {
+  onlyIfAbsent?: boolean;
+  onlyIfEarlier?: boolean;
+}
+
 export class ScheduleStore {
   private readonly redis: Redis;
+  /** Due times that could not be written during a Redis outage, by set and member. */
+  private readonly pendingDue = new Map<string, { set: string; member: string; atMs: number; options: DueOptions }>();
 
   constructor(
     redis: Redis,
     private readonly keys: Keys,
+    private readonly onFlushed: (written: number, left: number) => void = () => {},
   ) {
     this.redis = withScripts(redis);
+    this.redis.on('ready', () => void this.flushPendingDue());
   }
 
   /**
    * Sets when `member` of `set` is next due. `onlyIfAbsent` keeps an existing time;
-   * `onlyIfEarlier` only ever moves it forward in line.
+   * `onlyIfEarlier` only ever moves it forward in line. While Redis is away the time is kept
+   * in memory and written the moment Redis is ready again: lost, it would leave the target
+   * leased (taken, never rescheduled) for the whole lease.
    */
-  async setDue(set: string, member: string, atMs: number, options: { onlyIfAbsent?: boolean; onlyIfEarlier?: boolean } = {}): Promise<void> {
+  async setDue(set: string, member: string, atMs: number, options: DueOptions = {}): Promise<void> {
+    try {
+      await this.writeDue(set, member, atMs, options);
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+      const key = `${set}\u0000${member}`;
+      const previous = this.pendingDue.get(key);
+      if (!previous || !(options.onlyIfAbsent || (options.onlyIfEarlier && previous.atMs <= atMs))) {
+        this.pendingDue.set(key, { set, member, atMs, options });
+      }
+    }
+  }
+
+  /** Due times kept in memory, waiting for Redis (tests, status). */
+  get pendingDueCount(): number {
+    return this.pendingDue.size;
+  }
+
+  /** Writes the due times kept during an outage (Redis is ready again). */
+  private async flushPendingDue(): Promise<void> {
+    if (this.pendingDue.size === 0) return;
+    const pending = [...this.pendingDue.values()];
+    this.pendingDue.clear();
+    let written = 0;
+    for (const p of pending) {
+      try {
+        await this.writeDue(p.set, p.member, p.atMs, p.options);
+        written++;
+      } catch {
+        // Away again: keep it for the next 'ready' (a newer time set meanwhile wins).
+        const key = `${p.set}\u0000${p.member}`;
+        this.pendingDue.set(key, this.pendingDue.get(key) ?? p);
+      }
+    }
+    this.onFlushed(written, this.pendingDue.size);
+  }
+
+  private async writeDue(set: string, member: string, atMs: number, options: DueOptions): Promise<void> {
     const key = this.keys.due(set);
     if (options.onlyIfAbsent) await this.redis.zadd(key, 'NX', Math.round(atMs), member);
     else if (options.onlyIfEarlier) await this.redis.zadd(key, 'LT', Math.round(atMs), member);

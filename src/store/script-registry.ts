@@ -5,7 +5,17 @@
  * never define a command twice and there is one "already defined?" check in the codebase.
  */
 import type { Redis, Result } from 'ioredis';
-import { AGE_CHUNK_LUA, GET_DEPLOYMENT_LUA, MISSING_LUA, OBSERVE_LUA, OLDEST_LUA, PAGE_LUA, SERVE_DEPLOYMENT_LUA } from './lua/cache.js';
+import {
+  AGE_CHUNK_LUA,
+  GET_DEPLOYMENT_LUA,
+  MISSING_LUA,
+  OBSERVE_LUA,
+  OLDEST_LUA,
+  PAGE_LUA,
+  PURGE_TOMBSTONES_LUA,
+  SERVE_DEPLOYMENT_LUA,
+  SERVE_INSTANCE_LUA,
+} from './lua/cache.js';
 import { LEASE_LUA, LEASE_RELEASE_LUA, TAKE_DUE_LUA, TAKE_TOKEN_LUA } from './lua/coordination.js';
 import { APPEND_LUA, SWITCH_STRATEGY_LUA } from './lua/feed.js';
 import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, RATE_LUA } from './lua/webhooks.js';
@@ -13,16 +23,18 @@ import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, RATE_LUA } from
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     // cache
-    hgwObserve(...args: (string | number)[]): Result<[number, number | null, string], Context>;
+    hgwObserve(...args: (string | number)[]): Result<[number, number | null, string, string?], Context>;
     hgwMissing(...args: (string | number)[]): Result<string[], Context>;
     hgwPage(...args: (string | number)[]): Result<string[], Context>;
     hgwGetDeployment(...args: (string | number)[]): Result<string | null, Context>;
     hgwOldest(...args: (string | number)[]): Result<number | null, Context>;
-    hgwServeDeployment(...args: (string | number)[]): Result<[string, string, string, string] | null, Context>;
+    hgwServeDeployment(...args: (string | number)[]): Result<string[] | null, Context>;
+    hgwServeInstance(...args: (string | number)[]): Result<string[] | null, Context>;
+    hgwPurgeTombstones(...args: (string | number)[]): Result<number, Context>;
     hgwAgeChunk(...args: (string | number)[]): Result<(string | number)[], Context>;
     // feed and strategy state
     hgwAppend(...args: (string | number)[]): Result<string, Context>;
-    hgwSwitchStrategy(...args: (string | number)[]): Result<[number, string], Context>;
+    hgwSwitchStrategy(...args: (string | number)[]): Result<[number, string, number?], Context>;
     // coordination
     hgwTakeDue(...args: (string | number)[]): Result<string[], Context>;
     hgwTakeToken(...args: (string | number)[]): Result<[number, number], Context>;
@@ -47,6 +59,8 @@ export const SCRIPTS = {
   hgwOldest: { lua: OLDEST_LUA, numberOfKeys: 1 },
   hgwServeDeployment: { lua: SERVE_DEPLOYMENT_LUA, numberOfKeys: 1 },
   hgwAgeChunk: { lua: AGE_CHUNK_LUA, numberOfKeys: 1 },
+  hgwServeInstance: { lua: SERVE_INSTANCE_LUA, numberOfKeys: 1 },
+  hgwPurgeTombstones: { lua: PURGE_TOMBSTONES_LUA, numberOfKeys: 1 },
   hgwAppend: { lua: APPEND_LUA, numberOfKeys: 1 },
   hgwSwitchStrategy: { lua: SWITCH_STRATEGY_LUA, numberOfKeys: 2 },
   hgwTakeDue: { lua: TAKE_DUE_LUA, numberOfKeys: 1 },

@@ -15,6 +15,8 @@ import {
   type InstanceObservation,
 } from '../model/types.js';
 import { CacheReader, type FeedLimits } from './cache-reader.js';
+import { RefreshHealth } from './refresh-health.js';
+import { Tombstones } from './tombstones.js';
 
 export * from './cache-reader.js';
 
@@ -46,6 +48,8 @@ export interface ObserveResult {
   cursor?: string;
   /** `not_owner`: the backend that owns the instance. */
   owner?: string;
+  /** Type of the appended event, when one was appended (e.g. `instance.state_changed`). */
+  event?: string;
 }
 
 const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner'];
@@ -56,13 +60,20 @@ export type ListingScope = { deploymentId: string } | { backendId: string };
 const idSchema = z.string().min(1).max(255).regex(/^[^\s{}]+$/, 'must not contain spaces or braces');
 
 export class StateStore extends CacheReader {
+  readonly tombstones: Tombstones;
+  readonly refreshHealth: RefreshHealth;
+
   constructor(
     redis: Redis,
     prefix: string,
     private readonly feed: FeedLimits,
     private readonly now: () => number = Date.now,
+    /** Told of every feed event this store's writes append (the feed-appends metric). */
+    private readonly onAppend: (type: string) => void = () => {},
   ) {
     super(redis, prefix);
+    this.tombstones = new Tombstones(this.redis, this.keys);
+    this.refreshHealth = new RefreshHealth(this.redis, this.keys, now);
   }
 
   // ---------------------------------------------------------------- writes
@@ -222,10 +233,14 @@ export class StateStore extends CacheReader {
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, reply]) => {
       if (err) throw err;
-      const [code, version, cursor] = reply as [number, number | null, string];
+      const [code, version, cursor, event] = reply as [number, number | null, string, string?];
       const result: ObserveResult = { outcome: OUTCOMES[code]!, version: version ?? 0 };
       if (cursor && code === 4) result.owner = cursor;
       else if (cursor) result.cursor = cursor;
+      if (event) {
+        result.event = event;
+        this.onAppend(event);
+      }
       return result;
     });
   }

@@ -11,13 +11,13 @@ import { RedisFactory, type ConnectionOptions } from '../redis/redis-factory.js'
 import type { DeliveryQueue } from '../webhooks/delivery-queue.js';
 import { CacheAgeReader } from './cache-ages.js';
 import { CacheReader, type ServedDoc } from './cache-reader.js';
+import { TrackedReadCache } from './read-cache.js';
 import { ChangeFeed } from './change-feed.js';
 import { deletePrefix } from './delete-prefix.js';
 import { DeliveryStore } from './delivery-store.js';
 import { Keys } from './keys.js';
 import { LeaseStore } from './lease-store.js';
 import { RateLimitStore } from './rate-limit-store.js';
-import { TrackedReadCache } from './read-cache.js';
 import { ReplicaRegistry } from './replica-registry.js';
 import { ScheduleStore } from './schedule-store.js';
 import { StateStore } from './state-store.js';
@@ -33,6 +33,8 @@ export interface QueueConnections {
 export interface StoresDeps {
   logger: Logger;
   now: () => number;
+  /** Told of every feed event this process appends (the feed-appends metric). */
+  onFeedAppend?: (type: string) => void;
 }
 
 export class Stores implements QueueConnections {
@@ -40,6 +42,8 @@ export class Stores implements QueueConnections {
   /** The cache: the one write path, and reads. */
   readonly cache: StateStore;
   /** Cache reads on an auto-pipelined connection of their own (the API's hot path). */
+  /** The reads' client-side cache of instances, kept true by Redis invalidations. */
+  readonly readCache: TrackedReadCache<ServedDoc>;
   readonly reads: CacheReader;
   readonly feed: ChangeFeed;
   readonly schedules: ScheduleStore;
@@ -47,27 +51,34 @@ export class Stores implements QueueConnections {
   readonly strategies: StrategyStateStore;
   readonly leases: LeaseStore;
   readonly webhooks: WebhookRegistry;
-  /** The reads' client-side cache of instances, kept true by Redis invalidations. */
-  readonly readCache: TrackedReadCache<ServedDoc>;
   private readonly factory: RedisFactory;
   /** Shared command connection of every store but the API reads. */
   private readonly redis: Redis;
 
   private constructor(config: Config, deps: StoresDeps) {
     const { keyPrefix } = config.redis;
-    this.factory = new RedisFactory({ url: config.redis.url, connectTimeoutMs: config.redis.connectTimeoutMs, logger: deps.logger });
+    this.factory = new RedisFactory({
+      url: config.redis.url,
+      connectTimeoutMs: config.redis.connectTimeoutMs,
+      commandTimeoutMs: config.redis.pingTimeoutMs,
+      logger: deps.logger,
+    });
+    const onAppend = deps.onFeedAppend ?? (() => {});
     this.redis = this.factory.create('store');
     this.keys = new Keys(keyPrefix);
-    this.cache = new StateStore(this.redis, keyPrefix, config.feed, deps.now);
-    // Under concurrent load, the HMGETs of one event-loop tick go to Redis in one write; hot
+    this.cache = new StateStore(this.redis, keyPrefix, config.feed, deps.now, onAppend);
+    // Under concurrent load, the reads of one event-loop tick go to Redis in one write; hot
     // instances are answered from a client-side cache Redis invalidates (CLIENT TRACKING).
     const reads = this.factory.create('api-reads', { autoPipelining: true });
-    this.readCache = new TrackedReadCache<ServedDoc>(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger);
+    const tracked = { prefixes: [`${keyPrefix}i:`, `${keyPrefix}refresh-failures`], flushOn: [`${keyPrefix}refresh-failures`] };
+    this.readCache = new TrackedReadCache<ServedDoc>(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger, tracked);
     this.reads = new CacheReader(reads, keyPrefix, this.readCache);
-    this.feed = new ChangeFeed(this.redis, keyPrefix, config.feed, deps.now, (name) => this.factory.create(name, { blocking: true }));
-    this.schedules = new ScheduleStore(this.redis, this.keys);
+    this.feed = new ChangeFeed(this.redis, keyPrefix, config.feed, deps.now, onAppend, (name) => this.factory.create(name, { blocking: true }));
+    this.schedules = new ScheduleStore(this.redis, this.keys, (written, left) =>
+      deps.logger.info('due times kept during the Redis outage written', { written, left }),
+    );
     this.rateLimits = new RateLimitStore(this.redis, this.keys);
-    this.strategies = new StrategyStateStore(this.redis, this.keys, config.feed, deps.now, () => this.factory.create('strategy-pubsub'));
+    this.strategies = new StrategyStateStore(this.redis, this.keys, config.feed, deps.now, () => this.factory.create('strategy-pubsub', { blocking: true }));
     this.leases = new LeaseStore(this.redis);
     this.webhooks = new WebhookRegistry(this.redis, keyPrefix, deps.now);
   }
@@ -128,9 +139,15 @@ export class Stores implements QueueConnections {
     return this.factory.size;
   }
 
-  /** Closes every connection. */
-  async close(): Promise<void> {
+  /** Drops every connection at once: whatever waits on Redis fails now (a stop past its grace). */
+  disconnectAll(): void {
+    void this.readCache.stop();
+    this.factory.disconnectAll();
+  }
+
+  /** Closes every connection, politely within `withinMs` when given. */
+  async close(withinMs?: number): Promise<void> {
     await this.readCache.stop();
-    await this.factory.closeAll();
+    await this.factory.closeAll(withinMs);
   }
 }

@@ -66,9 +66,9 @@ export class StrategyStateStore {
    * Records `name` for `scope`; appends the event and announces it when it is a change.
    * `configName` is what the config names for that scope now.
    */
-  async record(scope: string, name: string, by: string, configName: string): Promise<{ changed: boolean; previous: string | null }> {
+  async record(scope: string, name: string, by: string, configName: string): Promise<{ changed: boolean; previous: string | null; appended: boolean }> {
     const now = this.now();
-    const [changed, previous] = await this.redis.hgwSwitchStrategy(
+    const [changed, previous, appended] = await this.redis.hgwSwitchStrategy(
       this.keys.strategyState,
       this.keys.feed,
       scope,
@@ -81,7 +81,7 @@ export class StrategyStateStore {
       `${Math.max(0, now - this.limits.maxAgeMs)}-0`,
       this.keys.strategyChannel,
     );
-    return { changed: changed === 1, previous: previous || null };
+    return { changed: changed === 1, previous: previous || null, appended: appended === 1 };
   }
 
   /** Forgets a backend's override (its backend left the config, or it follows the default again). */

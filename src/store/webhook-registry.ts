@@ -163,8 +163,12 @@ export class WebhookRegistry {
   /** Removes an endpoint and everything kept for it. Queued jobs find it gone and drop. */
   async delete(id: string): Promise<void> {
     const removed = await this.redis.del(this.keys.endpoint(id));
+    if (!removed) {
+      // Nothing was deleted: the version (which makes every replica reload endpoints) stays.
+      await this.redis.zrem(this.keys.index, id);
+      throw new NotFoundError(`webhook ${id} does not exist; list them with GET /v1/webhooks`);
+    }
     await this.redis.multi().zrem(this.keys.index, id).incr(this.keys.version).exec();
-    if (!removed) throw new NotFoundError(`webhook ${id} does not exist; list them with GET /v1/webhooks`);
     const pattern = `${this.keys.endpoint(id).replace(/[*?[\]\\]/g, '\\$&')}:*`;
     let cursor = '0';
     do {

@@ -52,6 +52,12 @@ export class ManualScheduler implements Scheduler {
     return removed;
   }
 
+  async removeSchedulesExcept(keepPrefixes: string[]): Promise<string[]> {
+    const removed = [...this.repeats.keys()].filter((id) => !keepPrefixes.some((p) => id.startsWith(p)));
+    for (const id of removed) this.repeats.delete(id);
+    return removed;
+  }
+
   async schedules(): Promise<{ id: string; everyMs: number | null; name: string }[]> {
     return [...this.repeats].map(([id, r]) => ({ id, everyMs: r.everyMs, name: r.name }));
   }

@@ -78,6 +78,25 @@ export abstract class ScheduledStrategy<O, J extends JobSchemas> extends BaseStr
     return this.ctx.scheduler.enqueue(`${this.name}.${job}`, data, { jobId: `${this.name}.${job}.${key}` });
   }
 
+  /**
+   * Enqueues the jobs for members just taken from due set `set`. When an enqueue fails (Redis
+   * went away between the take and the enqueue), that member is made due again at once
+   * instead of staying leased, so its target is polled as soon as Redis is back; one failure
+   * does not strand the others.
+   */
+  protected async dispatchAll<K extends keyof J & string>(set: string, taken: { member: string; job: K; data: z.input<J[K]> & JobData; key: string }[]): Promise<void> {
+    let firstError: unknown;
+    for (const t of taken) {
+      try {
+        await this.enqueue(t.job, t.data, t.key);
+      } catch (err) {
+        await this.ctx.scheduler.setDue(set, t.member, this.ctx.now()).catch(() => undefined);
+        firstError ??= err;
+      }
+    }
+    if (firstError !== undefined) throw firstError;
+  }
+
   /** Runs one tick here and now. */
   runTick(): Promise<void> {
     return this.tick();

@@ -6,6 +6,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from '../log/logger.js';
+import { isRedisUnavailable } from '../redis/redis-errors.js';
 import type { QueueConnections } from '../store/stores.js';
 import type { ScheduleStore, TakeDueOptions } from '../store/schedule-store.js';
 
@@ -37,13 +38,16 @@ export interface Scheduler {
   every(schedulerId: string, everyMs: number, job: { name: string; data?: JobData }): Promise<void>;
   /** Removes every schedule whose id starts with `idPrefix`; returns how many. */
   removeSchedules(idPrefix: string): Promise<number>;
+  /** Removes every schedule whose id starts with none of `keepPrefixes`; returns the ids removed. */
+  removeSchedulesExcept(keepPrefixes: string[]): Promise<string[]>;
   /** Schedules in force. */
   schedules(): Promise<{ id: string; everyMs: number | null; name: string }[]>;
   /** Runs a job once (after `delayMs`); a job with the same `jobId` still waiting is not added twice. */
   enqueue(name: string, data: JobData, options?: { jobId?: string; delayMs?: number }): Promise<void>;
   /**
    * Sets when `member` of due set `set` is next due. `onlyIfAbsent` keeps an existing time;
-   * `onlyIfEarlier` only ever moves it forward in line.
+   * `onlyIfEarlier` only ever moves it forward in line. While Redis is away the time is kept
+   * in memory and written as soon as Redis is back, so a target never waits for its lease.
    */
   setDue(set: string, member: string, atMs: number, options?: { onlyIfAbsent?: boolean; onlyIfEarlier?: boolean }): Promise<void>;
   /** Takes the members due at `nowMs` (at most `limit`), leasing them for `leaseMs`. */
@@ -69,6 +73,8 @@ export class BullScheduler implements Scheduler {
   private readonly handlers = new Map<string, JobHandler>();
   private readonly prefix: string;
   private readonly log: Logger;
+  /** Job names already reported as having no handler here (reported once, not per job). */
+  private readonly unhandledReported = new Set<string>();
 
   constructor(private readonly options: SchedulerOptions) {
     this.prefix = options.bullPrefix;
@@ -78,7 +84,8 @@ export class BullScheduler implements Scheduler {
       prefix: this.prefix,
       defaultJobOptions: { removeOnComplete: true, removeOnFail: { count: 1_000 } },
     });
-    this.queue.on('error', (err) => this.log.warn('scheduler queue error', { error: err.message }));
+    // Redis outages are logged once by the connection (src/redis/redis-factory.ts), not per retry here.
+    this.queue.on('error', (err) => isRedisUnavailable(err) || this.log.warn('scheduler queue error', { error: err.message }));
   }
 
   handle(name: string, run: JobHandler): void {
@@ -99,14 +106,18 @@ export class BullScheduler implements Scheduler {
       // A poll may take a while against a slow backend; the lock outlives the backend timeout.
       lockDuration: 60_000,
     });
-    this.worker.on('error', (err) => this.log.warn('scheduler worker error', { error: err.message }));
+    this.worker.on('error', (err) => isRedisUnavailable(err) || this.log.warn('scheduler worker error', { error: err.message }));
   }
 
   private async process(job: Job): Promise<void> {
     const run = this.handlers.get(job.name);
     if (!run) {
-      // Another replica (a newer version) may know this job; leave a trace and drop it.
-      this.log.warn('no handler for job; dropped', { job: job.name, jobId: job.id });
+      // Another replica (a newer version) may know this job: drop it, and say so once per
+      // name (a leftover schedule ticking twice a second must not flood the log).
+      if (!this.unhandledReported.has(job.name)) {
+        this.unhandledReported.add(job.name);
+        this.log.warn('no handler for this job name here; dropping such jobs (reported once)', { job: job.name, jobId: job.id });
+      }
       return;
     }
     try {
@@ -132,6 +143,15 @@ export class BullScheduler implements Scheduler {
     let removed = 0;
     for (const s of await this.queue.getJobSchedulers(0, -1)) {
       if (s.key.startsWith(wanted) && (await this.queue.removeJobScheduler(s.key))) removed++;
+    }
+    return removed;
+  }
+
+  async removeSchedulesExcept(keepPrefixes: string[]): Promise<string[]> {
+    const keep = keepPrefixes.map((p) => jobIdOf(p));
+    const removed: string[] = [];
+    for (const s of await this.queue.getJobSchedulers(0, -1)) {
+      if (!keep.some((p) => s.key.startsWith(p)) && (await this.queue.removeJobScheduler(s.key))) removed.push(s.key);
     }
     return removed;
   }

@@ -10,7 +10,7 @@
 import type { ActiveStrategy, ReadPart } from '../api/active-strategy.js';
 import type { BackendRegistry } from '../backends/backend-registry.js';
 import type { Config } from '../config/schema.js';
-import { InputError, NotFoundError } from '../errors.js';
+import { InputError, NotFoundError, UnavailableError } from '../errors.js';
 import type { GatewayModule } from '../gateway.js';
 import type { ReadinessCheck } from '../http/health.js';
 import type { Logger } from '../log/logger.js';
@@ -19,7 +19,7 @@ import type { StateStore } from '../store/state-store.js';
 import type { StoredStrategy, StrategyStateStore } from '../store/strategy-state-store.js';
 import { assignmentOf, configuredName, groupByStrategy, sameSet, type Assignment, type BackendAssignment } from './assignment.js';
 import { optionsKey, type AnyStrategyDefinition } from './define-strategy.js';
-import { STRATEGY_NAMES, strategyDefinition } from './registry.js';
+import { STRATEGIES, STRATEGY_NAMES, strategyDefinition } from './registry.js';
 import type { Scheduler } from './scheduler.js';
 import type { PushHint, ReadTarget, Strategy } from './strategy.js';
 
@@ -82,7 +82,9 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
   /** The default strategy's instance (it serves reads no backend owns). */
   current(): Strategy {
     const entry = this.assignment && this.running.get(this.assignment.defaultName);
-    if (!entry) throw new Error('no strategy is running yet');
+    if (!entry) {
+      throw new UnavailableError('the gateway is starting: no strategy runs yet (it waits for Redis); retry shortly', { retryAfterSeconds: 2 });
+    }
     return entry.strategy;
   }
 
@@ -122,13 +124,41 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
     await Promise.all([...byBackend].map(([backendId, group]) => this.strategyFor(backendId).onPush(group)));
   }
 
+  /** Idempotent: it runs again when Redis went away halfway through it. */
   async start(): Promise<void> {
     this.deps.scheduler.start?.();
     await this.adoptConfig(this.deps.config());
     await this.converge();
-    this.unsubscribe = await this.deps.state.subscribe(() => this.enqueueConverge());
-    this.timer = setInterval(() => this.enqueueConverge(), this.deps.convergeCheckMs ?? 1_000);
+    await this.removeForeignSchedules();
+    this.unsubscribe ??= await this.deps.state.subscribe(() => this.enqueueConverge());
+    let failing = false;
+    this.timer ??= setInterval(() => {
+      this.converge().then(
+        () => (failing = false),
+        (err: Error) => {
+          // Once per outage, not once a second.
+          if (!failing) this.log.warn('cannot read the stored strategies; keeping those running', { error: err.message });
+          failing = true;
+        },
+      );
+    }, this.deps.convergeCheckMs ?? 1_000);
     this.timer.unref();
+  }
+
+  /**
+   * Schedules and due sets of strategies that no longer run anywhere (the config named others
+   * while every replica was stopped) would tick forever with nobody to handle them: removed at
+   * start. Every replica runs the stored assignment, so no live replica loses a schedule.
+   */
+  private async removeForeignSchedules(): Promise<void> {
+    const running = [...this.running.keys()];
+    const everyBackend = new Set(this.deps.config().backends.map((b) => b.id));
+    for (const definition of STRATEGIES) {
+      if (!running.includes(definition.name)) await this.create(definition, everyBackend).stop({ final: true });
+    }
+    // Whatever else is left (a schedule of a strategy this version does not know).
+    const removed = await this.deps.scheduler.removeSchedulesExcept(running.map((name) => `${name}:`));
+    if (removed.length > 0) this.log.info('removed schedules of strategies that no longer run', { running, removed });
   }
 
   async stop(): Promise<void> {
@@ -154,10 +184,10 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
     for (const backend of config.backends) {
       const name = configuredName(config, backend.id);
       const own = stored.backends.get(backend.id);
-      if ((own?.configName ?? '') !== name || (name !== '' && !own?.name)) await this.deps.state.record(backend.id, name, 'config', name);
+      if ((own?.configName ?? '') !== name || (name !== '' && !own?.name)) await this.record(backend.id, name, 'config', name);
     }
     for (const id of stored.backends.keys()) if (!config.backends.some((b) => b.id === id)) await this.deps.state.forget(id);
-    if (!stored.defaults.name || stored.defaults.configName !== config.strategy.name) await this.deps.state.record('', config.strategy.name, 'config', config.strategy.name);
+    if (!stored.defaults.name || stored.defaults.configName !== config.strategy.name) await this.record('', config.strategy.name, 'config', config.strategy.name);
   }
 
   /** Switches every replica: the default (no backendId) or one backend. Resolves once this replica runs it. */
@@ -177,8 +207,15 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
       }
       configName = configuredName(config, backendId);
     }
-    const result = await this.deps.state.record(backendId ?? '', name, by, configName);
+    const { changed, previous } = await this.record(backendId ?? '', name, by, configName);
     await this.converge();
+    return { changed, previous };
+  }
+
+  /** Records a choice; counts the gateway.strategy_changed event when one was appended. */
+  private async record(scope: string, name: string, by: string, configName: string) {
+    const result = await this.deps.state.record(scope, name, by, configName);
+    if (result.appended) this.deps.metrics.feedAppends.inc({ type: 'gateway.strategy_changed' });
     return result;
   }
 

@@ -15,11 +15,11 @@ import { WebhookService } from './webhook-service.js';
 export interface WebhookModuleOptions {
   /** DNS for the SSRF guard, at registration and at connect time. @defaultValue the system resolver */
   resolver?: Resolver;
-  /** Feed entries pending this long with a consumer are claimed back. @defaultValue 30000 */
+  /** Feed entries pending this long with a consumer are claimed back. @defaultValue 1000 */
   claimIdleMs?: number;
-  /** Fan-out leader lease. @defaultValue 10000 */
+  /** Fan-out leader lease. @defaultValue 1000 */
   leaseMs?: number;
-  /** BullMQ lock of an attempt in flight. @defaultValue webhooks.timeoutMs + 30 s */
+  /** BullMQ lock of an attempt in flight (renewed while alive). @defaultValue 2000 */
   lockDurationMs?: number;
   /** Deliver from the fan-out on the happy path (false: every delivery is a BullMQ job). @defaultValue true */
   direct?: boolean;

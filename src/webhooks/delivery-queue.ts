@@ -6,6 +6,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
+import { isRedisUnavailable } from '../redis/redis-errors.js';
 import type { DeliveryJobData } from './webhook-schemas.js';
 
 export const DELIVERY_QUEUE = 'webhooks';
@@ -42,7 +43,8 @@ export class DeliveryQueue {
         backoff: { type: 'exponential', delay: 1_000 },
       },
     });
-    this.queue.on('error', (err) => logger.warn('webhook queue error', { error: err.message }));
+    // Redis outages are logged once by the connection (src/redis/redis-factory.ts), not per retry here.
+    this.queue.on('error', (err) => isRedisUnavailable(err) || logger.warn('webhook queue error', { error: err.message }));
   }
 
   static jobId(spec: Pick<DeliveryJobSpec, 'ep' | 'ev' | 'run' | 'head'>): string {

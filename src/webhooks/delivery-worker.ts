@@ -9,6 +9,7 @@
  * retries with backoff.
  */
 import { DelayedError, Worker, type Job } from 'bullmq';
+import { isRedisUnavailable } from '../redis/redis-errors.js';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -32,7 +33,12 @@ export interface DeliveryWorkerOptions {
   logger: Logger;
   config: () => Config['webhooks'];
   now: () => number;
-  /** @defaultValue webhooks.timeoutMs + 30 s */
+  /**
+   * BullMQ lock of an attempt in flight, renewed every half lock while the process lives. A
+   * killed process's attempts are taken back after the lock lapses and the next stalled
+   * check (every second): re-sent within about lock + 2 s, with the same webhook-id.
+   * @defaultValue 2000
+   */
   lockDurationMs?: number;
   /**
    * Window of the `maxPerSecond` limiter. A little over a second so that network jitter
@@ -58,20 +64,23 @@ export class DeliveryWorker {
 
   start(): void {
     const cfg = this.o.config();
-    const lockDuration = this.o.lockDurationMs ?? cfg.timeoutMs + 30_000;
+    const lockDuration = this.o.lockDurationMs ?? 2_000;
     this.worker = new Worker(DELIVERY_QUEUE, (job, token) => this.process(job as Job<DeliveryJobSpec>, token ?? ''), {
       connection: this.o.connection,
       prefix: this.o.prefix,
       concurrency: cfg.concurrency,
-      // The lock outlives the request timeout, and a stalled job (its worker died) is only
-      // taken back after the lock expired: an attempt in flight is never started twice.
+      // The lock is short and renewed while this process lives (an attempt may run the whole
+      // webhooks.timeoutMs), so a job whose process died is taken back within seconds. An
+      // event loop blocked longer than the lock can start an attempt twice: delivery is at
+      // least once, and both carry the same webhook-id.
       lockDuration,
-      stalledInterval: lockDuration,
+      stalledInterval: Math.min(1_000, lockDuration),
       // A killed process must never make a delivery fail for "stalling": it is retried.
       maxStalledCount: 1_000,
       removeOnComplete: { count: 0 },
     });
-    this.worker.on('error', (err) => this.log.warn('webhook worker error', { error: err.message }));
+    // Redis outages are logged once by the connection (src/redis/redis-factory.ts), not per retry here.
+    this.worker.on('error', (err) => isRedisUnavailable(err) || this.log.warn('webhook worker error', { error: err.message }));
     this.worker.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
         this.log.error('delivery job gave up after infrastructure errors', { jobId: job.id, error: err.message });

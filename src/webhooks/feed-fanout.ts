@@ -44,9 +44,14 @@ export interface FeedFanoutOptions {
   queue: DeliveryQueue;
   logger: Logger;
   now: () => number;
-  /** Pending entries idle this long are claimed from their (dead) consumer. @defaultValue 30000 */
+  /** Pending entries idle this long are claimed from their (dead) consumer. @defaultValue 1000 */
   claimIdleMs?: number;
-  /** Leader lease. @defaultValue 10000 */
+  /**
+   * Leader lease, renewed every half lease. A killed leader's lease lapses within this, and
+   * followers check every quarter lease: fan-out resumes within about 1.25 × lease. A leader
+   * stalled longer than half a lease may lose the lease; that only repeats work (deliveries
+   * are deduplicated), never loses it. @defaultValue 1000
+   */
   leaseMs?: number;
   /** Entries per read. @defaultValue 200 */
   batch?: number;
@@ -88,8 +93,8 @@ export class FeedFanout {
 
   constructor(private readonly o: FeedFanoutOptions) {
     this.log = o.logger.child({ component: 'webhook-fanout', consumer: this.consumer });
-    this.claimIdleMs = o.claimIdleMs ?? 30_000;
-    this.leaseMs = o.leaseMs ?? 10_000;
+    this.claimIdleMs = o.claimIdleMs ?? 1_000;
+    this.leaseMs = o.leaseMs ?? 1_000;
     this.batch = o.batch ?? 200;
   }
 
@@ -123,8 +128,17 @@ export class FeedFanout {
             await this.pause(Math.min(this.leaseMs / 4, 1_000));
             continue;
           }
-          if (leaderUntil === 0) this.log.info('fan-out leader');
+          const takingOver = leaderUntil === 0;
           leaderUntil = now + this.leaseMs;
+          if (takingOver) {
+            this.log.info('fan-out leader');
+            // Only the leader reads, so whatever another consumer still holds was abandoned
+            // (a dying leader's blocked read may even have received entries after its death):
+            // claim it all now instead of after claimIdleMs. A leader that only stalled may
+            // still be fanning those out; repeats are deduplicated.
+            this.lastClaimAt = Date.now();
+            await this.claimAbandoned(0);
+          }
         }
         if (Date.now() - this.lastClaimAt > Math.min(this.claimIdleMs, 5_000)) {
           this.lastClaimAt = Date.now();
@@ -158,10 +172,10 @@ export class FeedFanout {
   }
 
   /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */
-  private async claimAbandoned(): Promise<void> {
+  private async claimAbandoned(minIdleMs = this.claimIdleMs): Promise<void> {
     await this.o.group.claimAbandoned(
       this.consumer,
-      { idleMs: this.claimIdleMs, count: this.batch },
+      { idleMs: minIdleMs, count: this.batch },
       async (entries) => {
         this.log.info('claimed abandoned feed entries', { count: entries.length });
         await this.process(entries);

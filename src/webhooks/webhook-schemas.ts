@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { FEED_EVENT_TYPES } from '../model/types.js';
+import { idSchema } from '../api/api-schemas.js';
 
 /** Event types an endpoint may subscribe to: the feed's, plus the webhook module's own. */
 export const WEBHOOK_EVENT_TYPES = [...FEED_EVENT_TYPES, 'webhook.test', 'webhook.disabled'] as const;
@@ -81,9 +82,14 @@ export const webhookWithSecretSchema = webhookViewSchema.extend({
   secret: z.string().describe('whsec_… signing secret; shown only here'),
 });
 
-export const webhookIdParams = z.object({ id: z.string().regex(/^wh_[0-9a-f]{32}$/, 'is not a webhook id (wh_…)') });
+/**
+ * Any id that could be a key part is looked up, so an id that does not exist is a 404
+ * whatever its form (`no-such-webhook` included); only ids that cannot be one (empty, too
+ * long, spaces, braces, control characters, invalid UTF-8) are a 400.
+ */
+export const webhookIdParams = z.object({ id: idSchema.describe('Webhook id (wh_…)') });
 export const deliveryParams = webhookIdParams.extend({
-  deliveryId: z.string().regex(/^evt_[0-9a-f]{32}$/, 'is not a delivery id (evt_…)'),
+  deliveryId: idSchema.describe('Delivery id: the event id (evt_…)'),
 });
 
 const pageLimit = z.coerce.number().int().min(1).max(1_000).default(100);

@@ -108,6 +108,19 @@ describe('config', () => {
     expect(() => loadConfig('/nonexistent/hgw.yaml', {})).to.throw(ConfigError, /hgw\.yaml[\s\S]*cannot be read/);
   });
 
+  it('keystone names the user by username or by userId, exactly one', () => {
+    const backend = (keystone: Record<string, unknown>) => ({
+      backends: [{ id: 'h', kind: 'heat', keystone: { url: 'http://ks:5000', password: 'p', projectId: 'x', ...keystone } }],
+    });
+    expect(parseConfig(backend({ userId: 'u-1' }), 'x').backends[0]).to.have.nested.property('keystone.userId', 'u-1');
+    expect(parseConfig(backend({ username: 'bob' }), 'x').backends[0]).to.have.nested.property('keystone.username', 'bob');
+    for (const bad of [{}, { username: 'bob', userId: 'u-1' }]) {
+      const err = rejects(backend(bad));
+      expect(err.problems[0]!.key).to.equal('backends.0.keystone.username');
+      expect(err.problems[0]!.message).to.match(/username .* or by userId/);
+    }
+  });
+
   describe('environment overrides', () => {
     it('REDIS_URL sets redis.url', () => {
       expect(parseConfig({}, 'x', { REDIS_URL: 'redis://10.1.2.3:6380' }).redis.url).to.equal('redis://10.1.2.3:6380');
@@ -128,14 +141,28 @@ describe('config', () => {
       expect(cfg.webhooks.allowNetworks).to.deep.equal(['127.0.0.0/8', '::1/128']);
     });
 
-    it('a bad override is reported under its key', () => {
+    it('a bad override names the variable, its value and the key it sets', () => {
       const err = rejects({}, { HGW_SERVER__PORT: 'abc' });
-      expect(err.problems[0]!.key).to.equal('server.port');
+      expect(err.problems[0]!.key).to.equal('HGW_SERVER__PORT');
+      expect(err.message).to.contain('HGW_SERVER__PORT: must be a number, got "abc" (sets server.port)');
+      const custom = rejects({}, { HGW_STRATEGY__NAME: 'cached-pol' });
+      expect(custom.message).to.contain("HGW_STRATEGY__NAME: 'cached-pol' is unknown; use one of on-demand");
+      expect(rejects({}, { REDIS_URL: 'http://x' }).problems[0]!.key).to.equal('REDIS_URL');
+    });
+
+    it('an unknown section or key from the environment says it came from the environment', () => {
+      const section = rejects({}, { HGW_SEVRER__PORT: '1' });
+      expect(section.problems[0]!.key).to.equal('HGW_SEVRER__PORT');
+      expect(section.problems[0]!.message).to.match(/unknown section 'sevrer' \(this comes from the environment, not the config file\); known sections: server, redis/);
+      const key = rejects({}, { HGW_SERVER__PROT: '1' });
+      expect(key.problems[0]!.message).to.match(/unknown key 'prot' under server \(this comes from the environment/);
+      // The same mistake in the file is reported under the file's key.
+      expect(rejects({ sevrer: {} }).problems[0]!.key).to.equal('sevrer');
     });
 
     it('cannot reach the prototype', () => {
       const err = rejects({}, { HGW___PROTO____POLLUTED: 'yes' });
-      expect(err.problems[0]!.message).to.match(/not a known key/);
+      expect(err.problems[0]!.message).to.match(/not a known key|unknown section/);
       expect(({} as Record<string, unknown>).polluted).to.equal(undefined);
     });
   });

@@ -25,14 +25,12 @@ end
  * deployment), backend, status (canonical state / raw stack status), content (the JSON
  * members that define "a change"), updatedAt JSON literal, updatedAt ms or '', source JSON
  * literal, observedAt ISO, observedAt ms, event id, feed max length, feed min id,
- * occurredAt ISO, deleted flag ('1' when this observation says it is gone).
- *
  * occurredAt ISO, deleted flag ('1' when this observation says it is gone), the observing
  * backend's kind, and the backends whose observations are live (`,a,b,`; '' = no ownership).
  *
- * Returns {outcome, version, cursor}: 0 stale (older than stored), 1 refreshed (identical),
- * 2 changed (event appended), 3 ignored (first sighting of something already gone), 4 not
- * the owner (another live backend owns the instance; its id in place of the cursor).
+ * Returns {outcome, version, cursor, event type}: 0 stale (older than stored), 1 refreshed
+ * (identical), 2 changed (event appended), 3 ignored (first sighting of something already
+ * gone), 4 not the owner (another live backend owns the instance; its id in place of the cursor).
  *
  * Ordering: when the stored record and the observation come from the same backend and both
  * carry a backend time, the backend time decides; otherwise the gateway's observation time.
@@ -92,6 +90,9 @@ redis.call('HSET', key, 'c', content, 'j', j, 'v', v, 'u', u or '', 'uj', uj, 'o
   'bk', backend, 'bkk', okind, 'st', status, 'g', group, 'x', deleted and '1' or '0', 's', src, 'm', 0)
 
 if not oc then redis.call('ZADD', prefix .. 'idx:' .. kind, 0, id) end
+-- Tombstones: a deleted record is kept (and listed only on request) until it is purged.
+if deleted and ox ~= '1' then redis.call('ZADD', prefix .. 'tomb', ob, kind .. ':' .. id)
+elseif (not deleted) and ox == '1' then redis.call('ZREM', prefix .. 'tomb', kind .. ':' .. id) end
 if obk ~= backend then
   if obk then redis.call('ZREM', prefix .. 'b:' .. obk .. ':' .. kind, id) end
   redis.call('ZADD', prefix .. 'b:' .. backend .. ':' .. kind, 0, id)
@@ -113,7 +114,7 @@ end
 
 local data = '{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}'
 local cursor = append_event(feed, ARGV[13], etype, ARGV[16], data, id, group, ARGV[14], ARGV[15])
-return {2, v, cursor}
+return {2, v, cursor, etype}
 `;
 
 /**
@@ -150,30 +151,42 @@ return out
 /**
  * One page of records from an index, in id order, optionally filtered by state.
  * KEYS: index. ARGV: prefix, kind, cursor ('' = start), limit, state filter ('' = any),
- * and optionally '1' to serve: then every doc is preceded by its id, version, observedAt
- * ms, observedAt ISO and backend id (what the API needs for `meta` and the ETag, without parsing docs).
- * Returns {next cursor or '', doc…} (or {next, id, v, ob, o, bk, doc, …} when serving);
- * deployment docs carry their instanceIds.
+ * serve flag, and tombstones ('1' includes deleted records; '' or absent includes them too,
+ * for internal callers; '0' leaves them out).
+ * With serve '1' every doc is preceded by its id, version, observedAt ms, observedAt ISO,
+ * tombstone flag, backend and group (what the API needs for `meta` and the ETag, without
+ * parsing docs).
+ * Returns {next cursor or '', doc…}, or when serving {next, n, scope, failure… (n pairs: the
+ * refresh-failures hash, usually empty), id, v, ob, o, x, bk, g, doc, …}; deployment docs
+ * carry their instanceIds.
  */
 export const PAGE_LUA = `${WITH_INSTANCE_IDS}
 local prefix, kind, cursor, limit, state = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local serve = ARGV[6] == '1'
+local live_only = ARGV[7] == '0'
 local start = '-'
 if cursor ~= '' then start = '(' .. cursor end
 local out = {''}
+if serve then
+  local failures = redis.call('HGETALL', prefix .. 'refresh-failures')
+  out[2] = tostring(#failures / 2)
+  for _, v in ipairs(failures) do out[#out + 1] = v end
+end
 local taken, last = 0, nil
 while taken < limit do
   local ids = redis.call('ZRANGE', KEYS[1], start, '+', 'BYLEX', 'LIMIT', 0, limit - taken)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
-    local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st', 'v', 'ob', 'o', 'bk')
-    if rec[1] and (state == '' or rec[2] == state) then
+    local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st', 'v', 'ob', 'o', 'x', 'bk', 'g')
+    if rec[1] and (state == '' or rec[2] == state) and not (live_only and rec[6] == '1') then
       if serve then
         out[#out + 1] = id
         out[#out + 1] = rec[3]
         out[#out + 1] = rec[4]
         out[#out + 1] = rec[5]
-        out[#out + 1] = rec[6] or ''
+        out[#out + 1] = rec[6] or '0'
+        out[#out + 1] = rec[7] or ''
+        out[#out + 1] = rec[8] or ''
       end
       if kind == 'd' then out[#out + 1] = with_instance_ids(prefix, id, rec[1]) else out[#out + 1] = rec[1] end
       taken = taken + 1
@@ -209,13 +222,56 @@ return oldest
 `;
 
 /**
- * One deployment to serve: {doc with instanceIds, version, observedAt ms, observedAt ISO},
- * or false. KEYS: record. ARGV: prefix, id.
+ * One deployment to serve: {doc with instanceIds, version, observedAt ms, observedAt ISO,
+ * tombstone flag, backend, last refresh failure of the deployment or '', of its backend or
+ * ''}, or false. KEYS: record. ARGV: prefix, id.
  */
 export const SERVE_DEPLOYMENT_LUA = `${WITH_INSTANCE_IDS}
-local rec = redis.call('HMGET', KEYS[1], 'j', 'v', 'ob', 'o')
+local rec = redis.call('HMGET', KEYS[1], 'j', 'v', 'ob', 'o', 'x', 'bk')
 if not rec[1] then return false end
-return {with_instance_ids(ARGV[1], ARGV[2], rec[1]), rec[2], rec[3], rec[4]}
+local bk = rec[6] or ''
+local f = redis.call('HMGET', ARGV[1] .. 'refresh-failures', 'd:' .. ARGV[2], 'b:' .. bk)
+return {with_instance_ids(ARGV[1], ARGV[2], rec[1]), rec[2], rec[3], rec[4], rec[5] or '0', bk, f[1] or '', f[2] or ''}
+`;
+
+/**
+ * One instance to serve, in one round trip: {served JSON, version, observedAt ms,
+ * observedAt ISO, tombstone flag, backend, deployment, last refresh failure of its
+ * deployment or '', of its backend or ''}, or false. KEYS: record. ARGV: prefix.
+ */
+export const SERVE_INSTANCE_LUA = `
+local rec = redis.call('HMGET', KEYS[1], 'j', 'v', 'ob', 'o', 'x', 'bk', 'g')
+if not rec[1] then return false end
+local bk, g = rec[6] or '', rec[7] or ''
+local f = redis.call('HMGET', ARGV[1] .. 'refresh-failures', 'd:' .. g, 'b:' .. bk)
+return {rec[1], rec[2], rec[3], rec[4], rec[5] or '0', bk, g, f[1] or '', f[2] or ''}
+`;
+
+/**
+ * Removes tombstones deleted before a cutoff: the record and its index entries. A record
+ * that came back to life meanwhile (no longer deleted) only leaves the tombstone index.
+ * KEYS: tombstone index. ARGV: prefix, cutoff ms, limit. Returns how many were purged.
+ */
+export const PURGE_TOMBSTONES_LUA = `
+local prefix = ARGV[1]
+local purged = 0
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
+  local kind, id = string.sub(member, 1, 1), string.sub(member, 3)
+  local key = prefix .. kind .. ':' .. id
+  local rec = redis.call('HMGET', key, 'x', 'bk', 'g', 'st')
+  if rec[1] == '1' then
+    redis.call('DEL', key)
+    redis.call('ZREM', prefix .. 'idx:' .. kind, id)
+    if rec[2] then redis.call('ZREM', prefix .. 'b:' .. rec[2] .. ':' .. kind, id) end
+    if kind == 'i' then
+      if rec[3] then redis.call('ZREM', prefix .. 'd:' .. rec[3] .. ':i', id) end
+      if rec[4] then redis.call('ZREM', prefix .. 's:' .. rec[4], id) end
+    end
+    purged = purged + 1
+  end
+  redis.call('ZREM', KEYS[1], member)
+end
+return purged
 `;
 
 /**

@@ -35,7 +35,7 @@ return append_event(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6
  * KEYS: state hash, feed. ARGV: scope, name, by (JSON), config name, now ISO, event id, feed
  * max length, feed min id, channel. Fields are `name`, `since`, `by`, `configName`, suffixed
  * with `:<scope>` for a backend.
- * Returns {changed 0|1, previous recorded name or ''}.
+ * Returns {changed 0|1, previous recorded name or '', event appended 0|1}.
  */
 export const SWITCH_STRATEGY_LUA = `${APPEND_EVENT}
 local scope, name = ARGV[1], ARGV[2]
@@ -55,11 +55,13 @@ if scope ~= '' then
   if previous == '' then previous = default end
   if current == '' then current = default end
 end
+local appended = 0
 if previous ~= '' and previous ~= current then
+  appended = 1
   local data = '{"current":{"strategy":"' .. current .. '"},"previous":{"strategy":"' .. previous .. '"},"by":' .. ARGV[3]
   if scope ~= '' then data = data .. ',"backendId":' .. cjson.encode(scope) end
   append_event(KEYS[2], ARGV[6], 'gateway.strategy_changed', ARGV[5], data .. '}', '', '', ARGV[7], ARGV[8])
 end
 redis.call('PUBLISH', ARGV[9], scope .. '=' .. name)
-return {1, old}
+return {1, old, appended}
 `;

@@ -140,7 +140,9 @@ describe('Conductor API: /openapi.json, /docs, /metrics', () => {
     const doc = (await send(url, 'GET', '/openapi.json')).json;
     const list = doc.paths['/v1/instances'].get;
     expect(list['x-roles']).to.deep.equal(['client']);
-    expect(list.parameters.map((p: Json) => p.name).sort()).to.deep.equal(['cursor', 'deploymentId', 'limit', 'state']);
+    expect(list.parameters.map((p: Json) => p.name).sort()).to.deep.equal(['cursor', 'deploymentId', 'include', 'limit', 'state']);
+    expect(list.parameters.find((p: Json) => p.name === 'include').schema.enum).to.deep.equal(['deleted']);
+    expect(doc.paths['/v1/deployments'].get.parameters.map((p: Json) => p.name).sort()).to.deep.equal(['cursor', 'include', 'limit', 'status']);
     expect(list.parameters.find((p: Json) => p.name === 'state').schema.enum).to.include('create_failed');
     expect(list.responses['200'].content['application/json'].schema.properties).to.have.keys('data', 'meta', 'next');
     expect(doc.paths['/v1/instances/{id}'].get.responses).to.include.keys('200', '304', '404', '401', '403');

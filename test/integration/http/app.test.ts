@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Gateway } from '../../../src/gateway.js';
 import { InputError } from '../../../src/errors.js';
 import { bearer, startTestGateway, TOKENS } from '../../helpers/gateway.js';
+import { gzipSync } from 'node:zlib';
 import { send, type RawResponse } from '../../helpers/http.js';
 
 function expectProblem(res: RawResponse, status: number) {
@@ -38,6 +39,13 @@ describe('HTTP skeleton', () => {
                 method: 'get', path: '/test/boom', summary: 'boom', tag: 'test', auth: 'public', responses: {},
                 handler: () => {
                   throw new Error('secret internals at /srv/app.ts:12');
+                },
+              })
+              .route({
+                method: 'get', path: '/test/redis-down', summary: 'redis down', tag: 'test', auth: 'public', responses: {},
+                handler: () => {
+                  // What ioredis rejects a command with while the connection is down.
+                  throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
                 },
               })
               .route({
@@ -140,6 +148,26 @@ describe('HTTP skeleton', () => {
     const res = await send(url, 'GET', '/test/boom');
     expectProblem(res, 500);
     expect(res.text).to.not.contain('secret internals');
+  });
+
+  it('a Redis connection error is a 503 with Retry-After, decided in one place', async () => {
+    const res = await send(url, 'GET', '/test/redis-down');
+    expectProblem(res, 503);
+    expect(res.headers['retry-after']).to.match(/^\d+$/);
+  });
+
+  it('a body that does not decompress is a 400, an unknown Content-Encoding a 415, both naming the header', async () => {
+    const admin = { ...bearer(TOKENS.admin), 'content-type': 'application/json' };
+    const garbage = await send(url, 'POST', '/test/echo', { ...admin, 'content-encoding': 'gzip' }, 'certainly not gzip');
+    expectProblem(garbage, 400);
+    expect(garbage.json.errors[0].path).to.equal('headers.content-encoding');
+    for (const encoding of ['deflate', 'br']) expectProblem(await send(url, 'POST', '/test/echo', { ...admin, 'content-encoding': encoding }, 'nope'), 400);
+    const unknown = await send(url, 'POST', '/test/echo', { ...admin, 'content-encoding': 'x-snappy' }, '{}');
+    expectProblem(unknown, 415);
+    expect(unknown.json.errors[0].path).to.equal('headers.content-encoding');
+    const gzipped = await send(url, 'POST', '/test/echo', { ...admin, 'content-encoding': 'gzip' }, gzipSync('{"a":1}'));
+    expect(gzipped.status).to.equal(200);
+    expect(gzipped.json.got).to.deep.equal({ a: 1 });
   });
 
   it('validates params and query from the declared schemas, naming the field', async () => {

@@ -44,7 +44,8 @@ describe('two gateway processes on one Redis (cached-poll)', function () {
       const port = await freePort();
       const gw = runCli(['start', '--config', file], { HGW_SERVER__PORT: String(port) });
       gateways.push(gw);
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status, () => 0)) === 200, {
+      // Ready (strategy running), not only alive: /healthz answers before Redis is reached.
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0)) === 200, {
         timeoutMs: 20_000,
         what: `gateway ${i}: ${gw.output()}`,
       });

@@ -31,7 +31,7 @@ describe('tracked read cache (real Redis, CLIENT TRACKING)', function () {
       const listener = new Redis(ctx.url, { protocol: 2 });
       listeners.push(listener);
       return listener;
-    }, silentLogger());
+    }, process.env.DBG ? (await import('../../../src/log/logger.js')).createLogger({ level: 'debug', format: 'json' }) : silentLogger(), { prefixes: [`${ctx.prefix}i:`, `${ctx.prefix}refresh-failures`], flushOn: [`${ctx.prefix}refresh-failures`] });
     reader = new CacheReader(reads, ctx.prefix, cache);
     // Another connection writes, as another replica or this replica's strategy would.
     writer = new StateStore(ctx.redis, ctx.prefix, { maxLength: 10_000, maxAgeMs: 86_400_000 });
@@ -105,6 +105,16 @@ describe('tracked read cache (real Redis, CLIENT TRACKING)', function () {
     const latest = await write('c');
     await waitFor(() => cache.stats().invalidations > invalidations, { what: 'the invalidation' });
     expect((await reader.getInstanceForServe('srv-1'))!.version).to.equal(latest);
+  });
+
+  it('empties itself when a refresh failure (carried by every served instance) is recorded', async () => {
+    await write('a');
+    expect((await reader.getInstanceForServe('srv-1'))!.failures?.size ?? 0).to.equal(0);
+    expect(cache.stats().entries).to.equal(1);
+    const flushes = cache.stats().flushes;
+    await ctx.redis.hset(`${ctx.prefix}refresh-failures`, 'b:heat-1', JSON.stringify({ at: 1, error: 'down' }));
+    await waitFor(() => cache.stats().flushes > flushes, { what: 'the flush' });
+    expect(cache.stats().entries).to.equal(0);
   });
 
   it('flushes when the reads connection is lost and tracks again on reconnect', async () => {

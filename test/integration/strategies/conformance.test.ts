@@ -11,7 +11,13 @@ import type { Instance } from '../../../src/model/types.js';
 import type { AnyStrategyDefinition } from '../../../src/strategy/define-strategy.js';
 import { optionsKey } from '../../../src/strategy/define-strategy.js';
 import { STRATEGIES } from '../../../src/strategy/registry.js';
+import { bearer, TOKENS } from '../../helpers/gateway.js';
+import { send } from '../../helpers/http.js';
 import { compareWithWorld, startWorld, type World } from '../../helpers/world.js';
+
+interface ReadBody {
+  meta: { stale: boolean; staleReason?: string };
+}
 
 type Bound = 'change' | 'deletion' | 'recovery';
 
@@ -116,12 +122,24 @@ export function conformanceSuite(definition: AnyStrategyDefinition): void {
         // The strategy meets the outage on its schedule.
         await world.advance(conformance.changeMs(options));
       }
-      // Whatever the strategy, the cache still answers with what it last knew.
+      // Whatever the strategy, the cache still answers with what it last knew…
       expect(await world.gateway.store.getInstance(victim.id)).to.not.equal(null);
       expect(await cacheSnapshot(world)).to.have.length(before.length);
+      // …and says that it could not refresh, once its next attempt failed (a failure, not age).
+      const read = async () => (await send(world.url, 'GET', `/v1/instances/${encodeURIComponent(victim.id)}`, bearer(TOKENS.client))).json as ReadBody;
+      if (conformance.kind === 'within') {
+        // Second by second until its next attempt has failed, always short of its age bound.
+        for (let waited = 0; waited + 1_000 < definition.staleAfterMs(options) && !(await read()).meta.stale; waited += 1_000) await world.advance(1_000);
+      }
+      const stale = (await read()).meta;
+      expect(stale.stale, JSON.stringify(stale)).to.equal(true);
+      expect(stale.staleReason).to.match(/failed|did not answer|503|unavailable/i);
 
       world.sim.handle.clearFaults();
       await converges('recovery', 'recovery');
+      // Fresh again once the strategy refreshed successfully.
+      const after = (await read()).meta;
+      expect(after.stale, `a fresh read after recovery: ${JSON.stringify(after)}`).to.equal(false);
     });
 
     it('never lets a malformed backend response into the cache', async () => {

@@ -89,7 +89,13 @@ describe('webhook API', function () {
     res = await h.call('POST', '/v1/webhooks', {});
     expect(res.json.errors[0].path).to.equal('body.url');
     expectProblem(await h.call('GET', '/v1/webhooks/wh_0123456789abcdef0123456789abcdef'), 404);
-    expectProblem(await h.call('GET', '/v1/webhooks/nope'), 400);
+    // An id that does not exist is 404 whatever its form; only one that cannot be an id is 400.
+    for (const id of ['nope', 'no-such-webhook', 'WH_X', 'wh_123']) {
+      expectProblem(await h.call('GET', `/v1/webhooks/${id}`), 404);
+      expectProblem(await h.call('GET', `/v1/webhooks/${id}/deliveries`), 404);
+    }
+    expectProblem(await h.call('GET', '/v1/webhooks/wh_0123456789abcdef0123456789abcdef/deliveries/not-an-event'), 404);
+    expectProblem(await h.call('GET', '/v1/webhooks/a%20b'), 400);
   });
 
   it('creates, lists (paged), reads, patches and deletes endpoints; secrets only on create and rotate', async () => {

@@ -10,7 +10,9 @@ function http(overrides: Partial<ConstructorParameters<typeof BackendHttp>[0]> =
   const observer = new RecordingObserver();
   const client = new BackendHttp({
     backendId: 'b1',
-    timeoutMs: 150,
+    // Long enough that a loaded CI machine never turns an answered request into a timeout;
+    // the timeout test sets its own.
+    timeoutMs: 2_000,
     retries: 2,
     concurrency: 4,
     logger: silentLogger(),

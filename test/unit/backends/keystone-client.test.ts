@@ -67,6 +67,16 @@ describe('keystone-client', () => {
     });
   });
 
+  it('names the user by id when keystone.userId is configured (no user domain), as Keystone v3 allows', () => {
+    const cfg = heatConfig({ keystone: { url: KEYSTONE_URL, userId: 'a1b2c3', password: 'p', projectId: TENANT } });
+    expect(passwordAuthBody(cfg.keystone!)).to.deep.equal({
+      auth: {
+        identity: { methods: ['password'], password: { user: { id: 'a1b2c3', password: 'p' } } },
+        scope: { project: { id: TENANT } },
+      },
+    });
+  });
+
   it('picks the endpoint by interface and region (trailing slash dropped)', async () => {
     const cfg = heatConfig({
       keystone: { url: KEYSTONE_URL, username: 'conductor', password: SECRET_PASSWORD, projectId: TENANT, region: 'RegionTwo' },

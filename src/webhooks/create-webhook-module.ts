@@ -21,7 +21,11 @@ export interface WebhookModuleOptions {
   leaseMs?: number;
   /** BullMQ lock of an attempt in flight (renewed while alive). @defaultValue 2000 */
   lockDurationMs?: number;
-  /** Deliver from the fan-out on the happy path (false: every delivery is a BullMQ job). @defaultValue true */
+  /**
+   * Deliver from the fan-out on the happy path (see feed-fanout.ts). Off by default: after
+   * issue 11's shorter job locks it showed duplicates in the 1,000 × 3 test under load, not yet
+   * explained. @defaultValue false
+   */
   direct?: boolean;
   /** Run the fan-out and the delivery workers (false: routes only). @defaultValue true */
   background?: boolean;
@@ -76,7 +80,7 @@ export function createWebhookModule(deps: ModuleDeps, options: WebhookModuleOpti
     now: deps.now,
     ...(options.claimIdleMs !== undefined ? { claimIdleMs: options.claimIdleMs } : {}),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-    ...(options.direct === false
+    ...(options.direct !== true
       ? {}
       : {
           direct: {

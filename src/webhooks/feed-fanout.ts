@@ -4,9 +4,9 @@
  * are recorded and their jobs enqueued (deterministic job ids make a repeat harmless); the
  * pending entries of a consumer that died are claimed back (the feed's consumer group).
  *
- * On the happy path the fan-out also delivers (see {@link DirectDelivery}): the entry is
- * acknowledged after the attempt, so no BullMQ job is made for a delivery that succeeds at
- * once.
+ * Optionally (`direct`, off by default) the fan-out also delivers on the happy path (see
+ * {@link DirectDelivery}): the entry is acknowledged after the attempt, so no BullMQ job is
+ * made for a delivery that succeeds at once.
  *
  * One replica at a time fans out (a leader lease in Redis): fan-out is a few Redis commands
  * per event, and a single reader keeps one instance's events in feed order on their way into

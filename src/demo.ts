@@ -66,6 +66,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   if (!options.keepData) {
     const cleaner = Stores.fromConfig(parseConfig({ redis: { url: redisUrl, keyPrefix: DEMO_PREFIX } }), { logger: silentLogger(), now: Date.now });
     try {
+      await cleaner.ready();
       await cleaner.deleteAll();
     } catch (err) {
       out(`heat-gateway demo cannot empty ${DEMO_PREFIX}* in Redis: ${(err as Error).message}`);

@@ -98,6 +98,7 @@ export async function runMode(mode: BenchMode, options: BenchOptions, label: str
     logger: silentLogger(),
     now: Date.now,
   });
+  await stores.ready();
   const store = stores.cache;
   const simOptions = { deployments: options.deployments, instancesPerDeployment: options.instancesPerDeployment, changeRate: 0, rebootWindowMs: options.rebootWindowMs };
   // The AMQP mode gets a private RabbitMQ the simulator publishes Nova/Heat notifications to.

@@ -73,6 +73,8 @@ export class Stores implements QueueConnections {
     const tracked = { prefixes: [`${keyPrefix}i:`, `${keyPrefix}refresh-failures`], flushOn: [`${keyPrefix}refresh-failures`] };
     this.readCache = new TrackedReadCache<ServedDoc>(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger, tracked);
     this.reads = new CacheReader(reads, keyPrefix, this.readCache);
+    // Tracking goes on as soon as both connections are up (and again after any loss).
+    void this.readCache.start();
     this.feed = new ChangeFeed(this.redis, keyPrefix, config.feed, deps.now, onAppend, (name) => this.factory.create(name, { blocking: true }));
     this.schedules = new ScheduleStore(this.redis, this.keys, (written, left) =>
       deps.logger.info('due times kept during the Redis outage written', { written, left }),
@@ -112,10 +114,20 @@ export class Stores implements QueueConnections {
     return this.factory.create(name, options);
   }
 
-  /** Connects the shared connection now, so a wrong URL shows in the log at start. */
-  async connect(): Promise<void> {
-    // The read cache opens its invalidation connection at once (tracking follows when Redis answers).
-    await Promise.all([this.redis.connect(), this.readCache.start()]);
+  /** Resolves once the shared connection is ready (callers that use the stores outside a gateway). */
+  async ready(timeoutMs = 5_000): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.redis.once('ready', onReady);
+    });
   }
 
   /** The readiness probe: one PING. */

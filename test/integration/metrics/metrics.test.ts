@@ -51,7 +51,9 @@ describe('/metrics', function () {
     const base = await testConfig();
     const config = await testConfig({
       auth: { tokens: [...base.auth.tokens, { name: 'flood', token: FLOOD_TOKEN, role: 'client' }], rateLimit: { perSecond: 20, burst: 20 } },
-      backends: simBackends(sim),
+      // The Deltacloud backend runs its own strategy on the same cloud: it sees the servers Heat
+      // owns, so the ownership rule has something to ignore (and count).
+      backends: simBackends(sim).map((b) => (b.kind === 'deltacloud' ? { ...b, strategy: 'deltacloud-poll' } : b)),
       strategy: { name: 'cached-poll', ...FAST_STRATEGY_OPTIONS },
       webhooks: { allowNetworks: ['127.0.0.0/8'], retryScheduleMs: [0] },
     });
@@ -82,6 +84,8 @@ describe('/metrics', function () {
     await waitFor(async () => (await gateway.store.counts()).instances >= 6, { timeoutMs: 15_000, what: 'the initial sync' });
     sim.handle.applyChange('crash', sim.handle.world().instances[0]!.id, { crashTo: 'SHUTOFF' });
     await waitFor(() => receiver.received.length > 0, { timeoutMs: 15_000, what: 'a webhook delivery' });
+    // Ownership: Deltacloud's listing of servers Heat owns is ignored and counted.
+    await waitFor(async () => (await gateway.metrics.ownershipIgnored.get()).values.length > 0, { timeoutMs: 15_000, what: 'an ignored observation' });
     // Reads: request durations and the cache age gauge.
     expect((await send(url, 'GET', '/v1/instances', bearer(TOKENS.client))).status).to.equal(200);
     // An event stream open right now.

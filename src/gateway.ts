@@ -292,7 +292,9 @@ export class Gateway {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const graceMs = this.current.server.shutdownGraceMs;
-      const deadline = Date.now() + graceMs;
+      // The promise is that the *process* is gone within the grace period: keep a slice of it
+      // for what follows stop() (flushing logs, process exit).
+      const deadline = Date.now() + graceMs - Math.min(250, graceMs / 10);
       this.wakeWait?.();
       clearInterval(this.sweepTimer);
       this.unsubscribe?.();

@@ -158,15 +158,19 @@ describe('resilience: Redis outages, restarts and shutdown (real processes)', fu
   it('exits within server.shutdownGraceMs on SIGTERM while Redis is down', async () => {
     const g = gateway!;
     await redis!.stop();
-    await waitFor(async () => (await get(g.url, '/readyz')).status === 503, { what: 'the outage to show' });
-    const started = performance.now();
-    const code = await g.cli.stop('SIGTERM');
-    const tookMs = Math.round(performance.now() - started);
-    expect(code, g.cli.output().slice(-2_000)).to.equal(0);
-    expect(tookMs).to.be.below(2_000); // server.shutdownGraceMs in the harness config
-    console.log(`      (exited ${tookMs} ms after SIGTERM; grace 2000 ms)`);
-    gateway = undefined;
-    await redis!.start();
+    try {
+      await waitFor(async () => (await get(g.url, '/readyz')).status === 503, { what: 'the outage to show' });
+      const started = performance.now();
+      const code = await g.cli.stop('SIGTERM');
+      const tookMs = Math.round(performance.now() - started);
+      gateway = undefined;
+      expect(code, g.cli.output().slice(-2_000)).to.equal(0);
+      expect(tookMs).to.be.below(2_000); // server.shutdownGraceMs in the harness config
+      console.log(`      (exited ${tookMs} ms after SIGTERM; grace 2000 ms)`);
+    } finally {
+      // The tests after this one need Redis back, whatever happened here.
+      await redis!.start();
+    }
   });
 
   it('a restart on another strategy leaves exactly the running strategy\'s schedules, and no log loop', async () => {

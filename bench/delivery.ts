@@ -1,27 +1,42 @@
 /**
- * Webhook delivery throughput and latency.
+ * Webhook delivery through the real gateway process, next to a raw got POST loop, in the
+ * same run.
  *
- *   npx tsx bench/delivery.ts [--events 5000] [--concurrency 50] [--rate 500] [--seconds 10]
+ *   npx tsx bench/delivery.ts [--events 5000] [--concurrency 50] [--rate 500] [--seconds 10] [--rounds 2] [--publish]
  *
- * 1. Raw: a got POST loop (keep-alive, `concurrency` in flight) to a local receiver — the
- *    ceiling of this machine's HTTP client + receiver.
- * 2. Peak: `events` feed events fanned out to one endpoint, signed and delivered through the
- *    queue; deliveries/s from the first append to the last receipt. Target ≥ 0.5× raw.
- * 3. Latency: `rate` events/s for `seconds` to 2 endpoints; feed append → receipt.
- *    Target p99 < 50 ms.
- * Uses REDIS_URL when set, otherwise spawns a private redis-server.
+ * - Receivers run in a child process (this file with --receiver): they answer 204 and note
+ *   each receipt's time (performance.timeOrigin + performance.now(), one clock for every
+ *   process on the machine).
+ * - The gateway is `heat-gateway start --config <file>` (default modules; the config has a
+ *   client token, `webhooks.allowNetworks: [127.0.0.0/8]` and `webhooks.concurrency`). The
+ *   benchmark plays the strategy: it appends events to the gateway's change feed through
+ *   the store (src/store/change-feed.ts) on its own Redis connection.
+ * 1. Raw: a got POST loop (keep-alive, `concurrency` in flight) from this process to the
+ *    receiver child — the ceiling of got + the receiver on this machine.
+ * 2. Peak: `events` feed events to one endpoint; deliveries/s from the first append to the
+ *    last receipt. Target ≥ 1.0× raw.
+ * 3. Latency: `rate` events/s for `seconds` to 2 endpoints; feed append → receipt. Target
+ *    p99 < 10 ms. Every delivery must arrive (at least once; duplicates are counted).
+ * Rounds alternate raw and peak; the medians are reported.
+ * Results: bench/results/scratch/delivery.json (bench/results/ with --publish).
+ * Uses REDIS_URL when set, otherwise a private redis-server.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Agent } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import got from 'got';
 import { Redis } from 'ioredis';
-import { parseConfig } from '../src/config/load.js';
-import { Gateway } from '../src/gateway.js';
-import { silentLogger } from '../src/log/logger.js';
+import { GatewayProcess } from '../src/bench/gateway-process.js';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
-import { createWebhookModule, type WebhookModule } from '../src/webhooks/create-webhook-module.js';
-import { printTable, writeResult } from './report.js';
+import { ChangeFeed } from '../src/store/change-feed.js';
+import { deletePrefix } from '../src/store/delete-prefix.js';
+import { loadAverage, printTable, writeResult } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,183 +44,283 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
+    publish: { type: 'boolean', default: false },
+    receiver: { type: 'boolean', default: false },
   },
 });
-const events = Number(values.events);
-const concurrency = Number(values.concurrency);
-const rate = Number(values.rate);
-const seconds = Number(values.seconds);
 const TOKEN = 'bench-client-token-0123456789';
+const clock = () => performance.timeOrigin + performance.now();
 
-const local = process.env.REDIS_URL ? undefined : await LocalRedisServer.start();
-const redisUrl = process.env.REDIS_URL ?? local!.url;
+// ------------------------------------------------------------------ child: the receivers
 
-// ------------------------------------------------------------------ receiver
-let onReceive: (path: string, body: string, at: number) => void = () => undefined;
-const receiver = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    onReceive(req.url ?? '/', Buffer.concat(chunks).toString('utf8'), performance.now());
-    res.writeHead(204).end();
-  });
-});
-receiver.keepAliveTimeout = 65_000;
-await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-
-const sampleBody = JSON.stringify({
-  type: 'instance.updated',
-  timestamp: new Date().toISOString(),
-  data: { id: 'srv-1', deploymentId: 'stack-1', cursor: '1-0', current: { id: 'srv-1', version: 1, state: 'running', pad: 'x'.repeat(300) }, previous: null },
-});
-
-// ------------------------------------------------------------------ 1. raw got loop
-async function rawLoop(n: number): Promise<number> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency * 2 });
-  const client = got.extend({ agent: { http: agent }, retry: { limit: 0 }, followRedirect: false, throwHttpErrors: false });
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        next++;
-        await client.post(receiverUrl, { body: sampleBody, headers: { 'content-type': 'application/json' } });
+async function serveReceivers(): Promise<void> {
+  let receipts: { path: string; seq: number; id: string; at: number }[] = [];
+  let count = 0;
+  let lastAt = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = clock();
+      if (req.url === '/__receipts') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ count, lastAt, receipts }));
+        return;
       }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1_000;
-  agent.destroy();
-  return n / elapsed;
-}
-await rawLoop(1_000); // warm-up
-const rawPerSecond = await rawLoop(events);
-
-// ------------------------------------------------------------------ gateway with the module
-async function startGateway(prefix: string): Promise<{ gateway: Gateway; module: WebhookModule; url: string }> {
-  const config = parseConfig({
-    server: { port: 0 },
-    redis: { url: redisUrl, keyPrefix: prefix },
-    auth: { tokens: [{ name: 'bench', token: TOKEN, role: 'client' }] },
-    webhooks: { allowNetworks: ['127.0.0.0/8'], concurrency },
-    log: { level: 'error' },
+      if (req.url === '/__reset') {
+        receipts = [];
+        count = 0;
+        lastAt = 0;
+        res.writeHead(204).end();
+        return;
+      }
+      count++;
+      lastAt = at;
+      if (req.url !== '/raw' && req.url !== '/peak') {
+        const seq = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: { current: { version: number } } }).data.current.version;
+        receipts.push({ path: req.url ?? '', seq, id: String(req.headers['webhook-id'] ?? ''), at });
+      }
+      res.writeHead(204).end();
+    });
   });
-  let module!: WebhookModule;
-  const gateway = new Gateway({ config, logger: silentLogger(), modules: [(gw) => (module = createWebhookModule(gw))] });
-  const url = await gateway.start();
-  return { gateway, module, url };
+  server.keepAliveTimeout = 65_000;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  process.stdout.write(`${(server.address() as { port: number }).port}\n`);
 }
 
-async function register(url: string, path: string): Promise<void> {
-  const res = await fetch(`${url}/v1/webhooks`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ url: `${receiverUrl}${path}` }),
-  });
-  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
+// ------------------------------------------------------------------ parent
+
+const sampleData = { id: 'srv-1', deploymentId: 'stack-1', current: { id: 'srv-1', version: 1, state: 'running', pad: 'x'.repeat(300) }, previous: null };
+const sampleBody = JSON.stringify({ type: 'instance.updated', timestamp: new Date().toISOString(), data: sampleData });
+
+async function freePort(): Promise<number> {
+  const server = createNetServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
 }
 
-async function clean(prefix: string): Promise<void> {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const events = Number(values.events);
+  const concurrency = Number(values.concurrency);
+  const rate = Number(values.rate);
+  const seconds = Number(values.seconds);
+  const rounds = Number(values.rounds);
+  const loadBefore = loadAverage();
+
+  const local = process.env.REDIS_URL ? undefined : await LocalRedisServer.start();
+  const redisUrl = process.env.REDIS_URL ?? local!.url;
   const redis = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[{}]/g, '\\$&')}*`, 'COUNT', 1_000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
-}
+  const dir = mkdtempSync(join(tmpdir(), 'hgw-bench-delivery-'));
 
-// ------------------------------------------------------------------ 2. peak signed deliveries/s
-const peakPrefix = '{benchwh1}:';
-await clean(peakPrefix);
-const peak = await startGateway(peakPrefix);
-await register(peak.url, '/peak');
-let received = 0;
-let lastAt = 0;
-onReceive = (_p, _b, at) => {
-  received++;
-  lastAt = at;
-};
-// The benchmark plays the store here: it appends events straight to the feed stream, as fast as Redis takes them.
-const benchRedis = new Redis(redisUrl);
-const peakStart = performance.now();
-for (let i = 0; i < events; i += 500) {
-  const pipeline = benchRedis.pipeline();
-  for (let j = i; j < Math.min(events, i + 500); j++) {
-    pipeline.xadd(peak.gateway.feed.keys.feed, '*', 'e', JSON.stringify({ id: `evt_${j.toString(16).padStart(32, '0')}`, type: 'instance.updated', occurredAt: new Date().toISOString(), data: JSON.parse(sampleBody).data }), 't', 'instance.updated', 'k', `srv-${j % 50}`, 'g', 'stack-1');
+  const receiverChild = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--receiver'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [portLine] = (await once(receiverChild.stdout!, 'data')) as [Buffer];
+  const receiverUrl = `http://127.0.0.1:${portLine.toString().trim()}`;
+  const receipts = async () => (await got(`${receiverUrl}/__receipts`).json()) as { count: number; lastAt: number; receipts: { path: string; seq: number; id: string; at: number }[] };
+  const reset = () => got.post(`${receiverUrl}/__reset`);
+
+  let gateway: GatewayProcess | undefined;
+  const startGateway = async (prefix: string) => {
+    const port = await freePort();
+    const configFile = join(dir, `${prefix.replace(/\W/g, '')}.yaml`);
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        server: { host: '127.0.0.1', port },
+        redis: { url: redisUrl, keyPrefix: prefix },
+        auth: { tokens: [{ name: 'bench', token: TOKEN, role: 'client' }] },
+        webhooks: { allowNetworks: ['127.0.0.0/8'], concurrency },
+        log: { level: 'warn', format: 'json' },
+      }),
+    );
+    await deletePrefix(redis, prefix);
+    gateway = GatewayProcess.start(configFile, { NODE_ENV: 'production' });
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (gateway.child.exitCode !== null) throw new Error(`gateway exited:\n${gateway.log}`);
+      const ok = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`gateway not ready:\n${gateway.log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { url, feed: new ChangeFeed(redis, prefix, { maxLength: 1_000_000, maxAgeMs: 86_400_000 }) };
+  };
+  const stopGateway = async (prefix: string) => {
+    await gateway?.stop();
+    gateway = undefined;
+    await deletePrefix(redis, prefix);
+  };
+  const register = async (url: string, path: string) => {
+    const res = await fetch(`${url}/v1/webhooks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${receiverUrl}${path}` }),
+    });
+    if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
+  };
+  const waitCount = async (n: number, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await receipts();
+      if (r.count >= n || Date.now() > deadline) return r;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  };
+
+  // 1. raw got loop
+  const rawLoop = async (n: number) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency * 2 });
+    const client = got.extend({ agent: { http: agent }, retry: { limit: 0 }, followRedirect: false, throwHttpErrors: false });
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < n) {
+          next++;
+          await client.post(`${receiverUrl}/raw`, { body: sampleBody, headers: { 'content-type': 'application/json' } });
+        }
+      }),
+    );
+    const perSecond = n / ((performance.now() - started) / 1_000);
+    agent.destroy();
+    return perSecond;
+  };
+
+  // 2. peak through the gateway
+  const peakRun = async (round: number) => {
+    const prefix = `{benchwh-peak-${round}}:`;
+    const { url, feed } = await startGateway(prefix);
+    try {
+      await register(url, '/peak');
+      await reset();
+      const started = clock();
+      // Appended as fast as Redis takes them, 500 at a time.
+      for (let i = 0; i < events; i += 500) {
+        const batch: Promise<unknown>[] = [];
+        for (let j = i; j < Math.min(events, i + 500); j++) {
+          batch.push(feed.append('instance.updated', { ...sampleData, current: { ...sampleData.current, version: j } }, { subject: `srv-${j % 50}`, deploymentId: 'stack-1' }));
+        }
+        await Promise.all(batch);
+      }
+      const total = events;
+      const r = await waitCount(total, 120_000);
+      if (r.count < total) throw new Error(`peak: ${r.count} of ${total} deliveries arrived`);
+      return total / ((r.lastAt - started) / 1_000);
+    } finally {
+      await stopGateway(prefix);
+    }
+  };
+
+  try {
+    await rawLoop(1_000); // warm-up
+    const raws: number[] = [];
+    const peaks: number[] = [];
+    const loads: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      raws.push(await rawLoop(events));
+      peaks.push(await peakRun(round));
+      loads.push(loadAverage());
+    }
+
+    // 3. latency at a fixed rate, 2 endpoints
+    const prefix = '{benchwh-lat}:';
+    const { url, feed } = await startGateway(prefix);
+    const sentAt = new Map<number, number>();
+    let latency: { p50: number; p95: number; p99: number; max: number; received: number; expected: number; duplicates: number; missing: number };
+    try {
+      await register(url, '/a');
+      await register(url, '/b');
+      await reset();
+      const total = rate * seconds;
+      const tickMs = 10;
+      const perTick = (rate * tickMs) / 1_000;
+      let seq = 0;
+      const start = performance.now();
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          // Catch up to the schedule so the offered rate stays fixed even if a tick is late.
+          const due = Math.min(total, Math.floor(((performance.now() - start) / tickMs + 1) * perTick));
+          while (seq < due) {
+            const n = ++seq;
+            sentAt.set(n, clock());
+            void feed.append('instance.updated', { ...sampleData, id: `srv-${n % 50}`, current: { ...sampleData.current, id: `srv-${n % 50}`, version: n } }, { subject: `srv-${n % 50}`, deploymentId: 'stack-1' });
+          }
+          if (seq >= total) {
+            clearInterval(timer);
+            resolve();
+          }
+        }, tickMs);
+      });
+      const r = await waitCount(total * 2, 120_000);
+      const seen = new Set<string>();
+      const latencies: number[] = [];
+      let duplicates = 0;
+      for (const receipt of r.receipts) {
+        const key = `${receipt.path}:${receipt.seq}`;
+        if (seen.has(key)) {
+          duplicates++;
+          continue;
+        }
+        seen.add(key);
+        latencies.push(receipt.at - sentAt.get(receipt.seq)!);
+      }
+      latencies.sort((a, b) => a - b);
+      const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
+      latency = { p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? Number.NaN, received: r.count, expected: total * 2, duplicates, missing: total * 2 - seen.size };
+    } finally {
+      await stopGateway(prefix);
+    }
+
+    const raw = median(raws);
+    const peak = median(peaks);
+    const ratio = peak / raw;
+    const ms = (v: number) => v.toFixed(1);
+    printTable(
+      ['measure', 'value', 'target'],
+      [
+        ['raw got POST loop (req/s, median)', raw.toFixed(0), ''],
+        ['heat-gateway start: signed deliveries/s (median)', peak.toFixed(0), `≥ ${raw.toFixed(0)} (1.0× raw)`],
+        ['ratio', `${ratio.toFixed(2)} (rounds ${peaks.map((p, i) => (p / raws[i]!).toFixed(2)).join(' ')})`, `≥ 1.00: ${ratio >= 1 ? 'met' : 'NOT met'}`],
+        [`latency p50 @ ${rate}/s × 2 endpoints (ms)`, ms(latency.p50), ''],
+        ['latency p95 (ms)', ms(latency.p95), ''],
+        ['latency p99 (ms)', ms(latency.p99), `< 10: ${latency.p99 < 10 ? 'met' : 'NOT met'}`],
+        ['latency max (ms)', ms(latency.max), ''],
+        ['deliveries not received within 120 s / duplicated', `${latency.missing} / ${latency.duplicates}`, '0 / 0'],
+      ],
+    );
+    console.log(`load average before: ${loadBefore}; per round: ${loads.join(' | ')}; after: ${loadAverage()}`);
+    const file = writeResult(
+      'delivery',
+      {
+        bench: 'delivery',
+        layout: '`heat-gateway start --config` (default modules) in a child; receivers in another child; got loop and feed appends in the parent; one Redis',
+        params: { events, concurrency, rate, seconds, rounds },
+        rawPerSecond: raws.map(Math.round),
+        peakPerSecond: peaks.map(Math.round),
+        ratio: Number(ratio.toFixed(3)),
+        latencyMs: latency,
+        targets: { ratio: 1.0, p99Ms: 10 },
+        meetsTargets: { ratio: ratio >= 1, p99: latency.p99 < 10 },
+        loadAverageBefore: loadBefore,
+        loadAveragePerRound: loads,
+      },
+      { publish: values.publish },
+    );
+    console.log(`wrote ${file}`);
+  } finally {
+    await gateway?.stop();
+    receiverChild.kill('SIGTERM');
+    redis.disconnect();
+    await local?.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
-  await pipeline.exec();
 }
-while (received < events) await new Promise((r) => setTimeout(r, 20));
-const peakPerSecond = events / ((lastAt - peakStart) / 1_000);
-await benchRedis.quit();
-await peak.gateway.stop();
-await clean(peakPrefix);
 
-// ------------------------------------------------------------------ 3. latency at a fixed rate
-const latPrefix = '{benchwh2}:';
-await clean(latPrefix);
-const lat = await startGateway(latPrefix);
-await register(lat.url, '/a');
-await register(lat.url, '/b');
-const sentAt = new Map<number, number>();
-const latencies: number[] = [];
-onReceive = (_p, body, at) => {
-  const seq = (JSON.parse(body) as { data: { current: { version: number } } }).data.current.version;
-  latencies.push(at - sentAt.get(seq)!);
-};
-const total = rate * seconds;
-const tickMs = 10;
-const perTick = (rate * tickMs) / 1_000;
-let seq = 0;
-const latStart = performance.now();
-await new Promise<void>((resolve) => {
-  const timer = setInterval(() => {
-    // Catch up to the schedule so the offered rate stays fixed even if a tick is late.
-    const due = Math.min(total, Math.floor(((performance.now() - latStart) / tickMs + 1) * perTick));
-    while (seq < due) {
-      const n = ++seq;
-      sentAt.set(n, performance.now());
-      void lat.gateway.feed.append('instance.updated', { current: { id: `srv-${n % 50}`, version: n }, previous: null }, { subject: `srv-${n % 50}`, deploymentId: 'stack-1' });
-    }
-    if (seq >= total) {
-      clearInterval(timer);
-      resolve();
-    }
-  }, tickMs);
-});
-const deadline = Date.now() + 30_000;
-while (latencies.length < total * 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-await lat.gateway.stop();
-await clean(latPrefix);
-
-latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-const ms = (v: number) => v.toFixed(1);
-
-printTable(
-  ['measure', 'value', 'target'],
-  [
-    ['raw got POST loop (req/s)', rawPerSecond.toFixed(0), ''],
-    ['signed deliveries via queue (deliveries/s)', peakPerSecond.toFixed(0), `≥ ${(rawPerSecond / 2).toFixed(0)} (0.5× raw)`],
-    ['ratio', (peakPerSecond / rawPerSecond).toFixed(2), '≥ 0.50'],
-    [`latency p50 @ ${rate}/s × 2 endpoints (ms)`, ms(pct(50)), ''],
-    ['latency p95 (ms)', ms(pct(95)), ''],
-    ['latency p99 (ms)', ms(pct(99)), '< 50'],
-    ['latency max (ms)', ms(latencies.at(-1) ?? NaN), ''],
-    ['deliveries received / expected', `${latencies.length} / ${total * 2}`, 'equal'],
-  ],
-);
-const file = writeResult('delivery', {
-  params: { events, concurrency, rate, seconds },
-  rawPerSecond: Math.round(rawPerSecond),
-  peakPerSecond: Math.round(peakPerSecond),
-  ratio: Number((peakPerSecond / rawPerSecond).toFixed(3)),
-  latencyMs: { p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? null, count: latencies.length, expected: total * 2 },
-});
-console.log(`wrote ${file}`);
-receiver.close();
-receiver.closeAllConnections();
-await local?.stop();
-process.exit(0);
+if (values.receiver) await serveReceivers();
+else await main();

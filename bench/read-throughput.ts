@@ -1,109 +1,98 @@
 /**
- * `GET /v1/instances/:id` over a 10,000-instance cache, next to a bare express 5 + ioredis
- * `HGETALL` route over the same 10,000 instances, measured in the same run.
+ * Reads through the real gateway process, next to a bare express 5 + ioredis route over the
+ * same cache, measured in the same run.
  *
- *   npx tsx bench/read-throughput.ts [--instances 10000] [--connections 50] [--duration 10] [--rounds 2]
+ *   npx tsx bench/read-throughput.ts [--instances 10000] [--connections 50] [--duration 10] [--rounds 3] [--publish]
  *
- * Fairness: each server runs alone in its own child process (same runtime: node + tsx), the
- * load generator (autocannon) runs in this process, and both talk to the same Redis
- * (REDIS_URL, or a private redis-server). Servers are measured one at a time, alternating
- * baseline/gateway for `rounds` rounds after a warm-up; the best round of each is reported.
- * Every request asks for a random id of the 10,000. The gateway runs with the real module,
- * a no-op strategy, three bearer tokens configured (auth on every request) and no rate limit.
- * Its read path uses a dedicated ioredis connection with auto-pipelining (part of the
- * product's hot path); the baseline uses an ioredis client with default options and express
- * defaults (including express' own ETag computation).
- * Target: gateway requests/s >= 1.0x the baseline's.
+ * - The gateway is `heat-gateway start --config <file>` in a child process with its default
+ *   modules: the config (written by this benchmark to a temp dir) has a client token, an
+ *   admin token, the default strategy (cached-poll) and no backend; the cache is pre-seeded
+ *   with `instances` instances through the store (the way a strategy fills it).
+ * - The baseline is a bare express 5 app in another child, with an ioredis client in default
+ *   options over the same Redis: `HGETALL` of the instance's hash for one instance, `ZRANGE`
+ *   + pipelined `HGET` for a page, and an ETag from the version with a 304 on a match.
+ * - autocannon (in this process) drives each server alone, alternating baseline/gateway for
+ *   `rounds` rounds after a warm-up, for three requests: one random instance, a page of 100
+ *   from a random offset, and the same instance with a matching If-None-Match (304).
+ *   The ratio of the median rounds is reported; p99 too. Target: gateway ≥ 1.2× baseline
+ *   with p99 no worse.
+ * Results: bench/results/scratch/read-throughput.json (bench/results/ with --publish).
+ * Uses REDIS_URL when set, otherwise a private redis-server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import express from 'express';
 import { Redis } from 'ioredis';
-import { createConductorApiModule } from '../src/api/conductor-api-module.js';
-import { fixedStrategy } from '../src/api/active-strategy.js';
-import { parseConfig } from '../src/config/load.js';
-import { Gateway } from '../src/gateway.js';
-import { silentLogger } from '../src/log/logger.js';
+import { GatewayProcess } from '../src/bench/gateway-process.js';
 import type { InstanceObservation } from '../src/model/types.js';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
+import { deletePrefix } from '../src/store/delete-prefix.js';
+import { Keys } from '../src/store/keys.js';
 import { StateStore } from '../src/store/state-store.js';
-import type { Strategy } from '../src/strategy/strategy.js';
-import { printTable, writeResult } from './report.js';
+import { loadAverage, printTable, writeResult } from './report.js';
 
 const { values } = parseArgs({
   options: {
     instances: { type: 'string', default: '10000' },
     connections: { type: 'string', default: '50' },
     duration: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+    publish: { type: 'boolean', default: false },
     serve: { type: 'string' },
     redis: { type: 'string' },
+    port: { type: 'string' },
   },
 });
 const PREFIX = '{bench-read}:';
 const TOKEN = 'bench-client-token-0123456789abcdef';
+const PAGE = 100;
 
-/** Serves the cache as is: the read path without any strategy work. */
-const noopStrategy: Strategy = {
-  name: 'noop',
-  start: async () => {},
-  stop: async () => {},
-  beforeRead: async () => ({ failed: false }),
-  staleAfterMs: () => Number.POSITIVE_INFINITY,
-  onPush: async () => {},
-};
+// ------------------------------------------------------------------ child: the bare baseline
 
-// ------------------------------------------------------------------ child: one server
-
-async function serveGateway(redisUrl: string): Promise<string> {
-  const config = parseConfig({
-    server: { port: 0 },
-    redis: { url: redisUrl, keyPrefix: PREFIX },
-    auth: {
-      tokens: [
-        { name: 'bench-client', token: TOKEN, role: 'client' },
-        { name: 'bench-admin', token: 'bench-admin-token-0123456789abcdef', role: 'admin' },
-        { name: 'bench-backend', token: 'bench-backend-token-0123456789abcdef', role: 'backend' },
-      ],
-    },
-    log: { level: 'error', format: 'json' },
-  });
-  const gateway = new Gateway({ config, logger: silentLogger(), modules: [(deps) => createConductorApiModule(deps, fixedStrategy(noopStrategy))] });
-  return gateway.start();
-}
-
-async function serveBaseline(redisUrl: string): Promise<string> {
+async function serveBaseline(redisUrl: string): Promise<void> {
+  const keys = new Keys(PREFIX);
   const redis = new Redis(redisUrl);
   const app = express();
   app.get('/v1/instances/:id', async (req, res) => {
-    const record = await redis.hgetall(`${PREFIX}i:${req.params.id}`);
+    const record = await redis.hgetall(keys.instance(req.params.id));
     if (!record.j) {
       res.status(404).json({ error: 'not found' });
       return;
     }
-    res.type('application/json').send(record.j);
+    const etag = `W/"i${record.v}"`;
+    res.setHeader('ETag', etag);
+    if (req.headers['if-none-match'] === etag) {
+      res.status(304).end();
+      return;
+    }
+    res.type('application/json').send(`{"data":${record.j}}`);
   });
-  const server = app.listen(0, '127.0.0.1');
+  app.get('/v1/instances', async (req, res) => {
+    const offset = Number(req.query.offset ?? 0);
+    const ids = await redis.zrange(keys.allInstances, String(offset), String(offset + PAGE - 1));
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hget(keys.instance(id), 'j');
+    const replies = (await pipeline.exec()) ?? [];
+    res.type('application/json').send(`{"data":[${replies.map(([, j]) => j as string).join(',')}]}`);
+  });
+  const server = app.listen(Number(values.port), '127.0.0.1');
   await once(server, 'listening');
-  const address = server.address() as { port: number };
-  return `http://127.0.0.1:${address.port}`;
+  process.stdout.write('listening\n');
 }
 
-if (values.serve) {
-  const url = values.serve === 'gateway' ? await serveGateway(values.redis!) : await serveBaseline(values.redis!);
-  process.stdout.write(`${url}\n`);
-} else {
-  await main();
-}
 
 // ------------------------------------------------------------------ parent: seed, load, report
 
 function observation(n: number): InstanceObservation {
   return {
-    id: `srv-${n}`,
+    id: `srv-${String(n).padStart(6, '0')}`,
     deploymentId: `stack-${n % 200}`,
     name: `server-${n % 5}`,
     state: 'running',
@@ -113,25 +102,43 @@ function observation(n: number): InstanceObservation {
   };
 }
 
-async function startChild(kind: 'gateway' | 'baseline', redisUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', kind, '--redis', redisUrl], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) resolve(line.trim());
-    });
-    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
-  });
-  return { child, url };
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
 }
 
-async function load(url: string, ids: number, auth: boolean, seconds: number, connections: number) {
+async function waitHttp(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${log()}`);
+    try {
+      const res = await fetch(url);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within 60 s:\n${log()}`);
+}
+
+type Scenario = 'one' | 'page' | '304';
+interface Figures {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  total: number;
+}
+
+async function load(url: string, scenario: Scenario, instances: number, auth: boolean, seconds: number, connections: number): Promise<Figures> {
   const headers: Record<string, string> = auth ? { authorization: `Bearer ${TOKEN}` } : {};
+  const id = (n: number) => `srv-${String(n).padStart(6, '0')}`;
+  const random = () => Math.floor(Math.random() * instances);
+  const hot = id(42);
   const result = await autocannon({
     url,
     connections,
@@ -139,30 +146,37 @@ async function load(url: string, ids: number, auth: boolean, seconds: number, co
     requests: [
       {
         method: 'GET',
-        headers,
-        setupRequest: (req) => ({ ...req, path: `/v1/instances/srv-${Math.floor(Math.random() * ids)}` }),
+        headers: scenario === '304' ? { ...headers, 'if-none-match': 'W/"i1"' } : headers,
+        setupRequest: (req) => {
+          if (scenario === 'one') return { ...req, path: `/v1/instances/${id(random())}` };
+          if (scenario === '304') return { ...req, path: `/v1/instances/${hot}` };
+          // A page of 100 from a random place: the gateway pages by cursor (the id before it).
+          const at = Math.floor(Math.random() * (instances - PAGE));
+          return { ...req, path: auth ? `/v1/instances?limit=${PAGE}${at === 0 ? '' : `&cursor=${id(at - 1)}`}` : `/v1/instances?offset=${at}` };
+        },
       },
     ],
   });
-  const bad = result.non2xx + result.errors + result.timeouts;
-  if (bad > 0) throw new Error(`${url}: ${bad} failed requests (non2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`);
-  return { requestsPerSecond: result.requests.average, p99Ms: result.latency.p99, p50Ms: result.latency.p50, total: result.requests.total };
+  const expected = scenario === '304' ? 304 : 200;
+  const wrong = Object.entries(result.statusCodeStats ?? {}).filter(([code]) => Number(code) !== expected);
+  const bad = result.errors + result.timeouts + wrong.reduce((n, [, s]) => n + (s.count ?? 0), 0);
+  if (bad > 0) throw new Error(`${url} ${scenario}: ${bad} unexpected answers (${JSON.stringify(result.statusCodeStats)}, errors ${result.errors}, timeouts ${result.timeouts})`);
+  return { requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, total: result.requests.total };
 }
+
+const median = (xs: Figures[]) => [...xs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   const instances = Number(values.instances);
   const connections = Number(values.connections);
   const duration = Number(values.duration);
   const rounds = Number(values.rounds);
+  const loadBefore = loadAverage();
 
   const local = process.env.REDIS_URL ? undefined : await LocalRedisServer.start();
   const redisUrl = process.env.REDIS_URL ?? local!.url;
   const redis = new Redis(redisUrl);
-  const clean = async () => {
-    const keys = await redis.keys(`${PREFIX}*`);
-    for (let i = 0; i < keys.length; i += 1_000) await redis.del(...keys.slice(i, i + 1_000));
-  };
-  await clean();
+  await deletePrefix(redis, PREFIX);
   const store = new StateStore(redis, PREFIX, { maxLength: 1_000_000, maxAgeMs: 86_400_000 });
   for (let i = 0; i < instances; i += 500) {
     const batch: InstanceObservation[] = [];
@@ -170,48 +184,92 @@ async function main() {
     await store.observeInstances(batch, { source: 'cached-poll' });
   }
 
-  const gateway = await startChild('gateway', redisUrl);
-  const baseline = await startChild('baseline', redisUrl);
+  const dir = mkdtempSync(join(tmpdir(), 'hgw-bench-read-'));
+  const gatewayPort = await freePort();
+  const configFile = join(dir, 'gateway.yaml');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      server: { host: '127.0.0.1', port: gatewayPort },
+      redis: { url: redisUrl, keyPrefix: PREFIX },
+      auth: {
+        tokens: [
+          { name: 'bench-client', token: TOKEN, role: 'client' },
+          { name: 'bench-admin', token: 'bench-admin-token-0123456789abcdef', role: 'admin' },
+        ],
+      },
+      log: { level: 'warn', format: 'json' },
+    }),
+  );
+  const gateway = GatewayProcess.start(configFile, { NODE_ENV: 'production' });
+  const baselinePort = await freePort();
+  let baselineLog = '';
+  const baseline = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', 'baseline', '--redis', redisUrl, '--port', String(baselinePort)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  baseline.stdout!.on('data', (c: Buffer) => (baselineLog += c.toString()));
+  baseline.stderr!.on('data', (c: Buffer) => (baselineLog += c.toString()));
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const baselineUrl = `http://127.0.0.1:${baselinePort}`;
   try {
-    // Warm-up (JIT, script cache, connection pools).
-    await load(baseline.url, instances, false, 2, connections);
-    await load(gateway.url, instances, true, 2, connections);
-    const runs: { baseline: Awaited<ReturnType<typeof load>>[]; gateway: Awaited<ReturnType<typeof load>>[] } = { baseline: [], gateway: [] };
-    for (let round = 0; round < rounds; round++) {
-      runs.baseline.push(await load(baseline.url, instances, false, duration, connections));
-      runs.gateway.push(await load(gateway.url, instances, true, duration, connections));
+    await waitHttp(`${gatewayUrl}/healthz`, gateway.child, () => gateway.log);
+    await waitHttp(`${baselineUrl}/v1/instances/srv-000001`, baseline, () => baselineLog);
+    const scenarios: { scenario: Scenario; label: string }[] = [
+      { scenario: 'one', label: 'GET /v1/instances/:id (random of all)' },
+      { scenario: 'page', label: `GET /v1/instances page of ${PAGE}` },
+      { scenario: '304', label: 'GET /v1/instances/:id If-None-Match → 304' },
+    ];
+    const rows: string[][] = [];
+    const results: Record<string, unknown> = {};
+    for (const { scenario, label } of scenarios) {
+      // Warm-up (JIT, script cache, connection pools, the gateway's read cache).
+      await load(baselineUrl, scenario, instances, false, 2, connections);
+      await load(gatewayUrl, scenario, instances, true, 2, connections);
+      const runs = { baseline: [] as Figures[], gateway: [] as Figures[], load: [] as string[] };
+      for (let round = 0; round < rounds; round++) {
+        runs.baseline.push(await load(baselineUrl, scenario, instances, false, duration, connections));
+        runs.gateway.push(await load(gatewayUrl, scenario, instances, true, duration, connections));
+        runs.load.push(loadAverage());
+      }
+      const b = median(runs.baseline);
+      const g = median(runs.gateway);
+      const ratio = g.requestsPerSecond / b.requestsPerSecond;
+      const met = ratio >= 1.2 && g.p99Ms <= b.p99Ms;
+      const perRound = runs.gateway.map((r, i) => (r.requestsPerSecond / runs.baseline[i]!.requestsPerSecond).toFixed(2)).join(' ');
+      rows.push([label, Math.round(b.requestsPerSecond).toLocaleString('en-US'), String(b.p99Ms), Math.round(g.requestsPerSecond).toLocaleString('en-US'), String(g.p99Ms), ratio.toFixed(2), perRound, met ? 'met' : 'NOT met']);
+      results[scenario] = { label, baseline: b, gateway: g, ratio: Number(ratio.toFixed(3)), meetsTarget: met, rounds: runs };
     }
-    const best = (xs: Awaited<ReturnType<typeof load>>[]) => xs.reduce((a, b) => (b.requestsPerSecond > a.requestsPerSecond ? b : a));
-    const b = best(runs.baseline);
-    const g = best(runs.gateway);
-    const ratio = g.requestsPerSecond / b.requestsPerSecond;
-    printTable(
-      ['server', 'requests/s', 'p50 ms', 'p99 ms'],
-      [
-        ['bare express 5 + ioredis HGETALL (baseline)', Math.round(b.requestsPerSecond).toLocaleString('en-US'), String(b.p50Ms), String(b.p99Ms)],
-        ['heat-gateway GET /v1/instances/:id', Math.round(g.requestsPerSecond).toLocaleString('en-US'), String(g.p50Ms), String(g.p99Ms)],
-      ],
+    printTable(['request', 'baseline req/s', 'p99 ms', 'gateway req/s', 'p99 ms', 'ratio (median)', 'ratio per round', '≥ 1.2×, p99 no worse'], rows);
+    console.log(`load average before: ${loadBefore}; after: ${loadAverage()}`);
+    const file = writeResult(
+      'read-throughput',
+      {
+        bench: 'read-throughput',
+        layout: '`heat-gateway start --config` (default modules) and a bare express 5 + ioredis app, each in its own child process; autocannon in the parent; one shared Redis',
+        instances,
+        connections,
+        durationSeconds: duration,
+        rounds,
+        target: { ratio: 1.2, p99: 'no worse than the baseline' },
+        loadAverageBefore: loadBefore,
+        results,
+      },
+      { publish: values.publish },
     );
-    console.log(`ratio gateway / baseline: ${ratio.toFixed(3)} (target >= 1.0: ${ratio >= 1 ? 'met' : 'NOT met'})`);
-    const file = writeResult('read-throughput', {
-      bench: 'read-throughput',
-      layout: 'each server alone in its own child process (node --import tsx); autocannon in the parent; one shared Redis',
-      instances,
-      connections,
-      durationSeconds: duration,
-      rounds,
-      baseline: { ...b, rounds: runs.baseline },
-      gateway: { ...g, rounds: runs.gateway },
-      ratio: Number(ratio.toFixed(3)),
-      target: 1.0,
-      meetsTarget: ratio >= 1,
-    });
     console.log(`wrote ${file}`);
   } finally {
-    gateway.child.kill('SIGTERM');
-    baseline.child.kill('SIGTERM');
-    await clean();
+    await gateway.stop();
+    baseline.kill('SIGTERM');
+    await deletePrefix(redis, PREFIX);
     redis.disconnect();
     await local?.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+if (values.serve) {
+  await serveBaseline(values.redis!);
+} else {
+  await main();
 }

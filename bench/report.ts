@@ -1,5 +1,6 @@
 /** Small helpers shared by the benchmarks: a text table and a JSON result with the machine. */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { machine } from '../src/bench/bench-report.js';
 
 export function printTable(header: string[], rows: string[][]): void {
@@ -10,15 +11,23 @@ export function printTable(header: string[], rows: string[][]): void {
   for (const row of rows) console.log(line(row));
 }
 
+/** The 1/5/15-minute load averages, as `uptime` prints them: benchmark figures carry the load they ran under. */
+export function loadAverage(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+}
+
 /**
- * Writes <name>.json with the machine description and a timestamp: to bench/results/ for a
- * published run (`publish`), else to bench/results/scratch/ (git-ignored), so a benchmark
- * run never dirties the checkout.
+ * Writes the result JSON with the machine description, the load average and a timestamp.
+ * Published runs (`publish: true`) go to bench/results/<name>.json (tracked); every other
+ * run goes to bench/results/scratch/ (git-ignored), so running a benchmark never dirties
+ * the checkout.
  */
 export function writeResult(name: string, result: Record<string, unknown>, options: { publish?: boolean } = {}): string {
   const dir = options.publish ? 'bench/results' : 'bench/results/scratch';
   mkdirSync(dir, { recursive: true });
   const file = `${dir}/${name}.json`;
-  writeFileSync(file, `${JSON.stringify({ ...result, machine: machine(), at: new Date().toISOString() }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ ...result, machine: machine(), loadAverage: loadAverage(), at: new Date().toISOString() }, null, 2)}\n`);
   return file;
 }

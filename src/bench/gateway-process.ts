@@ -22,7 +22,7 @@ export class GatewayProcess {
   }
 
   static start(configFile: string, env: NodeJS.ProcessEnv = {}): GatewayProcess {
-    const args = fromSource ? ['--import', 'tsx', join(root, 'src/cli.ts')] : [join(root, 'dist/src/cli.js')];
+    const args = [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(fromSource ? ['--import', 'tsx', join(root, 'src/cli.ts')] : [join(root, 'dist/src/cli.js')])];
     const child = spawn(process.execPath, [...args, 'start', '--config', configFile], {
       cwd: root,
       env: { ...process.env, ...env },

@@ -29,6 +29,12 @@ export interface ConnectionOptions {
    * write. For connections serving many small concurrent reads. @defaultValue false
    */
   autoPipelining?: boolean;
+  /**
+   * Speak RESP2 rather than ioredis' default RESP3: a connection receiving Redis' client-side
+   * caching invalidations as pub/sub messages on `__redis__:invalidate` (RESP3 would get them
+   * as `invalidate` pushes, which ioredis does not surface). @defaultValue false
+   */
+  resp2?: boolean;
 }
 
 export class RedisFactory {
@@ -62,6 +68,7 @@ export class RedisFactory {
       enableOfflineQueue: blocking,
       ...(blocking ? {} : { commandTimeout: this.options.commandTimeoutMs }),
       enableAutoPipelining: opts.autoPipelining ?? false,
+      ...(opts.resp2 ? { protocol: 2 as const } : {}),
       // Reconnect quickly: polls and deliveries resume within half a second of Redis returning.
       retryStrategy: (times) => Math.min(50 * times, 500),
     };

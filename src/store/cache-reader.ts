@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { InstanceState } from '../model/states.js';
 import type { Deployment, Instance } from '../model/types.js';
 import { Keys } from './keys.js';
+import type { TrackedReadCache } from './read-cache.js';
 import { withScripts } from './script-registry.js';
 
 export interface FeedLimits {
@@ -85,7 +86,15 @@ export class CacheReader {
   readonly keys: Keys;
   protected readonly redis: Redis;
 
-  constructor(redis: Redis, prefix: string) {
+  /**
+   * @param instances when given, {@link getInstanceForServe} answers from this tracked
+   *   client-side cache (see read-cache.ts), which must track `redis`.
+   */
+  constructor(
+    redis: Redis,
+    prefix: string,
+    private readonly instances?: TrackedReadCache<ServedDoc>,
+  ) {
     this.keys = new Keys(prefix);
     this.redis = withScripts(redis);
   }
@@ -124,7 +133,12 @@ export class CacheReader {
    * One instance to serve: stored JSON, version, observedAt and the refresh failures of its
    * scopes, in one script call (one round trip), or null when unknown.
    */
-  async getInstanceForServe(id: string): Promise<ServedDoc | null> {
+  getInstanceForServe(id: string): Promise<ServedDoc | null> {
+    if (!this.instances) return this.fetchInstanceForServe(id);
+    return this.instances.get(this.keys.instance(id), () => this.fetchInstanceForServe(id));
+  }
+
+  private async fetchInstanceForServe(id: string): Promise<ServedDoc | null> {
     const reply = await this.redis.hgwServeInstance(this.keys.instance(id), this.keys.prefix);
     if (!reply) return null;
     const [json, version, observedAtMs, observedAt, deleted, backendId, group, deploymentFailure, backendFailure] = reply as string[];

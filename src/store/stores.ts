@@ -10,7 +10,8 @@ import type { Logger } from '../log/logger.js';
 import { RedisFactory, type ConnectionOptions } from '../redis/redis-factory.js';
 import type { DeliveryQueue } from '../webhooks/delivery-queue.js';
 import { CacheAgeReader } from './cache-ages.js';
-import { CacheReader } from './cache-reader.js';
+import { CacheReader, type ServedDoc } from './cache-reader.js';
+import { TrackedReadCache } from './read-cache.js';
 import { ChangeFeed } from './change-feed.js';
 import { deletePrefix } from './delete-prefix.js';
 import { DeliveryStore } from './delivery-store.js';
@@ -41,6 +42,8 @@ export class Stores implements QueueConnections {
   /** The cache: the one write path, and reads. */
   readonly cache: StateStore;
   /** Cache reads on an auto-pipelined connection of their own (the API's hot path). */
+  /** The reads' client-side cache of instances, kept true by Redis invalidations. */
+  readonly readCache: TrackedReadCache<ServedDoc>;
   readonly reads: CacheReader;
   readonly feed: ChangeFeed;
   readonly schedules: ScheduleStore;
@@ -60,8 +63,14 @@ export class Stores implements QueueConnections {
     this.redis = this.factory.create('store');
     this.keys = new Keys(keyPrefix);
     this.cache = new StateStore(this.redis, keyPrefix, config.feed, deps.now, onAppend);
-    // Under concurrent load, the HMGETs of one event-loop tick go to Redis in one write.
-    this.reads = new CacheReader(this.factory.create('api-reads', { autoPipelining: true }), keyPrefix);
+    // Under concurrent load, the reads of one event-loop tick go to Redis in one write; hot
+    // instances are answered from a client-side cache Redis invalidates (CLIENT TRACKING).
+    const reads = this.factory.create('api-reads', { autoPipelining: true });
+    const tracked = { prefixes: [`${keyPrefix}i:`, `${keyPrefix}refresh-failures`], flushOn: [`${keyPrefix}refresh-failures`] };
+    this.readCache = new TrackedReadCache<ServedDoc>(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger, tracked);
+    this.reads = new CacheReader(reads, keyPrefix, this.readCache);
+    // Tracking goes on as soon as both connections are up (and again after any loss).
+    void this.readCache.start();
     this.feed = new ChangeFeed(this.redis, keyPrefix, config.feed, deps.now, onAppend, (name) => this.factory.create(name, { blocking: true }));
     this.schedules = new ScheduleStore(this.redis, this.keys, (written, left) =>
       deps.logger.info('due times kept during the Redis outage written', { written, left }),
@@ -140,11 +149,13 @@ export class Stores implements QueueConnections {
 
   /** Drops every connection at once: whatever waits on Redis fails now (a stop past its grace). */
   disconnectAll(): void {
+    void this.readCache.stop();
     this.factory.disconnectAll();
   }
 
   /** Closes every connection, politely within `withinMs` when given. */
-  close(withinMs?: number): Promise<void> {
-    return this.factory.closeAll(withinMs);
+  async close(withinMs?: number): Promise<void> {
+    await this.readCache.stop();
+    await this.factory.closeAll(withinMs);
   }
 }

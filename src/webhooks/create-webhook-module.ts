@@ -21,6 +21,12 @@ export interface WebhookModuleOptions {
   leaseMs?: number;
   /** BullMQ lock of an attempt in flight (renewed while alive). @defaultValue 2000 */
   lockDurationMs?: number;
+  /**
+   * Deliver from the fan-out on the happy path (see feed-fanout.ts). Off by default: after
+   * issue 11's shorter job locks it showed duplicates in the 1,000 × 3 test under load, not yet
+   * explained. @defaultValue false
+   */
+  direct?: boolean;
   /** Run the fan-out and the delivery workers (false: routes only). @defaultValue true */
   background?: boolean;
 }
@@ -50,17 +56,6 @@ export function createWebhookModule(deps: ModuleDeps, options: WebhookModuleOpti
   );
   const sender = new WebhookSender(() => guard, { maxSockets: Math.max(64, config().concurrency * 2), now: deps.now });
   const service = new WebhookService(registry, deliveries, queue, stores.feed, () => guard, config, deps.now);
-  const fanout = new FeedFanout({
-    group: stores.feed.group(CONSUMER_GROUP),
-    leases: stores.leases,
-    registry,
-    deliveries,
-    queue,
-    logger: deps.logger,
-    now: deps.now,
-    ...(options.claimIdleMs !== undefined ? { claimIdleMs: options.claimIdleMs } : {}),
-    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-  });
   const worker = new DeliveryWorker({
     connection: stores.queue('webhook-worker', { blocking: true }),
     prefix: keys.bull,
@@ -74,6 +69,27 @@ export function createWebhookModule(deps: ModuleDeps, options: WebhookModuleOpti
     config,
     now: deps.now,
     ...(options.lockDurationMs !== undefined ? { lockDurationMs: options.lockDurationMs } : {}),
+  });
+  const fanout = new FeedFanout({
+    group: stores.feed.group(CONSUMER_GROUP),
+    leases: stores.leases,
+    registry,
+    deliveries,
+    queue,
+    logger: deps.logger,
+    now: deps.now,
+    ...(options.claimIdleMs !== undefined ? { claimIdleMs: options.claimIdleMs } : {}),
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    ...(options.direct !== true
+      ? {}
+      : {
+          direct: {
+            attempt: (spec, owner) => worker.attempt(spec, owner),
+            // Paced endpoints and a delayed first attempt go through the queue.
+            eligible: (webhook) => !webhook.maxPerSecond && (config().retryScheduleMs[0] ?? 0) === 0,
+            concurrency: () => config().concurrency,
+          },
+        }),
   });
   const background = options.background ?? true;
 

@@ -18,6 +18,8 @@ export interface DeliveryJobSpec extends DeliveryJobData {
   first?: boolean;
   /** Woken as the new head of an ordered queue (a distinct job id from the first one). */
   head?: boolean;
+  /** Run no sooner than this many ms from now (a retry handed over by the fan-out). */
+  delayMs?: number;
 }
 
 export class DeliveryQueue {
@@ -53,7 +55,7 @@ export class DeliveryQueue {
     if (specs.length === 0) return;
     await this.queue.addBulk(
       specs.map((s) => {
-        const delay = s.first ? this.firstDelayMs() : 0;
+        const delay = s.delayMs ?? (s.first ? this.firstDelayMs() : 0);
         return {
           name: 'deliver',
           data: { ep: s.ep, ev: s.ev, run: s.run, sub: s.sub },

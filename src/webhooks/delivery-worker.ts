@@ -98,14 +98,31 @@ export class DeliveryWorker {
   }
 
   private async process(job: Job<DeliveryJobSpec>, token: string): Promise<void> {
-    const { ep, ev, run, sub } = job.data;
-    const jobId = job.id ?? DeliveryQueue.jobId(job.data);
+    const next = await this.attempt(job.data, job.id ?? DeliveryQueue.jobId(job.data));
+    if (next.kind === 'later') {
+      await job.moveToDelayed(next.atMs, token);
+      throw new DelayedError();
+    }
+  }
+
+  /**
+   * One attempt of the delivery `spec`, owned as `owner` (its job id): claims it, checks
+   * the endpoint (gone, disabled, pacing), signs and sends, records the attempt. Answers
+   * `later` (with the epoch ms) when it must run again — a retry on the schedule or a paced
+   * endpoint over its rate — and `settled` otherwise (delivered, dead, or nothing to do:
+   * waiting behind an ordered head, owned by another job, already finished). The fan-out
+   * calls this directly on the happy path; BullMQ jobs call it for everything else.
+   */
+  async attempt(spec: DeliveryJobSpec, owner: string): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
+    const settled = { kind: 'settled' } as const;
+    const { ep, ev, run, sub } = spec;
+    const jobId = owner;
     const d = this.o.deliveries;
     let claim = await d.claim(ep, ev, sub, jobId, run);
     if (claim.kind === 'busy') {
       // Another job owns it; take over only if that job no longer exists or finished.
       const state = await this.o.queue.queue.getJobState(claim.owner);
-      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return;
+      if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return settled;
       claim = await d.claim(ep, ev, sub, jobId, run, claim.owner);
     }
     if (claim.kind === 'done' && sub !== '') {
@@ -114,7 +131,7 @@ export class DeliveryWorker {
       const head = await d.head(ep, sub);
       if (head) await this.o.queue.add([{ ep, ev: head.id, run: head.run, sub, head: true }]);
     }
-    if (claim.kind !== 'ok') return;
+    if (claim.kind !== 'ok') return settled;
 
     const webhook = JSON.parse(claim.endpointJson) as StoredWebhook;
     const cfg = this.o.config();
@@ -122,16 +139,13 @@ export class DeliveryWorker {
     const startedAt = this.o.now();
 
     if (claim.disabledAt !== null) {
-      await this.record(job, webhook, { ...base(ev, claim, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null);
+      await this.record(spec, webhook, { ...base(ev, claim, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null);
       this.o.metrics.deliveries.inc({ outcome: 'dead_lettered' });
-      return;
+      return settled;
     }
     if (webhook.maxPerSecond) {
       const waitMs = await d.rateLimit(ep, webhook.maxPerSecond, this.o.paceWindowMs ?? 1_100, `${jobId}:${startedAt}:${Math.random()}`);
-      if (waitMs > 0) {
-        await job.moveToDelayed(Date.now() + waitMs, token);
-        throw new DelayedError();
-      }
+      if (waitMs > 0) return { kind: 'later', atMs: Date.now() + waitMs };
     }
 
     const result = await this.o.sender.send({
@@ -163,7 +177,7 @@ export class DeliveryWorker {
       error: result.error,
       nextAttemptAt: nextAt === null ? null : new Date(nextAt).toISOString(),
     };
-    const failingSince = await this.record(job, webhook, attempt, result.ok);
+    const failingSince = await this.record(spec, webhook, attempt, result.ok);
     this.o.metrics.deliveries.inc({ outcome: result.ok ? 'delivered' : outcome === 'dead' ? 'dead_lettered' : 'failed' });
 
     if (outcome === 'disabled') {
@@ -171,15 +185,13 @@ export class DeliveryWorker {
     } else if (!result.ok && failingSince !== null && this.o.now() - failingSince >= cfg.disableAfterMs) {
       await this.disable(webhook, `failing without a single success since ${new Date(failingSince).toISOString()}`);
     }
-    if (nextAt !== null) {
-      await job.moveToDelayed(Date.now() + (nextAt - this.o.now()), token);
-      throw new DelayedError();
-    }
+    if (nextAt !== null) return { kind: 'later', atMs: Date.now() + (nextAt - this.o.now()) };
+    return settled;
   }
 
   /** Records the attempt; wakes the next head of an ordered queue. Returns failing-since. */
-  private async record(job: Job<DeliveryJobSpec>, webhook: StoredWebhook, attempt: Omit<Attempt, 'seq'>, success: boolean | null): Promise<number | null> {
-    const { ep, ev, sub } = job.data;
+  private async record(spec: DeliveryJobSpec, webhook: StoredWebhook, attempt: Omit<Attempt, 'seq'>, success: boolean | null): Promise<number | null> {
+    const { ep, ev, sub } = spec;
     const outcome = attempt.outcome === 'disabled' ? 'dead' : attempt.outcome === 'retrying' ? 'retrying' : attempt.outcome === 'delivered' ? 'delivered' : 'dead';
     const finished = await this.o.deliveries.finish({
       endpointId: ep,

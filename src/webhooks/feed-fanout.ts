@@ -4,6 +4,10 @@
  * are recorded and their jobs enqueued (deterministic job ids make a repeat harmless); the
  * pending entries of a consumer that died are claimed back (the feed's consumer group).
  *
+ * Optionally (`direct`, off by default) the fan-out also delivers on the happy path (see
+ * {@link DirectDelivery}): the entry is acknowledged after the attempt, so no BullMQ job is
+ * made for a delivery that succeeds at once.
+ *
  * One replica at a time fans out (a leader lease in Redis): fan-out is a few Redis commands
  * per event, and a single reader keeps one instance's events in feed order on their way into
  * the per-subject queues of ordered endpoints. Another replica takes over when the lease
@@ -20,13 +24,15 @@ import type { FeedEntry } from '../store/change-feed.js';
 import type { FeedConsumerGroup } from '../store/feed-consumer-group.js';
 import type { LeaseStore } from '../store/lease-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
-import type { DeliveryQueue } from './delivery-queue.js';
+import { DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { StoredWebhook } from './webhook-schemas.js';
 import { isAfterStart, payloadOf, toNewDelivery, wants } from './webhook-payload.js';
 
 
 export const CONSUMER_GROUP = 'webhooks';
+/** Longest the fan-out waits for a free direct slot before queueing the overflow. */
+const DIRECT_WAIT_MS = 250;
 
 export interface FeedFanoutOptions {
   /** The feed's consumer group `webhooks`. */
@@ -49,6 +55,22 @@ export interface FeedFanoutOptions {
   leaseMs?: number;
   /** Entries per read. @defaultValue 200 */
   batch?: number;
+  /** Delivers from the fan-out on the happy path (see {@link DirectDelivery}); absent: every delivery is a job. */
+  direct?: DirectDelivery;
+}
+
+/**
+ * The happy path: a delivery to an endpoint that neither paces nor delays its first attempt
+ * is attempted by the fan-out itself (one claim, one send, one record), not through a
+ * BullMQ job. What must wait — a retry, a paced endpoint over its rate — goes to the queue
+ * with the same job id (the claim's owner), and so does anything over `concurrency()`.
+ */
+export interface DirectDelivery {
+  attempt(spec: DeliveryJobSpec, owner: string): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }>;
+  /** May this endpoint's deliveries go directly? */
+  eligible(webhook: StoredWebhook): boolean;
+  /** Direct attempts in flight at most (beyond: jobs). */
+  concurrency(): number;
 }
 
 export class FeedFanout {
@@ -64,6 +86,10 @@ export class FeedFanout {
   private lastClaimAt = 0;
   /** Events fanned out by this process (for status and tests). */
   fannedOut = 0;
+  /** Direct attempts in flight, by job id (a re-read entry joins the attempt under way). */
+  private readonly sending = new Map<string, Promise<void>>();
+  /** Acknowledgements waiting for direct attempts. */
+  private readonly acks = new Set<Promise<void>>();
 
   constructor(private readonly o: FeedFanoutOptions) {
     this.log = o.logger.child({ component: 'webhook-fanout', consumer: this.consumer });
@@ -85,6 +111,8 @@ export class FeedFanout {
     // claimed by the next leader.
     this.o.group.interrupt();
     await this.loop;
+    // Direct attempts under way finish (bounded by the request timeout) and acknowledge.
+    await Promise.allSettled([...this.acks]);
     await this.o.leases.release(this.o.registry.keys.leader, this.consumer).catch(() => undefined);
   }
 
@@ -116,7 +144,7 @@ export class FeedFanout {
           this.lastClaimAt = Date.now();
           await this.claimAbandoned();
         }
-        const entries = await this.o.group.read(this.consumer, { count: this.batch, blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
+        const entries = await this.o.group.read(this.consumer, { count: await this.room(), blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
         if (entries.length > 0) await this.process(entries);
       } catch (err) {
         if (!this.running) break;
@@ -124,6 +152,23 @@ export class FeedFanout {
         await this.pause(500);
       }
     }
+  }
+
+  /**
+   * How many entries to read next. With direct delivery, the feed itself is the backlog:
+   * while every direct slot is taken the fan-out waits for one (at most `DIRECT_WAIT_MS`, so
+   * a slow receiver cannot hold the others back longer; past it, the overflow is queued).
+   */
+  private async room(): Promise<number> {
+    const direct = this.o.direct;
+    if (!direct) return this.batch;
+    const deadline = Date.now() + DIRECT_WAIT_MS;
+    while (this.running && this.sending.size >= direct.concurrency() && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([...this.sending.values(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))]).catch(() => undefined);
+      clearTimeout(timer);
+    }
+    return Math.min(this.batch, Math.max(1, direct.concurrency() - this.sending.size));
   }
 
   /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */
@@ -165,20 +210,72 @@ export class FeedFanout {
       }
     }
     const now = this.o.now();
+    const direct = this.o.direct;
+    const attempts: Promise<void>[] = [];
     await Promise.all(
       [...perEndpoint].map(async ([webhook, items]) => {
         const results = await this.o.deliveries.ensure(webhook.id, items, 'new', now);
-        await this.o.queue.add(
-          items.flatMap((d, i) =>
-            results[i]!.code === 'created' || results[i]!.code === 'pending'
-              ? [{ ep: webhook.id, ev: d.eventId, run: results[i]!.run, sub: d.subject, first: true }]
-              : [],
-          ),
-        );
+        const directly = direct?.eligible(webhook) ?? false;
+        const queued: DeliveryJobSpec[] = [];
+        items.forEach((d, i) => {
+          const r = results[i]!;
+          if (r.code !== 'created' && r.code !== 'pending') return;
+          const spec: DeliveryJobSpec = { ep: webhook.id, ev: d.eventId, run: r.run, sub: d.subject };
+          const owner = DeliveryQueue.jobId(spec);
+          const under = this.sending.get(owner);
+          if (under) attempts.push(under);
+          // Only a delivery recorded just now goes direct. One already recorded ('pending': a
+          // repeat after a crash, or an entry read again) may belong to a job under the same
+          // id: it is enqueued, which BullMQ deduplicates, and the job's claim (same owner)
+          // re-sends what a dead process left unfinished.
+          else if (r.code === 'created' && directly && this.sending.size < direct!.concurrency()) attempts.push(this.sendDirect(direct!, spec, owner));
+          else queued.push({ ...spec, first: true });
+        });
+        await this.o.queue.add(queued);
       }),
     );
-    await this.o.group.ack(entries.map((e) => e.cursor));
-    this.fannedOut += entries.length;
+    const cursors = entries.map((e) => e.cursor);
+    if (attempts.length === 0) {
+      await this.o.group.ack(cursors);
+      this.fannedOut += entries.length;
+      return;
+    }
+    // Acknowledged only once every direct attempt settled or was handed to the queue: after
+    // a crash the entries are still pending, the next leader claims them, and the deliveries
+    // recorded but unfinished are sent again (same webhook-id).
+    const ack = Promise.all(attempts)
+      .then(() => this.o.group.ack(cursors))
+      .then(
+        () => {
+          this.fannedOut += entries.length;
+        },
+        (err: Error) => {
+          this.log.warn('direct deliveries unacknowledged; their feed entries will be claimed again', { error: err.message });
+        },
+      );
+    this.acks.add(ack);
+    void ack.then(() => this.acks.delete(ack));
+  }
+
+  /** One direct attempt; a retry or a wait goes to the queue under the same job id. */
+  private sendDirect(direct: DirectDelivery, spec: DeliveryJobSpec, owner: string): Promise<void> {
+    const run = (async () => {
+      let next: Awaited<ReturnType<DirectDelivery['attempt']>>;
+      try {
+        next = await direct.attempt(spec, owner);
+      } catch (err) {
+        // Redis failed around the attempt: the queue takes it over (BullMQ retries with backoff).
+        this.log.warn('direct delivery failed; queued', { webhook: spec.ep, delivery: spec.ev, error: (err as Error).message });
+        next = { kind: 'later', atMs: Date.now() };
+      }
+      if (next.kind === 'later') await this.o.queue.add([{ ...spec, delayMs: Math.max(0, next.atMs - Date.now()) }]);
+    })();
+    this.sending.set(owner, run);
+    const done = () => {
+      this.sending.delete(owner);
+    };
+    run.then(done, done);
+    return run;
   }
 
   /** True when every feed entry so far was fanned out and acknowledged. */

@@ -1,17 +1,11 @@
 /**
- * Parses what backends push to `POST /v1/notifications/:backendId` into hints (which stack,
- * which server). Accepted, as the real systems send them:
- *
- * - a Zaqar-delivered Heat event-sink message: `{body: {type: "os.heat.event", payload:
- *   {stack_id, physical_resource_id, resource_name, …}}, ttl, queue_name}` (heat/engine/
- *   event.py `as_dict`, zaqar/notification/tasks/webhook.py), or a list of them, or the bare
- *   `body`;
- * - an oslo notification, flat `{event_type, payload, publisher_id, …}` or in the
- *   oslo.messaging v2 envelope `{"oslo.version": "2.0", "oslo.message": "<json>"}`, with
- *   `event_type` `orchestration.stack.*` (payload `stack_identity`/`stack_name`) or
- *   `compute.instance.*` (payload `instance_id`, and Heat's server metadata naming the stack).
- *
- * A push is only a hint: the gateway fetches the authoritative state of what it names.
+ * Parses Zaqar-delivered Heat event-sink messages into hints (which stack, which server):
+ * `{body: {type: "os.heat.event", payload: {stack_id, physical_resource_id, resource_name, …}},
+ * ttl, queue_name}` (heat/engine/event.py `as_dict`, zaqar/notification/tasks/webhook.py), or
+ * the bare `body`, or a list of them. Such a message names a resource but not the server's live
+ * status, so it is only a hint: the gateway fetches the authoritative state of what it names.
+ * Oslo notifications and Aodh alarms, which do carry a state, are read by
+ * `notification-parsers.ts`.
  */
 import { z } from 'zod';
 import { InputError } from '../errors.js';
@@ -30,15 +24,6 @@ const heatEvent = z.object({
 
 const zaqarMessage = z.object({ body: heatEvent }).passthrough();
 
-const oslo = z
-  .object({
-    event_type: z.string().min(1).max(255),
-    payload: z.record(z.string(), z.unknown()),
-  })
-  .passthrough();
-
-const envelope = z.object({ 'oslo.version': z.string(), 'oslo.message': z.string().max(1_000_000) }).passthrough();
-
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 && v.length <= 255 ? v : undefined);
 
 /** `arn:openstack:heat::<tenant>:stacks/<name>/<id>`, `<name>/<id>` or a bare id → {name?, id}. */
@@ -49,34 +34,14 @@ export function parseStackIdentity(identity: string): { id: string; name?: strin
   return { id: parts[0] ?? identity };
 }
 
-function fromOslo(backendId: string, n: z.infer<typeof oslo>): PushHint[] {
-  const p = n.payload;
-  if (n.event_type.startsWith('orchestration.stack.')) {
-    const identity = str(p.stack_identity) ?? str(p.stack_id);
-    if (!identity) return [];
-    const stack = parseStackIdentity(identity);
-    const name = stack.name ?? str(p.stack_name);
-    return [{ backendId, event: n.event_type, stackId: stack.id, ...(name ? { stackName: name } : {}) }];
-  }
-  if (n.event_type.startsWith('compute.instance.')) {
-    const instanceId = str(p.instance_id);
-    if (!instanceId) return [];
-    const metadata = (typeof p.metadata === 'object' && p.metadata !== null ? p.metadata : {}) as Record<string, unknown>;
-    // Heat tags the servers it creates; the tag names the stack without a lookup.
-    const stackId = str(metadata['heat-stack-id']) ?? str(metadata['metering.stack']) ?? str(metadata['stack_id']);
-    return [{ backendId, event: n.event_type, instanceId, ...(stackId ? { stackId } : {}) }];
-  }
-  return [];
-}
-
 function fromHeat(backendId: string, e: z.infer<typeof heatEvent>): PushHint {
   const physical = str(e.payload.physical_resource_id);
   return { backendId, event: e.type, stackId: e.payload.stack_id, ...(physical ? { instanceId: physical } : {}) };
 }
 
 /**
- * Hints in a pushed document. Throws InputError (400) when the document is none of the
- * accepted formats; a recognised notification that names nothing yields no hints.
+ * Hints in an event-sink message or a list of them. Throws InputError (400), naming the path,
+ * for anything else.
  */
 export function parsePush(backendId: string, doc: unknown): PushHint[] {
   if (!Array.isArray(doc)) return parseMessage(backendId, doc, 'body');
@@ -91,27 +56,11 @@ function parseMessage(backendId: string, doc: unknown, path: string): PushHint[]
   if (zaqar.success) return [fromHeat(backendId, zaqar.data.body)];
   const bare = heatEvent.safeParse(doc);
   if (bare.success) return [fromHeat(backendId, bare.data)];
-  const wrapped = envelope.safeParse(doc);
-  if (wrapped.success) {
-    let inner: unknown;
-    try {
-      inner = JSON.parse(wrapped.data['oslo.message']);
-    } catch {
-      throw new InputError('oslo.message is not JSON', [{ path: `${path}.oslo.message`, message: 'must be a JSON-encoded notification' }]);
-    }
-    const n = oslo.safeParse(inner);
-    if (!n.success) {
-      throw new InputError('oslo.message is not a notification', [{ path: `${path}.oslo.message`, message: 'must contain event_type and payload' }]);
-    }
-    return fromOslo(backendId, n.data);
-  }
-  const flat = oslo.safeParse(doc);
-  if (flat.success) return fromOslo(backendId, flat.data);
   throw new InputError('the push is not a recognised notification', [
     {
       path,
       message:
-        'send a Heat event-sink message (body.type "os.heat.event"), or an oslo notification (event_type orchestration.stack.* or compute.instance.*, flat or in the oslo.message envelope), or a list of them',
+        'send a Heat event-sink message (body.type "os.heat.event"), or a list of them',
     },
   ]);
 }

@@ -31,6 +31,20 @@ describe('notification parsers', () => {
     }
   });
 
+  it('reads an orchestration notification in the oslo.message envelope: the stack, its name and its new status', () => {
+    const [update] = parsePushBody('heat-1', fixture('push/oslo-envelope-stack.json')) as StackUpdate[];
+    expect(update).to.deep.include({
+      kind: 'stack',
+      backendId: 'heat-1',
+      event: 'orchestration.stack.update.end',
+      stackId: '2f5e3a0c-1c5d-4c7a-8f4e-6b9d1e2a3c4d',
+      stackName: 'shop',
+      status: 'UPDATE_COMPLETE',
+      statusReason: 'Stack UPDATE completed successfully',
+      atMs: Date.parse('2026-11-25T10:00:06.000Z'),
+    });
+  });
+
   it('reads the legacy compute.instance.update: vm_state error, the stack from Heat\'s metadata, the timestamp', () => {
     const [update] = parsePushBody('heat-1', fixture('push/compute-instance-update.json')) as InstanceUpdate[];
     expect(update).to.deep.equal({

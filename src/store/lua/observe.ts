@@ -81,7 +81,9 @@ local function observe(key, kind, id, group, backend, status, content, uj, u, ev
   if oc then
     local older
     if obk == backend and u and ou and u ~= ou then older = u < ou else older = ob < (oob or 0) end
-    if older then return 0, ov, '' end
+    -- An older observation of the same content still confirms it: it refreshes observedAt
+    -- below (a resync's listing is older than the push it confirms, by backend time).
+    if older and oc ~= content then return 0, ov, '' end
   elseif deleted then
     return 3, 0, ''
   end

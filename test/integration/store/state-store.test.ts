@@ -119,6 +119,16 @@ describe('StateStore (real Redis)', () => {
       expect(await events()).to.have.length(1);
     });
 
+    it('an older observation of the same content confirms it: observedAt moves on, updatedAt and version stay', async () => {
+      // A push stored the state with the notification's time; the resync's listing carries
+      // Heat's older backend time for the same state and must still count as a refresh.
+      await store.observeInstance(instanceObs({ updatedAt: at(20) }), { source: 'webhook', observedAtMs: Date.parse(at(21)) });
+      const resync = await store.observeInstance(instanceObs({ updatedAt: at(10) }), { source: 'webhook', observedAtMs: Date.parse(at(600)) });
+      expect(resync).to.deep.equal({ outcome: 'refreshed', version: 1 });
+      expect(await store.getInstance('srv-1')).to.include({ observedAt: at(600), updatedAt: at(20), version: 1 });
+      expect(await events()).to.have.length(1);
+    });
+
     it('without backend times, the observation time decides', async () => {
       const dc = { id: 'dc-1', kind: 'deltacloud' as const, status: 'RUNNING' };
       await store.observeInstance(instanceObs({ backend: dc, updatedAt: null }), { source: 's', observedAtMs: 2_000 });

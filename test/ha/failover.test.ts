@@ -49,8 +49,17 @@ const TOPOLOGIES: Record<string, (prefix: string) => Promise<Topology>> = {
       redis: { cluster: cluster.urls.slice(0, 2) },
       failover: async () => void (await cluster.failover(key)),
       crash: async () => {
-        const { primary, replica } = await cluster.ownerOf(key);
-        if (!replica) throw new Error(`no live replica serves ${key}`);
+        // After the planned failover the old primary rejoins as a replica on its own time:
+        // wait until a replica serves the key and is in sync before killing its primary.
+        let owner = await cluster.ownerOf(key);
+        await waitFor(
+          async () => {
+            owner = await cluster.ownerOf(key);
+            return !!owner.replica && ((await owner.replica.command('INFO', 'replication')) as string).includes('master_link_status:up');
+          },
+          { timeoutMs: 30_000, intervalMs: 100, what: `a replica in sync serving ${key}` },
+        );
+        const { primary, replica } = owner;
         await primary.kill();
         await waitFor(async () => (await cluster.ownerOf(key)).primary === replica, { timeoutMs: 30_000, intervalMs: 100, what: 'the replica to take over' });
       },

@@ -43,7 +43,8 @@ export class Stores implements QueueConnections {
   readonly cache: StateStore;
   /** Cache reads on an auto-pipelined connection of their own (the API's hot path). */
   /** The reads' client-side cache of instances, kept true by Redis invalidations. */
-  readonly readCache: TrackedReadCache<ServedDoc>;
+  /** Absent on a Redis Cluster (see the constructor). */
+  readonly readCache: TrackedReadCache<ServedDoc> | undefined;
   readonly reads: CacheReader;
   readonly feed: ChangeFeed;
   readonly schedules: ScheduleStore;
@@ -67,10 +68,15 @@ export class Stores implements QueueConnections {
     // instances are answered from a client-side cache Redis invalidates (CLIENT TRACKING).
     const reads = this.factory.create('api-reads', { autoPipelining: true });
     const tracked = { prefixes: [`${keyPrefix}i:`, `${keyPrefix}refresh-failures`], flushOn: [`${keyPrefix}refresh-failures`] };
-    this.readCache = new TrackedReadCache<ServedDoc>(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger, tracked);
+    // Not on a Cluster: tracking is per connection, and a Cluster client holds one connection
+    // per node, so CLIENT TRACKING on one of them would not cover the node that owns our slot
+    // and the cache would keep values Redis has replaced. Reads there go to Redis every time.
+    this.readCache = config.redis.cluster
+      ? undefined
+      : new TrackedReadCache<ServedDoc>(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger, tracked);
     this.reads = new CacheReader(reads, keyPrefix, this.readCache);
     // Tracking goes on as soon as both connections are up (and again after any loss).
-    void this.readCache.start();
+    void this.readCache?.start();
     this.feed = new ChangeFeed(this.redis, keyPrefix, config.feed, deps.now, onAppend, (name) => this.factory.create(name, { blocking: true }));
     this.schedules = new ScheduleStore(this.redis, this.keys, (written, left) =>
       deps.logger.info('due times kept during the Redis outage written', { written, left }),
@@ -149,13 +155,13 @@ export class Stores implements QueueConnections {
 
   /** Drops every connection at once: whatever waits on Redis fails now (a stop past its grace). */
   disconnectAll(): void {
-    void this.readCache.stop();
+    void this.readCache?.stop();
     this.factory.disconnectAll();
   }
 
   /** Closes every connection, politely within `withinMs` when given. */
   async close(withinMs?: number): Promise<void> {
-    await this.readCache.stop();
+    await this.readCache?.stop();
     await this.factory.closeAll(withinMs);
   }
 }

@@ -106,7 +106,7 @@ describe('Conductor API: reads', () => {
 
     it('costs at most one Redis command (one script: record + its scopes\' refresh failures) per cached read, none for an instance held in memory', async () => {
       await gateway.store.observeInstance(instanceObs(), ctx);
-      const memory = gateway.stores.readCache;
+      const memory = gateway.stores.readCache!;
       await waitFor(() => memory.stats().tracking, { what: 'read tracking on' });
       await send(url, 'GET', '/v1/instances/srv-1', client); // loads the script once (EVAL), kept in memory
       const monitorClient = new Redis(gateway.config.redis.url);

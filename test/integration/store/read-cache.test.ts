@@ -145,7 +145,7 @@ describe('tracked read cache in a gateway: another replica changes an instance',
       // Another replica (its own connection) writes the cache.
       const replica = new StateStore(other, gateway.stores.keys.prefix, { maxLength: 10_000, maxAgeMs: 86_400_000 });
       await replica.observeInstance(instanceObs({ id: 'srv-1', name: 'one' }), { source: 'test' });
-      const cache = gateway.stores.readCache;
+      const cache = gateway.stores.readCache!;
       await waitFor(() => cache.stats().tracking, { what: 'tracking on' });
       const get = async () => (await send(url, 'GET', '/v1/instances/srv-1', bearer(TOKENS.client))).json.data as { name: string; version: number };
       expect((await get()).name).to.equal('one');

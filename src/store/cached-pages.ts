@@ -79,6 +79,8 @@ export class CachedInstancePages {
 
   private async fetchIndex(): Promise<IndexSnapshot> {
     const max = this.cache.maxEntries;
+    // Counted first: a large account learns it does not fit without reading every id.
+    if ((await this.redis.zcard(this.keys.allInstances)) > max) return { ids: [], complete: false };
     const ids = await this.redis.zrange(this.keys.allInstances, 0, String(max));
     return ids.length > max ? { ids: [], complete: false } : { ids, complete: true };
   }

@@ -121,6 +121,29 @@ describe('cached pages of instances (real Redis, CLIENT TRACKING)', function () 
     }
   });
 
+  it('reads pages from Redis, still right, when the index has more ids than the cache keeps', async () => {
+    const smallReads = new Redis(server.url, { enableAutoPipelining: true });
+    const small = new TrackedReadCache(smallReads, () => new Redis(server.url, { protocol: 2 }), silentLogger(), {
+      prefixes: [`${prefix}i:`, `${prefix}idx:i`, `${prefix}refresh-failures`],
+      flushOn: [`${prefix}refresh-failures`],
+      maxEntries: 3,
+    });
+    try {
+      await small.start();
+      const smallReader = new CacheReader(smallReads, prefix, small);
+      for (const id of ['srv-1', 'srv-2', 'srv-3', 'srv-4']) await observe(id);
+      for (let i = 0; i < 3; i++) {
+        const page = await smallReader.listInstancesForServe({ limit: 2, cursor: 'srv-1' });
+        expect(ids(page)).to.deep.equal(ids(await plain.listInstancesForServe({ limit: 2, cursor: 'srv-1' })));
+      }
+      expect(smallReader.pages!.figures).to.deep.equal({ fromMemory: 0, fromRedis: 3 });
+      expect(small.stats().entries).to.be.at.most(3);
+    } finally {
+      await small.stop();
+      smallReads.disconnect();
+    }
+  });
+
   it('shows a recorded refresh failure on the next page', async () => {
     await observe('srv-1');
     expect((await fromMemory({ limit: 10 })).failures.size).to.equal(0);

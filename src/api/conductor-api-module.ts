@@ -29,9 +29,9 @@ import {
 } from './api-schemas.js';
 import { renderDocsPage } from './docs-page.js';
 import { DEFAULT_EVENT_STREAM_OPTIONS, EventStreams, eventJson, type EventStreamOptions } from './event-streams.js';
-import { absent, FastReads } from './fast-reads.js';
+import { FastReads } from './fast-reads.js';
 import { RateLimiter } from './rate-limiter.js';
-import { ReadResponder } from './read-responder.js';
+import { absent, ReadResponder } from './read-responder.js';
 
 export interface ConductorApiOptions {
   /** Server-Sent Events tuning (heartbeat interval, stream cap, …). */
@@ -85,7 +85,7 @@ export function createConductorApiModule(deps: ModuleDeps, strategies: ActiveStr
   };
   const fast = new FastReads(
     { auth: deps.auth, config: deps.config, metrics: deps.metrics, logger: deps.logger },
-    { instance: readInstance, instances: (req, res, page) => listInstances(req, res, page) },
+    { instance: readInstance, instances: listInstances },
   );
 
   const openapi = (api: ApiRouter) =>

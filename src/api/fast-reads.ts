@@ -16,14 +16,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { Config } from '../config/schema.js';
-import { NotFoundError, UnavailableError } from '../errors.js';
 import { Authenticator } from '../http/auth.js';
 import { answerError } from '../http/problem.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { MAX_PAGE } from '../store/cache-reader.js';
 import { isValidId } from './api-schemas.js';
-import type { Freshness } from './read-responder.js';
 
 const ONE_PREFIX = '/v1/instances/';
 const LIST_PATH = '/v1/instances';
@@ -117,13 +115,4 @@ function listQuery(query: string): Taken | undefined {
     else return undefined;
   }
   return { route: LIST_ROUTE, limit, cursor };
-}
-
-/**
- * Nothing cached: a 404 when the strategy's refresh worked (the backend does not have it
- * either), a 503 when it failed (we cannot tell; try again).
- */
-export function absent(fresh: Pick<Freshness, 'failed' | 'reason'>, notFound: string): Error {
-  if (!fresh.failed) return new NotFoundError(notFound);
-  return new UnavailableError(`the backend could not be asked and nothing is cached: ${fresh.reason ?? 'refresh failed'}`, { retryAfterSeconds: 5 });
 }

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
+import { NotFoundError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RefreshFailure } from '../store/refresh-health.js';
@@ -226,4 +227,13 @@ function describeFailure(fresh: Freshness, failures: ReadonlyMap<string, string>
 function failureOf(fresh: Freshness, failures: ReadonlyMap<string, string>, doc: ServedDoc): RefreshFailureText | undefined {
   if (failures.size === 0) return undefined;
   return describeFailure(fresh, failures, `d:${doc.deploymentId}`) ?? describeFailure(fresh, failures, `b:${doc.backendId}`);
+}
+
+/**
+ * Nothing cached: a 404 when the strategy's refresh worked (the backend does not have it
+ * either), a 503 when it failed (we cannot tell; try again).
+ */
+export function absent(fresh: Pick<Freshness, 'failed' | 'reason'>, notFound: string): Error {
+  if (!fresh.failed) return new NotFoundError(notFound);
+  return new UnavailableError(`the backend could not be asked and nothing is cached: ${fresh.reason ?? 'refresh failed'}`, { retryAfterSeconds: 5 });
 }

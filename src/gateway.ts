@@ -23,10 +23,7 @@ export interface GatewayModule {
   readonly name: string;
   /** Declares the module's HTTP routes. */
   routes?(api: ApiRouter): void;
-  /**
-   * Answers a request before express when it certainly can, faster (the hottest reads);
-   * false leaves it, untouched, to the declared routes.
-   */
+  /** Answers a request before express when it surely can (hot reads); false leaves it, untouched, to the routes. */
   serveFast?(req: IncomingMessage, res: ServerResponse): boolean;
   /** Starts background work once the server listens. */
   start?(): Promise<void>;

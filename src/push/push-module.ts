@@ -95,15 +95,13 @@ export class PushModule implements GatewayModule {
   }
 
   private createConsumer(backend: BackendConfig): AmqpConsumer<PushUpdate> {
-    const applier = createPushApplier(this.deps, this.router, { awaitFetches: true });
+    const applier = createPushApplier(this.deps, this.router);
     return new AmqpConsumer<PushUpdate>(
       backend.id,
       backend.push!.amqp!,
       {
         parse: (body) => parsePushBody(backend.id, body),
-        apply: async (updates) => {
-          await applier(updates);
-        },
+        apply: async (updates) => ({ settled: (await applier(updates)).settled }),
       },
       this.deps.logger,
       this.options.amqp,

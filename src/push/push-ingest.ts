@@ -2,8 +2,8 @@
  * The one entry for pushes, whatever carried them (HTTP ingest, AMQP). Pushes go to the
  * strategy of the backend that sent them: under a strategy that trusts pushes (`webhook`)
  * what a push says is stored at once (PushApplier) and what it cannot say is fetched through
- * the strategy's coalesced refresh, without holding back the pushes behind it; any other
- * strategy gets the pushes as hints, which it may ignore (it has its own schedule).
+ * the strategy's coalesced refresh, without holding back the pushes behind it; any other strategy gets the pushes as hints, which it may
+ * ignore (it has its own schedule).
  */
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';

@@ -46,12 +46,8 @@ export interface AmqpConsumerStatus {
 export interface AmqpConsumerHandlers<U> {
   /** Reads one message body; an InputError marks it as not a notification. */
   parse(body: unknown): U[];
-  /**
-   * Stores what a batch says; resolves once what the messages say is stored, with `settled`
-   * for the rest of what they caused (backend fetches): the batch is acknowledged once that
-   * resolves too. Later batches are applied meanwhile. A rejection of either requeues the batch.
-   */
-  apply(updates: U[]): Promise<{ settled?: Promise<void> }>;
+  /** Stores what a batch says; resolves once it is stored. A rejection requeues the batch. */
+  apply(updates: U[]): Promise<void>;
 }
 
 export interface AmqpConsumerOptions {
@@ -85,8 +81,6 @@ export class AmqpConsumer<U> {
   private counters = { acknowledged: 0, rejected: 0, requeued: 0 };
   private buffer: Delivery[] = [];
   private flushing: Promise<void> | undefined;
-  /** Batches applied and waiting for their fetches before they are acknowledged. */
-  private readonly settling = new Set<Promise<void>>();
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -119,9 +113,8 @@ export class AmqpConsumer<U> {
     const connection = this.connection;
     this.connection = undefined;
     this.channel = undefined;
-    // Let the batches in hand finish and be acknowledged before the channel closes.
+    // Let the batch in hand finish and be acknowledged before the channel closes.
     await this.flushing;
-    while (this.settling.size > 0) await Promise.allSettled([...this.settling]);
     await connection?.close().catch(() => undefined);
   }
 
@@ -225,25 +218,15 @@ export class AmqpConsumer<U> {
     this.kick();
   }
 
-  /**
-   * Starts a flush unless one runs. It starts after the current task, so every message
-   * amqplib hands over from one read of the socket joins one batch (no timer, no wait).
-   */
   private kick(): void {
     if (this.flushing) return;
-    this.flushing = new Promise<void>((resolve) => queueMicrotask(resolve))
-      .then(() => this.flush())
-      .finally(() => {
-        this.flushing = undefined;
-        if (this.buffer.length > 0) this.kick();
-      });
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      if (this.buffer.length > 0) this.kick();
+    });
   }
 
-  /**
-   * Everything buffered, in one apply; acknowledged only after it is stored. Flushes run one
-   * at a time, so what messages say is stored in the order they came; the fetches a batch
-   * started are waited for apart (a batch is acknowledged once they are stored).
-   */
+  /** Everything buffered, in one apply; acknowledged only after it is stored. */
   private async flush(): Promise<void> {
     const batch = this.buffer.splice(0, this.buffer.length);
     const updates: U[] = [];
@@ -260,36 +243,17 @@ export class AmqpConsumer<U> {
       }
     }
     if (ready.length === 0) return;
-    let settled: Promise<void> | undefined;
     try {
-      ({ settled } = await this.handlers.apply(updates));
+      await this.handlers.apply(updates);
     } catch (err) {
-      // Pausing here pauses consumption too: Redis away is not worth hammering.
-      await this.requeue(ready, err as Error);
+      this.log.warn('could not store notifications; requeueing them', { error: (err as Error).message, messages: ready.length });
+      await new Promise((resolve) => setTimeout(resolve, this.options.requeueDelayMs ?? 1_000));
+      for (const delivery of ready) settle(delivery, 'requeue');
+      this.counters.requeued += ready.length;
       return;
     }
-    if (!settled) {
-      this.acknowledge(ready);
-      return;
-    }
-    const done = settled.then(
-      () => this.acknowledge(ready),
-      (err: Error) => this.requeue(ready, err),
-    );
-    this.settling.add(done);
-    void done.finally(() => this.settling.delete(done));
-  }
-
-  private acknowledge(ready: Delivery[]): void {
     for (const delivery of ready) settle(delivery, 'ack');
     this.counters.acknowledged += ready.length;
-  }
-
-  private async requeue(ready: Delivery[], err: Error): Promise<void> {
-    this.log.warn('could not store notifications; requeueing them', { error: err.message, messages: ready.length });
-    await new Promise((resolve) => setTimeout(resolve, this.options.requeueDelayMs ?? 1_000));
-    for (const delivery of ready) settle(delivery, 'requeue');
-    this.counters.requeued += ready.length;
   }
 
   /** State, counters and the queue's depth (asked of the broker at most once a second). */

@@ -38,16 +38,15 @@ export class PushIngest implements GatewayModule {
   /** Work pushes started in the background (fetches), so tests and shutdown can wait for it. */
   private readonly inflight = new Set<Promise<void>>();
   private readonly apply: ReturnType<typeof createPushApplier>;
-  private readonly log: Logger;
 
   constructor(private readonly deps: PushIngestDeps) {
-    this.apply = createPushApplier(deps, deps.router);
-    this.log = deps.logger.child({ component: 'push' });
-  }
-
-  private background(work: Promise<void>): void {
-    this.inflight.add(work);
-    void work.finally(() => this.inflight.delete(work));
+    this.apply = createPushApplier(deps, deps.router, {
+      awaitFetches: false,
+      background: (work) => {
+        this.inflight.add(work);
+        void work.finally(() => this.inflight.delete(work));
+      },
+    });
   }
 
   static fromConfig(config: Config, deps: Omit<PushIngestDeps, 'config'> & { config?: () => Config }): PushIngest {
@@ -90,11 +89,9 @@ export class PushIngest implements GatewayModule {
         authorizePush(this.deps.auth, req, backend, query.token);
         const updates = parsePushBody(backend.id, body);
         // What the push says is stored before the 202, so a backend that gets a 503 retries.
-        const { settled } = await this.apply(updates).catch((err: Error) => {
+        await this.apply(updates).catch((err: Error) => {
           throw new UnavailableError('the push could not be stored now; send it again', { cause: err, retryAfterSeconds: 1 });
         });
-        // What the push cannot say is fetched after the 202; a failure brings the resync forward.
-        this.background(settled.catch((err: Error) => void this.log.warn('push handling failed', { error: err.message, backend: backend.id })));
         res.status(202).json({ accepted: true, hints: updates.length });
       },
     });

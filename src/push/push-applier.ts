@@ -32,19 +32,6 @@ export interface ApplyResult {
   observed: number;
   /** Hints handed to the backend fetch. */
   fetched: number;
-  /**
-   * Resolves once what the fetches found is stored (rejects if they failed). Already marked
-   * handled: a caller that does not wait for it never sees an unhandled rejection.
-   */
-  settled: Promise<void>;
-}
-
-const SETTLED: Promise<void> = Promise.resolve();
-
-/** `work`, marked handled so that a rejection nobody awaits yet is not fatal. */
-export function handled(work: Promise<void>): Promise<void> {
-  work.catch(() => undefined);
-  return work;
 }
 
 /** After a stack finishes one of these, its outputs may have changed: the push cannot carry them. */
@@ -57,11 +44,7 @@ export class PushApplier {
     this.source = deps.source ?? 'webhook';
   }
 
-  /**
-   * Stores what `updates` say; resolves once every direct observation is stored. What must
-   * be fetched is started, not awaited: `settled` says when it is stored, so one slow fetch
-   * does not hold back the pushes behind it.
-   */
+  /** Stores what `updates` say; resolves once every observation (and fetch) is stored. */
   async apply(updates: PushUpdate[]): Promise<ApplyResult> {
     const hints: PushHint[] = [];
     const instances: InstanceUpdate[] = [];
@@ -75,8 +58,8 @@ export class PushApplier {
     let observed = 0;
     for (const stack of stacks) observed += await this.applyStack(stack, hints);
     observed += await this.applyInstances(instances, hints);
-    const settled = hints.length > 0 ? handled(this.deps.fetch(hints)) : SETTLED;
-    return { observed, fetched: hints.length, settled };
+    if (hints.length > 0) await this.deps.fetch(hints);
+    return { observed, fetched: hints.length };
   }
 
   private ctx(atMs: number | null) {

@@ -2,7 +2,7 @@
  * The one entry for pushes, whatever carried them (HTTP ingest, AMQP). Pushes go to the
  * strategy of the backend that sent them: under a strategy that trusts pushes (`webhook`)
  * what a push says is stored at once (PushApplier) and what it cannot say is fetched through
- * the strategy's coalesced refresh, without holding back the pushes behind it; any other strategy gets the pushes as hints, which it may
+ * the strategy's coalesced refresh; any other strategy gets the pushes as hints, which it may
  * ignore (it has its own schedule).
  */
 import type { Logger } from '../log/logger.js';
@@ -10,7 +10,15 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { StateStore } from '../store/state-store.js';
 import type { PushHint, Strategy } from '../strategy/strategy.js';
 import type { PushUpdate } from './notification-parsers.js';
-import { handled, PushApplier, type ApplyResult } from './push-applier.js';
+import { PushApplier, type ApplyResult } from './push-applier.js';
+
+export interface PushIngestOptions {
+  /**
+   * Wait for backend fetches before resolving: AMQP acknowledges a message only once
+   * everything it caused is stored. HTTP answers as soon as the direct observations are in.
+   */
+  awaitFetches: boolean;
+}
 
 /** The hints an update stands for (for strategies that refresh rather than trust). */
 export function hintOf(update: PushUpdate): PushHint {
@@ -39,17 +47,16 @@ function backendOf(update: PushUpdate): string {
   return update.kind === 'hint' ? update.hint.backendId : update.backendId;
 }
 
-/**
- * Applies pushes, grouped by backend. Resolves once what they say directly is stored; the
- * result's `settled` resolves once the backend fetches they started are stored too (AMQP
- * acknowledges then; HTTP answers before).
- */
-export function createPushApplier(deps: PushApplierContext, router: PushRouter): (updates: PushUpdate[]) => Promise<ApplyResult> {
+export function createPushApplier(
+  deps: PushApplierContext,
+  router: PushRouter,
+  options: PushIngestOptions & { background?: (work: Promise<void>) => void },
+): (updates: PushUpdate[]) => Promise<ApplyResult> {
+  const log = deps.logger.child({ component: 'push' });
   return async (updates) => {
     const byBackend = new Map<string, PushUpdate[]>();
     for (const update of updates) byBackend.set(backendOf(update), [...(byBackend.get(backendOf(update)) ?? []), update]);
-    const total = { observed: 0, fetched: 0 };
-    const fetches: Promise<void>[] = [];
+    const total: ApplyResult = { observed: 0, fetched: 0 };
     for (const [backendId, group] of byBackend) {
       // Each backend's pushes go to its own strategy.
       const strategy = router.strategyFor(backendId);
@@ -58,12 +65,19 @@ export function createPushApplier(deps: PushApplierContext, router: PushRouter):
         total.fetched += group.length;
         continue;
       }
-      const fetch = (hints: PushHint[]): Promise<void> => strategy.onPush(hints);
+      const fetch = (hints: PushHint[]): Promise<void> => {
+        const run = strategy.onPush(hints);
+        if (options.awaitFetches) return run;
+        const settled = run.catch((err: Error) => {
+          log.warn('push handling failed', { error: err.message });
+        });
+        options.background?.(settled);
+        return Promise.resolve();
+      };
       const result = await new PushApplier({ store: deps.store, logger: deps.logger, metrics: deps.metrics, now: deps.now, source: strategy.name, fetch, ...(router.liveOwners ? { liveOwners: () => router.liveOwners!() } : {}) }).apply(group);
       total.observed += result.observed;
       total.fetched += result.fetched;
-      fetches.push(result.settled);
     }
-    return { ...total, settled: handled(Promise.all(fetches).then(() => undefined)) };
+    return total;
   };
 }

@@ -95,13 +95,15 @@ export class PushModule implements GatewayModule {
   }
 
   private createConsumer(backend: BackendConfig): AmqpConsumer<PushUpdate> {
-    const applier = createPushApplier(this.deps, this.router);
+    const applier = createPushApplier(this.deps, this.router, { awaitFetches: true });
     return new AmqpConsumer<PushUpdate>(
       backend.id,
       backend.push!.amqp!,
       {
         parse: (body) => parsePushBody(backend.id, body),
-        apply: async (updates) => ({ settled: (await applier(updates)).settled }),
+        apply: async (updates) => {
+          await applier(updates);
+        },
       },
       this.deps.logger,
       this.options.amqp,

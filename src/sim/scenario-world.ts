@@ -3,7 +3,8 @@
  * scheduled follow-up transitions of each change, and the ground-truth timeline.
  *
  * Everything here runs on the world's own clock (`now()`), which is either virtual (tests
- * call `runUntil`) or the wall clock (a timer calls `runUntil(Date.now())`). Given one seed
+ * call `runUntil`) or the wall clock (a timer armed for {@link ScenarioWorld.nextDueAtMs}
+ * calls `runUntil(Date.now())`). Given one seed
  * and one sequence of `runUntil`/`applyChange` calls, the world makes identical changes.
  */
 
@@ -31,6 +32,7 @@ export class ScenarioWorld extends WorldModel {
   private order = 0;
   private readonly weights: [ChangeKind, number][];
   private readonly weightTotal: number;
+  private readonly rescheduleListeners = new Set<() => void>();
   changeRate: number;
 
   constructor(options: WorldOptions) {
@@ -47,6 +49,22 @@ export class ScenarioWorld extends WorldModel {
   setChangeRate(rate: number): void {
     this.changeRate = rate;
     this.nextRandomAtMs = this.scheduleNextRandom(this.nowMs);
+    this.rescheduled();
+  }
+
+  /** World time of the next due change (a scheduled transition or a random change); Infinity for none. */
+  nextDueAtMs(): number {
+    return Math.min(this.scheduled[0]?.atMs ?? Infinity, this.nextRandomAtMs);
+  }
+
+  /** Calls `listener` whenever the next due change may have moved earlier (a transition scheduled, the rate changed). */
+  onReschedule(listener: () => void): () => void {
+    this.rescheduleListeners.add(listener);
+    return () => this.rescheduleListeners.delete(listener);
+  }
+
+  private rescheduled(): void {
+    for (const listener of this.rescheduleListeners) listener();
   }
 
   /**
@@ -264,6 +282,7 @@ export class ScenarioWorld extends WorldModel {
       i--;
     }
     this.scheduled.splice(i, 0, item);
+    if (i === 0) this.rescheduled();
   }
 
   private scheduleNextRandom(fromMs: number): number {

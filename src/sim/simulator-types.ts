@@ -23,14 +23,12 @@ export interface SimulatorOptions {
   changeRate?: number;
   /**
    * `manual`: world time moves only through `handle.advance(ms)` (tests);
-   * `real`: a timer follows the wall clock (demos, benchmarks).
+   * `real`: the wall clock; each change is applied at its own time (demos, benchmarks).
    * @defaultValue 'real'
    */
   clock?: 'manual' | 'real';
   /** World time at start in manual mode. @defaultValue '2025-01-01T00:00:00.000Z' */
   startTime?: string;
-  /** Real-clock tick. @defaultValue 100 */
-  tickMs?: number;
   launchDurationMs?: number;
   rebootWindowMs?: number;
   deleteDurationMs?: number;
@@ -85,6 +83,8 @@ export interface SimulatorControl {
   pushIdle(): Promise<void>;
   /** Resolves once every AMQP notification so far is confirmed and every Aodh post settled. */
   notificationsIdle(): Promise<void>;
+  /** Notifications confirmed by the broker, alarm bodies posted, and failures of either. */
+  notificationCounts(): { published: number; posted: number; failed: number };
   /** The underlying world, for tests that need raw access. */
   readonly scenario: ScenarioWorld;
 }

@@ -27,6 +27,7 @@ import { deltacloudError, deltacloudTemplate, handleDeltacloud } from './deltacl
 import { handleZaqar, zaqarError, zaqarTemplate } from './zaqar-api.js';
 import { PushDispatcher, type PushOptions } from './push-dispatcher.js';
 import { startNotificationPublisher } from './amqp-publisher.js';
+import { WallClockDriver } from './wall-clock.js';
 import { Prng } from './prng.js';
 import { problem, simControl } from './sim-control.js';
 
@@ -132,6 +133,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setChangeRate: (rate) => world.setChangeRate(rate),
     pushIdle: () => push.idle(),
     notificationsIdle: async () => bus?.idle(),
+    notificationCounts: () => bus?.counts() ?? { published: 0, posted: 0, failed: 0 },
     scenario: world,
   };
 
@@ -284,11 +286,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const address = server.address() as AddressInfo;
   const url = `http://${address.address}:${address.port}`;
 
-  let ticker: NodeJS.Timeout | undefined;
-  if (!manual) {
-    ticker = setInterval(() => world.runUntil(Date.now()), options.tickMs ?? 100);
-    ticker.unref();
-  }
+  const clock = manual ? undefined : new WallClockDriver(world);
 
   let closing: Promise<void> | undefined;
   return {
@@ -301,7 +299,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     handle,
     close() {
       closing ??= (async () => {
-        if (ticker) clearInterval(ticker);
+        clock?.stop();
         await push.close();
         await bus?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -11,12 +11,14 @@
  *   - read p99 of GET /v1/instances/:id (1,000 random ids, 10 at a time)
  *   - seconds to page through everything with GET /v1/instances?limit=1000
  *
- *   npm run bench:scale -- [--sizes 10000,50000,100000] [--strategies deltacloud-poll,cached-poll]
+ *   npm run bench:scale -- [--sizes 10000,50000,100000]
+ *                          [--strategies deltacloud-poll,cached-poll,webhook,webhook-amqp]
  *                          [--quick] [--publish]
  *
- * `webhook` is accepted by --strategies but does not fill yet in this harness (its push
- * subscription setup against the simulator child is not wired here; open). `--quick` runs
- * 2,000 instances (a smoke run). Results: JSON + Markdown in
+ * `webhook` subscribes its ingest URL with the simulator's Zaqar (the fill is the resync that
+ * follows the subscription); `webhook-amqp` is the same strategy fed from the simulator's
+ * RabbitMQ notification bus (`push.amqp`, a private rabbitmq-server started for the row).
+ * `--quick` runs 2,000 instances (a smoke run). Results: JSON + Markdown in
  * bench/results/scratch/ (git-ignored), or bench/results/ with `--publish`. Each size gets its
  * own redis-server, simulator and gateway, stopped by PID afterwards.
  */
@@ -28,13 +30,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { GatewayProcess } from '../src/bench/gateway-process.js';
+import { LocalRabbitMQServer } from '../src/push/local-rabbitmq-server.js';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { printTable, writeResult } from './report.js';
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,50000,100000' },
-    strategies: { type: 'string', default: 'deltacloud-poll,cached-poll' },
+    strategies: { type: 'string', default: 'deltacloud-poll,cached-poll,webhook' },
     quick: { type: 'boolean', default: false },
     publish: { type: 'boolean', default: false },
     'fill-timeout-s': { type: 'string', default: '900' },
@@ -58,10 +61,13 @@ async function freePort(): Promise<number> {
 }
 
 /** `heat-gateway sim` as a child; resolves once it printed its URLs and credentials. */
-async function startSim(instances: number): Promise<{ child: ChildProcess; out: string }> {
+async function startSim(instances: number, amqpUrl?: string): Promise<{ child: ChildProcess; out: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'sim', '--port', '0', '--seed', '15', '--deployments', String(instances / PER_STACK), '--instances-per-deployment', String(PER_STACK), '--change-rate', '0'],
+    [
+      ...['--import', 'tsx', 'src/cli.ts', 'sim', '--port', '0', '--seed', '15', '--deployments', String(instances / PER_STACK)],
+      ...['--instances-per-deployment', String(PER_STACK), '--change-rate', '0', ...(amqpUrl ? ['--amqp-url', amqpUrl] : [])],
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -82,8 +88,7 @@ function field(text: string, re: RegExp): string {
   return m[1];
 }
 
-function configFor(strategy: string, sim: string, redisUrl: string, port: number): Record<string, unknown> {
-  const base = field(sim, /listening on (http:\S+)/);
+function configFor(strategy: string, sim: string, redisUrl: string, port: number, amqpUrl?: string): Record<string, unknown> {
   const common = { timeoutMs: 60_000, retries: 2, concurrency: 8 };
   const backend =
     strategy === 'deltacloud-poll'
@@ -109,7 +114,8 @@ function configFor(strategy: string, sim: string, redisUrl: string, port: number
             projectDomain: 'Default',
             interface: 'public',
           },
-          ...(strategy === 'webhook' ? { push: { subscriptionUrl: `${base}/zaqar/v2/queues/heat-events/subscriptions`, token: 'bench-push-token-0123456789' } } : {}),
+          ...(strategy === 'webhook' ? { push: { subscriptionUrl: `${field(sim, /zaqar \(v2\)\s+(http:\S+)/)}/queues/heat-events/subscriptions`, token: 'bench-push-token-0123456789' } } : {}),
+          ...(strategy === 'webhook-amqp' ? { push: { amqp: { url: amqpUrl, queue: 'heat-gateway.scale', topics: ['notifications.info', 'notifications.error'] } } } : {}),
         };
   return {
     server: { host: '127.0.0.1', port },
@@ -117,7 +123,7 @@ function configFor(strategy: string, sim: string, redisUrl: string, port: number
     auth: { tokens: [{ name: 'bench', token: TOKEN, role: 'client' }] },
     log: { level: 'warn' },
     backends: [backend],
-    strategy: { name: strategy },
+    strategy: { name: strategy === 'webhook-amqp' ? 'webhook' : strategy },
   };
 }
 
@@ -130,19 +136,20 @@ async function getJson(url: string): Promise<{ status: number; body: unknown; ms
 
 async function runOne(size: number, strategy: string) {
   const redisServer = await LocalRedisServer.start();
+  const rabbit = strategy === 'webhook-amqp' ? await LocalRabbitMQServer.start() : undefined;
   const redis = new Redis(redisServer.url);
   const dir = mkdtempSync(join(tmpdir(), 'hgw-scale-'));
   let sim: ChildProcess | undefined;
   let gateway: GatewayProcess | undefined;
   try {
     const simStarted = performance.now();
-    const started = await startSim(size);
+    const started = await startSim(size, rabbit?.url);
     sim = started.child;
     const simSeconds = (performance.now() - simStarted) / 1_000;
     const port = await freePort();
     const configFile = join(dir, 'config.yaml');
     // JSON is YAML: the file a user would write, key for key.
-    writeFileSync(configFile, JSON.stringify(configFor(strategy, started.out, redisServer.url, port), null, 2));
+    writeFileSync(configFile, JSON.stringify(configFor(strategy, started.out, redisServer.url, port, rabbit?.url), null, 2));
     const usedBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
 
     const t0 = performance.now();
@@ -222,6 +229,7 @@ async function runOne(size: number, strategy: string) {
     }
     redis.disconnect();
     await redisServer.stop();
+    await rabbit?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -141,7 +141,9 @@ export class SourceSync {
     if (isDeploymentSource(source)) {
       const stacks = await this.syncDeploymentList(source);
       const live = stacks.filter((s) => s.status !== 'DELETE_COMPLETE');
-      await mapLimit(live, concurrency, (s) => this.syncDeploymentInstances(source, s.ref, s.status));
+      // Each stack's result is dropped once applied: kept (mapLimit's array) they would hold
+      // every instance of the backend until the last stack is read.
+      await mapLimit(live, concurrency, async (s) => void (await this.syncDeploymentInstances(source, s.ref, s.status)));
       return;
     }
     await this.syncScope(source, { all: true }, options);

@@ -68,7 +68,9 @@ export async function streamGet<T>(
     );
   };
   try {
-    const stream = t.got.stream(req.url, { headers: req.headers ?? {}, signal: abort.signal });
+    // got's own whole-request backstop would count the consumer's time too: the timer above is
+    // this request's deadline.
+    const stream = t.got.stream(req.url, { headers: req.headers ?? {}, signal: abort.signal, timeout: { request: undefined } });
     const response = await new Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
       stream.once('response', resolve);
       stream.once('error', reject);

@@ -68,7 +68,7 @@ describe('Deltacloud listing streamed into the store (real Redis, real HTTP)', f
 
   function setUp() {
     const store = new StateStore(ctx.redis, ctx.prefix, LIMITS);
-    const config = deltacloudBackendSchema.parse({ id: 'dc-1', kind: 'deltacloud', url, username: 'u', password: 'p', timeoutMs: 10_000, retries: 0 });
+    const config = deltacloudBackendSchema.parse({ id: 'dc-1', kind: 'deltacloud', url, username: 'u', password: 'p', timeoutMs: 30_000, retries: 0 });
     const client = new DeltacloudClient(config, { logger: silentLogger() });
     const source = new DeltacloudSource(client, store);
     const sync = new SourceSync({ store, metrics: new Metrics(), logger: silentLogger(), now: Date.now }, 'deltacloud-poll');

@@ -11,12 +11,14 @@
  *   - read p99 of GET /v1/instances/:id (1,000 random ids, 10 at a time)
  *   - seconds to page through everything with GET /v1/instances?limit=1000
  *
- *   npm run bench:scale -- [--sizes 10000,50000,100000] [--strategies deltacloud-poll,cached-poll]
+ *   npm run bench:scale -- [--sizes 10000,50000,100000]
+ *                          [--strategies deltacloud-poll,cached-poll,webhook,webhook-amqp]
  *                          [--quick] [--publish]
  *
- * `webhook` is accepted by --strategies but does not fill yet in this harness (its push
- * subscription setup against the simulator child is not wired here; open). `--quick` runs
- * 2,000 instances (a smoke run). Results: JSON + Markdown in
+ * `webhook` subscribes its ingest URL with the simulator's Zaqar (the fill is the resync that
+ * follows the subscription); `webhook-amqp` is the same strategy fed from the simulator's
+ * RabbitMQ notification bus (`push.amqp`, a private rabbitmq-server started for the row).
+ * `--quick` runs 2,000 instances (a smoke run). Results: JSON + Markdown in
  * bench/results/scratch/ (git-ignored), or bench/results/ with `--publish`. Each size gets its
  * own redis-server, simulator and gateway, stopped by PID afterwards.
  */
@@ -28,13 +30,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { GatewayProcess } from '../src/bench/gateway-process.js';
+import { LocalRabbitMQServer } from '../src/push/local-rabbitmq-server.js';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { printTable, writeResult } from './report.js';
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,50000,100000' },
-    strategies: { type: 'string', default: 'deltacloud-poll,cached-poll' },
+    strategies: { type: 'string', default: 'deltacloud-poll,cached-poll,webhook' },
     quick: { type: 'boolean', default: false },
     publish: { type: 'boolean', default: false },
     'fill-timeout-s': { type: 'string', default: '900' },
@@ -58,10 +61,13 @@ async function freePort(): Promise<number> {
 }
 
 /** `heat-gateway sim` as a child; resolves once it printed its URLs and credentials. */
-async function startSim(instances: number): Promise<{ child: ChildProcess; out: string }> {
+async function startSim(instances: number, amqpUrl?: string): Promise<{ child: ChildProcess; out: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'sim', '--port', '0', '--seed', '15', '--deployments', String(instances / PER_STACK), '--instances-per-deployment', String(PER_STACK), '--change-rate', '0'],
+    [
+      ...['--import', 'tsx', 'src/cli.ts', 'sim', '--port', '0', '--seed', '15', '--deployments', String(instances / PER_STACK)],
+      ...['--instances-per-deployment', String(PER_STACK), '--change-rate', '0', ...(amqpUrl ? ['--amqp-url', amqpUrl] : [])],
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -82,8 +88,7 @@ function field(text: string, re: RegExp): string {
   return m[1];
 }
 
-function configFor(strategy: string, sim: string, redisUrl: string, port: number): Record<string, unknown> {
-  const base = field(sim, /listening on (http:\S+)/);
+function configFor(strategy: string, sim: string, redisUrl: string, port: number, amqpUrl?: string): Record<string, unknown> {
   const common = { timeoutMs: 60_000, retries: 2, concurrency: 8 };
   const backend =
     strategy === 'deltacloud-poll'
@@ -109,7 +114,8 @@ function configFor(strategy: string, sim: string, redisUrl: string, port: number
             projectDomain: 'Default',
             interface: 'public',
           },
-          ...(strategy === 'webhook' ? { push: { subscriptionUrl: `${base}/zaqar/v2/queues/heat-events/subscriptions`, token: 'bench-push-token-0123456789' } } : {}),
+          ...(strategy === 'webhook' ? { push: { subscriptionUrl: `${field(sim, /zaqar \(v2\)\s+(http:\S+)/)}/queues/heat-events/subscriptions`, token: 'bench-push-token-0123456789' } } : {}),
+          ...(strategy === 'webhook-amqp' ? { push: { amqp: { url: amqpUrl, queue: 'heat-gateway.scale', topics: ['notifications.info', 'notifications.error'] } } } : {}),
         };
   return {
     server: { host: '127.0.0.1', port },
@@ -117,7 +123,7 @@ function configFor(strategy: string, sim: string, redisUrl: string, port: number
     auth: { tokens: [{ name: 'bench', token: TOKEN, role: 'client' }] },
     log: { level: 'warn' },
     backends: [backend],
-    strategy: { name: strategy },
+    strategy: { name: strategy === 'webhook-amqp' ? 'webhook' : strategy },
   };
 }
 
@@ -130,19 +136,20 @@ async function getJson(url: string): Promise<{ status: number; body: unknown; ms
 
 async function runOne(size: number, strategy: string) {
   const redisServer = await LocalRedisServer.start();
+  const rabbit = strategy === 'webhook-amqp' ? await LocalRabbitMQServer.start() : undefined;
   const redis = new Redis(redisServer.url);
   const dir = mkdtempSync(join(tmpdir(), 'hgw-scale-'));
   let sim: ChildProcess | undefined;
   let gateway: GatewayProcess | undefined;
   try {
     const simStarted = performance.now();
-    const started = await startSim(size);
+    const started = await startSim(size, rabbit?.url);
     sim = started.child;
     const simSeconds = (performance.now() - simStarted) / 1_000;
     const port = await freePort();
     const configFile = join(dir, 'config.yaml');
     // JSON is YAML: the file a user would write, key for key.
-    writeFileSync(configFile, JSON.stringify(configFor(strategy, started.out, redisServer.url, port), null, 2));
+    writeFileSync(configFile, JSON.stringify(configFor(strategy, started.out, redisServer.url, port, rabbit?.url), null, 2));
     const usedBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
 
     const t0 = performance.now();
@@ -156,6 +163,15 @@ async function runOne(size: number, strategy: string) {
       await new Promise((r) => setTimeout(r, 250));
     }
     const fillSeconds = (performance.now() - t0) / 1_000;
+    if (strategy === 'webhook') {
+      // The row must be the push strategy's: its subscription with Zaqar was made (201).
+      const stats = (await (await fetch(`${field(started.out, /listening on (http:\S+)/)}/_sim/stats`)).json()) as { endpoints: Record<string, { statuses: Record<string, number> }> };
+      const made = Object.entries(stats.endpoints).filter(([route]) => /POST .*subscriptions$/.test(route)).some(([, e]) => (e.statuses['201'] ?? 0) > 0);
+      if (!made) throw new Error(`webhook at ${size}: the gateway never subscribed with the simulator's Zaqar\n${gateway.log.slice(-3_000)}`);
+    }
+    // The peak while filling (the listing applied), apart from the peak once reads and the
+    // page-through ran too: V8 collects lazily, so the second also counts their garbage.
+    const fillPeakRssMiB = Math.round(gateway.peakRssMiB());
 
     const usedAfter = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
     const ids = await redis.zrange(`${PREFIX}idx:i`, '0', '-1');
@@ -201,6 +217,7 @@ async function runOne(size: number, strategy: string) {
       simulatorStartSeconds: round(simSeconds),
       fillSeconds: round(fillSeconds),
       gatewayPeakRssMiB: Math.round(gateway.peakRssMiB()),
+      gatewayFillPeakRssMiB: fillPeakRssMiB,
       gatewayCpuSecondsToFill: round(gateway.cpuSeconds()),
       redisBytesPerInstance: Math.round(records / sample.length + indexes / size),
       redisRecordBytes: Math.round(records / sample.length),
@@ -222,6 +239,7 @@ async function runOne(size: number, strategy: string) {
     }
     redis.disconnect();
     await redisServer.stop();
+    await rabbit?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -240,12 +258,12 @@ for (const size of sizes) {
   }
 }
 
-const header = ['strategy', 'instances', 'fill s', 'peak RSS MiB', 'Redis B/inst (record+idx)', 'used_memory Δ B/inst', 'read p99 ms', 'page all s'];
+const header = ['strategy', 'instances', 'fill s', 'peak RSS MiB fill / all', 'Redis B/inst (record+idx)', 'used_memory Δ B/inst', 'read p99 ms', 'page all s'];
 const table = rows.map((r) => [
   r.strategy,
   r.instances.toLocaleString('en-US'),
   String(r.fillSeconds),
-  String(r.gatewayPeakRssMiB),
+  `${r.gatewayFillPeakRssMiB} / ${r.gatewayPeakRssMiB}`,
   `${r.redisBytesPerInstance} (${r.redisRecordBytes}+${r.redisIndexBytesPerInstance})`,
   String(r.redisUsedMemoryDeltaPerInstance),
   String(r.readP99Ms),

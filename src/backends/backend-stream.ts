@@ -40,10 +40,22 @@ export async function streamGet<T>(
   let reason: UpstreamReason | undefined;
   const abort = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    abort.abort();
-  }, t.timeoutMs);
+  // The timeout is the backend's: time the consumer holds a chunk (parsing it, writing what it
+  // parsed to the store) is not charged to the backend, so a listing written as it streams
+  // times out as late as one only parsed would.
+  let heldMs = 0;
+  let heldSince: number | undefined;
+  let timer: NodeJS.Timeout;
+  const arm = (ms: number) => {
+    timer = setTimeout(() => {
+      const now = performance.now();
+      const charged = now - started - heldMs - (heldSince === undefined ? 0 : now - heldSince);
+      if (charged < t.timeoutMs) return arm(t.timeoutMs - charged);
+      timedOut = true;
+      abort.abort();
+    }, ms);
+  };
+  arm(t.timeoutMs);
   const transportError = (err: unknown): UpstreamError => {
     reason = timedOut || err instanceof TimeoutError ? 'timeout' : 'network';
     const detail = err instanceof RequestError && err.code ? `${err.code}: ${err.message}` : (err as Error).message;
@@ -56,7 +68,9 @@ export async function streamGet<T>(
     );
   };
   try {
-    const stream = t.got.stream(req.url, { headers: req.headers ?? {}, signal: abort.signal });
+    // got's own whole-request backstop would count the consumer's time too: the timer above is
+    // this request's deadline.
+    const stream = t.got.stream(req.url, { headers: req.headers ?? {}, signal: abort.signal, timeout: { request: undefined } });
     const response = await new Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
       stream.once('response', resolve);
       stream.once('error', reject);
@@ -92,7 +106,10 @@ export async function streamGet<T>(
               { backend: t.backendId, reason, upstreamStatus: status ?? undefined },
             );
           }
+          heldSince = performance.now();
           yield chunk;
+          heldMs += performance.now() - heldSince;
+          heldSince = undefined;
         }
       } catch (err) {
         if (err instanceof UpstreamError) throw err;
@@ -108,7 +125,7 @@ export async function streamGet<T>(
       throw err;
     }
   } finally {
-    clearTimeout(timer);
+    clearTimeout(timer!);
     release();
     const durationMs = performance.now() - started;
     t.observer.onRequest({ backend: t.backendId, call: req.call, method: 'GET', status, durationMs, bytes, attempt: 1, ...(reason ? { error: reason } : {}) });

@@ -93,11 +93,26 @@ export class DeltacloudClient {
   }
 
   /**
-   * Every instance of the account. The list, XML or JSON, is stream-parsed as it arrives (see
-   * deltacloud-xml-list.ts and deltacloud-json-list.ts) under `maxResponseBytes`; nothing reaches the caller unless the whole list parsed and
-   * validated, so a truncated answer never half-updates the cache.
+   * Every instance of the account, in one array. Reads the list like {@link streamInstances};
+   * nothing reaches the caller unless the whole list parsed and validated.
    */
   async listInstances(): Promise<DeltacloudInstanceObservation[]> {
+    const out: DeltacloudInstanceObservation[] = [];
+    await this.streamInstances(async (batch) => void out.push(...batch), Number.POSITIVE_INFINITY);
+    return out;
+  }
+
+  /**
+   * Every instance of the account, handed to `onBatch` `batchSize` at a time while the list,
+   * XML or JSON, is stream-parsed as it arrives (see deltacloud-xml-list.ts and
+   * deltacloud-json-list.ts) under `maxResponseBytes`. The body is not read further while
+   * `onBatch` runs, so memory holds about one batch whatever the account's size. Each batch
+   * holds only instances that parsed and validated; a list that fails part-way (truncated,
+   * malformed, an invalid instance, too large) rejects after the batches before the failure,
+   * and never hands over the rest. Errors `onBatch` throws pass through unchanged.
+   * Returns how many instances were listed.
+   */
+  async streamInstances(onBatch: (batch: DeltacloudInstanceObservation[]) => Promise<void>, batchSize = 1_000): Promise<number> {
     const call = 'deltacloud.listInstances';
     const json = this.config.format === 'json';
     return this.http.streamGet({ call, url: `${this.root}/instances`, headers: this.headers }, async (chunks, contentType, status) => {
@@ -106,36 +121,55 @@ export class DeltacloudClient {
       if (json ? !isJsonType(contentType) : !isXmlType(contentType)) {
         throw fail('content_type', `expected application/${json ? 'json' : 'xml'} from backend ${this.id}, got '${mediaType(contentType) || 'no content type'}'`);
       }
-      const out: DeltacloudInstanceObservation[] = [];
+      let pending: DeltacloudInstanceObservation[] = [];
+      let listed = 0;
       let invalid: string | undefined;
       const reject = (error: { issues: { path: PropertyKey[]; message: string }[] }) => {
         const issue = error.issues[0];
-        invalid ??= `instances[${out.length}]: ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
+        invalid ??= `instances[${listed}]: ${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
       };
-      const accept = (listed: unknown) => {
+      const accept = (item: unknown) => {
         if (invalid) return;
-        let normalised = listed;
+        let normalised = item;
         if (json) {
-          const raw = jsonInstanceSchema.safeParse(listed);
+          const raw = jsonInstanceSchema.safeParse(item);
           if (!raw.success) return reject(raw.error);
           normalised = fromJsonInstance(raw.data);
         }
         const checked = normalisedInstanceSchema.safeParse(normalised);
         if (!checked.success) return reject(checked.error);
-        out.push(toDeltacloudObservation(checked.data, this.id));
+        pending.push(toDeltacloudObservation(checked.data, this.id));
+        listed++;
       };
       const parser = json ? new DeltacloudJsonListParser(accept) : new DeltacloudXmlListParser(accept);
       const decoder = new TextDecoder('utf-8');
-      try {
-        for await (const chunk of chunks) parser.write(decoder.decode(chunk, { stream: true }));
+      const parse = (write: () => void) => {
+        try {
+          write();
+        } catch (err) {
+          if (err instanceof UpstreamError) throw err;
+          throw fail('parse', `backend ${this.id} sent malformed ${json ? 'JSON' : 'XML'} (${(err as Error).message.split('\n')[0]})`);
+        }
+        // An invalid instance fails the list at once: nothing after it is handed over.
+        if (invalid) throw fail('schema', `backend ${this.id} answered an unexpected document (${invalid})`);
+      };
+      const handOver = async (atLeast: number) => {
+        while (pending.length > 0 && pending.length >= atLeast) {
+          const batch = pending.length > batchSize ? pending.slice(0, batchSize) : pending;
+          pending = pending.length > batchSize ? pending.slice(batchSize) : [];
+          await onBatch(batch);
+        }
+      };
+      for await (const chunk of chunks) {
+        parse(() => parser.write(decoder.decode(chunk, { stream: true })));
+        await handOver(batchSize);
+      }
+      parse(() => {
         parser.write(decoder.decode());
         parser.end();
-      } catch (err) {
-        if (err instanceof UpstreamError) throw err;
-        throw fail('parse', `backend ${this.id} sent malformed ${json ? 'JSON' : 'XML'} (${(err as Error).message.split('\n')[0]})`);
-      }
-      if (invalid) throw fail('schema', `backend ${this.id} answered an unexpected document (${invalid})`);
-      return out;
+      });
+      await handOver(1);
+      return listed;
     });
   }
 

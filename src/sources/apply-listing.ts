@@ -24,7 +24,8 @@ export async function applyListing(store: StateStore, listing: Listing, ctx: Obs
     const seen = (listing.deployments ?? []).map((d) => d.id);
     ({ missedOnce } = await store.completeDeploymentListing(complete.deploymentsOf, seen, ctx));
   } else if (complete) {
-    await store.completeInstanceListing(complete.instancesOf, (listing.instances ?? []).map((i) => i.id), ctx);
+    const seen = (listing.instances ?? []).map((i) => i.id);
+    await store.completeInstanceListing(complete.instancesOf, listing.seenIds ? [...listing.seenIds, ...seen] : seen, ctx);
   }
   if (listing.gone && listing.gone.deploymentIds.length > 0) {
     await store.deleteDeployments(listing.gone.deploymentIds, listing.gone.reason, ctx);

@@ -22,6 +22,11 @@ export interface Listing {
    * a delta, which proves nothing about what it does not name.
    */
   complete?: { deploymentsOf: string } | { instancesOf: ListingScope };
+  /**
+   * With `complete`: ids this listing saw in chunks applied before it (a streamed listing,
+   * see {@link InstanceSource.streamList}); they count as seen along with `instances`.
+   */
+  seenIds?: string[];
   /** Deployments the backend says are gone (deleted, or unknown to it now), with why. */
   gone?: { deploymentIds: string[]; reason: string };
   /** Deployments whose instances are all gone (their stack is DELETE_COMPLETE). */
@@ -46,6 +51,12 @@ export interface InstanceSource {
    * (`all`), or one stack shown and its servers listed; Deltacloud: its one instance list.
    */
   list(scope: SourceScope, options?: ReadOptions): Promise<Listing[]>;
+  /**
+   * The same read, handed to `apply` in chunks while it streams, for a listing too large to
+   * hold (Deltacloud's whole account). Chunks are deltas; the last listing applied carries
+   * `complete` (with `seenIds`) and is applied only after the whole read succeeded.
+   */
+  streamList?(scope: SourceScope, options: ReadOptions, apply: (listing: Listing) => Promise<void>): Promise<void>;
   /** One instance (a delta), or null when the backend does not know it. */
   show(instanceId: string, known: { deploymentId: string; deploymentName?: string } | null, options?: ReadOptions): Promise<Listing[] | null>;
 }

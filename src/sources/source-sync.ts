@@ -61,10 +61,12 @@ export class SourceSync {
    * scope, recorded as that scope's last attempt (reads of it turn stale at once) before it
    * propagates. A 404 is an answer, not a failure.
    */
-  private async read<T>(backend: string, scope: RefreshScope | undefined, fetch: () => Promise<T>): Promise<T> {
+  private async read<T>(backend: string, scope: RefreshScope | undefined, fetch: () => Promise<T>, storeFailed?: (err: unknown) => boolean): Promise<T> {
     try {
       return await fetch();
     } catch (err) {
+      // A streamed read writes as it goes: the store failing is not the backend failing.
+      if (storeFailed?.(err)) throw err;
       this.record(backend, 'error');
       if (scope && !(err instanceof UpstreamError && err.upstreamStatus === 404)) {
         // Redis may be away too; the failure is then moot (reads answer 503).
@@ -139,7 +141,9 @@ export class SourceSync {
     if (isDeploymentSource(source)) {
       const stacks = await this.syncDeploymentList(source);
       const live = stacks.filter((s) => s.status !== 'DELETE_COMPLETE');
-      await mapLimit(live, concurrency, (s) => this.syncDeploymentInstances(source, s.ref, s.status));
+      // Each stack's result is dropped once applied: kept (mapLimit's array) they would hold
+      // every instance of the backend until the last stack is read.
+      await mapLimit(live, concurrency, async (s) => void (await this.syncDeploymentInstances(source, s.ref, s.status)));
       return;
     }
     await this.syncScope(source, { all: true }, options);
@@ -150,8 +154,23 @@ export class SourceSync {
     const observedAtMs = this.deps.now();
     // A Deltacloud read is always the whole backend's listing, whatever the scope asked.
     const refreshScope: RefreshScope = 'deploymentId' in scope && source.kind !== 'deltacloud' ? { deploymentId: scope.deploymentId } : { backendId: source.backendId };
-    const listings = await this.read(source.backendId, refreshScope, () => source.list(scope, options));
-    for (const listing of listings) await this.apply(listing, observedAtMs);
+    if (source.streamList) {
+      // Written chunk by chunk as it streams; `complete` (and so any miss) comes last, once
+      // the whole read succeeded. Every chunk is observed at the time the read started.
+      const failedWrites = new WeakSet<object>();
+      const apply = (listing: Listing) =>
+        this.apply(listing, observedAtMs).then(
+          () => undefined,
+          (err: unknown) => {
+            if (typeof err === 'object' && err !== null) failedWrites.add(err);
+            throw err;
+          },
+        );
+      await this.read(source.backendId, refreshScope, () => source.streamList!(scope, options, apply), (err) => typeof err === 'object' && err !== null && failedWrites.has(err));
+    } else {
+      const listings = await this.read(source.backendId, refreshScope, () => source.list(scope, options));
+      for (const listing of listings) await this.apply(listing, observedAtMs);
+    }
     await this.refreshed(refreshScope);
     this.record(source.backendId, 'ok');
   }

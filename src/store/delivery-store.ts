@@ -26,7 +26,8 @@ export type EnsureResult = { code: 'finished' | 'pending' | 'created' | 'busy'; 
 export type ClaimResult =
   | { kind: 'gone' | 'missing' | 'superseded' | 'done' }
   | { kind: 'waiting'; head: string }
-  | { kind: 'busy'; owner: string }
+  /** `leaseMs`: what is left of a direct attempt's lease; null when a job owns it. */
+  | { kind: 'busy'; owner: string; leaseMs: number | null }
   | {
       kind: 'ok';
       endpointJson: string;
@@ -49,6 +50,8 @@ export interface FinishInput {
   error: string | null;
   /** true: success; false: failure (starts the failing-since clock); null: neither. */
   success: boolean | null;
+  /** Owner of the next attempt of a retrying delivery (a direct attempt hands it to its job). */
+  handOver?: string;
 }
 
 const ENSURE_CODES = { 0: 'finished', 1: 'pending', 2: 'created', [-1]: 'busy' } as const;
@@ -81,15 +84,22 @@ export class DeliveryStore {
     });
   }
 
-  async claim(endpointId: string, deliveryId: string, subject: string, jobId: string, run: number, forceOwner = ''): Promise<ClaimResult> {
+  /**
+   * Takes the delivery for one attempt as `owner`. With `leaseMs` (a direct attempt, which no
+   * BullMQ lock guards) the ownership lapses after that long; a job never takes it before.
+   */
+  async claim(
+    endpointId: string, deliveryId: string, subject: string, owner: string, run: number,
+    options: { forceOwner?: string; leaseMs?: number } = {},
+  ): Promise<ClaimResult> {
     const k = this.keys;
     const r = await this.redis.hgwWhClaim(
       k.delivery(endpointId, deliveryId), k.endpoint(endpointId), k.health(endpointId), k.ordered(endpointId, subject),
-      jobId, run, forceOwner, k.deliveryPrefix(endpointId),
+      owner, run, options.forceOwner ?? '', k.deliveryPrefix(endpointId), options.leaseMs ?? '',
     );
     const kind = r[0] as string;
     if (kind === 'waiting') return { kind, head: r[1] ?? '' };
-    if (kind === 'busy') return { kind, owner: r[1] ?? '' };
+    if (kind === 'busy') return { kind, owner: r[1] ?? '', leaseMs: r[2] ? Number(r[2]) : null };
     if (kind !== 'ok') return { kind: kind as 'gone' | 'missing' | 'superseded' | 'done' };
     return {
       kind,
@@ -111,9 +121,14 @@ export class DeliveryStore {
       k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep),
       input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
       input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
-      k.deliveryPrefix(ep), input.subject,
+      k.deliveryPrefix(ep), input.subject, input.handOver ?? '',
     );
     return { failingSince: fs ? Number(fs) : null, nextHead: head ? { id: head, run: Number(hrun) } : null };
+  }
+
+  /** Hands a delivery held by `from` to `to`, ending `from`'s lease; false when `from` no longer holds it. */
+  async handOver(endpointId: string, deliveryId: string, from: string, to: string): Promise<boolean> {
+    return (await this.redis.hgwWhHandOver(this.keys.delivery(endpointId, deliveryId), from, to)) === 1;
   }
 
   /** 0 when a send to this endpoint may go now, else ms to wait (shared by every replica). */

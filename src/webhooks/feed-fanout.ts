@@ -4,7 +4,7 @@
  * are recorded and their jobs enqueued (deterministic job ids make a repeat harmless); the
  * pending entries of a consumer that died are claimed back (the feed's consumer group).
  *
- * Optionally (`direct`, off by default) the fan-out also delivers on the happy path (see
+ * With `direct` (the module's default) the fan-out also delivers on the happy path (see
  * {@link DirectDelivery}): the entry is acknowledged after the attempt, so no BullMQ job is
  * made for a delivery that succeeds at once.
  *
@@ -61,12 +61,12 @@ export interface FeedFanoutOptions {
 
 /**
  * The happy path: a delivery to an endpoint that neither paces nor delays its first attempt
- * is attempted by the fan-out itself (one claim, one send, one record), not through a
- * BullMQ job. What must wait — a retry, a paced endpoint over its rate — goes to the queue
- * with the same job id (the claim's owner), and so does anything over `concurrency()`.
+ * is attempted by the fan-out itself (one claim under a lease, one send, one record), not
+ * through a BullMQ job. What must wait — a retry, a paced endpoint over its rate — is handed
+ * to the job `DeliveryQueue.jobId(spec)`, and anything over `concurrency()` is queued.
  */
 export interface DirectDelivery {
-  attempt(spec: DeliveryJobSpec, owner: string): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }>;
+  attempt(spec: DeliveryJobSpec): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }>;
   /** May this endpoint's deliveries go directly? */
   eligible(webhook: StoredWebhook): boolean;
   /** Direct attempts in flight at most (beyond: jobs). */
@@ -90,6 +90,8 @@ export class FeedFanout {
   private readonly sending = new Map<string, Promise<void>>();
   /** Acknowledgements waiting for direct attempts. */
   private readonly acks = new Set<Promise<void>>();
+  /** Feed entries read by this process whose acknowledgement waits for direct attempts. */
+  private readonly unacked = new Set<string>();
 
   constructor(private readonly o: FeedFanoutOptions) {
     this.log = o.logger.child({ component: 'webhook-fanout', consumer: this.consumer });
@@ -162,13 +164,15 @@ export class FeedFanout {
   private async room(): Promise<number> {
     const direct = this.o.direct;
     if (!direct) return this.batch;
+    // Each entry becomes up to one delivery per endpoint: read no more than the free slots hold.
+    const perEntry = Math.max(1, (await this.endpoints()).filter((w) => w.enabled).length);
     const deadline = Date.now() + DIRECT_WAIT_MS;
     while (this.running && this.sending.size >= direct.concurrency() && Date.now() < deadline) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([...this.sending.values(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))]).catch(() => undefined);
       clearTimeout(timer);
     }
-    return Math.min(this.batch, Math.max(1, direct.concurrency() - this.sending.size));
+    return Math.min(this.batch, Math.max(1, Math.floor((direct.concurrency() - this.sending.size) / perEntry)));
   }
 
   /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */
@@ -176,7 +180,11 @@ export class FeedFanout {
     await this.o.group.claimAbandoned(
       this.consumer,
       { idleMs: minIdleMs, count: this.batch },
-      async (entries) => {
+      async (claimed) => {
+        // Our own entries still waiting for direct attempts are not abandoned: XAUTOCLAIM
+        // returns them once idle, but their attempts are under way here.
+        const entries = claimed.filter((e) => !this.unacked.has(e.cursor));
+        if (entries.length === 0) return;
         this.log.info('claimed abandoned feed entries', { count: entries.length });
         await this.process(entries);
       },
@@ -225,9 +233,9 @@ export class FeedFanout {
           const under = this.sending.get(owner);
           if (under) attempts.push(under);
           // Only a delivery recorded just now goes direct. One already recorded ('pending': a
-          // repeat after a crash, or an entry read again) may belong to a job under the same
-          // id: it is enqueued, which BullMQ deduplicates, and the job's claim (same owner)
-          // re-sends what a dead process left unfinished.
+          // repeat after a crash, or an entry another leader still holds) is enqueued, which
+          // BullMQ deduplicates; the job re-sends what a dead process left unfinished, and
+          // waits for a live direct attempt's lease to lapse first (never sends alongside).
           else if (r.code === 'created' && directly && this.sending.size < direct!.concurrency()) attempts.push(this.sendDirect(direct!, spec, owner));
           else queued.push({ ...spec, first: true });
         });
@@ -243,6 +251,7 @@ export class FeedFanout {
     // Acknowledged only once every direct attempt settled or was handed to the queue: after
     // a crash the entries are still pending, the next leader claims them, and the deliveries
     // recorded but unfinished are sent again (same webhook-id).
+    for (const cursor of cursors) this.unacked.add(cursor);
     const ack = Promise.all(attempts)
       .then(() => this.o.group.ack(cursors))
       .then(
@@ -254,7 +263,10 @@ export class FeedFanout {
         },
       );
     this.acks.add(ack);
-    void ack.then(() => this.acks.delete(ack));
+    void ack.then(() => {
+      this.acks.delete(ack);
+      for (const cursor of cursors) this.unacked.delete(cursor);
+    });
   }
 
   /** One direct attempt; a retry or a wait goes to the queue under the same job id. */
@@ -262,7 +274,7 @@ export class FeedFanout {
     const run = (async () => {
       let next: Awaited<ReturnType<DirectDelivery['attempt']>>;
       try {
-        next = await direct.attempt(spec, owner);
+        next = await direct.attempt(spec);
       } catch (err) {
         // Redis failed around the attempt: the queue takes it over (BullMQ retries with backoff).
         this.log.warn('direct delivery failed; queued', { webhook: spec.ep, delivery: spec.ev, error: (err as Error).message });

@@ -58,7 +58,7 @@ end
 redis.call('HSETNX', KEYS[1], 'ca', ARGV[6])
 redis.call('HSETNX', KEYS[1], 'tot', 0)
 redis.call('HSET', KEYS[1], 'ev', ARGV[2], 'ty', ARGV[3], 'sub', ARGV[4], 'body', ARGV[5], 'st', 'pending',
-  'own', '', 'n', 0, 'run', run, 'ua', ARGV[6], 'na', ARGV[6], 'ls', '', 'le', '', 'ord', ARGV[7])
+  'own', '', 'ou', '', 'n', 0, 'run', run, 'ua', ARGV[6], 'na', ARGV[6], 'ls', '', 'le', '', 'ord', ARGV[7])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[8]))
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
 redis.call('ZREM', KEYS[5], ARGV[2])
@@ -71,14 +71,17 @@ return {2, run}
 
 /**
  * Takes ownership of a delivery for one attempt.
- * KEYS: record, endpoint, health, ordered list. ARGV: jobId, run, forceOwner, deliveryPrefix.
+ * KEYS: record, endpoint, health, ordered list.
+ * ARGV: owner, run, forceOwner, deliveryPrefix, leaseMs ('' for a BullMQ job, which has its own lock).
  * Ordered deliveries proceed only at the head of their subject's queue; finished heads left
- * behind by a crash are popped here.
+ * behind by a crash are popped here. An owner holding a lease (a direct attempt of the
+ * fan-out, field `ou`, Redis time) keeps the delivery until the lease lapses: `busy` then
+ * carries the ms left. A job owner is answered `busy` with no lease (the caller asks BullMQ).
  */
 export const CLAIM_LUA = `
 local ep = redis.call('GET', KEYS[2])
 if not ep then return {'gone'} end
-local r = redis.call('HMGET', KEYS[1], 'st', 'own', 'run', 'ord', 'body', 'n', 'ev')
+local r = redis.call('HMGET', KEYS[1], 'st', 'own', 'run', 'ord', 'body', 'n', 'ev', 'ou')
 if not r[1] then return {'missing'} end
 if r[3] ~= ARGV[2] then return {'superseded'} end
 if r[1] == 'delivered' or r[1] == 'dead' then return {'done'} end
@@ -91,10 +94,28 @@ if r[4] == '1' then
     redis.call('LPOP', KEYS[4])
   end
 end
-if r[2] and r[2] ~= '' and r[2] ~= ARGV[1] and r[2] ~= ARGV[3] then return {'busy', r[2]} end
-redis.call('HSET', KEYS[1], 'own', ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if r[2] and r[2] ~= '' and r[2] ~= ARGV[1] and r[2] ~= ARGV[3] then
+  local leased = tonumber(r[8] or '')
+  if not leased then return {'busy', r[2], ''} end
+  if leased > now then return {'busy', r[2], tostring(leased - now)} end
+end
+local lease = ''
+if ARGV[5] ~= '' then lease = now + tonumber(ARGV[5]) end
+redis.call('HSET', KEYS[1], 'own', ARGV[1], 'ou', lease)
 local h = redis.call('HMGET', KEYS[3], 'da', 'dr', 'fs')
 return {'ok', ep, r[5], r[6], h[1] or '', h[2] or '', h[3] or ''}
+`;
+
+/**
+ * Hands a delivery held by `from` to `to` (a job that takes over a direct attempt's retry or
+ * wait), ending `from`'s lease. KEYS: record. ARGV: from, to. Returns 1 when handed over.
+ */
+export const HAND_OVER_LUA = `
+if redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'own', ARGV[2], 'ou', '')
+return 1
 `;
 
 /**
@@ -102,7 +123,8 @@ return {'ok', ep, r[5], r[6], h[1] or '', h[2] or '', h[3] or ''}
  * and for a finished ordered delivery, pops it and names the next head.
  * KEYS: record, log, health, ordered list, dead, index, ordered subjects.
  * ARGV: outcome, now, attemptJson, logLimit, nextAttemptAt, lastStatus, lastError, success,
- * ttlSeconds, deliveryId, deliveryPrefix, subject.
+ * ttlSeconds, deliveryId, deliveryPrefix, subject, handOver (the owner of the next attempt
+ * of a retrying delivery, '' to keep the current one; a lease always ends here).
  * Returns {seq, failingSince, nextHead, nextHeadRun}.
  */
 export const FINISH_LUA = `
@@ -116,7 +138,9 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'n', 1)
   redis.call('HINCRBY', KEYS[1], 'tot', 1)
   redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7])
-  if terminal then redis.call('HSET', KEYS[1], 'own', '') end
+  if terminal then redis.call('HSET', KEYS[1], 'own', '')
+  elseif ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'own', ARGV[13]) end
+  redis.call('HSET', KEYS[1], 'ou', '')
   redis.call('EXPIRE', KEYS[1], ttl)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - ttl * 1000)

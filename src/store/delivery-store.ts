@@ -65,22 +65,37 @@ export class DeliveryStore {
     withScripts(redis);
   }
 
-  /** Creates (or restarts) deliveries to one endpoint, in order, in one round trip. */
-  async ensure(endpointId: string, items: NewDelivery[], mode: 'new' | 'again', nowMs: number): Promise<EnsureResult[]> {
+  /**
+   * Creates (or restarts) deliveries to one endpoint, in order, in one round trip. With
+   * `claim`, each delivery created here whose `owner(item)` is not null is also claimed by
+   * that owner under a lease of `leaseMs` (the fan-out's direct attempts): `claim` on the
+   * result says how that went.
+   */
+  async ensure(
+    endpointId: string,
+    items: NewDelivery[],
+    mode: 'new' | 'again',
+    nowMs: number,
+    claim?: { owner: (item: NewDelivery, index: number) => string | null; leaseMs: number },
+  ): Promise<(EnsureResult & { claim?: ClaimResult })[]> {
     if (items.length === 0) return [];
     const k = this.keys;
     const pipeline = this.redis.pipeline();
-    for (const d of items) {
+    items.forEach((d, i) => {
+      const owner = claim?.owner(d, i) ?? null;
       pipeline.hgwWhEnsure(
         k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
+        k.endpoint(endpointId), k.health(endpointId),
         mode, d.eventId, d.type, d.subject, d.body, nowMs, d.ordered ? '1' : '0', this.settings().ttlSeconds,
+        owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId),
       );
-    }
+    });
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, reply]) => {
       if (err) throw err;
-      const [code, run] = reply as [number, number];
-      return { code: ENSURE_CODES[code as keyof typeof ENSURE_CODES], run: Number(run) };
+      const [code, run, ...claimed] = reply as (string | number)[];
+      const result = { code: ENSURE_CODES[Number(code) as keyof typeof ENSURE_CODES], run: Number(run) };
+      return claimed.length > 0 ? { ...result, claim: toClaim(claimed.map(String)) } : result;
     });
   }
 
@@ -97,19 +112,7 @@ export class DeliveryStore {
       k.delivery(endpointId, deliveryId), k.endpoint(endpointId), k.health(endpointId), k.ordered(endpointId, subject),
       owner, run, options.forceOwner ?? '', k.deliveryPrefix(endpointId), options.leaseMs ?? '',
     );
-    const kind = r[0] as string;
-    if (kind === 'waiting') return { kind, head: r[1] ?? '' };
-    if (kind === 'busy') return { kind, owner: r[1] ?? '', leaseMs: r[2] ? Number(r[2]) : null };
-    if (kind !== 'ok') return { kind: kind as 'gone' | 'missing' | 'superseded' | 'done' };
-    return {
-      kind,
-      endpointJson: r[1]!,
-      body: r[2]!,
-      attemptsMade: Number(r[3] ?? 0),
-      disabledAt: r[4] ? Number(r[4]) : null,
-      disabledReason: r[5] || null,
-      failingSince: r[6] ? Number(r[6]) : null,
-    };
+    return toClaim(r);
   }
 
   /** Records an attempt; returns the failing-since time and, for ordered endpoints, the next head. */
@@ -179,6 +182,22 @@ export class DeliveryStore {
       next: ids.length > limit ? String(offset + limit) : null,
     };
   }
+}
+
+function toClaim(r: string[]): ClaimResult {
+  const kind = r[0] as string;
+  if (kind === 'waiting') return { kind, head: r[1] ?? '' };
+  if (kind === 'busy') return { kind, owner: r[1] ?? '', leaseMs: r[2] ? Number(r[2]) : null };
+  if (kind !== 'ok') return { kind: kind as 'gone' | 'missing' | 'superseded' | 'done' };
+  return {
+    kind,
+    endpointJson: r[1]!,
+    body: r[2]!,
+    attemptsMade: Number(r[3] ?? 0),
+    disabledAt: r[4] ? Number(r[4]) : null,
+    disabledReason: r[5] || null,
+    failingSince: r[6] ? Number(r[6]) : null,
+  };
 }
 
 function toDeliveryView(id: string, h: Record<string, string>): DeliveryView & { body: string } {

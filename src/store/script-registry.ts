@@ -43,7 +43,7 @@ declare module 'ioredis' {
     // webhooks
     hgwWhCas(...args: (string | number)[]): Result<number, Context>;
     hgwWhCreate(...args: (string | number)[]): Result<string, Context>;
-    hgwWhEnsure(...args: (string | number)[]): Result<[number, number], Context>;
+    hgwWhEnsure(...args: (string | number)[]): Result<(string | number)[], Context>;
     hgwWhClaim(...args: (string | number)[]): Result<string[], Context>;
     hgwWhFinish(...args: (string | number)[]): Result<[number, string, string, string], Context>;
     hgwWhRate(...args: (string | number)[]): Result<number, Context>;
@@ -71,7 +71,7 @@ export const SCRIPTS = {
   hgwLeaseRelease: { lua: LEASE_RELEASE_LUA, numberOfKeys: 1 },
   hgwWhCas: { lua: CAS_LUA, numberOfKeys: 2 },
   hgwWhCreate: { lua: CREATE_LUA, numberOfKeys: 4 },
-  hgwWhEnsure: { lua: ENSURE_LUA, numberOfKeys: 5 },
+  hgwWhEnsure: { lua: ENSURE_LUA, numberOfKeys: 7 },
   hgwWhClaim: { lua: CLAIM_LUA, numberOfKeys: 4 },
   hgwWhFinish: { lua: FINISH_LUA, numberOfKeys: 7 },
   hgwWhRate: { lua: RATE_LUA, numberOfKeys: 1 },

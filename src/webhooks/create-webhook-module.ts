@@ -83,7 +83,8 @@ export function createWebhookModule(deps: ModuleDeps, options: WebhookModuleOpti
       ? {}
       : {
           direct: {
-            attempt: (spec) => worker.attemptDirect(spec),
+            attempt: (spec, claimed) => worker.attemptDirect(spec, claimed),
+            leaseMs: () => worker.directLeaseMs(),
             // Paced endpoints and a delayed first attempt go through the queue.
             eligible: (webhook) => !webhook.maxPerSecond && (config().retryScheduleMs[0] ?? 0) === 0,
             concurrency: () => config().concurrency,

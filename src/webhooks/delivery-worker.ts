@@ -15,7 +15,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChangeFeed } from '../store/change-feed.js';
-import type { DeliveryStore } from '../store/delivery-store.js';
+import type { ClaimResult, DeliveryStore } from '../store/delivery-store.js';
 import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import { signingSecrets, type WebhookRegistry } from '../store/webhook-registry.js';
 import type { Attempt, StoredWebhook } from './webhook-schemas.js';
@@ -117,9 +117,13 @@ export class DeliveryWorker {
    * wake-up of an ordered head — waits for it to lapse rather than sending alongside. A retry
    * or a wait is handed to the job `DeliveryQueue.jobId(spec)`, which the caller enqueues.
    */
-  attemptDirect(spec: DeliveryJobSpec): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
-    const jobId = DeliveryQueue.jobId(spec);
-    return this.attempt(spec, `direct:${jobId}`, { leaseMs: this.o.config().timeoutMs + DIRECT_LEASE_MARGIN_MS, handOverTo: jobId });
+  attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
+    return this.attempt(spec, DeliveryQueue.directOwner(spec), { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec) }, claimed);
+  }
+
+  /** How long a direct attempt owns its delivery: the request timeout and a margin. */
+  directLeaseMs(): number {
+    return this.o.config().timeoutMs + DIRECT_LEASE_MARGIN_MS;
   }
 
   /**
@@ -128,18 +132,20 @@ export class DeliveryWorker {
    * the attempt. Answers `later` (with the epoch ms) when it must run again — a retry on the
    * schedule, a paced endpoint over its rate, a direct attempt's lease still running — and
    * `settled` otherwise (delivered, dead, or nothing to do: waiting behind an ordered head,
-   * owned by another job, already finished).
+   * owned by another job, already finished). `claimed`: the claim was already made (with the
+   * delivery's creation, by the fan-out).
    */
   async attempt(
     spec: DeliveryJobSpec,
     owner: string,
     direct?: { leaseMs: number; handOverTo: string },
+    claimed?: ClaimResult,
   ): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
     const settled = { kind: 'settled' } as const;
     const { ep, ev, run, sub } = spec;
     const jobId = owner;
     const d = this.o.deliveries;
-    let claim = await d.claim(ep, ev, sub, owner, run, direct ? { leaseMs: direct.leaseMs } : {});
+    let claim = claimed ?? (await d.claim(ep, ev, sub, owner, run, direct ? { leaseMs: direct.leaseMs } : {}));
     if (claim.kind === 'busy') {
       // A direct attempt never competes: whoever holds the delivery finishes it.
       if (direct) return settled;

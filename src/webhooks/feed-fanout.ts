@@ -23,7 +23,7 @@ import type { Logger } from '../log/logger.js';
 import type { FeedEntry } from '../store/change-feed.js';
 import type { FeedConsumerGroup } from '../store/feed-consumer-group.js';
 import type { LeaseStore } from '../store/lease-store.js';
-import type { DeliveryStore } from '../store/delivery-store.js';
+import type { ClaimResult, DeliveryStore, NewDelivery } from '../store/delivery-store.js';
 import { DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { StoredWebhook } from './webhook-schemas.js';
@@ -61,12 +61,15 @@ export interface FeedFanoutOptions {
 
 /**
  * The happy path: a delivery to an endpoint that neither paces nor delays its first attempt
- * is attempted by the fan-out itself (one claim under a lease, one send, one record), not
- * through a BullMQ job. What must wait — a retry, a paced endpoint over its rate — is handed
+ * is attempted by the fan-out itself (recorded and claimed under a lease in one script call,
+ * one send, one record), not through a BullMQ job. What must wait — a retry, a paced endpoint over its rate — is handed
  * to the job `DeliveryQueue.jobId(spec)`, and anything over `concurrency()` is queued.
  */
 export interface DirectDelivery {
-  attempt(spec: DeliveryJobSpec): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }>;
+  /** Sends a delivery the fan-out has just recorded and claimed (`claimed`). */
+  attempt(spec: DeliveryJobSpec, claimed: ClaimResult): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }>;
+  /** How long the fan-out's claim of a delivery lasts (a job waits for it to lapse). */
+  leaseMs(): number;
   /** May this endpoint's deliveries go directly? */
   eligible(webhook: StoredWebhook): boolean;
   /** Direct attempts in flight at most (beyond: jobs). */
@@ -220,23 +223,33 @@ export class FeedFanout {
     const now = this.o.now();
     const direct = this.o.direct;
     const attempts: Promise<void>[] = [];
+    // Direct slots free for this batch; the deliveries that get one are claimed as they are
+    // recorded (one script call), the others are queued.
+    let free = direct ? direct.concurrency() - this.sending.size : 0;
     await Promise.all(
       [...perEndpoint].map(async ([webhook, items]) => {
-        const results = await this.o.deliveries.ensure(webhook.id, items, 'new', now);
         const directly = direct?.eligible(webhook) ?? false;
+        const claim = {
+          owner: (d: NewDelivery) => (directly && free-- > 0 ? DeliveryQueue.directOwner({ ep: webhook.id, ev: d.eventId, run: 0 }) : null),
+          leaseMs: direct?.leaseMs() ?? 0,
+        };
+        const results = await this.o.deliveries.ensure(webhook.id, items, 'new', now, directly ? claim : undefined);
         const queued: DeliveryJobSpec[] = [];
         items.forEach((d, i) => {
           const r = results[i]!;
           if (r.code !== 'created' && r.code !== 'pending') return;
           const spec: DeliveryJobSpec = { ep: webhook.id, ev: d.eventId, run: r.run, sub: d.subject };
-          const owner = DeliveryQueue.jobId(spec);
-          const under = this.sending.get(owner);
+          const key = DeliveryQueue.jobId(spec);
+          const under = this.sending.get(key);
           if (under) attempts.push(under);
-          // Only a delivery recorded just now goes direct. One already recorded ('pending': a
-          // repeat after a crash, or an entry another leader still holds) is enqueued, which
-          // BullMQ deduplicates; the job re-sends what a dead process left unfinished, and
-          // waits for a live direct attempt's lease to lapse first (never sends alongside).
-          else if (r.code === 'created' && directly && this.sending.size < direct!.concurrency()) attempts.push(this.sendDirect(direct!, spec, owner));
+          // Recorded and claimed just now: the fan-out sends it ('waiting': an ordered
+          // delivery behind its head, which wakes it when done; 'gone': endpoint deleted).
+          else if (r.claim?.kind === 'ok') attempts.push(this.sendDirect(direct!, spec, key, r.claim));
+          else if (r.claim) return;
+          // One already recorded ('pending': a repeat after a crash, or an entry another
+          // leader still holds) is enqueued, which BullMQ deduplicates; the job re-sends what a
+          // dead process left unfinished, and waits for a live direct attempt's lease to lapse
+          // first (never sends alongside). So is one created beyond the free direct slots.
           else queued.push({ ...spec, first: true });
         });
         await this.o.queue.add(queued);
@@ -270,11 +283,11 @@ export class FeedFanout {
   }
 
   /** One direct attempt; a retry or a wait goes to the queue under the same job id. */
-  private sendDirect(direct: DirectDelivery, spec: DeliveryJobSpec, owner: string): Promise<void> {
+  private sendDirect(direct: DirectDelivery, spec: DeliveryJobSpec, key: string, claimed: ClaimResult): Promise<void> {
     const run = (async () => {
       let next: Awaited<ReturnType<DirectDelivery['attempt']>>;
       try {
-        next = await direct.attempt(spec);
+        next = await direct.attempt(spec, claimed);
       } catch (err) {
         // Redis failed around the attempt: the queue takes it over (BullMQ retries with backoff).
         this.log.warn('direct delivery failed; queued', { webhook: spec.ep, delivery: spec.ev, error: (err as Error).message });
@@ -282,9 +295,9 @@ export class FeedFanout {
       }
       if (next.kind === 'later') await this.o.queue.add([{ ...spec, delayMs: Math.max(0, next.atMs - Date.now()) }]);
     })();
-    this.sending.set(owner, run);
+    this.sending.set(key, run);
     const done = () => {
-      this.sending.delete(owner);
+      this.sending.delete(key);
     };
     run.then(done, done);
     return run;

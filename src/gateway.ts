@@ -228,15 +228,19 @@ export class Gateway {
 
   /** Resolves once Redis answers PING (or stop() was called), logging every few seconds while it waits. */
   private async waitForRedis(): Promise<void> {
-    let nextLogAt = 0;
+    // The first attempts race the connection's own start-up: warn only once Redis has had a
+    // second to answer.
+    let nextLogAt = Date.now() + 1_000;
+    let warned = false;
     for (;;) {
       if (this.stopping) return;
       try {
         await this.stores.ping();
-        if (nextLogAt > 0) this.logger.info('Redis answers; starting', { redis: this.redisUrlForLogs });
+        if (warned) this.logger.info('Redis answers; starting', { redis: this.redisUrlForLogs });
         return;
       } catch (err) {
         if (Date.now() >= nextLogAt) {
+          warned = true;
           this.logger.warn(
             `waiting for Redis at ${this.redisUrlForLogs} (set redis.url in the config file, or REDIS_URL); /healthz is up, /readyz answers 503 until Redis answers`,
             { error: (err as Error).message },

@@ -111,14 +111,15 @@ export class LocalRabbitMQServer {
   async start(): Promise<void> {
     const env = this.env();
     if (!this.epmd || this.epmd.exitCode !== null || this.epmd.signalCode !== null) {
-      const epmd = spawn('epmd', ['-port', String(this.epmdPort)], { env, stdio: 'ignore' });
+      const epmd = spawn('epmd', ['-port', String(this.epmdPort)], { env, stdio: 'ignore', detached: true });
       epmd.on('error', () => undefined);
       children.add(epmd);
       epmd.once('exit', () => children.delete(epmd));
       this.epmd = epmd;
     }
     const script = existsSync(DEBIAN_SCRIPT) ? DEBIAN_SCRIPT : 'rabbitmq-server';
-    const node = spawn(script, [], { env, cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Own process groups (as LocalRedisServer): Ctrl-C stops the parent, which stops these last.
+    const node = spawn(script, [], { env, cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.node = node;
     children.add(node);
     const append = (c: Buffer) => (this.output = (this.output + c.toString()).slice(-20_000));

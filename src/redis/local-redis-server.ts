@@ -55,7 +55,9 @@ export class LocalRedisServer {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--loglevel', 'warning'];
     if (this.options.dataDir) args.push('--dir', this.options.dataDir, '--appendonly', 'yes');
     else args.push('--appendonly', 'no');
-    const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Its own process group: a terminal's Ctrl-C reaches only the parent, which stops the
+    // gateway before this Redis (not both at once, the gateway then fighting a dead Redis).
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = proc;
     children.add(proc);
     let stderr = '';

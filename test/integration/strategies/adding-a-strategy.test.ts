@@ -17,13 +17,21 @@ import { sharedRedisUrl, testPrefix } from '../../helpers/redis.js';
 const NAME = 'dc-poll-two';
 const ROOT = resolve('.');
 
-function run(cmd: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string }> {
+/** Runs a child; one that outlives `deadlineMs` is killed, and its output so far says where it stood. */
+function run(cmd: string[], cwd: string, env: NodeJS.ProcessEnv = {}, deadlineMs = 150_000): Promise<{ code: number | null; out: string }> {
   return new Promise((done) => {
     const child = spawn(cmd[0]!, cmd.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('exit', (code) => done({ code, out }));
+    const timer = setTimeout(() => {
+      out += `\n[killed: still running after ${deadlineMs} ms]`;
+      child.kill('SIGKILL');
+    }, deadlineMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      done({ code, out });
+    });
   });
 }
 
@@ -44,6 +52,8 @@ import { defaultModules } from './src/modules.js';
 
 const name = process.env.NEW_STRATEGY;
 const out = {};
+// Progress on stderr, so a run killed at its deadline shows the step it was in.
+const step = (what) => process.stderr.write('step: ' + what + '\\n');
 const config = parseConfig({
   server: { port: 0 },
   redis: { url: process.env.REDIS_URL, keyPrefix: process.env.PREFIX },
@@ -58,16 +68,21 @@ try {
   out.badOptions = err.message;
 }
 const gateway = new Gateway({ config: { ...config, strategy: { ...config.strategy, name: 'on-demand' } }, logger: silentLogger(), modules: defaultModules() });
+step('gateway starting');
 const url = await gateway.start();
 try {
+  step('reading /openapi.json');
   const doc = await (await fetch(url + '/openapi.json')).json();
   out.openapiEnum = doc.paths['/admin/strategy'].put.requestBody.content['application/json'].schema.properties.name.enum;
   const cli = (await import('node:util')).promisify((await import('node:child_process')).execFile);
+  step('strategy set');
   const set = await cli(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'strategy', 'set', name, '--url', url, '--token', 'admin-token-0123456789abcdef']);
   out.cli = JSON.parse(set.stdout);
+  step('strategy set (typo)');
   const typo = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'strategy', 'set', name + 'x', '--url', url, '--token', 'admin-token-0123456789abcdef'], { encoding: 'utf8' });
   out.cliTypo = { status: typo.status, stderr: typo.stderr.split('\\n')[0] };
 } finally {
+  step('gateway stopping');
   await gateway.stop();
 }
 console.log(JSON.stringify(out));
@@ -121,7 +136,7 @@ describe('adding a strategy: one file and one array element', function () {
       PREFIX: testPrefix(),
     });
     expect(code, out).to.equal(0);
-    const result = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, { [k: string]: unknown }>;
+    const result = JSON.parse(out.split('\n').findLast((line) => line.startsWith('{'))!) as Record<string, { [k: string]: unknown }>;
     expect(result.config).to.deep.equal({ name: NAME, options: { intervalMs: 2_000, jitter: 0.1 } });
     expect(String(result.badOptions)).to.match(/strategy\.dcPollTwo\.intervalMs: must be at least 100 ms/);
     expect(result.openapiEnum).to.include(NAME);

@@ -129,6 +129,14 @@ export class DeliveryStore {
     return { failingSince: fs ? Number(fs) : null, nextHead: head ? { id: head, run: Number(hrun) } : null };
   }
 
+  /** Extends the leases of deliveries their owners still hold, in one round trip. */
+  async renewLeases(held: { endpointId: string; deliveryId: string; owner: string }[], leaseMs: number): Promise<void> {
+    if (held.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const h of held) pipeline.hgwWhRenew(this.keys.delivery(h.endpointId, h.deliveryId), h.owner, leaseMs);
+    await pipeline.exec();
+  }
+
   /** Hands a delivery held by `from` to `to`, ending `from`'s lease; false when `from` no longer holds it. */
   async handOver(endpointId: string, deliveryId: string, from: string, to: string): Promise<boolean> {
     return (await this.redis.hgwWhHandOver(this.keys.delivery(endpointId, deliveryId), from, to)) === 1;

@@ -54,14 +54,15 @@ export function retryDelayMs(schedule: readonly number[], attempt: number, jitte
   return Math.max(0, Math.round(base * (1 + (random() * 2 - 1) * jitter)));
 }
 
-/** A direct attempt's lease is the request timeout plus this. */
-const DIRECT_LEASE_MARGIN_MS = 2_000;
 /** A job that found a direct attempt's lease looks again this long after it lapses. */
 const LEASE_RECHECK_MS = 50;
 
 export class DeliveryWorker {
   private worker: Worker | undefined;
   private readonly log: Logger;
+  /** Direct attempts in flight (their leases are renewed every half lease), by owner. */
+  private readonly leased = new Map<string, { endpointId: string; deliveryId: string; owner: string }>();
+  private renewing: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: DeliveryWorkerOptions) {
     this.log = o.logger.child({ component: 'webhook-worker' });
@@ -99,7 +100,26 @@ export class DeliveryWorker {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.renewing);
     await this.worker?.close();
+  }
+
+  /** Keeps the leases of this process's direct attempts alive while they run. */
+  private renewLeases(): void {
+    if (this.renewing || this.leased.size === 0) return;
+    const leaseMs = this.directLeaseMs();
+    this.renewing = setInterval(() => {
+      if (this.leased.size === 0) {
+        clearInterval(this.renewing);
+        this.renewing = undefined;
+        return;
+      }
+      this.o.deliveries.renewLeases([...this.leased.values()], leaseMs).catch((err: Error) => {
+        // A lapsed lease only lets a job repeat the attempt (at least once), never lose it.
+        this.log.warn('could not renew direct delivery leases', { error: err.message });
+      });
+    }, leaseMs / 2);
+    this.renewing.unref();
   }
 
   private async process(job: Job<DeliveryJobSpec>, token: string): Promise<void> {
@@ -112,18 +132,25 @@ export class DeliveryWorker {
 
   /**
    * The fan-out's own attempt of a delivery it just recorded (the happy path, no job). It
-   * owns the delivery under a lease (the request timeout plus a margin) instead of a BullMQ
+   * owns the delivery under a lease in Redis, renewed while it runs, instead of a BullMQ
    * lock: a job of the same delivery — the entry fanned out again by another leader, or the
    * wake-up of an ordered head — waits for it to lapse rather than sending alongside. A retry
    * or a wait is handed to the job `DeliveryQueue.jobId(spec)`, which the caller enqueues.
    */
-  attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
-    return this.attempt(spec, DeliveryQueue.directOwner(spec), { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec) }, claimed);
+  async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
+    const owner = DeliveryQueue.directOwner(spec);
+    this.leased.set(owner, { endpointId: spec.ep, deliveryId: spec.ev, owner });
+    this.renewLeases();
+    try {
+      return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec) }, claimed);
+    } finally {
+      this.leased.delete(owner);
+    }
   }
 
-  /** How long a direct attempt owns its delivery: the request timeout and a margin. */
+  /** How long a direct attempt's claim lasts unless renewed (every half lease while it runs). */
   directLeaseMs(): number {
-    return this.o.config().timeoutMs + DIRECT_LEASE_MARGIN_MS;
+    return this.o.lockDurationMs ?? 2_000;
   }
 
   /**

@@ -125,6 +125,17 @@ export const CLAIM_LUA = `${CLAIM_FUNCTION}return claimDelivery(KEYS[1], KEYS[2]
 `;
 
 /**
+ * Extends the lease of a delivery its owner still holds (a direct attempt in flight).
+ * KEYS: record. ARGV: owner, leaseMs. Returns 1 when extended.
+ */
+export const RENEW_LUA = `
+if redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'ou', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]))
+return 1
+`;
+
+/**
  * Hands a delivery held by `from` to `to` (a job that takes over a direct attempt's retry or
  * wait), ending `from`'s lease. KEYS: record. ARGV: from, to. Returns 1 when handed over.
  */

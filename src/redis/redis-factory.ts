@@ -85,8 +85,42 @@ export class RedisFactory {
       lastError = '';
     });
     this.connections.add(redis);
-    redis.once('end', () => this.connections.delete(redis));
+    this.reviveUnlessClosedOnPurpose(redis, log);
     return redis;
+  }
+
+  /**
+   * ioredis ends a connection for good when a reconnect attempt is cut short — during a
+   * Sentinel failover its failover detector disconnects the connector while the attempt is
+   * still asking the sentinels, and the attempt fails with "Connection is closed."
+   * (redis/ioredis#1683). Every later command then fails at once, forever. A connection that
+   * ends without anyone closing it is connected again here; closes made through `quit()` or
+   * `disconnect()` (ours, BullMQ's) are respected.
+   */
+  private reviveUnlessClosedOnPurpose(redis: Redis, log: Logger): void {
+    let onPurpose = false;
+    const quit = redis.quit.bind(redis);
+    const disconnect = redis.disconnect.bind(redis);
+    redis.quit = ((...args: Parameters<Redis['quit']>) => {
+      onPurpose = true;
+      return quit(...args);
+    }) as Redis['quit'];
+    redis.disconnect = (reconnect = false) => {
+      if (!reconnect) onPurpose = true;
+      disconnect(reconnect);
+    };
+    const revive = () => {
+      if (onPurpose || this.closed) {
+        this.connections.delete(redis);
+        return;
+      }
+      log.warn('redis connection ended without being closed; connecting again');
+      setTimeout(() => {
+        if (!onPurpose && !this.closed && redis.status === 'end') redis.connect().catch(() => undefined);
+      }, 100);
+      redis.once('end', revive);
+    };
+    redis.once('end', revive);
   }
 
   /** Connections currently open (for status and tests). */

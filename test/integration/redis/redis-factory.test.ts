@@ -1,0 +1,52 @@
+/**
+ * The connection factory against a real redis-server: a connection that ioredis ends on its
+ * own (a reconnect attempt cut short, as its Sentinel failover detector does mid-failover —
+ * redis/ioredis#1683) is connected again; one closed on purpose stays closed.
+ */
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { silentLogger } from '../../../src/log/logger.js';
+import { RedisFactory } from '../../../src/redis/redis-factory.js';
+import { sharedRedisUrl, waitFor } from '../../helpers/redis.js';
+
+/** Makes the connection's next connect attempt fail the way ioredis' cut-short attempt does. */
+function cutShortNextConnect(redis: Redis): void {
+  const connector = (redis as unknown as { connector: { connect: (...args: unknown[]) => Promise<unknown> } }).connector;
+  const connect = connector.connect.bind(connector);
+  connector.connect = () => {
+    connector.connect = connect;
+    return Promise.reject(new Error('Connection is closed.'));
+  };
+}
+
+describe('RedisFactory', () => {
+  let factory: RedisFactory;
+
+  beforeEach(async () => {
+    factory = new RedisFactory({ url: await sharedRedisUrl(), connectTimeoutMs: 1_000, commandTimeoutMs: 1_000, logger: silentLogger() });
+  });
+  afterEach(() => factory.closeAll());
+
+  it('connects again a connection that ioredis ended after a cut-short reconnect', async () => {
+    const redis = factory.create('revived');
+    await waitFor(() => redis.status === 'ready', { what: 'ready' });
+    cutShortNextConnect(redis);
+    redis.disconnect(true);
+    // Without the factory this connection would stay 'end' and refuse every command.
+    await waitFor(() => redis.status === 'end', { what: 'ioredis ending the connection' });
+    await waitFor(async () => (await redis.ping().catch(() => '')) === 'PONG', { what: 'PONG on the revived connection' });
+    expect(factory.size).to.equal(1);
+  });
+
+  it('leaves closed what was closed on purpose', async () => {
+    const a = factory.create('quit');
+    const b = factory.create('disconnected');
+    await waitFor(() => a.status === 'ready' && b.status === 'ready', { what: 'ready' });
+    await a.quit();
+    b.disconnect();
+    await waitFor(() => a.status === 'end' && b.status === 'end', { what: 'both ended' });
+    await new Promise((r) => setImmediate(r));
+    expect(factory.size).to.equal(0);
+    expect(a.status).to.equal('end');
+  });
+});

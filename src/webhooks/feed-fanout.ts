@@ -149,7 +149,11 @@ export class FeedFanout {
           this.lastClaimAt = Date.now();
           await this.claimAbandoned();
         }
-        const entries = await this.o.group.read(this.consumer, { count: await this.room(), blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
+        const count = await this.room();
+        // stop() may have come while room() waited: a read now would reopen the connection
+        // it just closed (and keep the process alive).
+        if (!this.running) break;
+        const entries = await this.o.group.read(this.consumer, { count, blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
         if (entries.length > 0) await this.process(entries);
       } catch (err) {
         if (!this.running) break;

@@ -19,10 +19,9 @@
  * Results: bench/results/scratch/read-throughput.json (bench/results/ with --publish).
  * Uses REDIS_URL when set, otherwise a private redis-server.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,11 +30,10 @@ import autocannon from 'autocannon';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { GatewayProcess } from '../src/bench/gateway-process.js';
-import type { InstanceObservation } from '../src/model/types.js';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
 import { Keys } from '../src/store/keys.js';
-import { StateStore } from '../src/store/state-store.js';
+import { CLIENT_TOKEN, freePort, instanceId, seedInstances, waitHttp, writeGatewayConfig } from './read-setup.js';
 import { loadAverage, printTable, writeResult } from './report.js';
 
 const { values } = parseArgs({
@@ -51,7 +49,7 @@ const { values } = parseArgs({
   },
 });
 const PREFIX = '{bench-read}:';
-const TOKEN = 'bench-client-token-0123456789abcdef';
+const TOKEN = CLIENT_TOKEN;
 const PAGE = 100;
 
 // ------------------------------------------------------------------ child: the bare baseline
@@ -90,42 +88,6 @@ async function serveBaseline(redisUrl: string): Promise<void> {
 
 // ------------------------------------------------------------------ parent: seed, load, report
 
-function observation(n: number): InstanceObservation {
-  return {
-    id: `srv-${String(n).padStart(6, '0')}`,
-    deploymentId: `stack-${n % 200}`,
-    name: `server-${n % 5}`,
-    state: 'running',
-    backend: { id: 'heat-1', kind: 'heat', status: 'ACTIVE' },
-    addresses: { public: [`172.24.${(n >> 8) & 255}.${n & 255}`], private: [`10.0.${(n >> 8) & 255}.${n & 255}`] },
-    updatedAt: new Date(Date.UTC(2026, 10, 25)).toISOString(),
-  };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function waitHttp(url: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${log()}`);
-    try {
-      const res = await fetch(url);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer within 60 s:\n${log()}`);
-}
-
 type Scenario = 'one' | 'page' | '304';
 interface Figures {
   requestsPerSecond: number;
@@ -136,7 +98,7 @@ interface Figures {
 
 async function load(url: string, scenario: Scenario, instances: number, auth: boolean, seconds: number, connections: number): Promise<Figures> {
   const headers: Record<string, string> = auth ? { authorization: `Bearer ${TOKEN}` } : {};
-  const id = (n: number) => `srv-${String(n).padStart(6, '0')}`;
+  const id = instanceId;
   const random = () => Math.floor(Math.random() * instances);
   const hot = id(42);
   const result = await autocannon({
@@ -177,30 +139,11 @@ async function main() {
   const redisUrl = process.env.REDIS_URL ?? local!.url;
   const redis = new Redis(redisUrl);
   await deletePrefix(redis, PREFIX);
-  const store = new StateStore(redis, PREFIX, { maxLength: 1_000_000, maxAgeMs: 86_400_000 });
-  for (let i = 0; i < instances; i += 500) {
-    const batch: InstanceObservation[] = [];
-    for (let n = i; n < Math.min(i + 500, instances); n++) batch.push(observation(n));
-    await store.observeInstances(batch, { source: 'cached-poll' });
-  }
+  await seedInstances(redis, PREFIX, instances);
 
   const dir = mkdtempSync(join(tmpdir(), 'hgw-bench-read-'));
   const gatewayPort = await freePort();
-  const configFile = join(dir, 'gateway.yaml');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      server: { host: '127.0.0.1', port: gatewayPort },
-      redis: { url: redisUrl, keyPrefix: PREFIX },
-      auth: {
-        tokens: [
-          { name: 'bench-client', token: TOKEN, role: 'client' },
-          { name: 'bench-admin', token: 'bench-admin-token-0123456789abcdef', role: 'admin' },
-        ],
-      },
-      log: { level: 'warn', format: 'json' },
-    }),
-  );
+  const configFile = writeGatewayConfig(dir, { port: gatewayPort, redisUrl, prefix: PREFIX });
   const gateway = GatewayProcess.start(configFile, { NODE_ENV: 'production' });
   const baselinePort = await freePort();
   let baselineLog = '';

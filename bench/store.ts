@@ -11,6 +11,13 @@
  * Also measures what an instance costs in Redis: MEMORY USAGE of its record (a sample of
  * 1,000) plus its share of the indexes (all instances, per backend, per state, per
  * deployment); the feed is reported apart, per event, since its size is set by retention.
+ * Also measures, for each path, the CPU it costs per operation: Redis's (INFO cpu, user + sys,
+ * delta over the timed rounds) and this process's (process.cpuUsage: building arguments,
+ * encoding, parsing replies). Those are what the wall-clock rate is made of and what a quiet
+ * or bigger machine would show: on 2 shared cores the wall figure mostly measures the load.
+ * A third pass observes every instance again unchanged (a poll that finds nothing new: only
+ * observedAt is refreshed, no event), the common case of a running gateway.
+ *
  * Results go to bench/results/scratch/ (git-ignored); `--publish` writes bench/results/.
  */
 import { parseArgs } from 'node:util';
@@ -18,7 +25,7 @@ import { Redis } from 'ioredis';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { StateStore } from '../src/store/state-store.js';
 import type { InstanceObservation } from '../src/model/types.js';
-import { printTable, writeResult } from './report.js';
+import { loadAverage, printTable, writeResult } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,10 +55,29 @@ function observation(n: number, round: number): InstanceObservation {
   };
 }
 
-async function timed(run: () => Promise<void>): Promise<number> {
+/** Redis's CPU seconds so far (user + sys, all its threads). */
+async function redisCpu(): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+/** Time taken, and Redis's and this process's CPU seconds spent, by `run`. */
+interface Cost {
+  seconds: number;
+  redisCpu: number;
+  nodeCpu: number;
+}
+const costs: Record<string, Cost[]> = { baseline: [], changed: [], unchanged: [] };
+async function timed(into: Cost[], run: () => Promise<void>): Promise<number> {
+  const redis0 = await redisCpu();
+  const node0 = process.cpuUsage();
   const started = process.hrtime.bigint();
   await run();
-  return Number(process.hrtime.bigint() - started) / 1e9;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const node = process.cpuUsage(node0);
+  into.push({ seconds, redisCpu: (await redisCpu()) - redis0, nodeCpu: (node.user + node.system) / 1e6 });
+  return seconds;
 }
 
 async function clean() {
@@ -86,9 +112,12 @@ await observe(0);
 
 const baseTimes: number[] = [];
 const storeTimes: number[] = [];
+const unchangedTimes: number[] = [];
 for (let round = 1; round <= rounds; round++) {
-  baseTimes.push(await timed(() => baseline(round)));
-  storeTimes.push(await timed(() => observe(round)));
+  baseTimes.push(await timed(costs.baseline!, () => baseline(round)));
+  storeTimes.push(await timed(costs.changed!, () => observe(round)));
+  // The same round again: every observation identical (observedAt refreshed, no event).
+  unchangedTimes.push(await timed(costs.unchanged!, () => observe(round)));
 }
 const events = await redis.xlen(`${prefix}feed`);
 
@@ -108,8 +137,14 @@ redis.disconnect();
 await local?.stop();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** CPU microseconds per operation over all rounds of a path. */
+const perOp = (path: string, side: 'redisCpu' | 'nodeCpu') =>
+  Number((((costs[path] ?? []).reduce((sum, c) => sum + c[side], 0) / (instances * rounds)) * 1e6).toFixed(1));
+const cpu = (path: string) => ({ redisCpuUsPerOp: perOp(path, 'redisCpu'), nodeCpuUsPerOp: perOp(path, 'nodeCpu') });
 const baseRate = instances / median(baseTimes);
 const storeRate = instances / median(storeTimes);
+const unchangedRate = instances / median(unchangedTimes);
+const observeCpu = cpu('changed');
 const result = {
   bench: 'store',
   instances,
@@ -119,6 +154,13 @@ const result = {
   baselineHsetPerSecond: Math.round(baseRate),
   observePerSecond: Math.round(storeRate),
   ratio: Number((storeRate / baseRate).toFixed(3)),
+  unchangedObservePerSecond: Math.round(unchangedRate),
+  cpu: { baseline: cpu('baseline'), changed: observeCpu, unchanged: cpu('unchanged') },
+  // What one Redis core can take of changed observations, and one gateway core can send: the
+  // rate on a machine where each has its own core (the gateway overlaps building the next
+  // script call with Redis running the last).
+  redisBoundObservePerSecond: Math.round(1e6 / observeCpu.redisCpuUsPerOp),
+  nodeBoundObservePerSecond: Math.round(1e6 / observeCpu.nodeCpuUsPerOp),
   targetObservePerSecond: 50_000,
   meetsTarget: storeRate >= 50_000,
   redisBytesPerInstance: bytesPerInstance,
@@ -126,15 +168,19 @@ const result = {
   redisIndexBytesPerInstance: Math.round(indexBytes / instances),
   feedBytesPerEvent: events ? Math.round(feedBytes / events) : 0,
 };
+const us = (path: keyof typeof result.cpu) => `Redis ${result.cpu[path].redisCpuUsPerOp} µs + gateway ${result.cpu[path].nodeCpuUsPerOp} µs`;
 printTable(
-  ['path', 'ops/s (median of rounds)'],
+  ['path', 'ops/s (median of rounds)', 'CPU per op'],
   [
-    ['pipelined HSET (baseline)', result.baselineHsetPerSecond.toLocaleString('en-US')],
-    ['StateStore.observeInstances', result.observePerSecond.toLocaleString('en-US')],
-    ['ratio observe / baseline', result.ratio.toFixed(2)],
-    ['Redis bytes per instance (record + indexes)', `${result.redisBytesPerInstance} (${result.redisRecordBytes} + ${result.redisIndexBytesPerInstance})`],
-    ['feed bytes per event', String(result.feedBytesPerEvent)],
+    ['pipelined HSET (baseline)', result.baselineHsetPerSecond.toLocaleString('en-US'), us('baseline')],
+    ['StateStore.observeInstances, every one a change', result.observePerSecond.toLocaleString('en-US'), us('changed')],
+    ['ratio observe / baseline', result.ratio.toFixed(2), ''],
+    ['StateStore.observeInstances, unchanged (refresh)', result.unchangedObservePerSecond.toLocaleString('en-US'), us('unchanged')],
+    ['changes, one core each: Redis-bound / gateway-bound', `${result.redisBoundObservePerSecond.toLocaleString('en-US')} / ${result.nodeBoundObservePerSecond.toLocaleString('en-US')}`, ''],
+    ['Redis bytes per instance (record + indexes)', `${result.redisBytesPerInstance} (${result.redisRecordBytes} + ${result.redisIndexBytesPerInstance})`, ''],
+    ['feed bytes per event', String(result.feedBytesPerEvent), ''],
   ],
 );
+console.log(`load average ${loadAverage()}`);
 console.log(`feed events appended: ${events} (one per real change); target 50,000 obs/s: ${result.meetsTarget ? 'met' : 'NOT met'}`);
 console.log(`written to ${writeResult('store', result, { publish: values.publish })}`);

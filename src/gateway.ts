@@ -3,7 +3,7 @@
  * that add routes and background work (strategies, webhooks, …). Replicas are stateless;
  * everything shared is in Redis.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import type { ConfigWatcher } from './config/config-watcher.js';
@@ -23,6 +23,8 @@ export interface GatewayModule {
   readonly name: string;
   /** Declares the module's HTTP routes. */
   routes?(api: ApiRouter): void;
+  /** Answers a request before express when it surely can (hot reads); false leaves it, untouched, to the routes. */
+  serveFast?(req: IncomingMessage, res: ServerResponse): boolean;
   /** Starts background work once the server listens. */
   start?(): Promise<void>;
   /** Stops background work; called in reverse order of start. */
@@ -162,7 +164,10 @@ export class Gateway {
       routers: [this.api.router()],
       metrics: this.metrics,
     });
-    this.server = createServer(app);
+    const fast = this.modules.filter((m) => m.serveFast);
+    this.server = createServer((req, res) => {
+      if (!fast.some((m) => m.serveFast!(req, res))) app(req, res);
+    });
     // Keep-alive a little longer than common proxies' idle timeouts to avoid reset races.
     this.server.keepAliveTimeout = 65_000;
     this.server.headersTimeout = 66_000;

@@ -8,14 +8,22 @@ import { deploymentSchema, instanceSchema } from '../model/types.js';
 import { CURSOR_PATTERN } from '../store/change-feed.js';
 import { MAX_PAGE } from '../store/state-store.js';
 
+const ID_PATTERN = /^[^\s{}\u0000-\u001f\u007f]+$/;
+const ID_MAX_LENGTH = 255;
+
 /** Same rule as the store's ids: they become part of Redis keys. */
 export const idSchema = z
   .string()
   .min(1, 'must not be empty')
-  .max(255, 'must be at most 255 characters')
-  .regex(/^[^\s{}\u0000-\u001f\u007f]+$/, 'must not contain spaces, braces or control characters')
+  .max(ID_MAX_LENGTH, `must be at most ${ID_MAX_LENGTH} characters`)
+  .regex(ID_PATTERN, 'must not contain spaces, braces or control characters')
   // The query parser turns invalid percent-encoded UTF-8 into U+FFFD; no backend id holds one.
   .refine((v) => !v.includes('\uFFFD'), 'must be valid UTF-8; percent-encode ids with encodeURIComponent');
+
+/** {@link idSchema}'s rule without zod, for the reads served before express (fast-reads.ts). */
+export function isValidId(value: string): boolean {
+  return value.length >= 1 && value.length <= ID_MAX_LENGTH && ID_PATTERN.test(value) && !value.includes('\uFFFD');
+}
 
 export const idParams = z.object({ id: idSchema.describe('Instance or deployment id (backend id)') }).strict();
 

@@ -4,11 +4,12 @@
  * optional per-token rate limit on every authenticated route.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { GatewayModule, ModuleDeps } from '../gateway.js';
-import { InputError, NotFoundError, UnavailableError } from '../errors.js';
+import { InputError } from '../errors.js';
 import type { ApiRouter } from '../http/api-router.js';
 import { documentHealthRoutes } from '../http/health.js';
 import { CURSOR_PATTERN } from '../store/change-feed.js';
@@ -28,8 +29,9 @@ import {
 } from './api-schemas.js';
 import { renderDocsPage } from './docs-page.js';
 import { DEFAULT_EVENT_STREAM_OPTIONS, EventStreams, eventJson, type EventStreamOptions } from './event-streams.js';
+import { FastReads } from './fast-reads.js';
 import { RateLimiter } from './rate-limiter.js';
-import { ReadResponder } from './read-responder.js';
+import { absent, ReadResponder } from './read-responder.js';
 
 export interface ConductorApiOptions {
   /** Server-Sent Events tuning (heartbeat interval, stream cap, …). */
@@ -68,6 +70,24 @@ export function createConductorApiModule(deps: ModuleDeps, strategies: ActiveStr
   let openapiCache: string | undefined;
   let docsCache: string | undefined;
 
+  // The two reads Conductor polls; express routes and the fast lane (fast-reads.ts) both run these.
+  const readInstance = async (req: IncomingMessage, res: ServerResponse, id: string) => {
+    const fresh = await reads.beforeRead({ kind: 'instance', id });
+    const doc = await store.getInstanceForServe(id);
+    if (!doc) throw absent(fresh, `no instance '${id}' in the cache; list them with GET /v1/instances`);
+    reads.sendOne(req, res, 'instance', doc, fresh);
+  };
+  const listInstances = async (req: IncomingMessage, res: ServerResponse, query: z.output<typeof instancesQuery>) => {
+    const fresh = await reads.beforeRead(query.deploymentId === undefined ? { kind: 'instances' } : { kind: 'instances', deploymentId: query.deploymentId });
+    const { include, ...rest } = query;
+    const page = await store.listInstancesForServe({ ...rest, includeDeleted: include === 'deleted' });
+    reads.sendPage(req, res, 'instances', page, fresh, query.deploymentId);
+  };
+  const fast = new FastReads(
+    { auth: deps.auth, config: deps.config, metrics: deps.metrics, logger: deps.logger },
+    { instance: readInstance, instances: listInstances },
+  );
+
   const openapi = (api: ApiRouter) =>
     api.openapi({
       title: 'heat-gateway',
@@ -90,12 +110,7 @@ export function createConductorApiModule(deps: ModuleDeps, strategies: ActiveStr
         description: 'The ETag changes with the instance version only (not with observedAt refreshes).',
         params: idParams,
         responses: { 200: { description: 'The instance', schema: instanceResponse }, 304: notModified, 404: notFound('instance'), 503: { description: 'The strategy could not ask the backend and nothing is cached (on-demand); Retry-After' } },
-        handler: async ({ params, req, res }) => {
-          const fresh = await reads.beforeRead({ kind: 'instance', id: params.id });
-          const doc = await store.getInstanceForServe(params.id);
-          if (!doc) throw absent(fresh, `no instance '${params.id}' in the cache; list them with GET /v1/instances`);
-          reads.sendOne(req, res, 'instance', doc, fresh);
-        },
+        handler: ({ params, req, res }) => readInstance(req, res, params.id),
       });
 
       api.route({
@@ -104,12 +119,7 @@ export function createConductorApiModule(deps: ModuleDeps, strategies: ActiveStr
         description: 'Vanished instances (tombstones, kept for feed.tombstoneTtlMs) are left out unless `state=vanished` or `include=deleted`.',
         query: instancesQuery,
         responses: { 200: { description: 'A page of instances', schema: instanceListResponse }, 304: notModified },
-        handler: async ({ query, req, res }) => {
-          const fresh = await reads.beforeRead(query.deploymentId === undefined ? { kind: 'instances' } : { kind: 'instances', deploymentId: query.deploymentId });
-          const { include, ...rest } = query;
-          const page = await store.listInstancesForServe({ ...rest, includeDeleted: include === 'deleted' });
-          reads.sendPage(req, res, 'instances', page, fresh, query.deploymentId);
-        },
+        handler: ({ query, req, res }) => listInstances(req, res, query),
       });
 
       api.route({
@@ -243,17 +253,10 @@ export function createConductorApiModule(deps: ModuleDeps, strategies: ActiveStr
       });
     },
 
+    serveFast: (req, res) => fast.serve(req, res),
+
     async stop() {
       streams.closeAll();
     },
   };
-}
-
-/**
- * Nothing cached: a 404 when the strategy's refresh worked (the backend does not have it
- * either), a 503 when it failed (we cannot tell; try again).
- */
-function absent(fresh: { failed: boolean; reason?: string }, notFound: string): Error {
-  if (!fresh.failed) return new NotFoundError(notFound);
-  return new UnavailableError(`the backend could not be asked and nothing is cached: ${fresh.reason ?? 'refresh failed'}`, { retryAfterSeconds: 5 });
 }

@@ -5,8 +5,9 @@
  * never parsed or re-serialized on the way out. Computes `meta`, the weak ETag and 304s.
  */
 import { createHash } from 'node:crypto';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/schema.js';
+import { NotFoundError, UnavailableError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RefreshFailure } from '../store/refresh-health.js';
@@ -63,10 +64,21 @@ export interface ReadResponderDeps {
 }
 
 export class ReadResponder {
+  /** The cache-age gauge by kind, looked up once (a label lookup per read is measurable). */
+  private readonly cacheAge: Record<Kind, { set(value: number): void }>;
+
   constructor(
     private readonly deps: ReadResponderDeps,
     private readonly strategies: ActiveStrategy,
-  ) {}
+  ) {
+    const gauge = deps.metrics.cacheAge;
+    this.cacheAge = {
+      instance: gauge.labels({ kind: 'instance' }),
+      instances: gauge.labels({ kind: 'instances' }),
+      deployment: gauge.labels({ kind: 'deployment' }),
+      deployments: gauge.labels({ kind: 'deployments' }),
+    };
+  }
 
   /**
    * Lets the strategies refresh (on-demand fetches here); never throws. A read across
@@ -110,7 +122,7 @@ export class ReadResponder {
   }
 
   /** One document: `{"data":<stored json>,"meta":{…}}`, ETag from id kind + version (+ instanceIds). */
-  sendOne(req: Request, res: Response, kind: 'instance' | 'deployment', doc: ServedDoc, fresh: Freshness): void {
+  sendOne(req: IncomingMessage, res: ServerResponse, kind: 'instance' | 'deployment', doc: ServedDoc, fresh: Freshness): void {
     const etag = kind === 'instance' ? `W/"i${doc.version}"` : `W/"d${doc.version}.${shortHash(instanceIdsOf(doc.json))}"`;
     const failure = failureOf(fresh, doc.failures ?? new Map(), doc);
     const meta = this.meta(kind, fresh, doc.observedAtMs, doc.observedAt, { failure, ages: !doc.tombstone });
@@ -123,7 +135,7 @@ export class ReadResponder {
    * a page is stale when a scope it covers failed its last refresh: `deploymentId` for the
    * instances of one deployment, otherwise every backend (a list spans all of them).
    */
-  sendPage(req: Request, res: Response, kind: 'instances' | 'deployments', page: ServedPage, fresh: Freshness, deploymentId?: string): void {
+  sendPage(req: IncomingMessage, res: ServerResponse, kind: 'instances' | 'deployments', page: ServedPage, fresh: Freshness, deploymentId?: string): void {
     const hash = createHash('sha1');
     let oldestLive: ServedDoc | undefined;
     let oldest: ServedDoc | undefined;
@@ -167,7 +179,7 @@ export class ReadResponder {
     rules: { failure: RefreshFailureText | undefined; ages: boolean; across?: string | null | undefined },
   ): string {
     const ageMs = observedAtMs === undefined ? 0 : Math.max(0, this.deps.now() - observedAtMs);
-    if (observedAtMs !== undefined && rules.ages) this.deps.metrics.cacheAge.set({ kind }, ageMs / 1_000);
+    if (observedAtMs !== undefined && rules.ages) this.cacheAge[kind].set(ageMs / 1_000);
     let staleReason: string | undefined;
     if (fresh.failed) staleReason = fresh.reason ?? 'the strategy could not refresh before the read';
     else if (rules.failure !== undefined) staleReason = rules.failure;
@@ -179,16 +191,14 @@ export class ReadResponder {
     );
   }
 
-  private send(req: Request, res: Response, etag: string, body: string): void {
-    res.setHeader('ETag', etag);
+  private send(req: IncomingMessage, res: ServerResponse, etag: string, body: string): void {
     // Clients may keep the answer but must revalidate: the cache changes at any time.
-    res.setHeader('Cache-Control', 'no-cache');
     if (ifNoneMatchHits(req.headers['if-none-match'], etag)) {
-      res.statusCode = 304;
+      res.writeHead(304, { ETag: etag, 'Cache-Control': 'no-cache' });
       res.end();
       return;
     }
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.writeHead(200, { ETag: etag, 'Cache-Control': 'no-cache', 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   }
 }
@@ -217,4 +227,13 @@ function describeFailure(fresh: Freshness, failures: ReadonlyMap<string, string>
 function failureOf(fresh: Freshness, failures: ReadonlyMap<string, string>, doc: ServedDoc): RefreshFailureText | undefined {
   if (failures.size === 0) return undefined;
   return describeFailure(fresh, failures, `d:${doc.deploymentId}`) ?? describeFailure(fresh, failures, `b:${doc.backendId}`);
+}
+
+/**
+ * Nothing cached: a 404 when the strategy's refresh worked (the backend does not have it
+ * either), a 503 when it failed (we cannot tell; try again).
+ */
+export function absent(fresh: Pick<Freshness, 'failed' | 'reason'>, notFound: string): Error {
+  if (!fresh.failed) return new NotFoundError(notFound);
+  return new UnavailableError(`the backend could not be asked and nothing is cached: ${fresh.reason ?? 'refresh failed'}`, { retryAfterSeconds: 5 });
 }

@@ -4,7 +4,8 @@
  * the length nor the position of a match leaks through timing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
 import type { Role } from '../config/schema.js';
 import { AuthError } from '../errors.js';
 
@@ -51,10 +52,15 @@ export class Authenticator {
   }
 
   /** The principal of a request's `Authorization: Bearer` header, or undefined. */
-  fromRequest(req: Request): Principal | undefined {
+  fromRequest(req: Pick<IncomingMessage, 'headers'>): Principal | undefined {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     return match?.[1] ? this.identify(match[1]) : undefined;
+  }
+
+  /** True when `principal`'s role grants one of `roles`. */
+  static allows(principal: Principal, roles: readonly Role[]): boolean {
+    return roles.some((role) => GRANTS[principal.role].includes(role));
   }
 
   /** Middleware: 401 without a valid token, 403 when the token's role does not grant `role`. */
@@ -66,7 +72,7 @@ export class Authenticator {
         next(new AuthError(req.headers.authorization ? 'the bearer token is not valid' : 'send Authorization: Bearer <token>', 401));
         return;
       }
-      if (!roles.some((role) => GRANTS[principal.role].includes(role))) {
+      if (!Authenticator.allows(principal, roles)) {
         next(new AuthError(`role '${principal.role}' may not do this; it needs ${roles.join(' or ')}`, 403));
         return;
       }

@@ -2,7 +2,8 @@
  * RFC 9457 problem+json: the one error middleware, the 404 handler, and the helper every
  * route uses to answer a problem. Never a stack trace, never an HTML page.
  */
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { GatewayError, InputError, RateLimitError, UnavailableError, UpstreamError, type FieldProblem } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { asRedisUnavailable } from '../redis/redis-errors.js';
@@ -19,9 +20,14 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
-export function sendProblem(res: Response, problem: Problem): void {
+/** Answers `problem` (plain node response, so routes served before express use it too). */
+export function sendProblem(res: ServerResponse, problem: Problem): void {
   const type = problem.type ?? `${PROBLEM_TYPE_BASE}${problem.title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify({ ...problem, type }));
+  const body = JSON.stringify({ ...problem, type });
+  res.statusCode = problem.status;
+  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 /** body-parser error types (express.json) → problems. */
@@ -72,48 +78,56 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    let problem: Problem;
-    if (err instanceof GatewayError) {
-      problem = { status: err.status, title: err.title, detail: err.message };
-      if (err instanceof InputError && err.errors.length > 0) problem.errors = err.errors;
-      if (err instanceof UpstreamError) {
-        problem.backend = err.backend;
-        problem.reason = err.reason;
-        if (err.upstreamStatus !== undefined) problem.upstreamStatus = err.upstreamStatus;
-      }
-      const retryAfter =
-        err instanceof RateLimitError ? err.retryAfterSeconds : err instanceof UnavailableError ? err.retryAfterSeconds : undefined;
-      if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
-    } else if (err instanceof URIError && (err as { status?: number }).status === 400) {
-      // The router could not percent-decode a path parameter (e.g. %C3%28, invalid UTF-8).
-      problem = {
-        status: 400,
-        title: 'Malformed URL',
-        detail: 'a path parameter is not valid percent-encoded UTF-8; encode ids with encodeURIComponent',
-        errors: [{ path: 'params', message: 'must be valid percent-encoded UTF-8' }],
-      };
-    } else {
-      problem = bodyParserProblem(err as object) ?? redisProblem(err, res) ?? clientProblem(err) ?? {
-        status: 500,
-        title: 'Internal error',
-        detail: 'the gateway failed to handle this request; the error was logged',
-      };
-    }
-    // 503s are outages of a dependency that its own component already logs (once, not per request).
-    if (problem.status >= 500 && problem.status !== 503) {
-      logger.error('request failed', {
-        method: req.method,
-        path: req.path,
-        status: problem.status,
-        error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
-      });
-    }
-    sendProblem(res, problem);
+    answerError(err, req, res, logger);
   };
 }
 
+/**
+ * Answers `err` as problem+json (the one mapping, for express and for the reads served
+ * before it); logs 5xx but 503 (with the stack, server side only).
+ */
+export function answerError(err: unknown, req: IncomingMessage, res: ServerResponse, logger: Logger): void {
+  let problem: Problem;
+  if (err instanceof GatewayError) {
+    problem = { status: err.status, title: err.title, detail: err.message };
+    if (err instanceof InputError && err.errors.length > 0) problem.errors = err.errors;
+    if (err instanceof UpstreamError) {
+      problem.backend = err.backend;
+      problem.reason = err.reason;
+      if (err.upstreamStatus !== undefined) problem.upstreamStatus = err.upstreamStatus;
+    }
+    const retryAfter =
+      err instanceof RateLimitError ? err.retryAfterSeconds : err instanceof UnavailableError ? err.retryAfterSeconds : undefined;
+    if (retryAfter !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
+  } else if (err instanceof URIError && (err as { status?: number }).status === 400) {
+    // The router could not percent-decode a path parameter (e.g. %C3%28, invalid UTF-8).
+    problem = {
+      status: 400,
+      title: 'Malformed URL',
+      detail: 'a path parameter is not valid percent-encoded UTF-8; encode ids with encodeURIComponent',
+      errors: [{ path: 'params', message: 'must be valid percent-encoded UTF-8' }],
+    };
+  } else {
+    problem = bodyParserProblem(err as object) ?? redisProblem(err, res) ?? clientProblem(err) ?? {
+      status: 500,
+      title: 'Internal error',
+      detail: 'the gateway failed to handle this request; the error was logged',
+    };
+  }
+  // 503s are outages of a dependency that its own component already logs (once, not per request).
+  if (problem.status >= 500 && problem.status !== 503) {
+    logger.error('request failed', {
+      method: req.method,
+      path: (req.url ?? '').split('?')[0],
+      status: problem.status,
+      error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+    });
+  }
+  sendProblem(res, problem);
+}
+
 /** A Redis outage, wherever it surfaced: 503 with Retry-After (src/redis/redis-errors.ts decides). */
-function redisProblem(err: unknown, res: Response): Problem | undefined {
+function redisProblem(err: unknown, res: ServerResponse): Problem | undefined {
   const unavailable = asRedisUnavailable(err);
   if (!unavailable) return undefined;
   res.setHeader('Retry-After', String(unavailable.retryAfterSeconds ?? 1));

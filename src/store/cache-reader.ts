@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { InstanceState } from '../model/states.js';
 import type { Deployment, Instance } from '../model/types.js';
 import { Keys } from './keys.js';
+import { CachedInstancePages } from './cached-pages.js';
 import type { TrackedReadCache } from './read-cache.js';
 import { withScripts } from './script-registry.js';
 
@@ -85,18 +86,21 @@ export const MAX_PAGE = 1_000;
 export class CacheReader {
   readonly keys: Keys;
   protected readonly redis: Redis;
+  /** Pages of all instances from the tracked cache (cached-pages.ts), when there is one. */
+  readonly pages: CachedInstancePages | undefined;
 
   /**
-   * @param instances when given, {@link getInstanceForServe} answers from this tracked
-   *   client-side cache (see read-cache.ts), which must track `redis`.
+   * @param instances when given, {@link getInstanceForServe} and pages of all instances
+   *   answer from this tracked client-side cache (see read-cache.ts), which must track `redis`.
    */
   constructor(
     redis: Redis,
     prefix: string,
-    private readonly instances?: TrackedReadCache<ServedDoc>,
+    private readonly instances?: TrackedReadCache,
   ) {
     this.keys = new Keys(prefix);
     this.redis = withScripts(redis);
+    this.pages = instances ? new CachedInstancePages(instances, this.redis, this.keys, (id) => this.getInstanceForServe(id)) : undefined;
   }
 
   /** The served JSON of one instance, or null. One HGET. */
@@ -163,7 +167,11 @@ export class CacheReader {
 
   /** Like {@link listInstancesJson}, with version and observedAt per item. */
   listInstancesForServe(query: InstanceQuery): Promise<ServedPage> {
-    return this.servePage(this.instanceIndex(query), 'i', query, query.state ?? '', query.includeDeleted === true || query.state !== undefined);
+    const tombstones = query.includeDeleted === true || query.state !== undefined;
+    const fromRedis = () => this.servePage(this.instanceIndex(query), 'i', query, query.state ?? '', tombstones);
+    if (!this.pages || query.deploymentId !== undefined || query.state !== undefined) return fromRedis();
+    const request = { limit: pageLimit(query.limit), tombstones, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) };
+    return this.pages.serve(request, fromRedis);
   }
 
   /** Like {@link listDeploymentsJson}, with version and observedAt per item; tombstones only on request. */
@@ -224,13 +232,13 @@ export class CacheReader {
   }
 
   private async page(index: string, kind: 'i' | 'd', request: PageRequest, state: string): Promise<JsonPage> {
-    const limit = Math.min(Math.max(1, Math.trunc(request.limit)), MAX_PAGE);
+    const limit = pageLimit(request.limit);
     const [next, ...items] = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state);
     return { items, next: next ? next : null };
   }
 
   private async servePage(index: string, kind: 'i' | 'd', request: PageRequest, state: string, tombstones: boolean): Promise<ServedPage> {
-    const limit = Math.min(Math.max(1, Math.trunc(request.limit)), MAX_PAGE);
+    const limit = pageLimit(request.limit);
     const reply = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state, '1', tombstones ? '1' : '0');
     const items: ServedDoc[] = [];
     const failures = new Map<string, string>();
@@ -252,6 +260,9 @@ export class CacheReader {
     return { items, next: reply[0] ? reply[0] : null, failures };
   }
 }
+
+/** A page size within 1..{@link MAX_PAGE}. */
+const pageLimit = (limit: number) => Math.min(Math.max(1, Math.trunc(limit)), MAX_PAGE);
 
 /** The non-empty failures among `[scope, json]` pairs. */
 function failuresOf(...pairs: [string, string | undefined][]): Map<string, string> {

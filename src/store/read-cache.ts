@@ -16,7 +16,10 @@
  * - When either connection drops, everything is flushed and nothing is kept until both
  *   are back and tracking is on again (a fresh invalidation connection each time, so its
  *   client id is known). While off, reads go to Redis as without the cache.
+ * - Values fetched in bulk (a page of documents) are kept only when no invalidation at all
+ *   arrived while they were fetched ({@link ticket}, {@link keepAll}).
  * Entries carry the document's version; the cache holds at most `maxEntries` (oldest out).
+ * The caller owns the key → value type mapping (`i:<id>` a document, `idx:i` an index, …).
  * The invalidation connection must speak RESP2 (a RESP3 one gets `invalidate` pushes instead).
  */
 import type { Redis } from 'ioredis';
@@ -29,7 +32,7 @@ export interface ReadCacheOptions {
   prefixes: string[];
   /** Keys whose change drops every entry. @defaultValue none */
   flushOn?: string[];
-  /** @defaultValue 10,000 */
+  /** @defaultValue 25,000 */
   maxEntries?: number;
 }
 
@@ -43,11 +46,19 @@ export interface ReadCacheStats {
   tracking: boolean;
 }
 
-export class TrackedReadCache<V> {
-  private readonly entries = new Map<string, V>();
+/** Taken before a bulk fetch: its values are kept only if nothing changed since. */
+export interface CacheTicket {
+  readonly changes: number;
+  readonly tracking: boolean;
+}
+
+export class TrackedReadCache {
+  private readonly entries = new Map<string, unknown>();
   /** Keys read right now, and whether an invalidation arrived meanwhile. */
-  private readonly inflight = new Map<string, { promise: Promise<V | null>; dirty: boolean }>();
-  private readonly maxEntries: number;
+  private readonly inflight = new Map<string, { promise: Promise<unknown>; dirty: boolean }>();
+  readonly maxEntries: number;
+  /** Bumped by every invalidation, flush and loss of tracking (bulk fetches compare it). */
+  private changes = 0;
   private tracking = false;
   private listener: Redis | undefined;
   private stopped = false;
@@ -61,7 +72,7 @@ export class TrackedReadCache<V> {
     private readonly logger: Logger,
     private readonly options: ReadCacheOptions,
   ) {
-    this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxEntries = options.maxEntries ?? 25_000;
     reads.on('close', () => this.off('reads connection closed'));
     // A reconnected reads connection has lost its tracking: set it up again. (Its first
     // `ready` comes from the setup's own CLIENT TRACKING and needs nothing more.)
@@ -78,14 +89,14 @@ export class TrackedReadCache<V> {
   }
 
   /** The cached value of `key`, or `fetch()` (kept when no invalidation raced it). */
-  get(key: string, fetch: () => Promise<V | null>): Promise<V | null> {
-    const hit = this.entries.get(key);
+  get<V>(key: string, fetch: () => Promise<V | null>): Promise<V | null> {
+    const hit = this.entries.get(key) as V | undefined;
     if (hit !== undefined) {
       this.figures.hits++;
       return Promise.resolve(hit);
     }
     const pending = this.inflight.get(key);
-    if (pending) return pending.promise;
+    if (pending) return pending.promise as Promise<V | null>;
     this.figures.misses++;
     const keep = this.tracking;
     const entry = { promise: undefined as unknown as Promise<V | null>, dirty: false };
@@ -104,6 +115,27 @@ export class TrackedReadCache<V> {
     );
     this.inflight.set(key, entry);
     return entry.promise;
+  }
+
+  /** The cached value of `key` without fetching (undefined when not cached). */
+  peek<V>(key: string): V | undefined {
+    return this.entries.get(key) as V | undefined;
+  }
+
+  /** Take before a bulk fetch; pass to {@link keepAll} with its values. */
+  ticket(): CacheTicket {
+    return { changes: this.changes, tracking: this.tracking };
+  }
+
+  /**
+   * Keeps values fetched in bulk, when tracking was on before the fetch was sent and still
+   * is, and no invalidation at all arrived meanwhile (a bulk fetch does not know up front
+   * which keys it reads, so any change may concern it).
+   */
+  keepAll(values: Iterable<[string, unknown]>, ticket: CacheTicket): boolean {
+    if (!ticket.tracking || !this.tracking || ticket.changes !== this.changes) return false;
+    for (const [key, value] of values) this.keep(key, value);
+    return true;
   }
 
   stats(): ReadCacheStats {
@@ -128,8 +160,8 @@ export class TrackedReadCache<V> {
   /** The last setup error, logged once until tracking is back. */
   private lastError = '';
 
-  private keep(key: string, value: V): void {
-    if (this.entries.size >= this.maxEntries) {
+  private keep(key: string, value: unknown): void {
+    if (!this.entries.has(key) && this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
@@ -138,6 +170,7 @@ export class TrackedReadCache<V> {
 
   private invalidate(keys: Buffer[] | null): void {
     this.figures.invalidations++;
+    this.changes++;
     if (keys === null) {
       this.flush();
       return;
@@ -156,6 +189,7 @@ export class TrackedReadCache<V> {
 
   private flush(): void {
     this.figures.flushes++;
+    this.changes++;
     this.entries.clear();
     for (const pending of this.inflight.values()) pending.dirty = true;
   }

@@ -57,7 +57,7 @@ export interface ObserveResult {
  * enough that one call does not hold Redis for long (~1 ms).
  */
 export const OBSERVE_BATCH = 100;
-/** Observations per pipeline (one round trip); a larger call is sent as several. */
+/** Observations per window of script calls in flight; a larger call is sent as several, two windows at a time. */
 export const OBSERVE_PIPELINE = 2_000;
 
 /** One observation as the observe script takes it: its record key and its arguments. */
@@ -245,42 +245,53 @@ export class StateStore extends CacheReader {
       ctx.liveOwners ? `,${ctx.liveOwners.join(',')},` : '',
     ];
     const results: ObserveResult[] = [];
-    // A pipeline of OBSERVE_PIPELINE observations at a time: a 100,000-instance listing
-    // holds the arguments and replies of 2,000, not of all of them, in memory at once.
+    // Each script call is written as soon as its arguments are built, so Redis runs one batch
+    // while the next is being built (a pipeline would hold them all until exec). At most two
+    // windows of OBSERVE_PIPELINE observations are in flight: a 100,000-instance listing holds
+    // the arguments and replies of 4,000, not of all of them, in memory at once.
+    let previous: Promise<(number | string | null)[][]> | undefined;
     for (let from = 0; from < items.length; from += OBSERVE_PIPELINE) {
-      const pipeline = this.redis.pipeline();
+      const calls: Promise<(number | string | null)[]>[] = [];
       const end = Math.min(items.length, from + OBSERVE_PIPELINE);
       for (let at = from; at < end; at += OBSERVE_BATCH) {
-        const batch = items.slice(at, Math.min(end, at + OBSERVE_BATCH));
-        const args: (string | number)[] = [batch.length + 1, this.keys.feed];
-        for (const item of batch) args.push(item.key);
+        const batchEnd = Math.min(end, at + OBSERVE_BATCH);
+        const args: (string | number)[] = [batchEnd - at + 1, this.keys.feed];
+        for (let i = at; i < batchEnd; i++) args.push(items[i]!.key);
         args.push(...shared);
-        for (const item of batch) {
+        for (let i = at; i < batchEnd; i++) {
+          const itemArgs = items[i]!.args;
           // occurredAt: the backend's time of the change, else the observation's.
-          if (item.args[9] === '') item.args[9] = observedAt;
-          args.push(...item.args);
+          if (itemArgs[9] === '') itemArgs[9] = observedAt;
+          for (const arg of itemArgs) args.push(arg);
         }
-        pipeline.hgwObserve(...args);
+        calls.push(this.redis.hgwObserve(...args));
       }
-      for (const [err, reply] of (await pipeline.exec()) ?? []) {
-        if (err) throw err;
-        const flat = reply as (number | string | null)[];
-        for (let i = 0; i < flat.length; i += 4) {
-          const code = flat[i] as number;
-          const cursor = flat[i + 2] as string;
-          const event = flat[i + 3] as string | null;
-          const result: ObserveResult = { outcome: OUTCOMES[code]!, version: (flat[i + 1] as number | null) ?? 0 };
-          if (cursor && code === 4) result.owner = cursor;
-          else if (cursor) result.cursor = cursor;
-          if (event) {
-            result.event = event;
-            this.onAppend(event);
-          }
-          results.push(result);
+      const window = Promise.all(calls);
+      window.catch(() => {}); // awaited below, after the next window is sent
+      if (previous) this.collect(await previous, results);
+      previous = window;
+    }
+    if (previous) this.collect(await previous, results);
+    return results;
+  }
+
+  /** Appends the results of script replies (outcome, version, cursor, event per observation) in order. */
+  private collect(replies: (number | string | null)[][], results: ObserveResult[]): void {
+    for (const flat of replies) {
+      for (let i = 0; i < flat.length; i += 4) {
+        const code = flat[i] as number;
+        const cursor = flat[i + 2] as string;
+        const event = flat[i + 3] as string | null;
+        const result: ObserveResult = { outcome: OUTCOMES[code]!, version: (flat[i + 1] as number | null) ?? 0 };
+        if (cursor && code === 4) result.owner = cursor;
+        else if (cursor) result.cursor = cursor;
+        if (event) {
+          result.event = event;
+          this.onAppend(event);
         }
+        results.push(result);
       }
     }
-    return results;
   }
 }
 

@@ -41,10 +41,12 @@ export class Stores implements QueueConnections {
   readonly keys: Keys;
   /** The cache: the one write path, and reads. */
   readonly cache: StateStore;
+  /**
+   * The reads' client-side cache of instances and of pages of them, kept true by Redis
+   * invalidations. Absent on a Redis Cluster (see the constructor).
+   */
+  readonly readCache: TrackedReadCache | undefined;
   /** Cache reads on an auto-pipelined connection of their own (the API's hot path). */
-  /** The reads' client-side cache of instances, kept true by Redis invalidations. */
-  /** Absent on a Redis Cluster (see the constructor). */
-  readonly readCache: TrackedReadCache<ServedDoc> | undefined;
   readonly reads: CacheReader;
   readonly feed: ChangeFeed;
   readonly schedules: ScheduleStore;
@@ -68,13 +70,14 @@ export class Stores implements QueueConnections {
     // Under concurrent load, the reads of one event-loop tick go to Redis in one write; hot
     // instances are answered from a client-side cache Redis invalidates (CLIENT TRACKING).
     const reads = this.factory.create('api-reads', { autoPipelining: true });
-    const tracked = { prefixes: [`${keyPrefix}i:`, `${keyPrefix}refresh-failures`], flushOn: [`${keyPrefix}refresh-failures`] };
+    // Documents (`i:`), the index of all instances (pages) and the failures every read shows.
+    const tracked = { prefixes: [`${keyPrefix}i:`, `${keyPrefix}idx:i`, `${keyPrefix}refresh-failures`], flushOn: [`${keyPrefix}refresh-failures`] };
     // Not on a Cluster: tracking is per connection, and a Cluster client holds one connection
     // per node, so CLIENT TRACKING on one of them would not cover the node that owns our slot
     // and the cache would keep values Redis has replaced. Reads there go to Redis every time.
     this.readCache = config.redis.cluster
       ? undefined
-      : new TrackedReadCache<ServedDoc>(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger, tracked);
+      : new TrackedReadCache(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger, tracked);
     this.reads = new CacheReader(reads, keyPrefix, this.readCache);
     // Tracking goes on as soon as both connections are up (and again after any loss).
     void this.readCache?.start();

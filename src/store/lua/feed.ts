@@ -7,13 +7,21 @@
 
 /**
  * `append_event(feed, id, type, occurredAt, dataJson, subject, group, maxLength, minId)`:
- * appends one event (retention by count and age) and returns its cursor.
+ * appends one event and returns its cursor. Retention (by count and by age) is applied at
+ * once, unless `maxLength` is nil: a script appending many events (a batch of observations)
+ * passes nil and calls `trim_feed(feed, maxLength, minId)` once after the last, which
+ * leaves the same feed when the script returns (scripts are atomic) for one trim, not one
+ * per event.
  */
 export const APPEND_EVENT = `
+local function trim_feed(feed, maxlen, minid)
+  redis.call('XTRIM', feed, 'MAXLEN', '~', maxlen)
+  redis.call('XTRIM', feed, 'MINID', '~', minid)
+end
 local function append_event(feed, id, etype, occurred, data, subject, group, maxlen, minid)
   local ev = '{"id":"' .. id .. '","type":"' .. etype .. '","occurredAt":"' .. occurred .. '","data":' .. data .. '}'
-  local cursor = redis.call('XADD', feed, 'MAXLEN', '~', maxlen, '*', 'e', ev, 't', etype, 'k', subject, 'g', group)
-  redis.call('XTRIM', feed, 'MINID', '~', minid)
+  local cursor = redis.call('XADD', feed, '*', 'e', ev, 't', etype, 'k', subject, 'g', group)
+  if maxlen then trim_feed(feed, maxlen, minid) end
   return cursor
 end
 `;

@@ -23,6 +23,7 @@
  * in it.
  */
 import { WITH_INSTANCE_IDS } from './cache.js';
+import { APPEND_EVENT } from './feed.js';
 
 /** Arguments per observation after the shared ones (see OBSERVE_LUA). */
 export const OBSERVE_ARGS_PER_ITEM = 12;
@@ -45,23 +46,25 @@ export const OBSERVE_ARGS_PER_ITEM = 12;
  * carry a backend time, the backend time decides; otherwise the gateway's observation time.
  * An equal backend time falls back to the observation time.
  */
-export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}
+export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}
 local feed = KEYS[1]
 local prefix, maxlen, minid, src, o, ob, live =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local UPDATED = ',"updatedAt":'
 
 local function observe(key, kind, id, group, backend, status, content, uj, u, evid, occurred, deleted, okind)
-  local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'o', 'm', 'c', 'u', 'bkk', 'g', 'x')
-  local oj, ow, ov, oob, obk, ost, oo, om, legacy, og, ox =
-    old[1], old[2], tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[12], old[13]
-  local ou, ocl, obkk
+  local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'o', 'm', 'g', 'x')
+  local oj, ow, ov, oob, obk, ost, oo, om, og, ox =
+    old[1], old[2], tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[10]
+  local ou, ocl, obkk, legacy
   if ow then
     local pu, pcl, pk = string.match(ow, '^([^|]*)|([^|]*)|(.*)$')
     ou, ocl, obkk = tonumber(pu), tonumber(pcl), pk
   elseif oj then
     -- The layout before w: separate fields, content stored as c.
-    ou, ocl, obkk = tonumber(old[10]), legacy and #legacy, old[11] or ''
+    local l = redis.call('HMGET', key, 'c', 'u', 'bkk')
+    legacy = l[1]
+    ou, ocl, obkk = tonumber(l[2]), legacy and #legacy, l[3] or ''
   end
   -- The stored content and updatedAt literal, cut out of the document.
   local oc, ouj
@@ -113,8 +116,15 @@ local function observe(key, kind, id, group, backend, status, content, uj, u, ev
   else etype = 'updated' end
   etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
 
-  redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'bk', backend, 'st', status, 'g', group,
-    'w', (u or '') .. '|' .. #content .. '|' .. okind)
+  local w = (u or '') .. '|' .. #content .. '|' .. okind
+  -- Only the fields that change: a state change is the common case, a move the rare one.
+  if obk ~= backend or og ~= group then
+    redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'w', w, 'bk', backend, 'st', status, 'g', group)
+  elseif ost ~= status then
+    redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'w', w, 'st', status)
+  else
+    redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'w', w)
+  end
   -- x only on a tombstone: a live record keeps 8 fields, so its hash table never sits half
   -- rehashed (8 -> 16 buckets) for later reads to finish.
   if deleted then redis.call('HSET', key, 'x', '1') elseif ox then redis.call('HDEL', key, 'x') end
@@ -143,9 +153,9 @@ local function observe(key, kind, id, group, backend, status, content, uj, u, ev
     if oj then prev = with_instance_ids(prefix, id, oj) end
   end
 
-  local ev = '{"id":"' .. evid .. '","type":"' .. etype .. '","occurredAt":"' .. occurred ..
-    '","data":{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}}'
-  local cursor = redis.call('XADD', feed, 'MAXLEN', '~', maxlen, '*', 'e', ev, 't', etype, 'k', id, 'g', group)
+  -- Retention is applied once per call, after the last observation (trim_feed below).
+  local cursor = append_event(feed, evid, etype, occurred,
+    '{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}', id, group, nil, nil)
   return 2, v, cursor, etype
 end
 
@@ -161,6 +171,6 @@ for i = 1, n do
   out[#out + 1] = cursor
   out[#out + 1] = etype or false
 end
-if appended then redis.call('XTRIM', feed, 'MINID', '~', minid) end
+if appended then trim_feed(feed, maxlen, minid) end
 return out
 `;

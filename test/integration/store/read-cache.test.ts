@@ -20,18 +20,18 @@ describe('tracked read cache (real Redis, CLIENT TRACKING)', function () {
   const ctx = useRedis();
   let reads: Redis;
   let listeners: Redis[];
-  let cache: TrackedReadCache<ServedDoc>;
+  let cache: TrackedReadCache;
   let reader: CacheReader;
   let writer: StateStore;
 
   beforeEach(async () => {
     reads = new Redis(ctx.url, { enableAutoPipelining: true });
     listeners = [];
-    cache = new TrackedReadCache<ServedDoc>(reads, () => {
+    cache = new TrackedReadCache(reads, () => {
       const listener = new Redis(ctx.url, { protocol: 2 });
       listeners.push(listener);
       return listener;
-    }, process.env.DBG ? (await import('../../../src/log/logger.js')).createLogger({ level: 'debug', format: 'json' }) : silentLogger(), { prefixes: [`${ctx.prefix}i:`, `${ctx.prefix}refresh-failures`], flushOn: [`${ctx.prefix}refresh-failures`] });
+    }, process.env.DBG ? (await import('../../../src/log/logger.js')).createLogger({ level: 'debug', format: 'json' }) : silentLogger(), { prefixes: [`${ctx.prefix}i:`, `${ctx.prefix}idx:i`, `${ctx.prefix}refresh-failures`], flushOn: [`${ctx.prefix}refresh-failures`] });
     reader = new CacheReader(reads, ctx.prefix, cache);
     // Another connection writes, as another replica or this replica's strategy would.
     writer = new StateStore(ctx.redis, ctx.prefix, { maxLength: 10_000, maxAgeMs: 86_400_000 });

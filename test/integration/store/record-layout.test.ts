@@ -62,4 +62,46 @@ describe('StateStore record layout and batches (real Redis)', () => {
     expect((await feed.read('0', 1_000)).entries).to.have.length(1_000);
     expect(await ctx.redis.xlen(`${ctx.prefix}feed`)).to.equal(many.length);
   });
+
+  it('applies observations in call order across windows in flight: the last sighting of an id wins, each change one event', async () => {
+    // Three windows; srv-k is seen in each (n = k, k + size, k + 2·size) with a new name.
+    const size = OBSERVE_PIPELINE + 50;
+    const many = Array.from({ length: size * 3 }, (_, n) => instanceObs({ id: `srv-${n % size}`, name: `web-${n}` }));
+    const results = await store.observeInstances(many, { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
+    results.forEach((r, n) => {
+      if (r.outcome !== 'changed' || r.version !== Math.floor(n / size) + 1) expect.fail(`observation ${n}: ${JSON.stringify(r)}`);
+    });
+    expect((await store.getInstance('srv-7'))!).to.include({ name: `web-${2 * size + 7}`, version: 3 });
+    expect(await ctx.redis.xlen(`${ctx.prefix}feed`)).to.equal(many.length);
+    // The cursors grow in call order: events were appended in the order they were observed.
+    const cursors = results.map((r) => r.cursor!.split('-').map(Number) as [number, number]);
+    for (let i = 1; i < cursors.length; i++) {
+      const [a, b] = [cursors[i - 1]!, cursors[i]!];
+      if (!(b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]))) expect.fail(`cursor ${i} not after ${i - 1}`);
+    }
+  });
+
+  it('keeps the feed within its max length when one call appends more events than that', async () => {
+    const small = new StateStore(ctx.redis, ctx.prefix, { maxLength: 100, maxAgeMs: 86_400_000 });
+    const many = Array.from({ length: 1_000 }, (_, n) => instanceObs({ id: `srv-${n}` }));
+    await small.observeInstances(many, { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
+    // Approximate trimming (MAXLEN ~) removes whole stream nodes: at most one node (100 entries) over.
+    const length = await ctx.redis.xlen(`${ctx.prefix}feed`);
+    expect(length).to.be.within(100, 200);
+    const last = (await ctx.redis.xrevrange(`${ctx.prefix}feed`, '+', '-', 'COUNT', 1))[0]!;
+    expect(JSON.parse(last[1][1]!)).to.nested.include({ 'data.current.id': 'srv-999', type: 'instance.created' });
+  });
+
+  it('rejects the call when one of its script calls fails', async () => {
+    const many = Array.from({ length: OBSERVE_PIPELINE * 2 + 10 }, (_, n) => instanceObs({ id: `srv-${n}` }));
+    // A record that is not a hash makes the script call holding it fail (WRONGTYPE).
+    await ctx.redis.set(`${ctx.prefix}i:srv-4005`, 'not a hash');
+    const error = await store.observeInstances(many, { source: 'cached-poll', observedAtMs: Date.parse(at(1)) }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).to.match(/WRONGTYPE/);
+    // Calls before the failing one were applied (each is atomic on its own, as before).
+    expect(await store.getInstance('srv-0')).to.include({ version: 1 });
+  });
 });

@@ -26,7 +26,8 @@ export type EnsureResult = { code: 'finished' | 'pending' | 'created' | 'busy'; 
 export type ClaimResult =
   | { kind: 'gone' | 'missing' | 'superseded' | 'done' }
   | { kind: 'waiting'; head: string }
-  | { kind: 'busy'; owner: string }
+  /** `leaseMs`: what is left of a direct attempt's lease; null when a job owns it. */
+  | { kind: 'busy'; owner: string; leaseMs: number | null }
   | {
       kind: 'ok';
       endpointJson: string;
@@ -49,6 +50,8 @@ export interface FinishInput {
   error: string | null;
   /** true: success; false: failure (starts the failing-since clock); null: neither. */
   success: boolean | null;
+  /** Owner of the next attempt of a retrying delivery (a direct attempt hands it to its job). */
+  handOver?: string;
 }
 
 const ENSURE_CODES = { 0: 'finished', 1: 'pending', 2: 'created', [-1]: 'busy' } as const;
@@ -62,44 +65,54 @@ export class DeliveryStore {
     withScripts(redis);
   }
 
-  /** Creates (or restarts) deliveries to one endpoint, in order, in one round trip. */
-  async ensure(endpointId: string, items: NewDelivery[], mode: 'new' | 'again', nowMs: number): Promise<EnsureResult[]> {
+  /**
+   * Creates (or restarts) deliveries to one endpoint, in order, in one round trip. With
+   * `claim`, each delivery created here whose `owner(item)` is not null is also claimed by
+   * that owner under a lease of `leaseMs` (the fan-out's direct attempts): `claim` on the
+   * result says how that went.
+   */
+  async ensure(
+    endpointId: string,
+    items: NewDelivery[],
+    mode: 'new' | 'again',
+    nowMs: number,
+    claim?: { owner: (item: NewDelivery, index: number) => string | null; leaseMs: number },
+  ): Promise<(EnsureResult & { claim?: ClaimResult })[]> {
     if (items.length === 0) return [];
     const k = this.keys;
     const pipeline = this.redis.pipeline();
-    for (const d of items) {
+    items.forEach((d, i) => {
+      const owner = claim?.owner(d, i) ?? null;
       pipeline.hgwWhEnsure(
         k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
+        k.endpoint(endpointId), k.health(endpointId),
         mode, d.eventId, d.type, d.subject, d.body, nowMs, d.ordered ? '1' : '0', this.settings().ttlSeconds,
+        owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId),
       );
-    }
+    });
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, reply]) => {
       if (err) throw err;
-      const [code, run] = reply as [number, number];
-      return { code: ENSURE_CODES[code as keyof typeof ENSURE_CODES], run: Number(run) };
+      const [code, run, ...claimed] = reply as (string | number)[];
+      const result = { code: ENSURE_CODES[Number(code) as keyof typeof ENSURE_CODES], run: Number(run) };
+      return claimed.length > 0 ? { ...result, claim: toClaim(claimed.map(String)) } : result;
     });
   }
 
-  async claim(endpointId: string, deliveryId: string, subject: string, jobId: string, run: number, forceOwner = ''): Promise<ClaimResult> {
+  /**
+   * Takes the delivery for one attempt as `owner`. With `leaseMs` (a direct attempt, which no
+   * BullMQ lock guards) the ownership lapses after that long; a job never takes it before.
+   */
+  async claim(
+    endpointId: string, deliveryId: string, subject: string, owner: string, run: number,
+    options: { forceOwner?: string; leaseMs?: number } = {},
+  ): Promise<ClaimResult> {
     const k = this.keys;
     const r = await this.redis.hgwWhClaim(
       k.delivery(endpointId, deliveryId), k.endpoint(endpointId), k.health(endpointId), k.ordered(endpointId, subject),
-      jobId, run, forceOwner, k.deliveryPrefix(endpointId),
+      owner, run, options.forceOwner ?? '', k.deliveryPrefix(endpointId), options.leaseMs ?? '',
     );
-    const kind = r[0] as string;
-    if (kind === 'waiting') return { kind, head: r[1] ?? '' };
-    if (kind === 'busy') return { kind, owner: r[1] ?? '' };
-    if (kind !== 'ok') return { kind: kind as 'gone' | 'missing' | 'superseded' | 'done' };
-    return {
-      kind,
-      endpointJson: r[1]!,
-      body: r[2]!,
-      attemptsMade: Number(r[3] ?? 0),
-      disabledAt: r[4] ? Number(r[4]) : null,
-      disabledReason: r[5] || null,
-      failingSince: r[6] ? Number(r[6]) : null,
-    };
+    return toClaim(r);
   }
 
   /** Records an attempt; returns the failing-since time and, for ordered endpoints, the next head. */
@@ -111,9 +124,22 @@ export class DeliveryStore {
       k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep),
       input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
       input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
-      k.deliveryPrefix(ep), input.subject,
+      k.deliveryPrefix(ep), input.subject, input.handOver ?? '',
     );
     return { failingSince: fs ? Number(fs) : null, nextHead: head ? { id: head, run: Number(hrun) } : null };
+  }
+
+  /** Extends the leases of deliveries their owners still hold, in one round trip. */
+  async renewLeases(held: { endpointId: string; deliveryId: string; owner: string }[], leaseMs: number): Promise<void> {
+    if (held.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const h of held) pipeline.hgwWhRenew(this.keys.delivery(h.endpointId, h.deliveryId), h.owner, leaseMs);
+    await pipeline.exec();
+  }
+
+  /** Hands a delivery held by `from` to `to`, ending `from`'s lease; false when `from` no longer holds it. */
+  async handOver(endpointId: string, deliveryId: string, from: string, to: string): Promise<boolean> {
+    return (await this.redis.hgwWhHandOver(this.keys.delivery(endpointId, deliveryId), from, to)) === 1;
   }
 
   /** 0 when a send to this endpoint may go now, else ms to wait (shared by every replica). */
@@ -164,6 +190,22 @@ export class DeliveryStore {
       next: ids.length > limit ? String(offset + limit) : null,
     };
   }
+}
+
+function toClaim(r: string[]): ClaimResult {
+  const kind = r[0] as string;
+  if (kind === 'waiting') return { kind, head: r[1] ?? '' };
+  if (kind === 'busy') return { kind, owner: r[1] ?? '', leaseMs: r[2] ? Number(r[2]) : null };
+  if (kind !== 'ok') return { kind: kind as 'gone' | 'missing' | 'superseded' | 'done' };
+  return {
+    kind,
+    endpointJson: r[1]!,
+    body: r[2]!,
+    attemptsMade: Number(r[3] ?? 0),
+    disabledAt: r[4] ? Number(r[4]) : null,
+    disabledReason: r[5] || null,
+    failingSince: r[6] ? Number(r[6]) : null,
+  };
 }
 
 function toDeliveryView(id: string, h: Record<string, string>): DeliveryView & { body: string } {

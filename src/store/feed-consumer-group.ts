@@ -15,6 +15,7 @@ export interface GroupLag {
 
 export class FeedConsumerGroup {
   private blocking: Redis | undefined;
+  private interrupted = false;
 
   constructor(
     private readonly redis: Redis,
@@ -34,6 +35,8 @@ export class FeedConsumerGroup {
 
   /** New entries for `consumer`, waiting up to `blockMs` for some. */
   async read(consumer: string, options: { count: number; blockMs: number }): Promise<FeedEntry[]> {
+    // After interrupt() (shutdown) no read reopens the connection.
+    if (this.interrupted) return [];
     this.blocking ??= this.openBlocking();
     if (this.blocking.status === 'end') await this.blocking.connect();
     const reply = (await this.blocking.xreadgroup(
@@ -82,8 +85,9 @@ export class FeedConsumerGroup {
     return { pending: 0, readToEnd: false };
   }
 
-  /** Ends a blocking read at once (what was read but not handled stays pending). */
+  /** Ends a blocking read at once, and every later one (what was read but not handled stays pending). */
   interrupt(): void {
+    this.interrupted = true;
     this.blocking?.disconnect();
   }
 }

@@ -18,7 +18,7 @@ import {
 } from './lua/cache.js';
 import { LEASE_LUA, LEASE_RELEASE_LUA, TAKE_DUE_LUA, TAKE_TOKEN_LUA } from './lua/coordination.js';
 import { APPEND_LUA, SWITCH_STRATEGY_LUA } from './lua/feed.js';
-import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, RATE_LUA } from './lua/webhooks.js';
+import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, HAND_OVER_LUA, RATE_LUA, RENEW_LUA } from './lua/webhooks.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -43,10 +43,12 @@ declare module 'ioredis' {
     // webhooks
     hgwWhCas(...args: (string | number)[]): Result<number, Context>;
     hgwWhCreate(...args: (string | number)[]): Result<string, Context>;
-    hgwWhEnsure(...args: (string | number)[]): Result<[number, number], Context>;
+    hgwWhEnsure(...args: (string | number)[]): Result<(string | number)[], Context>;
     hgwWhClaim(...args: (string | number)[]): Result<string[], Context>;
     hgwWhFinish(...args: (string | number)[]): Result<[number, string, string, string], Context>;
     hgwWhRate(...args: (string | number)[]): Result<number, Context>;
+    hgwWhHandOver(...args: (string | number)[]): Result<number, Context>;
+    hgwWhRenew(...args: (string | number)[]): Result<number, Context>;
   }
 }
 
@@ -70,10 +72,12 @@ export const SCRIPTS = {
   hgwLeaseRelease: { lua: LEASE_RELEASE_LUA, numberOfKeys: 1 },
   hgwWhCas: { lua: CAS_LUA, numberOfKeys: 2 },
   hgwWhCreate: { lua: CREATE_LUA, numberOfKeys: 4 },
-  hgwWhEnsure: { lua: ENSURE_LUA, numberOfKeys: 5 },
+  hgwWhEnsure: { lua: ENSURE_LUA, numberOfKeys: 7 },
   hgwWhClaim: { lua: CLAIM_LUA, numberOfKeys: 4 },
   hgwWhFinish: { lua: FINISH_LUA, numberOfKeys: 7 },
   hgwWhRate: { lua: RATE_LUA, numberOfKeys: 1 },
+  hgwWhHandOver: { lua: HAND_OVER_LUA, numberOfKeys: 1 },
+  hgwWhRenew: { lua: RENEW_LUA, numberOfKeys: 1 },
 } as const satisfies Record<string, { lua: string; numberOfKeys?: number }>;
 
 const defined = new WeakSet<Redis>();

@@ -55,8 +55,9 @@ export class Stores implements QueueConnections {
   readonly leases: LeaseStore;
   readonly webhooks: WebhookRegistry;
   private readonly factory: RedisFactory;
-  /** Shared command connection of every store but the API reads. */
+  /** Shared command connection of every store but the API reads and the delivery log. */
   private readonly redis: Redis;
+  private deliveryConnection: Redis | undefined;
 
   private constructor(config: Config, deps: StoresDeps) {
     const { keyPrefix } = config.redis;
@@ -109,9 +110,14 @@ export class Stores implements QueueConnections {
     return new WebhookStats(this.redis, this.keys.webhooks, this.webhooks, deliveries, queue);
   }
 
-  /** The delivery log, with its retention settings (read at each write). */
+  /**
+   * The delivery log, with its retention settings (read at each write), on an auto-pipelined
+   * connection of its own: the claims and finishes of the deliveries in flight that fall in
+   * one event-loop tick go to Redis in one write instead of one write each.
+   */
   deliveries(settings: () => { ttlSeconds: number; attemptLogLimit: number }): DeliveryStore {
-    return new DeliveryStore(this.redis, this.keys.webhooks, settings);
+    this.deliveryConnection ??= this.factory.create('webhook-deliveries', { autoPipelining: true });
+    return new DeliveryStore(this.deliveryConnection, this.keys.webhooks, settings);
   }
 
   /** A connection for a BullMQ queue or worker. */

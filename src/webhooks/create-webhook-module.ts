@@ -22,9 +22,8 @@ export interface WebhookModuleOptions {
   /** BullMQ lock of an attempt in flight (renewed while alive). @defaultValue 2000 */
   lockDurationMs?: number;
   /**
-   * Deliver from the fan-out on the happy path (see feed-fanout.ts). Off by default: after
-   * issue 11's shorter job locks it showed duplicates in the 1,000 × 3 test under load, not yet
-   * explained. @defaultValue false
+   * Deliver from the fan-out on the happy path (see feed-fanout.ts); false: every delivery is
+   * a BullMQ job. @defaultValue true
    */
   direct?: boolean;
   /** Run the fan-out and the delivery workers (false: routes only). @defaultValue true */
@@ -80,11 +79,12 @@ export function createWebhookModule(deps: ModuleDeps, options: WebhookModuleOpti
     now: deps.now,
     ...(options.claimIdleMs !== undefined ? { claimIdleMs: options.claimIdleMs } : {}),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-    ...(options.direct !== true
+    ...(options.direct === false
       ? {}
       : {
           direct: {
-            attempt: (spec, owner) => worker.attempt(spec, owner),
+            attempt: (spec, claimed) => worker.attemptDirect(spec, claimed),
+            leaseMs: () => worker.directLeaseMs(),
             // Paced endpoints and a delayed first attempt go through the queue.
             eligible: (webhook) => !webhook.maxPerSecond && (config().retryScheduleMs[0] ?? 0) === 0,
             concurrency: () => config().concurrency,

@@ -51,6 +51,11 @@ export class DeliveryQueue {
     return `${spec.ep}.${spec.ev}.${spec.run}${spec.head ? '.h' : ''}`;
   }
 
+  /** Owner of the fan-out's direct attempt of a delivery (distinct from any job's id). */
+  static directOwner(spec: Pick<DeliveryJobSpec, 'ep' | 'ev' | 'run'>): string {
+    return `direct:${DeliveryQueue.jobId(spec)}`;
+  }
+
   async add(specs: DeliveryJobSpec[]): Promise<void> {
     if (specs.length === 0) return;
     await this.queue.addBulk(

@@ -15,7 +15,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChangeFeed } from '../store/change-feed.js';
-import type { DeliveryStore } from '../store/delivery-store.js';
+import type { ClaimResult, DeliveryStore } from '../store/delivery-store.js';
 import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import { signingSecrets, type WebhookRegistry } from '../store/webhook-registry.js';
 import type { Attempt, StoredWebhook } from './webhook-schemas.js';
@@ -54,9 +54,15 @@ export function retryDelayMs(schedule: readonly number[], attempt: number, jitte
   return Math.max(0, Math.round(base * (1 + (random() * 2 - 1) * jitter)));
 }
 
+/** A job that found a direct attempt's lease looks again this long after it lapses. */
+const LEASE_RECHECK_MS = 50;
+
 export class DeliveryWorker {
   private worker: Worker | undefined;
   private readonly log: Logger;
+  /** Direct attempts in flight (their leases are renewed every half lease), by owner. */
+  private readonly leased = new Map<string, { endpointId: string; deliveryId: string; owner: string }>();
+  private renewing: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: DeliveryWorkerOptions) {
     this.log = o.logger.child({ component: 'webhook-worker' });
@@ -94,7 +100,26 @@ export class DeliveryWorker {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.renewing);
     await this.worker?.close();
+  }
+
+  /** Keeps the leases of this process's direct attempts alive while they run. */
+  private renewLeases(): void {
+    if (this.renewing || this.leased.size === 0) return;
+    const leaseMs = this.directLeaseMs();
+    this.renewing = setInterval(() => {
+      if (this.leased.size === 0) {
+        clearInterval(this.renewing);
+        this.renewing = undefined;
+        return;
+      }
+      this.o.deliveries.renewLeases([...this.leased.values()], leaseMs).catch((err: Error) => {
+        // A lapsed lease only lets a job repeat the attempt (at least once), never lose it.
+        this.log.warn('could not renew direct delivery leases', { error: err.message });
+      });
+    }, leaseMs / 2);
+    this.renewing.unref();
   }
 
   private async process(job: Job<DeliveryJobSpec>, token: string): Promise<void> {
@@ -106,24 +131,58 @@ export class DeliveryWorker {
   }
 
   /**
-   * One attempt of the delivery `spec`, owned as `owner` (its job id): claims it, checks
-   * the endpoint (gone, disabled, pacing), signs and sends, records the attempt. Answers
-   * `later` (with the epoch ms) when it must run again — a retry on the schedule or a paced
-   * endpoint over its rate — and `settled` otherwise (delivered, dead, or nothing to do:
-   * waiting behind an ordered head, owned by another job, already finished). The fan-out
-   * calls this directly on the happy path; BullMQ jobs call it for everything else.
+   * The fan-out's own attempt of a delivery it just recorded (the happy path, no job). It
+   * owns the delivery under a lease in Redis, renewed while it runs, instead of a BullMQ
+   * lock: a job of the same delivery — the entry fanned out again by another leader, or the
+   * wake-up of an ordered head — waits for it to lapse rather than sending alongside. A retry
+   * or a wait is handed to the job `DeliveryQueue.jobId(spec)`, which the caller enqueues.
    */
-  async attempt(spec: DeliveryJobSpec, owner: string): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
+  async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
+    const owner = DeliveryQueue.directOwner(spec);
+    this.leased.set(owner, { endpointId: spec.ep, deliveryId: spec.ev, owner });
+    this.renewLeases();
+    try {
+      return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec) }, claimed);
+    } finally {
+      this.leased.delete(owner);
+    }
+  }
+
+  /** How long a direct attempt's claim lasts unless renewed (every half lease while it runs). */
+  directLeaseMs(): number {
+    return this.o.lockDurationMs ?? 2_000;
+  }
+
+  /**
+   * One attempt of the delivery `spec`, owned as `owner` (its job id, or a direct owner with a
+   * lease): claims it, checks the endpoint (gone, disabled, pacing), signs and sends, records
+   * the attempt. Answers `later` (with the epoch ms) when it must run again — a retry on the
+   * schedule, a paced endpoint over its rate, a direct attempt's lease still running — and
+   * `settled` otherwise (delivered, dead, or nothing to do: waiting behind an ordered head,
+   * owned by another job, already finished). `claimed`: the claim was already made (with the
+   * delivery's creation, by the fan-out).
+   */
+  async attempt(
+    spec: DeliveryJobSpec,
+    owner: string,
+    direct?: { leaseMs: number; handOverTo: string },
+    claimed?: ClaimResult,
+  ): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
     const settled = { kind: 'settled' } as const;
     const { ep, ev, run, sub } = spec;
     const jobId = owner;
     const d = this.o.deliveries;
-    let claim = await d.claim(ep, ev, sub, jobId, run);
+    let claim = claimed ?? (await d.claim(ep, ev, sub, owner, run, direct ? { leaseMs: direct.leaseMs } : {}));
     if (claim.kind === 'busy') {
+      // A direct attempt never competes: whoever holds the delivery finishes it.
+      if (direct) return settled;
+      // A direct attempt holds it: look again once its lease has run out (by then it has
+      // finished, handed its retry over, or died).
+      if (claim.leaseMs !== null) return { kind: 'later', atMs: Date.now() + claim.leaseMs + LEASE_RECHECK_MS };
       // Another job owns it; take over only if that job no longer exists or finished.
       const state = await this.o.queue.queue.getJobState(claim.owner);
       if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return settled;
-      claim = await d.claim(ep, ev, sub, jobId, run, claim.owner);
+      claim = await d.claim(ep, ev, sub, jobId, run, { forceOwner: claim.owner });
     }
     if (claim.kind === 'done' && sub !== '') {
       // A repeat of a finished ordered delivery: make sure its successor is awake (its
@@ -145,7 +204,10 @@ export class DeliveryWorker {
     }
     if (webhook.maxPerSecond) {
       const waitMs = await d.rateLimit(ep, webhook.maxPerSecond, this.o.paceWindowMs ?? 1_100, `${jobId}:${startedAt}:${Math.random()}`);
-      if (waitMs > 0) return { kind: 'later', atMs: Date.now() + waitMs };
+      if (waitMs > 0) {
+        if (direct) await d.handOver(ep, ev, owner, direct.handOverTo);
+        return { kind: 'later', atMs: Date.now() + waitMs };
+      }
     }
 
     const result = await this.o.sender.send({
@@ -177,7 +239,7 @@ export class DeliveryWorker {
       error: result.error,
       nextAttemptAt: nextAt === null ? null : new Date(nextAt).toISOString(),
     };
-    const failingSince = await this.record(spec, webhook, attempt, result.ok);
+    const failingSince = await this.record(spec, webhook, attempt, result.ok, direct?.handOverTo);
     this.o.metrics.deliveries.inc({ outcome: result.ok ? 'delivered' : outcome === 'dead' ? 'dead_lettered' : 'failed' });
 
     if (outcome === 'disabled') {
@@ -190,7 +252,13 @@ export class DeliveryWorker {
   }
 
   /** Records the attempt; wakes the next head of an ordered queue. Returns failing-since. */
-  private async record(spec: DeliveryJobSpec, webhook: StoredWebhook, attempt: Omit<Attempt, 'seq'>, success: boolean | null): Promise<number | null> {
+  private async record(
+    spec: DeliveryJobSpec,
+    webhook: StoredWebhook,
+    attempt: Omit<Attempt, 'seq'>,
+    success: boolean | null,
+    handOver?: string,
+  ): Promise<number | null> {
     const { ep, ev, sub } = spec;
     const outcome = attempt.outcome === 'disabled' ? 'dead' : attempt.outcome === 'retrying' ? 'retrying' : attempt.outcome === 'delivered' ? 'delivered' : 'dead';
     const finished = await this.o.deliveries.finish({
@@ -204,6 +272,7 @@ export class DeliveryWorker {
       status: attempt.status,
       error: attempt.error,
       success,
+      ...(handOver ? { handOver } : {}),
     });
     if (outcome === 'dead') this.log.warn('delivery dead-lettered', { webhook: webhook.id, delivery: ev, error: attempt.error });
     if (finished.nextHead) await this.o.queue.add([{ ep, ev: finished.nextHead.id, run: finished.nextHead.run, sub, head: true }]);

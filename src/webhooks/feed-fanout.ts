@@ -4,7 +4,7 @@
  * are recorded and their jobs enqueued (deterministic job ids make a repeat harmless); the
  * pending entries of a consumer that died are claimed back (the feed's consumer group).
  *
- * Optionally (`direct`, off by default) the fan-out also delivers on the happy path (see
+ * With `direct` (the module's default) the fan-out also delivers on the happy path (see
  * {@link DirectDelivery}): the entry is acknowledged after the attempt, so no BullMQ job is
  * made for a delivery that succeeds at once.
  *
@@ -23,7 +23,7 @@ import type { Logger } from '../log/logger.js';
 import type { FeedEntry } from '../store/change-feed.js';
 import type { FeedConsumerGroup } from '../store/feed-consumer-group.js';
 import type { LeaseStore } from '../store/lease-store.js';
-import type { DeliveryStore } from '../store/delivery-store.js';
+import type { ClaimResult, DeliveryStore, NewDelivery } from '../store/delivery-store.js';
 import { DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { StoredWebhook } from './webhook-schemas.js';
@@ -61,12 +61,15 @@ export interface FeedFanoutOptions {
 
 /**
  * The happy path: a delivery to an endpoint that neither paces nor delays its first attempt
- * is attempted by the fan-out itself (one claim, one send, one record), not through a
- * BullMQ job. What must wait — a retry, a paced endpoint over its rate — goes to the queue
- * with the same job id (the claim's owner), and so does anything over `concurrency()`.
+ * is attempted by the fan-out itself (recorded and claimed under a lease in one script call,
+ * one send, one record), not through a BullMQ job. What must wait — a retry, a paced endpoint over its rate — is handed
+ * to the job `DeliveryQueue.jobId(spec)`, and anything over `concurrency()` is queued.
  */
 export interface DirectDelivery {
-  attempt(spec: DeliveryJobSpec, owner: string): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }>;
+  /** Sends a delivery the fan-out has just recorded and claimed (`claimed`). */
+  attempt(spec: DeliveryJobSpec, claimed: ClaimResult): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }>;
+  /** How long the fan-out's claim of a delivery lasts (a job waits for it to lapse). */
+  leaseMs(): number;
   /** May this endpoint's deliveries go directly? */
   eligible(webhook: StoredWebhook): boolean;
   /** Direct attempts in flight at most (beyond: jobs). */
@@ -90,6 +93,8 @@ export class FeedFanout {
   private readonly sending = new Map<string, Promise<void>>();
   /** Acknowledgements waiting for direct attempts. */
   private readonly acks = new Set<Promise<void>>();
+  /** Feed entries read by this process whose acknowledgement waits for direct attempts. */
+  private readonly unacked = new Set<string>();
 
   constructor(private readonly o: FeedFanoutOptions) {
     this.log = o.logger.child({ component: 'webhook-fanout', consumer: this.consumer });
@@ -144,7 +149,11 @@ export class FeedFanout {
           this.lastClaimAt = Date.now();
           await this.claimAbandoned();
         }
-        const entries = await this.o.group.read(this.consumer, { count: await this.room(), blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
+        const count = await this.room();
+        // stop() may have come while room() waited: a read now would reopen the connection
+        // it just closed (and keep the process alive).
+        if (!this.running) break;
+        const entries = await this.o.group.read(this.consumer, { count, blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
         if (entries.length > 0) await this.process(entries);
       } catch (err) {
         if (!this.running) break;
@@ -162,13 +171,15 @@ export class FeedFanout {
   private async room(): Promise<number> {
     const direct = this.o.direct;
     if (!direct) return this.batch;
+    // Each entry becomes up to one delivery per endpoint: read no more than the free slots hold.
+    const perEntry = Math.max(1, (await this.endpoints()).filter((w) => w.enabled).length);
     const deadline = Date.now() + DIRECT_WAIT_MS;
     while (this.running && this.sending.size >= direct.concurrency() && Date.now() < deadline) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([...this.sending.values(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))]).catch(() => undefined);
       clearTimeout(timer);
     }
-    return Math.min(this.batch, Math.max(1, direct.concurrency() - this.sending.size));
+    return Math.min(this.batch, Math.max(1, Math.floor((direct.concurrency() - this.sending.size) / perEntry)));
   }
 
   /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */
@@ -176,7 +187,11 @@ export class FeedFanout {
     await this.o.group.claimAbandoned(
       this.consumer,
       { idleMs: minIdleMs, count: this.batch },
-      async (entries) => {
+      async (claimed) => {
+        // Our own entries still waiting for direct attempts are not abandoned: XAUTOCLAIM
+        // returns them once idle, but their attempts are under way here.
+        const entries = claimed.filter((e) => !this.unacked.has(e.cursor));
+        if (entries.length === 0) return;
         this.log.info('claimed abandoned feed entries', { count: entries.length });
         await this.process(entries);
       },
@@ -212,23 +227,33 @@ export class FeedFanout {
     const now = this.o.now();
     const direct = this.o.direct;
     const attempts: Promise<void>[] = [];
+    // Direct slots free for this batch; the deliveries that get one are claimed as they are
+    // recorded (one script call), the others are queued.
+    let free = direct ? direct.concurrency() - this.sending.size : 0;
     await Promise.all(
       [...perEndpoint].map(async ([webhook, items]) => {
-        const results = await this.o.deliveries.ensure(webhook.id, items, 'new', now);
         const directly = direct?.eligible(webhook) ?? false;
+        const claim = {
+          owner: (d: NewDelivery) => (directly && free-- > 0 ? DeliveryQueue.directOwner({ ep: webhook.id, ev: d.eventId, run: 0 }) : null),
+          leaseMs: direct?.leaseMs() ?? 0,
+        };
+        const results = await this.o.deliveries.ensure(webhook.id, items, 'new', now, directly ? claim : undefined);
         const queued: DeliveryJobSpec[] = [];
         items.forEach((d, i) => {
           const r = results[i]!;
           if (r.code !== 'created' && r.code !== 'pending') return;
           const spec: DeliveryJobSpec = { ep: webhook.id, ev: d.eventId, run: r.run, sub: d.subject };
-          const owner = DeliveryQueue.jobId(spec);
-          const under = this.sending.get(owner);
+          const key = DeliveryQueue.jobId(spec);
+          const under = this.sending.get(key);
           if (under) attempts.push(under);
-          // Only a delivery recorded just now goes direct. One already recorded ('pending': a
-          // repeat after a crash, or an entry read again) may belong to a job under the same
-          // id: it is enqueued, which BullMQ deduplicates, and the job's claim (same owner)
-          // re-sends what a dead process left unfinished.
-          else if (r.code === 'created' && directly && this.sending.size < direct!.concurrency()) attempts.push(this.sendDirect(direct!, spec, owner));
+          // Recorded and claimed just now: the fan-out sends it ('waiting': an ordered
+          // delivery behind its head, which wakes it when done; 'gone': endpoint deleted).
+          else if (r.claim?.kind === 'ok') attempts.push(this.sendDirect(direct!, spec, key, r.claim));
+          else if (r.claim) return;
+          // One already recorded ('pending': a repeat after a crash, or an entry another
+          // leader still holds) is enqueued, which BullMQ deduplicates; the job re-sends what a
+          // dead process left unfinished, and waits for a live direct attempt's lease to lapse
+          // first (never sends alongside). So is one created beyond the free direct slots.
           else queued.push({ ...spec, first: true });
         });
         await this.o.queue.add(queued);
@@ -243,6 +268,7 @@ export class FeedFanout {
     // Acknowledged only once every direct attempt settled or was handed to the queue: after
     // a crash the entries are still pending, the next leader claims them, and the deliveries
     // recorded but unfinished are sent again (same webhook-id).
+    for (const cursor of cursors) this.unacked.add(cursor);
     const ack = Promise.all(attempts)
       .then(() => this.o.group.ack(cursors))
       .then(
@@ -254,15 +280,18 @@ export class FeedFanout {
         },
       );
     this.acks.add(ack);
-    void ack.then(() => this.acks.delete(ack));
+    void ack.then(() => {
+      this.acks.delete(ack);
+      for (const cursor of cursors) this.unacked.delete(cursor);
+    });
   }
 
   /** One direct attempt; a retry or a wait goes to the queue under the same job id. */
-  private sendDirect(direct: DirectDelivery, spec: DeliveryJobSpec, owner: string): Promise<void> {
+  private sendDirect(direct: DirectDelivery, spec: DeliveryJobSpec, key: string, claimed: ClaimResult): Promise<void> {
     const run = (async () => {
       let next: Awaited<ReturnType<DirectDelivery['attempt']>>;
       try {
-        next = await direct.attempt(spec, owner);
+        next = await direct.attempt(spec, claimed);
       } catch (err) {
         // Redis failed around the attempt: the queue takes it over (BullMQ retries with backoff).
         this.log.warn('direct delivery failed; queued', { webhook: spec.ep, delivery: spec.ev, error: (err as Error).message });
@@ -270,9 +299,9 @@ export class FeedFanout {
       }
       if (next.kind === 'later') await this.o.queue.add([{ ...spec, delayMs: Math.max(0, next.atMs - Date.now()) }]);
     })();
-    this.sending.set(owner, run);
+    this.sending.set(key, run);
     const done = () => {
-      this.sending.delete(owner);
+      this.sending.delete(key);
     };
     run.then(done, done);
     return run;

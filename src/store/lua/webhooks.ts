@@ -34,15 +34,51 @@ return start
 `;
 
 
+/** The claim of one delivery (see CLAIM_LUA), shared by the claim and the ensure-and-claim scripts. */
+const CLAIM_FUNCTION = `
+local function claimDelivery(record, endpointKey, healthKey, orderedKey, owner, run, force, prefix, leaseMs)
+local ep = redis.call('GET', endpointKey)
+if not ep then return {'gone'} end
+local r = redis.call('HMGET', record, 'st', 'own', 'run', 'ord', 'body', 'n', 'ev', 'ou')
+if not r[1] then return {'missing'} end
+if r[3] ~= run then return {'superseded'} end
+if r[1] == 'delivered' or r[1] == 'dead' then return {'done'} end
+if r[4] == '1' then
+  while true do
+    local head = redis.call('LINDEX', orderedKey, 0)
+    if (not head) or head == r[7] then break end
+    local hst = redis.call('HGET', prefix .. head, 'st')
+    if hst and hst ~= 'delivered' and hst ~= 'dead' then return {'waiting', head} end
+    redis.call('LPOP', orderedKey)
+  end
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if r[2] and r[2] ~= '' and r[2] ~= owner and r[2] ~= force then
+  local leased = tonumber(r[8] or '')
+  if not leased then return {'busy', r[2], ''} end
+  if leased > now then return {'busy', r[2], tostring(leased - now)} end
+end
+local lease = ''
+if leaseMs ~= '' then lease = now + tonumber(leaseMs) end
+redis.call('HSET', record, 'own', owner, 'ou', lease)
+local h = redis.call('HMGET', healthKey, 'da', 'dr', 'fs')
+return {'ok', ep, r[5], r[6], h[1] or '', h[2] or '', h[3] or ''}
+end
+`;
+
 /**
  * Creates (mode `new`) or restarts (mode `again`: redeliver, replay) a delivery record and,
- * for ordered endpoints, appends it to its subject's queue.
- * KEYS: record, index, ordered list, ordered subjects, dead.
- * ARGV: mode, eventId, type, subject, body, now, ordered, ttlSeconds.
- * Returns {code, run}: 0 already finished (skip), 1 exists and unfinished (enqueue again,
- * idempotent), 2 created, -1 (`again` only) still unfinished.
+ * for ordered endpoints, appends it to its subject's queue. With an owner, a delivery created
+ * here is also claimed by it (the fan-out's direct attempt, one round trip instead of two).
+ * KEYS: record, index, ordered list, ordered subjects, dead, endpoint, health.
+ * ARGV: mode, eventId, type, subject, body, now, ordered, ttlSeconds, owner ('' none),
+ * leaseMs, deliveryPrefix.
+ * Returns {code, run} and, for a claim, the claim's reply after them: code 0 already
+ * finished (skip), 1 exists and unfinished (enqueue again, idempotent), 2 created, -1
+ * (`again` only) still unfinished.
  */
-export const ENSURE_LUA = `
+export const ENSURE_LUA = `${CLAIM_FUNCTION}
 local st = redis.call('HGET', KEYS[1], 'st')
 local terminal = st == 'delivered' or st == 'dead'
 local run = 0
@@ -58,7 +94,7 @@ end
 redis.call('HSETNX', KEYS[1], 'ca', ARGV[6])
 redis.call('HSETNX', KEYS[1], 'tot', 0)
 redis.call('HSET', KEYS[1], 'ev', ARGV[2], 'ty', ARGV[3], 'sub', ARGV[4], 'body', ARGV[5], 'st', 'pending',
-  'own', '', 'n', 0, 'run', run, 'ua', ARGV[6], 'na', ARGV[6], 'ls', '', 'le', '', 'ord', ARGV[7])
+  'own', '', 'ou', '', 'n', 0, 'run', run, 'ua', ARGV[6], 'na', ARGV[6], 'ls', '', 'le', '', 'ord', ARGV[7])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[8]))
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
 redis.call('ZREM', KEYS[5], ARGV[2])
@@ -66,35 +102,47 @@ if ARGV[7] == '1' then
   redis.call('RPUSH', KEYS[3], ARGV[2])
   redis.call('SADD', KEYS[4], ARGV[4])
 end
+if ARGV[9] ~= '' then
+  local claim = claimDelivery(KEYS[1], KEYS[6], KEYS[7], KEYS[3], ARGV[9], tostring(run), '', ARGV[11], ARGV[10])
+  table.insert(claim, 1, run)
+  table.insert(claim, 1, 2)
+  return claim
+end
 return {2, run}
 `;
 
+
 /**
  * Takes ownership of a delivery for one attempt.
- * KEYS: record, endpoint, health, ordered list. ARGV: jobId, run, forceOwner, deliveryPrefix.
+ * KEYS: record, endpoint, health, ordered list.
+ * ARGV: owner, run, forceOwner, deliveryPrefix, leaseMs ('' for a BullMQ job, which has its own lock).
  * Ordered deliveries proceed only at the head of their subject's queue; finished heads left
- * behind by a crash are popped here.
+ * behind by a crash are popped here. An owner holding a lease (a direct attempt of the
+ * fan-out, field `ou`, Redis time) keeps the delivery until the lease lapses: `busy` then
+ * carries the ms left. A job owner is answered `busy` with no lease (the caller asks BullMQ).
  */
-export const CLAIM_LUA = `
-local ep = redis.call('GET', KEYS[2])
-if not ep then return {'gone'} end
-local r = redis.call('HMGET', KEYS[1], 'st', 'own', 'run', 'ord', 'body', 'n', 'ev')
-if not r[1] then return {'missing'} end
-if r[3] ~= ARGV[2] then return {'superseded'} end
-if r[1] == 'delivered' or r[1] == 'dead' then return {'done'} end
-if r[4] == '1' then
-  while true do
-    local head = redis.call('LINDEX', KEYS[4], 0)
-    if (not head) or head == r[7] then break end
-    local hst = redis.call('HGET', ARGV[4] .. head, 'st')
-    if hst and hst ~= 'delivered' and hst ~= 'dead' then return {'waiting', head} end
-    redis.call('LPOP', KEYS[4])
-  end
-end
-if r[2] and r[2] ~= '' and r[2] ~= ARGV[1] and r[2] ~= ARGV[3] then return {'busy', r[2]} end
-redis.call('HSET', KEYS[1], 'own', ARGV[1])
-local h = redis.call('HMGET', KEYS[3], 'da', 'dr', 'fs')
-return {'ok', ep, r[5], r[6], h[1] or '', h[2] or '', h[3] or ''}
+export const CLAIM_LUA = `${CLAIM_FUNCTION}return claimDelivery(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+`;
+
+/**
+ * Extends the lease of a delivery its owner still holds (a direct attempt in flight).
+ * KEYS: record. ARGV: owner, leaseMs. Returns 1 when extended.
+ */
+export const RENEW_LUA = `
+if redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'ou', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]))
+return 1
+`;
+
+/**
+ * Hands a delivery held by `from` to `to` (a job that takes over a direct attempt's retry or
+ * wait), ending `from`'s lease. KEYS: record. ARGV: from, to. Returns 1 when handed over.
+ */
+export const HAND_OVER_LUA = `
+if redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'own', ARGV[2], 'ou', '')
+return 1
 `;
 
 /**
@@ -102,7 +150,8 @@ return {'ok', ep, r[5], r[6], h[1] or '', h[2] or '', h[3] or ''}
  * and for a finished ordered delivery, pops it and names the next head.
  * KEYS: record, log, health, ordered list, dead, index, ordered subjects.
  * ARGV: outcome, now, attemptJson, logLimit, nextAttemptAt, lastStatus, lastError, success,
- * ttlSeconds, deliveryId, deliveryPrefix, subject.
+ * ttlSeconds, deliveryId, deliveryPrefix, subject, handOver (the owner of the next attempt
+ * of a retrying delivery, '' to keep the current one; a lease always ends here).
  * Returns {seq, failingSince, nextHead, nextHeadRun}.
  */
 export const FINISH_LUA = `
@@ -116,7 +165,9 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'n', 1)
   redis.call('HINCRBY', KEYS[1], 'tot', 1)
   redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7])
-  if terminal then redis.call('HSET', KEYS[1], 'own', '') end
+  if terminal then redis.call('HSET', KEYS[1], 'own', '')
+  elseif ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'own', ARGV[13]) end
+  redis.call('HSET', KEYS[1], 'ou', '')
   redis.call('EXPIRE', KEYS[1], ttl)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - ttl * 1000)

@@ -48,7 +48,10 @@ describe('resilience: fan-out leader killed (real processes)', function () {
 
   it('resumes fan-out within 2 s of the leader\'s SIGKILL and re-sends its abandoned delivery within 5 s, same webhook-id', async () => {
     const store = new StateStore(client, prefix, { maxLength: 10_000, maxAgeMs: 86_400_000 });
-    const a = await startGatewayChild({ redisUrl: redis.url, prefix });
+    // The held request must not time out (and be retried by A itself) before A is killed, on
+    // however slow a machine: then only a takeover can send it again.
+    const config = { webhooks: { allowNetworks: ['127.0.0.0/8'], retryScheduleMs: [0, 500, 1_000, 2_000, 4_000], timeoutMs: 60_000 } };
+    const a = await startGatewayChild({ redisUrl: redis.url, prefix, config });
     gateways.push(a);
     await waitFor(async () => (await get(a.url, '/readyz')).status === 200, { timeoutMs: 15_000, what: 'replica A ready' });
     const created = await call(a.url, 'POST', '/v1/webhooks', TOKENS.client, { url: `${receiver.url}/hook` });
@@ -59,7 +62,7 @@ describe('resilience: fan-out leader killed (real processes)', function () {
     await waitFor(() => held.length === 1, { timeoutMs: 10_000, what: 'the first delivery in flight' });
     const firstId = receiver.received[0]!.headers['webhook-id']!;
 
-    const b = await startGatewayChild({ redisUrl: redis.url, prefix });
+    const b = await startGatewayChild({ redisUrl: redis.url, prefix, config });
     gateways.push(b);
     await waitFor(async () => (await get(b.url, '/readyz')).status === 200, { timeoutMs: 15_000, what: 'replica B ready' });
     const leader = await client.get(`${prefix}wh:lead`);

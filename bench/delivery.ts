@@ -25,7 +25,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Agent } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +32,7 @@ import { parseArgs } from 'node:util';
 import got from 'got';
 import { Redis } from 'ioredis';
 import { GatewayProcess } from '../src/bench/gateway-process.js';
-import { LocalRedisServer } from '../src/redis/local-redis-server.js';
+import { freePort, LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { ChangeFeed } from '../src/store/change-feed.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
 import { loadAverage, printTable, writeResult } from './report.js';
@@ -93,15 +92,6 @@ async function serveReceivers(): Promise<void> {
 
 const sampleData = { id: 'srv-1', deploymentId: 'stack-1', current: { id: 'srv-1', version: 1, state: 'running', pad: 'x'.repeat(300) }, previous: null };
 const sampleBody = JSON.stringify({ type: 'instance.updated', timestamp: new Date().toISOString(), data: sampleData });
-
-async function freePort(): Promise<number> {
-  const server = createNetServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -4,9 +4,7 @@
  * Used by bench/read-throughput.ts and bench/replicas.ts.
  */
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { InstanceObservation } from '../src/model/types.js';
@@ -66,14 +64,7 @@ export function writeGatewayConfig(dir: string, options: { port: number; redisUr
   return file;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+export { freePort } from '../src/redis/local-redis-server.js';
 
 /** Waits (60 s at most) until `url` answers 200, failing at once if `child` exits. */
 export async function waitHttp(url: string, child: ChildProcess, log: () => string): Promise<void> {

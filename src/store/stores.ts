@@ -11,7 +11,7 @@ import { RedisFactory, type ConnectionOptions } from '../redis/redis-factory.js'
 import type { DeliveryQueue } from '../webhooks/delivery-queue.js';
 import { CacheAgeReader } from './cache-ages.js';
 import { CacheReader, type ServedDoc } from './cache-reader.js';
-import { TrackedReadCache } from './read-cache.js';
+import { TrackedReadCache, type ReadCacheOptions } from './read-cache.js';
 import { ChangeFeed } from './change-feed.js';
 import { deletePrefix } from './delete-prefix.js';
 import { DeliveryStore } from './delivery-store.js';
@@ -70,14 +70,12 @@ export class Stores implements QueueConnections {
     // Under concurrent load, the reads of one event-loop tick go to Redis in one write; hot
     // instances are answered from a client-side cache Redis invalidates (CLIENT TRACKING).
     const reads = this.factory.create('api-reads', { autoPipelining: true });
-    // Documents (`i:`), the index of all instances (pages) and the failures every read shows.
-    const tracked = { prefixes: [`${keyPrefix}i:`, `${keyPrefix}idx:i`, `${keyPrefix}refresh-failures`], flushOn: [`${keyPrefix}refresh-failures`] };
     // Not on a Cluster: tracking is per connection, and a Cluster client holds one connection
     // per node, so CLIENT TRACKING on one of them would not cover the node that owns our slot
     // and the cache would keep values Redis has replaced. Reads there go to Redis every time.
     this.readCache = config.redis.cluster
       ? undefined
-      : new TrackedReadCache(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger, tracked);
+      : new TrackedReadCache(reads, () => this.factory.create('api-reads-invalidations', { resp2: true }), deps.logger, trackedReadKeys(keyPrefix));
     this.reads = new CacheReader(reads, keyPrefix, this.readCache);
     // Tracking goes on as soon as both connections are up (and again after any loss).
     void this.readCache?.start();
@@ -173,4 +171,13 @@ export class Stores implements QueueConnections {
     await this.readCache?.stop();
     await this.factory.closeAll(withinMs);
   }
+}
+
+/**
+ * What the read cache of a gateway with `keyPrefix` is kept true by: documents (`i:`), the
+ * index of all instances (pages), and the refresh failures every read shows (a change there
+ * drops every entry).
+ */
+export function trackedReadKeys(keyPrefix: string): Pick<ReadCacheOptions, 'prefixes' | 'flushOn'> {
+  return { prefixes: [`${keyPrefix}i:`, `${keyPrefix}idx:i`, `${keyPrefix}refresh-failures`], flushOn: [`${keyPrefix}refresh-failures`] };
 }

@@ -11,6 +11,7 @@ import { silentLogger } from '../../../src/log/logger.js';
 import { LocalRedisServer } from '../../../src/redis/local-redis-server.js';
 import { CacheReader, type InstanceQuery, type ServedPage } from '../../../src/store/cache-reader.js';
 import { TrackedReadCache } from '../../../src/store/read-cache.js';
+import { trackedReadKeys } from '../../../src/store/stores.js';
 import { StateStore } from '../../../src/store/state-store.js';
 import { instanceObs } from '../../helpers/observations.js';
 import { testPrefix, waitFor } from '../../helpers/redis.js';
@@ -49,7 +50,7 @@ describe('cached pages of instances (real Redis, CLIENT TRACKING)', function () 
         return listener;
       },
       silentLogger(),
-      { prefixes: [`${prefix}i:`, `${prefix}idx:i`, `${prefix}refresh-failures`], flushOn: [`${prefix}refresh-failures`] },
+      trackedReadKeys(prefix),
     );
     reader = new CacheReader(reads, prefix, cache);
     plain = new CacheReader(other, prefix);
@@ -124,8 +125,7 @@ describe('cached pages of instances (real Redis, CLIENT TRACKING)', function () 
   it('reads pages from Redis, still right, when the index has more ids than the cache keeps', async () => {
     const smallReads = new Redis(server.url, { enableAutoPipelining: true });
     const small = new TrackedReadCache(smallReads, () => new Redis(server.url, { protocol: 2 }), silentLogger(), {
-      prefixes: [`${prefix}i:`, `${prefix}idx:i`, `${prefix}refresh-failures`],
-      flushOn: [`${prefix}refresh-failures`],
+      ...trackedReadKeys(prefix),
       maxEntries: 3,
     });
     try {

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { silentLogger } from '../../../src/log/logger.js';
 import { CacheReader, type ServedDoc } from '../../../src/store/cache-reader.js';
 import { TrackedReadCache } from '../../../src/store/read-cache.js';
+import { trackedReadKeys } from '../../../src/store/stores.js';
 import { StateStore } from '../../../src/store/state-store.js';
 import { instanceObs } from '../../helpers/observations.js';
 import { sharedRedisUrl, useRedis, waitFor } from '../../helpers/redis.js';
@@ -31,7 +32,7 @@ describe('tracked read cache (real Redis, CLIENT TRACKING)', function () {
       const listener = new Redis(ctx.url, { protocol: 2 });
       listeners.push(listener);
       return listener;
-    }, process.env.DBG ? (await import('../../../src/log/logger.js')).createLogger({ level: 'debug', format: 'json' }) : silentLogger(), { prefixes: [`${ctx.prefix}i:`, `${ctx.prefix}idx:i`, `${ctx.prefix}refresh-failures`], flushOn: [`${ctx.prefix}refresh-failures`] });
+    }, silentLogger(), trackedReadKeys(ctx.prefix));
     reader = new CacheReader(reads, ctx.prefix, cache);
     // Another connection writes, as another replica or this replica's strategy would.
     writer = new StateStore(ctx.redis, ctx.prefix, { maxLength: 10_000, maxAgeMs: 86_400_000 });

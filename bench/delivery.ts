@@ -35,6 +35,7 @@ import { GatewayProcess } from '../src/bench/gateway-process.js';
 import { freePort, LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { ChangeFeed } from '../src/store/change-feed.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
+import { waitHttp } from './read-setup.js';
 import { loadAverage, printTable, writeResult } from './report.js';
 
 const { values } = parseArgs({
@@ -129,16 +130,10 @@ async function main(): Promise<void> {
       }),
     );
     await deletePrefix(redis, prefix);
-    gateway = GatewayProcess.start(configFile, { NODE_ENV: 'production' });
+    const started = GatewayProcess.start(configFile, { NODE_ENV: 'production' });
+    gateway = started;
     const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (gateway.child.exitCode !== null) throw new Error(`gateway exited:\n${gateway.log}`);
-      const ok = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`gateway not ready:\n${gateway.log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitHttp(`${url}/readyz`, started.child, () => started.log);
     return { url, feed: new ChangeFeed(redis, prefix, { maxLength: 1_000_000, maxAgeMs: 86_400_000 }) };
   };
   const stopGateway = async (prefix: string) => {

@@ -108,3 +108,56 @@ export function testRedis(url: string): Redis {
   if (!client || client.status === 'end') clients.set(url, (client = new Redis(url)));
   return client;
 }
+
+/** One command as Redis's MONITOR reports it. */
+export interface MonitoredCommand {
+  args: string[];
+  /** `127.0.0.1:PORT` of the client, or `lua` for a command a script ran. */
+  source: string;
+}
+
+/**
+ * Watches every command Redis runs (MONITOR) over a plain socket. ioredis's own `monitor()`
+ * can mistake the first monitored line for a reply when it arrives in the same packet as
+ * MONITOR's `+OK` ("Command queue state error"), so tests read the stream themselves.
+ */
+export async function monitorRedis(url: string, onCommand: (command: MonitoredCommand) => void): Promise<{ stop(): void }> {
+  const { hostname, port } = new URL(url);
+  const { connect } = await import('node:net');
+  const socket = connect(Number(port || 6379), hostname || '127.0.0.1');
+  let buffered = '';
+  let started!: () => void;
+  let failed!: (err: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => ((started = resolve), (failed = reject)));
+  socket.setEncoding('latin1');
+  socket.on('error', (err) => failed(err));
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    let end: number;
+    while ((end = buffered.indexOf('\r\n')) >= 0) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      if (line === '+OK') started();
+      else if (line.startsWith('-')) failed(new Error(`MONITOR refused: ${line.slice(1)}`));
+      else {
+        const parsed = parseMonitorLine(line);
+        if (parsed) onCommand(parsed);
+      }
+    }
+  });
+  socket.write('MONITOR\r\n');
+  await ready;
+  return { stop: () => socket.destroy() };
+}
+
+/** `+1700000000.123456 [0 127.0.0.1:5000] "evalsha" "abc" "1"` → args and source. */
+function parseMonitorLine(line: string): MonitoredCommand | undefined {
+  const head = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] /.exec(line);
+  if (!head) return undefined;
+  const args: string[] = [];
+  const unescape: Record<string, string> = { n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b', '"': '"', '\\': '\\' };
+  for (const [, quoted] of line.slice(head[0].length).matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
+    args.push(quoted!.replace(/\\(x[0-9a-f]{2}|.)/g, (_, e: string) => (e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : (unescape[e] ?? e))));
+  }
+  return { args, source: head[1]! };
+}

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import type { Gateway } from '../../../src/gateway.js';
 import { INSTANCE_STATES } from '../../../src/model/states.js';
 import { bearer, TOKENS } from '../../helpers/gateway.js';
 import { deploymentObs, instanceObs } from '../../helpers/observations.js';
-import { testRedis, waitFor } from '../../helpers/redis.js';
+import { monitorRedis, testRedis, waitFor } from '../../helpers/redis.js';
 import { FakeStrategy, send, startApiGateway, type RawResponse } from './api-test-helpers.js';
 
 const client = bearer(TOKENS.client);
@@ -109,11 +108,9 @@ describe('Conductor API: reads', () => {
       const memory = gateway.stores.readCache!;
       await waitFor(() => memory.stats().tracking, { what: 'read tracking on' });
       await send(url, 'GET', '/v1/instances/srv-1', client); // loads the script once (EVAL), kept in memory
-      const monitorClient = new Redis(gateway.config.redis.url);
-      const monitor = await monitorClient.monitor();
       const commands: string[][] = [];
       const prefix = gateway.config.redis.keyPrefix;
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const monitor = await monitorRedis(gateway.config.redis.url, ({ args, source }) => {
         // Commands a script runs inside Redis show with source 'lua': part of the one round trip.
         if (source !== 'lua' && args.some((a) => a.startsWith(prefix))) commands.push(args);
       });
@@ -138,8 +135,7 @@ describe('Conductor API: reads', () => {
         expect(read.map((c) => c[0]!.toLowerCase())).to.deep.equal(['evalsha']);
         expect(read[0]!.slice(2)).to.deep.equal(['1', `${prefix}i:srv-1`, prefix]);
       } finally {
-        monitor.disconnect();
-        monitorClient.disconnect();
+        monitor.stop();
       }
     });
 

@@ -60,8 +60,10 @@ export const OBSERVE_BATCH = 100;
 /** Observations per window of script calls in flight; a larger call is sent as several, two windows at a time. */
 export const OBSERVE_PIPELINE = 2_000;
 
-/** One observation as the observe script takes it: its record key and its arguments. */
+/** One observation as the observe script takes it: its kind, record key and arguments. */
 interface ObserveItem {
+  /** The same for every item of one call (a call observes instances or deployments). */
+  kind: 'i' | 'd';
   key: string;
   args: (string | number)[];
 }
@@ -184,7 +186,7 @@ export class StateStore extends CacheReader {
       `"name":${JSON.stringify(o.name)},"state":"${o.state}",` +
       `"backend":${JSON.stringify({ id: o.backend.id, kind: o.backend.kind, status: o.backend.status })},` +
       `"addresses":${JSON.stringify({ public: [...o.addresses.public].sort(), private: [...o.addresses.private].sort() })}`;
-    return this.item('i', o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.state === 'vanished', o.backend.kind);
+    return this.item('i', o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.backend.kind);
   }
 
   private deploymentItem(o: DeploymentObservation): ObserveItem {
@@ -194,7 +196,7 @@ export class StateStore extends CacheReader {
       `"statusReason":${JSON.stringify(o.statusReason)},` +
       `"outputs":${JSON.stringify(o.outputs.map((x) => ({ key: x.key, value: x.value ?? null, description: x.description ?? null })))},` +
       `"backendId":${JSON.stringify(o.backendId)}`;
-    return this.item('d', o.id, o.id, o.backendId, status, content, o.updatedAt, status === 'DELETE_COMPLETE', '');
+    return this.item('d', o.id, o.id, o.backendId, status, content, o.updatedAt, '');
   }
 
   private item(
@@ -205,15 +207,14 @@ export class StateStore extends CacheReader {
     status: string,
     content: string,
     updatedAt: string | null,
-    deleted: boolean,
     backendKind: string,
   ): ObserveItem {
     const updatedMs = updatedAt === null ? NaN : Date.parse(updatedAt);
     const updatedIso = Number.isFinite(updatedMs) ? new Date(updatedMs).toISOString() : null;
     return {
+      kind,
       key: kind === 'i' ? this.keys.instance(id) : this.keys.deployment(id),
       args: [
-        kind,
         id,
         group,
         backendId,
@@ -223,7 +224,6 @@ export class StateStore extends CacheReader {
         updatedIso === null ? '' : updatedMs,
         newEventId(),
         updatedIso ?? '',
-        deleted ? '1' : '0',
         backendKind,
       ],
     };
@@ -243,6 +243,7 @@ export class StateStore extends CacheReader {
       observedAt,
       observedAtMs,
       ctx.liveOwners ? `,${ctx.liveOwners.join(',')},` : '',
+      items[0]!.kind,
     ];
     const results: ObserveResult[] = [];
     // Each script call is written as soon as its arguments are built, so Redis runs one batch
@@ -261,7 +262,7 @@ export class StateStore extends CacheReader {
         for (let i = at; i < batchEnd; i++) {
           const itemArgs = items[i]!.args;
           // occurredAt: the backend's time of the change, else the observation's.
-          if (itemArgs[9] === '') itemArgs[9] = observedAt;
+          if (itemArgs[8] === '') itemArgs[8] = observedAt;
           for (const arg of itemArgs) args.push(arg);
         }
         calls.push(this.redis.hgwObserve(...args));

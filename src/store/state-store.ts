@@ -64,8 +64,13 @@ export const OBSERVE_PIPELINE = 2_000;
 interface ObserveItem {
   /** The same for every item of one call (a call observes instances or deployments). */
   kind: 'i' | 'd';
-  key: string;
-  args: (string | number)[];
+  /** id, group, backend, status, content, updatedAt JSON literal. */
+  args: string[];
+  /** The backend's time of the change: ms ('' = none) and ISO ('' = none: the observation's). */
+  updatedMs: number | '';
+  updatedIso: string;
+  eventId: string;
+  backendKind: string;
 }
 
 const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner'];
@@ -213,19 +218,11 @@ export class StateStore extends CacheReader {
     const updatedIso = Number.isFinite(updatedMs) ? new Date(updatedMs).toISOString() : null;
     return {
       kind,
-      key: kind === 'i' ? this.keys.instance(id) : this.keys.deployment(id),
-      args: [
-        id,
-        group,
-        backendId,
-        status,
-        content,
-        updatedIso === null ? 'null' : `"${updatedIso}"`,
-        updatedIso === null ? '' : updatedMs,
-        newEventId(),
-        updatedIso ?? '',
-        backendKind,
-      ],
+      args: [id, group, backendId, status, content, updatedIso === null ? 'null' : `"${updatedIso}"`],
+      updatedMs: updatedIso === null ? '' : updatedMs,
+      updatedIso: updatedIso ?? '',
+      eventId: newEventId(),
+      backendKind,
     };
   }
 
@@ -256,14 +253,12 @@ export class StateStore extends CacheReader {
       const end = Math.min(items.length, from + OBSERVE_PIPELINE);
       for (let at = from; at < end; at += OBSERVE_BATCH) {
         const batchEnd = Math.min(end, at + OBSERVE_BATCH);
-        const args: (string | number)[] = [batchEnd - at + 1, this.keys.feed];
-        for (let i = at; i < batchEnd; i++) args.push(items[i]!.key);
-        args.push(...shared);
+        const args: (string | number)[] = [1, this.keys.feed, ...shared];
         for (let i = at; i < batchEnd; i++) {
-          const itemArgs = items[i]!.args;
+          const item = items[i]!;
+          for (const arg of item.args) args.push(arg);
           // occurredAt: the backend's time of the change, else the observation's.
-          if (itemArgs[8] === '') itemArgs[8] = observedAt;
-          for (const arg of itemArgs) args.push(arg);
+          args.push(`${item.updatedMs}|${item.eventId}|${item.updatedIso || observedAt}|${item.backendKind}`);
         }
         calls.push(this.redis.hgwObserve(...args));
       }

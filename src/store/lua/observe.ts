@@ -26,17 +26,19 @@ import { WITH_INSTANCE_IDS } from './cache.js';
 import { APPEND_EVENT } from './feed.js';
 
 /** Arguments per observation after the shared ones (see OBSERVE_LUA). */
-export const OBSERVE_ARGS_PER_ITEM = 10;
+export const OBSERVE_ARGS_PER_ITEM = 7;
 
 /**
- * KEYS: feed, then the record of each observation.
+ * KEYS: feed (the records are `<prefix><kind>:<id>`, derived like the index keys).
  * ARGV: prefix, feed max length, feed min id, source JSON literal, observedAt ISO,
  * observedAt ms, the backends whose observations are live (`,a,b,`; '' = no ownership),
  * kind of every observation of the call (`i` or `d`), then per observation: id, group
  * (deployment id of an instance; the id itself for a deployment), backend, status (canonical
  * state / raw stack status; `vanished` / `DELETE_COMPLETE` says it is gone), content,
- * updatedAt JSON literal, updatedAt ms or '', event id, occurredAt ISO, the observing
- * backend's kind.
+ * updatedAt JSON literal, and `<updatedAt ms or ''>|<event id>|<occurredAt ISO>|<observing
+ * backend's kind>` (none of which can hold a '|'; one argument instead of four, since
+ * every argument costs Redis an object, a Lua string and a table slot, and the caller its
+ * encoding).
  *
  * Returns, per observation, outcome, version, cursor, event type (or nil): outcome 0 stale (older than stored),
  * 1 refreshed (identical), 2 changed (event appended), 3 ignored (first sighting of
@@ -62,7 +64,9 @@ local function doc(content, uj, o_, v)
   return '{' .. content .. UPDATED .. uj .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v .. '}'
 end
 
-local function observe(key, id, group, backend, status, content, uj, us, evid, occurred, okind)
+local function observe(id, group, backend, status, content, uj, meta)
+  local us, evid, occurred, okind = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  local key = prefix .. kind .. ':' .. id
   local u, deleted = tonumber(us), status == GONE
   local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'm', 'g', 'x')
   local oj, ow, ov, oobs, obk, ost, om, og, ox =
@@ -173,8 +177,7 @@ local out, appended = {}, false
 local n = (#ARGV - 8) / ${OBSERVE_ARGS_PER_ITEM}
 for i = 1, n do
   local a = 8 + (i - 1) * ${OBSERVE_ARGS_PER_ITEM}
-  local code, v, cursor, etype = observe(KEYS[i + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5],
-    ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9], ARGV[a + 10])
+  local code, v, cursor, etype = observe(ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])
   if code == 2 then appended = true end
   out[#out + 1] = code
   out[#out + 1] = v or false

@@ -64,12 +64,22 @@ export const STATUS_JS = `
   function replace(el, html) {
     var open = {};
     el.querySelectorAll('details[data-key]').forEach(function (d) { open[d.dataset.key] = d.open; });
+    // A choice the user made and has not submitted survives the update.
+    var chosen = {};
+    el.querySelectorAll('select[id]').forEach(function (c) {
+      var option = c.selectedOptions[0];
+      if (option && !option.defaultSelected) chosen[c.id] = c.value;
+    });
     var tmp = document.createElement('div');
     tmp.innerHTML = html;
     var next = tmp.firstElementChild;
     if (!next) return;
     next.querySelectorAll('details[data-key]').forEach(function (d) {
       if (d.dataset.key in open) d.open = open[d.dataset.key];
+    });
+    next.querySelectorAll('select[id]').forEach(function (c) {
+      var value = chosen[c.id];
+      if (value !== undefined && Array.prototype.some.call(c.options, function (o) { return o.value === value; })) c.value = value;
     });
     el.replaceWith(next);
   }

@@ -104,6 +104,19 @@ describe('status page in Chromium', function () {
     await page.close();
   });
 
+  it('keeps a strategy the user chose but has not submitted through a live update of its section', async () => {
+    const page = await browser.newPage();
+    await signIn(page, TOKENS.admin);
+    await page.getByLabel('Switch to').selectOption('webhook');
+    await page.locator('#dashboard-h').focus(); // focus elsewhere: updates of the section are applied at once
+    // A switch made elsewhere re-renders the section with on-demand as its default choice.
+    expect((await api(url, TOKENS.admin, 'PUT', '/admin/strategy', { name: 'on-demand' })).status).to.equal(200);
+    await waitFor(async () => (await text(page, '#strategy-name')) === 'on-demand', { what: 'the page to follow the API switch', timeoutMs: 15_000 });
+    expect(await page.getByLabel('Switch to').inputValue()).to.equal('webhook');
+    expect((await api(url, TOKENS.admin, 'PUT', '/admin/strategy', { name: 'cached-poll' })).status).to.equal(200);
+    await page.close();
+  });
+
   it('shows a failing endpoint in red, then redelivers its dead letter', async () => {
     receiver.behaviour = (_r, res) => void res.writeHead(500).end('receiver broken');
     const created = await api(url, TOKENS.client, 'POST', '/v1/webhooks', { url: `${receiver.url}/hook`, events: ['webhook.test'], description: 'Conductor (test)' });

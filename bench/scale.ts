@@ -4,7 +4,7 @@
  * instances, five per stack (so 100,000 instances are 20,000 stacks). Per size and strategy:
  *
  *   - fill: seconds from spawning the gateway until every instance is in the cache
- *   - peak RSS of the gateway process (VmHWM from /proc; the process runs through tsx)
+ *   - peak RSS of the gateway process (VmHWM from /proc; the built CLI, as a user runs it)
  *   - Redis bytes per instance: MEMORY USAGE of a sample of records plus the indexes' share,
  *     and the INFO used_memory delta per instance (which also counts the feed: one
  *     instance.created event per instance, and everything else the gateway keeps)

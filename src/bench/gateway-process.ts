@@ -1,10 +1,12 @@
 /**
  * A gateway in its own process, so the benchmark can read its CPU time and peak RSS from
- * /proc. Runs the built CLI when this module is built, the TypeScript sources through tsx
- * otherwise.
+ * /proc. Benchmarks run the built CLI (`dist/src/cli.js`, what the `heat-gateway` bin is):
+ * under tsx the process also holds the transpiled sources and their source maps, about 60 MB
+ * of heap a user's gateway does not have, which skews memory and GC figures. Tests, which
+ * run without a build, may run the sources through tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +14,42 @@ const here = dirname(fileURLToPath(import.meta.url));
 const fromSource = import.meta.url.endsWith('.ts');
 /** The repository root (two levels above src/bench or dist/src/bench). */
 const root = resolve(here, fromSource ? '../..' : '../../..');
+
+/**
+ * `built`: dist/src/cli.js, refused when older than the sources; `source`: src/cli.ts through
+ * tsx, chosen with `BENCH_GATEWAY_RUNTIME=source` (the benchmark smoke test, which runs unbuilt).
+ */
+export type GatewayRuntime = 'built' | 'source';
+
+const defaultRuntime = (): GatewayRuntime => (process.env.BENCH_GATEWAY_RUNTIME === 'source' ? 'source' : 'built');
+
+/** Newest modification time of the TypeScript the build compiles. */
+function newestSource(dir: string): { path: string; mtimeMs: number } {
+  let newest = { path: dir, mtimeMs: 0 };
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const found = entry.isDirectory() ? newestSource(path) : entry.name.endsWith('.ts') ? { path, mtimeMs: statSync(path).mtimeMs } : newest;
+    if (found.mtimeMs > newest.mtimeMs) newest = found;
+  }
+  return newest;
+}
+
+function builtCli(): string {
+  const cli = join(root, 'dist/src/cli.js');
+  let builtAt: number;
+  try {
+    builtAt = statSync(cli).mtimeMs;
+  } catch {
+    throw new Error(`${cli} does not exist: run \`npm run build\` first (the npm run bench:* scripts do)`);
+  }
+  if (fromSource) {
+    for (const dir of ['src', 'strategies']) {
+      const newest = newestSource(join(root, dir));
+      if (newest.mtimeMs > builtAt) throw new Error(`dist/ is older than ${newest.path}: run \`npm run build\` first (the npm run bench:* scripts do)`);
+    }
+  }
+  return cli;
+}
 
 export class GatewayProcess {
   private output = '';
@@ -21,8 +59,9 @@ export class GatewayProcess {
     child.stderr!.on('data', (c: Buffer) => (this.output = (this.output + c.toString()).slice(-20_000)));
   }
 
-  static start(configFile: string, env: NodeJS.ProcessEnv = {}): GatewayProcess {
-    const args = [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(fromSource ? ['--import', 'tsx', join(root, 'src/cli.ts')] : [join(root, 'dist/src/cli.js')])];
+  static start(configFile: string, env: NodeJS.ProcessEnv = {}, runtime: GatewayRuntime = defaultRuntime()): GatewayProcess {
+    const cli = runtime === 'built' ? [builtCli()] : ['--import', 'tsx', join(root, 'src/cli.ts')];
+    const args = [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...cli];
     const child = spawn(process.execPath, [...args, 'start', '--config', configFile], {
       cwd: root,
       env: { ...process.env, ...env },

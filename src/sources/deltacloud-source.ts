@@ -49,7 +49,10 @@ export class DeltacloudSource implements InstanceSource {
     let unassignedSent = false;
     await this.client.streamInstances(async (batch) => {
       const instances = await this.attribute(batch, options, attribution);
-      for (const i of instances) seenIds.push(i.id);
+      // A copy of each id: the parser's ids are slices of the chunk of XML they were read
+      // from, and keeping a slice keeps its whole 64 KB chunk, so 100,000 kept ids held the
+      // entire listing (the peak RSS grew with the account instead of staying one chunk).
+      for (const i of instances) seenIds.push(Buffer.from(i.id).toString());
       const deployments = unassignedSent ? [] : this.unassigned(instances);
       unassignedSent ||= deployments.length > 0;
       await apply({ backendId: this.backendId, deployments, instances });

@@ -21,6 +21,7 @@ import { statusSnapshotSchema } from './status-schema.js';
 import type { StatusSources } from './status-sources.js';
 import { DEFAULT_STATUS_STREAM_OPTIONS, StatusStreams, withViewer, type StatusStreamOptions } from './status-streams.js';
 import { STATUS_CSS } from './status-style.js';
+import { REPLICA_ALIVE_MS } from '../store/replica-registry.js';
 
 export interface StatusModuleOptions {
   /** Heartbeat interval of this replica. @defaultValue 2000 */
@@ -42,7 +43,7 @@ const html = { contentType: 'text/html', schema: z.string() };
 export function createStatusModule(deps: ModuleDeps, sources: StatusSources, options: StatusModuleOptions = {}): StatusModule {
   const version = packageVersion();
   const gateway = { auth: deps.auth, logger: deps.logger, metrics: deps.metrics, now: deps.now };
-  const replicas = deps.stores.replicas(options.aliveMs ?? 10_000);
+  const replicas = deps.stores.replicas(options.aliveMs ?? REPLICA_ALIVE_MS);
   const heartbeat = new ReplicaHeartbeat({
     registry: replicas,
     metrics: gateway.metrics,

@@ -181,11 +181,21 @@ export class ChangeFeed {
   }
 }
 
-/** A raw stream entry (`XRANGE`/`XREAD`/`XREADGROUP` fields) as a feed entry. */
+/**
+ * A raw stream entry (`XRANGE`/`XREAD`/`XREADGROUP` fields) as a feed entry: the one place
+ * the stream fields `append_event` writes (src/store/lua/feed.ts) become the event JSON.
+ */
 export function toEntry(cursor: string, fields: string[]): FeedEntry {
   const map: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
-  return { cursor, json: map.e ?? '{}', type: map.t ?? '', subject: map.k ?? '', deploymentId: map.g ?? '' };
+  const type = map.t ?? '';
+  return { cursor, json: map.e ?? eventJson(map, type), type, subject: map.k ?? '', deploymentId: map.g ?? '' };
+}
+
+/** `{id, type, occurredAt, data}` from an entry's fields; a change's data from its two documents. */
+function eventJson(map: Record<string, string>, type: string): string {
+  const data = map.d ?? `{"current":${map.c ?? 'null'},"previous":${map.p || 'null'}}`;
+  return `{"id":${JSON.stringify(map.i ?? '')},"type":${JSON.stringify(type)},"occurredAt":${JSON.stringify(map.a ?? '')},"data":${data}}`;
 }
 
 /** Orders two stream ids numerically. */

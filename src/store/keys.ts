@@ -10,7 +10,8 @@
  * | d:<id>:i               | zset   | instance ids of a deployment                    |
  * | s:<state>              | zset   | instance ids in a state                         |
  * | b:<backend>:i / :d     | zset   | instance / deployment ids seen from a backend   |
- * | feed                   | stream | the change feed (consumer group `webhooks`)     |
+ * | feed                   | stream | the change feed (consumer group `webhooks`);    |
+ * |                        |        | entry fields: lua/feed.ts                       |
  * | tomb                   | zset   | tombstones (`i:<id>`, `d:<id>`) by deletion ms  |
  * | refresh-failures       | hash   | scope (`b:<backend>`, `d:<id>`) → last failure  |
  * | strategy               | hash   | strategy in force (default and per backend)     |

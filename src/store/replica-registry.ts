@@ -12,6 +12,9 @@
 import type { Redis } from 'ioredis';
 import { Keys } from './keys.js';
 
+/** How long a silent replica still counts as alive, unless configured otherwise. */
+export const REPLICA_ALIVE_MS = 10_000;
+
 /** What one replica says about itself at each beat. Free-form beyond `id`. */
 export interface ReplicaCard {
   id: string;

@@ -60,10 +60,17 @@ export const OBSERVE_BATCH = 100;
 /** Observations per window of script calls in flight; a larger call is sent as several, two windows at a time. */
 export const OBSERVE_PIPELINE = 2_000;
 
-/** One observation as the observe script takes it: its record key and its arguments. */
+/** One observation as the observe script takes it: its kind, record key and arguments. */
 interface ObserveItem {
-  key: string;
-  args: (string | number)[];
+  /** The same for every item of one call (a call observes instances or deployments). */
+  kind: 'i' | 'd';
+  /** id, group, backend, status, content, updatedAt JSON literal. */
+  args: string[];
+  /** The backend's time of the change: ms ('' = none) and ISO ('' = none: the observation's). */
+  updatedMs: number | '';
+  updatedIso: string;
+  eventId: string;
+  backendKind: string;
 }
 
 const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner'];
@@ -184,7 +191,7 @@ export class StateStore extends CacheReader {
       `"name":${JSON.stringify(o.name)},"state":"${o.state}",` +
       `"backend":${JSON.stringify({ id: o.backend.id, kind: o.backend.kind, status: o.backend.status })},` +
       `"addresses":${JSON.stringify({ public: [...o.addresses.public].sort(), private: [...o.addresses.private].sort() })}`;
-    return this.item('i', o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.state === 'vanished', o.backend.kind);
+    return this.item('i', o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.backend.kind);
   }
 
   private deploymentItem(o: DeploymentObservation): ObserveItem {
@@ -194,7 +201,7 @@ export class StateStore extends CacheReader {
       `"statusReason":${JSON.stringify(o.statusReason)},` +
       `"outputs":${JSON.stringify(o.outputs.map((x) => ({ key: x.key, value: x.value ?? null, description: x.description ?? null })))},` +
       `"backendId":${JSON.stringify(o.backendId)}`;
-    return this.item('d', o.id, o.id, o.backendId, status, content, o.updatedAt, status === 'DELETE_COMPLETE', '');
+    return this.item('d', o.id, o.id, o.backendId, status, content, o.updatedAt, '');
   }
 
   private item(
@@ -205,27 +212,17 @@ export class StateStore extends CacheReader {
     status: string,
     content: string,
     updatedAt: string | null,
-    deleted: boolean,
     backendKind: string,
   ): ObserveItem {
     const updatedMs = updatedAt === null ? NaN : Date.parse(updatedAt);
     const updatedIso = Number.isFinite(updatedMs) ? new Date(updatedMs).toISOString() : null;
     return {
-      key: kind === 'i' ? this.keys.instance(id) : this.keys.deployment(id),
-      args: [
-        kind,
-        id,
-        group,
-        backendId,
-        status,
-        content,
-        updatedIso === null ? 'null' : `"${updatedIso}"`,
-        updatedIso === null ? '' : updatedMs,
-        newEventId(),
-        updatedIso ?? '',
-        deleted ? '1' : '0',
-        backendKind,
-      ],
+      kind,
+      args: [id, group, backendId, status, content, updatedIso === null ? 'null' : `"${updatedIso}"`],
+      updatedMs: updatedIso === null ? '' : updatedMs,
+      updatedIso: updatedIso ?? '',
+      eventId: newEventId(),
+      backendKind,
     };
   }
 
@@ -243,6 +240,7 @@ export class StateStore extends CacheReader {
       observedAt,
       observedAtMs,
       ctx.liveOwners ? `,${ctx.liveOwners.join(',')},` : '',
+      items[0]!.kind,
     ];
     const results: ObserveResult[] = [];
     // Each script call is written as soon as its arguments are built, so Redis runs one batch
@@ -255,14 +253,12 @@ export class StateStore extends CacheReader {
       const end = Math.min(items.length, from + OBSERVE_PIPELINE);
       for (let at = from; at < end; at += OBSERVE_BATCH) {
         const batchEnd = Math.min(end, at + OBSERVE_BATCH);
-        const args: (string | number)[] = [batchEnd - at + 1, this.keys.feed];
-        for (let i = at; i < batchEnd; i++) args.push(items[i]!.key);
-        args.push(...shared);
+        const args: (string | number)[] = [1, this.keys.feed, ...shared];
         for (let i = at; i < batchEnd; i++) {
-          const itemArgs = items[i]!.args;
+          const item = items[i]!;
+          for (const arg of item.args) args.push(arg);
           // occurredAt: the backend's time of the change, else the observation's.
-          if (itemArgs[9] === '') itemArgs[9] = observedAt;
-          for (const arg of itemArgs) args.push(arg);
+          args.push(`${item.updatedMs}|${item.eventId}|${item.updatedIso || observedAt}|${item.backendKind}`);
         }
         calls.push(this.redis.hgwObserve(...args));
       }

@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { StateStore } from '../../src/store/state-store.js';
+import { toEntry } from '../../src/store/change-feed.js';
 import type { LocalRedisServer } from '../../src/redis/local-redis-server.js';
 import { instanceObs } from '../helpers/observations.js';
 import { testPrefix, waitFor } from '../helpers/redis.js';
@@ -72,8 +73,8 @@ describe('resilience: fan-out leader killed (real processes)', function () {
     const killedAt = performance.now();
     const second = await store.observeInstance(instanceObs({ id: 'srv-b' }), { source: 'test' });
     expect(first.cursor && second.cursor).to.be.a('string');
-    const secondId = (await client.xrange(`${prefix}feed`, second.cursor!, second.cursor!))[0]![1];
-    const secondEventId = JSON.parse(secondId[1]!).id as string;
+    const [secondEntry] = await client.xrange(`${prefix}feed`, second.cursor!, second.cursor!);
+    const secondEventId = JSON.parse(toEntry(...secondEntry!).json).id as string;
 
     // Fan-out has resumed when the surviving replica has made the delivery of an event
     // appended after the kill (the delivery record exists); receipt follows through the queue.

@@ -26,16 +26,19 @@ import { WITH_INSTANCE_IDS } from './cache.js';
 import { APPEND_EVENT } from './feed.js';
 
 /** Arguments per observation after the shared ones (see OBSERVE_LUA). */
-export const OBSERVE_ARGS_PER_ITEM = 12;
+export const OBSERVE_ARGS_PER_ITEM = 7;
 
 /**
- * KEYS: feed, then the record of each observation.
+ * KEYS: feed (the records are `<prefix><kind>:<id>`, derived like the index keys).
  * ARGV: prefix, feed max length, feed min id, source JSON literal, observedAt ISO,
- * observedAt ms, the backends whose observations are live (`,a,b,`; '' = no ownership), then
- * per observation: kind (`i` or `d`), id, group (deployment id of an instance; the id itself
- * for a deployment), backend, status (canonical state / raw stack status), content,
- * updatedAt JSON literal, updatedAt ms or '', event id, occurredAt ISO, deleted flag ('1'
- * when this observation says it is gone), the observing backend's kind.
+ * observedAt ms, the backends whose observations are live (`,a,b,`; '' = no ownership),
+ * kind of every observation of the call (`i` or `d`), then per observation: id, group
+ * (deployment id of an instance; the id itself for a deployment), backend, status (canonical
+ * state / raw stack status; `vanished` / `DELETE_COMPLETE` says it is gone), content,
+ * updatedAt JSON literal, and `<updatedAt ms or ''>|<event id>|<occurredAt ISO>|<observing
+ * backend's kind>` (none of which can hold a '|'; one argument instead of four, since
+ * every argument costs Redis an object, a Lua string and a table slot, and the caller its
+ * encoding).
  *
  * Returns, per observation, outcome, version, cursor, event type (or nil): outcome 0 stale (older than stored),
  * 1 refreshed (identical), 2 changed (event appended), 3 ignored (first sighting of
@@ -48,105 +51,117 @@ export const OBSERVE_ARGS_PER_ITEM = 12;
  */
 export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}
 local feed = KEYS[1]
-local prefix, maxlen, minid, src, o, ob, live =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+-- Numbers are compared as numbers but written as the strings they came as: a Lua number
+-- handed to redis.call or joined to a string is formatted by sprintf, which showed in profiles.
+local prefix, maxlen, minid, src, o, obs, live, kind =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local ob = tonumber(obs)
 local UPDATED = ',"updatedAt":'
+-- What an observation that says the thing is gone carries as its status.
+local GONE = (kind == 'i') and 'vanished' or 'DELETE_COMPLETE'
 
-local function observe(key, kind, id, group, backend, status, content, uj, u, evid, occurred, deleted, okind)
-  local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'o', 'm', 'g', 'x')
-  local oj, ow, ov, oob, obk, ost, oo, om, og, ox =
-    old[1], old[2], tonumber(old[3]), tonumber(old[4]), old[5], old[6], old[7], old[8], old[9], old[10]
-  local ou, ocl, obkk, legacy
+local function doc(content, uj, o_, v)
+  return '{' .. content .. UPDATED .. uj .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v .. '}'
+end
+
+local function observe(id, group, backend, status, content, uj, meta)
+  local us, evid, occurred, okind = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  local key = prefix .. kind .. ':' .. id
+  local u, deleted = tonumber(us), status == GONE
+  local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'm', 'g', 'x')
+  local oj, ow, ov, oobs, obk, ost, om, og, ox =
+    old[1], old[2], tonumber(old[3]), old[4], old[5], old[6], old[7], old[8], old[9]
+  local oob = tonumber(oobs)
+  local ous, ocls, obkk, legacy
   if ow then
-    local pu, pcl, pk = string.match(ow, '^([^|]*)|([^|]*)|(.*)$')
-    ou, ocl, obkk = tonumber(pu), tonumber(pcl), pk
+    ous, ocls, obkk = string.match(ow, '^([^|]*)|([^|]*)|(.*)$')
   elseif oj then
     -- The layout before w: separate fields, content stored as c.
     local l = redis.call('HMGET', key, 'c', 'u', 'bkk')
     legacy = l[1]
-    ou, ocl, obkk = tonumber(l[2]), legacy and #legacy, l[3] or ''
+    ous, ocls, obkk = l[2] or '', legacy and tostring(#legacy), l[3] or ''
   end
-  -- The stored content and updatedAt literal, cut out of the document.
-  local oc, ouj
-  if oj then
-    oc = string.sub(oj, 2, ocl + 1)
-    local at = ocl + 2 + #UPDATED
-    ouj = string.sub(oj, at, string.find(oj, ',', at, true) - 1)
-  end
+  local ou, ocl = tonumber(ous), tonumber(ocls)
+  -- Whether the stored content (the document's first ocl bytes after '{') is this one:
+  -- compared in place, since cutting it out would make Lua intern a copy of it.
+  local same = false
+  if oj and ocl == #content then same = string.find(oj, content, 2, true) == 2 end
 
   -- Ownership: an instance belongs to the backend that saw it first from a Heat stack, else
   -- to the Deltacloud backend that saw it. While its owner is read, another backend's view is
   -- ignored (a Heat backend takes an instance over from a Deltacloud one).
-  if kind == 'i' and oc and obk and obk ~= backend and live ~= '' and string.find(live, ',' .. obk .. ',', 1, true) then
+  if kind == 'i' and oj and obk and obk ~= backend and live ~= '' and string.find(live, ',' .. obk .. ',', 1, true) then
     if not (okind == 'heat' and obkk ~= 'heat') then return 4, ov, obk end
   end
 
-  if oc then
+  if oj then
     local older
     if obk == backend and u and ou and u ~= ou then older = u < ou else older = ob < (oob or 0) end
     -- An older observation of the same content still confirms it: it refreshes observedAt
     -- below (a resync's listing is older than the push it confirms, by backend time).
-    if older and oc ~= content then return 0, ov, '' end
+    if older and not same then return 0, ov, '' end
   elseif deleted then
     return 3, 0, ''
   end
 
   if legacy then redis.call('HDEL', key, 'c', 'uj', 's', 'u', 'bkk') end
-  local function doc(c, uj_, o_, v_)
-    return '{' .. c .. UPDATED .. uj_ .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v_ .. '}'
-  end
 
-  if oc == content then
+  if same then
     -- Identical: refresh observedAt (never backwards), no version bump, no event.
-    local nob, no_ = ob, o
-    if oob and oob > ob then nob, no_ = oob, oo end
-    local nu, nuj = u, uj
-    if ou and (not u or ou > u) then nu, nuj = ou, ouj end
-    redis.call('HSET', key, 'j', doc(oc, nuj, no_, ov), 'ob', nob, 'o', no_, 'w', (nu or '') .. '|' .. #oc .. '|' .. obkk)
+    local nob, no_ = obs, o
+    if oob and oob > ob then nob, no_ = oobs, redis.call('HGET', key, 'o') end
+    local nus, nuj = us, uj
+    if ou and (not u or ou > u) then
+      -- Keep the stored updatedAt literal, cut out of the document.
+      local at = ocl + 2 + #UPDATED
+      nus, nuj = ous, string.sub(oj, at, string.find(oj, ',', at, true) - 1)
+    end
+    redis.call('HSET', key, 'j', doc(content, nuj, no_, old[3]), 'ob', nob, 'o', no_, 'w', nus .. '|' .. ocls .. '|' .. obkk)
     if om then redis.call('HDEL', key, 'm') end
     return 1, ov, ''
   end
 
   local v = (ov or 0) + 1
-  local j = doc(content, uj, o, v)
+  local vs = tostring(v)
+  local j = doc(content, uj, o, vs)
   local etype
-  if not oc then etype = 'created'
+  if not oj then etype = 'created'
   elseif deleted and ox ~= '1' then etype = 'deleted'
   elseif status ~= ost then etype = (kind == 'i') and 'state_changed' or 'status_changed'
   else etype = 'updated' end
   etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
 
-  local w = (u or '') .. '|' .. #content .. '|' .. okind
+  local w = us .. '|' .. #content .. '|' .. okind
   -- Only the fields that change: a state change is the common case, a move the rare one.
   if obk ~= backend or og ~= group then
-    redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'w', w, 'bk', backend, 'st', status, 'g', group)
+    redis.call('HSET', key, 'j', j, 'v', vs, 'ob', obs, 'o', o, 'w', w, 'bk', backend, 'st', status, 'g', group)
   elseif ost ~= status then
-    redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'w', w, 'st', status)
+    redis.call('HSET', key, 'j', j, 'v', vs, 'ob', obs, 'o', o, 'w', w, 'st', status)
   else
-    redis.call('HSET', key, 'j', j, 'v', v, 'ob', ob, 'o', o, 'w', w)
+    redis.call('HSET', key, 'j', j, 'v', vs, 'ob', obs, 'o', o, 'w', w)
   end
   -- x only on a tombstone: a live record keeps 8 fields, so its hash table never sits half
   -- rehashed (8 -> 16 buckets) for later reads to finish.
   if deleted then redis.call('HSET', key, 'x', '1') elseif ox then redis.call('HDEL', key, 'x') end
   if om then redis.call('HDEL', key, 'm') end
 
-  if not oc then redis.call('ZADD', prefix .. 'idx:' .. kind, 0, id) end
+  if not oj then redis.call('ZADD', prefix .. 'idx:' .. kind, '0', id) end
   -- Tombstones: a deleted record is kept (and listed only on request) until it is purged.
-  if deleted and ox ~= '1' then redis.call('ZADD', prefix .. 'tomb', ob, kind .. ':' .. id)
+  if deleted and ox ~= '1' then redis.call('ZADD', prefix .. 'tomb', obs, kind .. ':' .. id)
   elseif (not deleted) and ox == '1' then redis.call('ZREM', prefix .. 'tomb', kind .. ':' .. id) end
   if obk ~= backend then
     if obk then redis.call('ZREM', prefix .. 'b:' .. obk .. ':' .. kind, id) end
-    redis.call('ZADD', prefix .. 'b:' .. backend .. ':' .. kind, 0, id)
+    redis.call('ZADD', prefix .. 'b:' .. backend .. ':' .. kind, '0', id)
   end
   local cur, prev = j, oj
   if kind == 'i' then
     if og ~= group then
       if og then redis.call('ZREM', prefix .. 'd:' .. og .. ':i', id) end
-      redis.call('ZADD', prefix .. 'd:' .. group .. ':i', 0, id)
+      redis.call('ZADD', prefix .. 'd:' .. group .. ':i', '0', id)
     end
     if ost ~= status then
       if ost then redis.call('ZREM', prefix .. 's:' .. ost, id) end
-      redis.call('ZADD', prefix .. 's:' .. status, 0, id)
+      redis.call('ZADD', prefix .. 's:' .. status, '0', id)
     end
   else
     cur = with_instance_ids(prefix, id, j)
@@ -154,17 +169,15 @@ local function observe(key, kind, id, group, backend, status, content, uj, u, ev
   end
 
   -- Retention is applied once per call, after the last observation (trim_feed below).
-  local cursor = append_event(feed, evid, etype, occurred,
-    '{"current":' .. cur .. ',"previous":' .. (prev or 'null') .. '}', id, group, nil, nil)
+  local cursor = append_event(feed, evid, etype, occurred, id, group, nil, nil, nil, cur, prev)
   return 2, v, cursor, etype
 end
 
 local out, appended = {}, false
-local n = (#ARGV - 7) / ${OBSERVE_ARGS_PER_ITEM}
+local n = (#ARGV - 8) / ${OBSERVE_ARGS_PER_ITEM}
 for i = 1, n do
-  local a = 7 + (i - 1) * ${OBSERVE_ARGS_PER_ITEM}
-  local code, v, cursor, etype = observe(KEYS[i + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],
-    ARGV[a + 7], tonumber(ARGV[a + 8]), ARGV[a + 9], ARGV[a + 10], ARGV[a + 11] == '1', ARGV[a + 12])
+  local a = 8 + (i - 1) * ${OBSERVE_ARGS_PER_ITEM}
+  local code, v, cursor, etype = observe(ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])
   if code == 2 then appended = true end
   out[#out + 1] = code
   out[#out + 1] = v or false

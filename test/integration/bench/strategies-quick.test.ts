@@ -45,7 +45,7 @@ describe('strategy benchmark --quick (smoke)', function () {
 
   before(async () => {
     const out = mkdtempSync(join(tmpdir(), 'hgw-bench-quick-'));
-    const cli = runCli(['bench', '--quick', '--out', out], { REDIS_URL: await sharedRedisUrl() });
+    const cli = runCli(['bench', '--quick', '--out', out], { REDIS_URL: await sharedRedisUrl(), BENCH_GATEWAY_RUNTIME: 'source' });
     const code = await cli.exited;
     expect(code, cli.output().slice(-4_000)).to.equal(0);
     expect(readdirSync(out)).to.include.members(['strategies-quick.json', 'strategies-quick.md', 'strategies-quick-latency-vs-load.svg']);

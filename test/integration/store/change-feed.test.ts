@@ -3,7 +3,7 @@ import { ChangeFeed, compareCursors } from '../../../src/store/change-feed.js';
 import { StateStore } from '../../../src/store/state-store.js';
 import { InputError } from '../../../src/errors.js';
 import { useRedis } from '../../helpers/redis.js';
-import { instanceObs } from '../../helpers/observations.js';
+import { at, instanceObs } from '../../helpers/observations.js';
 
 describe('ChangeFeed (real Redis)', () => {
   const ctx = useRedis();
@@ -32,6 +32,34 @@ describe('ChangeFeed (real Redis)', () => {
     await store.observeInstance(instanceObs({ id: 'srv-9', deploymentId: 'stack-3' }), { source: 's' });
     const [entry] = (await feed.read('0', 10)).entries;
     expect(entry).to.include({ type: 'instance.created', subject: 'srv-9', deploymentId: 'stack-3' });
+  });
+
+  it('reads a change back as {id, type, occurredAt, data: {current, previous}}, the documents served after and before it', async () => {
+    const limits = { maxLength: 10_000, maxAgeMs: 86_400_000 };
+    const store = new StateStore(ctx.redis, ctx.prefix, limits);
+    const feed = new ChangeFeed(ctx.redis, ctx.prefix, limits);
+    await store.observeInstance(instanceObs({ updatedAt: at(0) }), { source: 's' });
+    const before = await store.getInstance('srv-1');
+    const moved = { state: 'stopped' as const, backend: { id: 'heat-1', kind: 'heat' as const, status: 'SHUTOFF' }, updatedAt: at(5) };
+    await store.observeInstance(instanceObs(moved), { source: 'webhook' });
+    const after = await store.getInstance('srv-1');
+    const [created, changed] = (await feed.read('0', 10)).entries;
+    const id = (json: string) => (JSON.parse(json) as { id: string }).id;
+    // Byte for byte: the stream keeps the parts, the reader puts them together in this order.
+    expect(created!.json).to.equal(
+      JSON.stringify({ id: id(created!.json), type: 'instance.created', occurredAt: at(0), data: { current: before, previous: null } }),
+    );
+    expect(changed!.json).to.equal(
+      JSON.stringify({ id: id(changed!.json), type: 'instance.state_changed', occurredAt: at(5), data: { current: after, previous: before } }),
+    );
+  });
+
+  it('reads an entry written in the earlier layout (the whole event in one field) as it was written', async () => {
+    const feed = new ChangeFeed(ctx.redis, ctx.prefix, { maxLength: 10_000, maxAgeMs: 86_400_000 });
+    const json = '{"id":"evt_1","type":"instance.created","occurredAt":"2026-11-25T10:00:00.000Z","data":{"current":{"id":"srv-1"},"previous":null}}';
+    await ctx.redis.xadd(`${ctx.prefix}feed`, '*', 'e', json, 't', 'instance.created', 'k', 'srv-1', 'g', 'stack-1');
+    const [entry] = (await feed.read('0', 10)).entries;
+    expect(entry).to.include({ json, type: 'instance.created', subject: 'srv-1', deploymentId: 'stack-1' });
   });
 
   it('bounds the stream by count and reports the gap to a reader left behind', async () => {

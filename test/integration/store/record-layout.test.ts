@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ChangeFeed } from '../../../src/store/change-feed.js';
+import { ChangeFeed, toEntry } from '../../../src/store/change-feed.js';
 import { OBSERVE_BATCH, OBSERVE_PIPELINE, StateStore } from '../../../src/store/state-store.js';
 import { useRedis } from '../../helpers/redis.js';
 import { at, instanceObs } from '../../helpers/observations.js';
@@ -89,7 +89,7 @@ describe('StateStore record layout and batches (real Redis)', () => {
     const length = await ctx.redis.xlen(`${ctx.prefix}feed`);
     expect(length).to.be.within(100, 200);
     const last = (await ctx.redis.xrevrange(`${ctx.prefix}feed`, '+', '-', 'COUNT', 1))[0]!;
-    expect(JSON.parse(last[1][1]!)).to.nested.include({ 'data.current.id': 'srv-999', type: 'instance.created' });
+    expect(JSON.parse(toEntry(...last).json)).to.nested.include({ 'data.current.id': 'srv-999', type: 'instance.created' });
   });
 
   it('rejects the call when one of its script calls fails', async () => {

@@ -84,6 +84,22 @@ describe('StateStore (real Redis)', () => {
       expect(all[1]!.event.data.current.state).to.equal('running');
     });
 
+    it('a change that keeps the content the same length is still a change', async () => {
+      // The script compares the stored content in place when the lengths match.
+      const steps: [Partial<InstanceObservation>, string][] = [
+        [{ state: 'running', backend: { id: 'heat-1', kind: 'heat', status: 'ACTIVE' }, name: 'web-1' }, 'instance.created'],
+        [{ state: 'stopped', backend: { id: 'heat-1', kind: 'heat', status: 'PAUSED' }, name: 'web-1' }, 'instance.state_changed'],
+        [{ state: 'stopped', backend: { id: 'heat-1', kind: 'heat', status: 'PAUSED' }, name: 'web-2' }, 'instance.updated'],
+      ];
+      for (const [i, [change, type]] of steps.entries()) {
+        const result = await store.observeInstance(instanceObs(change), { source: 's', observedAtMs: Date.parse(at(i)) });
+        expect(result, type).to.include({ outcome: 'changed', version: i + 1, event: type });
+      }
+      const again = await store.observeInstance(instanceObs(steps[2]![0]), { source: 's', observedAtMs: Date.parse(at(9)) });
+      expect(again).to.deep.equal({ outcome: 'refreshed', version: 3 });
+      expect(await store.getInstance('srv-1')).to.include({ name: 'web-2', state: 'stopped', observedAt: at(9), version: 3 });
+    });
+
     it('ignores the first sighting of an instance that is already gone', async () => {
       const result = await store.observeInstance(instanceObs({ state: 'vanished' }), { source: 's' });
       expect(result.outcome).to.equal('ignored');

@@ -41,6 +41,6 @@ describe('feed layout across an upgrade', () => {
       const alive = await registry.alive<{ id: string; feedLayout?: number }>(Date.now());
       return alive.length === 2 ? alive.map((r) => r.card) : undefined;
     }, { what: 'the new replica\'s card' });
-    expect(cards.map((c) => c.feedLayout)).to.deep.equal([FEED_LAYOUT, FEED_LAYOUT]);
+    expect(cards!.map((c) => c.feedLayout)).to.deep.equal([FEED_LAYOUT, FEED_LAYOUT]);
   });
 });

@@ -54,6 +54,12 @@ export interface FinishInput {
   handOver?: string;
 }
 
+/** Claims deliveries as they are created (see {@link DeliveryStore.ensure}). */
+export interface EnsureClaim {
+  owner: (item: NewDelivery, index: number) => string | null;
+  leaseMs: number;
+}
+
 const ENSURE_CODES = { 0: 'finished', 1: 'pending', 2: 'created', [-1]: 'busy' } as const;
 
 export class DeliveryStore {
@@ -76,27 +82,48 @@ export class DeliveryStore {
     items: NewDelivery[],
     mode: 'new' | 'again',
     nowMs: number,
-    claim?: { owner: (item: NewDelivery, index: number) => string | null; leaseMs: number },
+    claim?: EnsureClaim,
   ): Promise<(EnsureResult & { claim?: ClaimResult })[]> {
-    if (items.length === 0) return [];
+    return (await this.ensureAll([{ endpointId, items, ...(claim ? { claim } : {}) }], mode, nowMs))[0]!;
+  }
+
+  /**
+   * {@link ensure} for several endpoints at once: one pipeline, written at once (the fan-out's
+   * critical path never queues behind the auto-pipelined finishes in flight), one result list
+   * per group.
+   */
+  async ensureAll(
+    groups: { endpointId: string; items: NewDelivery[]; claim?: EnsureClaim }[],
+    mode: 'new' | 'again',
+    nowMs: number,
+  ): Promise<(EnsureResult & { claim?: ClaimResult })[][]> {
     const k = this.keys;
+    const ttl = this.settings().ttlSeconds;
     const pipeline = this.redis.pipeline();
-    items.forEach((d, i) => {
-      const owner = claim?.owner(d, i) ?? null;
-      pipeline.hgwWhEnsure(
-        k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
-        k.endpoint(endpointId), k.health(endpointId),
-        mode, d.eventId, d.type, d.subject, d.body, nowMs, d.ordered ? '1' : '0', this.settings().ttlSeconds,
-        owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId),
-      );
-    });
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, reply]) => {
-      if (err) throw err;
-      const [code, run, ...claimed] = reply as (string | number)[];
-      const result = { code: ENSURE_CODES[Number(code) as keyof typeof ENSURE_CODES], run: Number(run) };
-      return claimed.length > 0 ? { ...result, claim: toClaim(claimed.map(String)) } : result;
-    });
+    let count = 0;
+    for (const { endpointId, items, claim } of groups) {
+      items.forEach((d, i) => {
+        const owner = claim?.owner(d, i) ?? null;
+        pipeline.hgwWhEnsure(
+          k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
+          k.endpoint(endpointId), k.health(endpointId),
+          mode, d.eventId, d.type, d.subject, d.body, nowMs, d.ordered ? '1' : '0', ttl,
+          owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId),
+        );
+        count++;
+      });
+    }
+    const replies = count === 0 ? [] : ((await pipeline.exec()) ?? []);
+    let at = 0;
+    return groups.map(({ items }) =>
+      items.map(() => {
+        const [err, reply] = replies[at++] ?? [new Error('no reply from Redis'), null];
+        if (err) throw err;
+        const [code, run, ...claimed] = reply as (string | number)[];
+        const result = { code: ENSURE_CODES[Number(code) as keyof typeof ENSURE_CODES], run: Number(run) };
+        return claimed.length > 0 ? { ...result, claim: toClaim(claimed.map(String)) } : result;
+      }),
+    );
   }
 
   /**

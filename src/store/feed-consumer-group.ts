@@ -33,16 +33,29 @@ export class FeedConsumerGroup {
     }
   }
 
-  /** New entries for `consumer`, waiting up to `blockMs` for some. */
-  async read(consumer: string, options: { count: number; blockMs: number }): Promise<FeedEntry[]> {
+  /**
+   * New entries for `consumer`, waiting up to `blockMs` for some. With `alongside`, that key's
+   * string value is read in the same round trip, right after the read is served (Redis runs
+   * the GET queued behind a blocked read once the read returns), so it is at least as new as
+   * the entries: a change made before an entry was appended is seen with that entry.
+   */
+  async read(consumer: string, options: { count: number; blockMs: number; alongside?: string }): Promise<{ entries: FeedEntry[]; alongside: string | null }> {
     // After interrupt() (shutdown) no read reopens the connection.
-    if (this.interrupted) return [];
+    if (this.interrupted) return { entries: [], alongside: null };
     this.blocking ??= this.openBlocking();
     if (this.blocking.status === 'end') await this.blocking.connect();
-    const reply = (await this.blocking.xreadgroup(
-      'GROUP', this.name, consumer, 'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', this.feedKey, '>',
-    )) as [string, [string, string[]][]][] | null;
-    return (reply?.[0]?.[1] ?? []).map(([id, fields]) => toEntry(id, fields));
+    const args = ['GROUP', this.name, consumer, 'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', this.feedKey, '>'] as const;
+    let reply: [string, [string, string[]][]][] | null;
+    let alongside: string | null = null;
+    if (options.alongside === undefined) {
+      reply = (await this.blocking.xreadgroup(...args)) as typeof reply;
+    } else {
+      const replies = (await this.blocking.pipeline().xreadgroup(...args).get(options.alongside).exec()) ?? [];
+      for (const [err] of replies) if (err) throw err;
+      reply = replies[0]?.[1] as typeof reply;
+      alongside = (replies[1]?.[1] as string | null | undefined) ?? null;
+    }
+    return { entries: (reply?.[0]?.[1] ?? []).map(([id, fields]) => toEntry(id, fields)), alongside };
   }
 
   /**
@@ -89,6 +102,11 @@ export class FeedConsumerGroup {
   interrupt(): void {
     this.interrupted = true;
     this.blocking?.disconnect();
+  }
+
+  /** Allows reads again after {@link interrupt} (a consumer started again). */
+  resume(): void {
+    this.interrupted = false;
   }
 }
 

@@ -104,6 +104,8 @@ export class FeedFanout {
   }
 
   async start(): Promise<void> {
+    // A fan-out stopped and started again reads again (stop() interrupted the group's reads).
+    this.o.group.resume();
     await this.o.group.ensure();
     this.running = true;
     this.loop = this.run();
@@ -153,8 +155,13 @@ export class FeedFanout {
         // stop() may have come while room() waited: a read now would reopen the connection
         // it just closed (and keep the process alive).
         if (!this.running) break;
-        const entries = await this.o.group.read(this.consumer, { count, blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))) });
-        if (entries.length > 0) await this.process(entries);
+        // The registry version comes with the entries (same round trip, read after them).
+        const { entries, alongside } = await this.o.group.read(this.consumer, {
+          count,
+          blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))),
+          alongside: this.o.registry.keys.version,
+        });
+        if (entries.length > 0) await this.process(entries, alongside ?? '0');
       } catch (err) {
         if (!this.running) break;
         this.log.warn('fan-out failed; retrying', { error: (err as Error).message });
@@ -171,8 +178,9 @@ export class FeedFanout {
   private async room(): Promise<number> {
     const direct = this.o.direct;
     if (!direct) return this.batch;
-    // Each entry becomes up to one delivery per endpoint: read no more than the free slots hold.
-    const perEntry = Math.max(1, (await this.endpoints()).filter((w) => w.enabled).length);
+    // Each entry becomes up to one delivery per endpoint: read no more than the free slots hold
+    // (by the endpoints last seen: only a size, so no round trip for the registry's version).
+    const perEntry = Math.max(1, (this.cache?.endpoints ?? (await this.endpoints())).filter((w) => w.enabled).length);
     const deadline = Date.now() + DIRECT_WAIT_MS;
     while (this.running && this.sending.size >= direct.concurrency() && Date.now() < deadline) {
       let timer: NodeJS.Timeout | undefined;
@@ -199,15 +207,19 @@ export class FeedFanout {
     );
   }
 
-  private async endpoints(): Promise<StoredWebhook[]> {
-    const version = await this.o.registry.version();
+  /** The endpoints as of registry `version` (read now when not given). */
+  private async endpoints(version?: string): Promise<StoredWebhook[]> {
+    version ??= await this.o.registry.version();
     if (this.cache?.version !== version) this.cache = { version, endpoints: await this.o.registry.all() };
     return this.cache.endpoints;
   }
 
-  /** Records and enqueues the deliveries of `entries` (in feed order), then acknowledges them. */
-  async process(entries: FeedEntry[]): Promise<void> {
-    const endpoints = (await this.endpoints()).filter((w) => w.enabled);
+  /**
+   * Records and enqueues the deliveries of `entries` (in feed order), then acknowledges them.
+   * `version`: the registry's version read after the entries (read now when not given).
+   */
+  async process(entries: FeedEntry[], version?: string): Promise<void> {
+    const endpoints = (await this.endpoints(version)).filter((w) => w.enabled);
     const perEndpoint = new Map<StoredWebhook, ReturnType<typeof toNewDelivery>[]>();
     for (const entry of entries) {
       let payload;
@@ -230,35 +242,37 @@ export class FeedFanout {
     // Direct slots free for this batch; the deliveries that get one are claimed as they are
     // recorded (one script call), the others are queued.
     let free = direct ? direct.concurrency() - this.sending.size : 0;
-    await Promise.all(
-      [...perEndpoint].map(async ([webhook, items]) => {
-        const directly = direct?.eligible(webhook) ?? false;
-        const claim = {
-          owner: (d: NewDelivery) => (directly && free-- > 0 ? DeliveryQueue.directOwner({ ep: webhook.id, ev: d.eventId, run: 0 }) : null),
-          leaseMs: direct?.leaseMs() ?? 0,
-        };
-        const results = await this.o.deliveries.ensure(webhook.id, items, 'new', now, directly ? claim : undefined);
-        const queued: DeliveryJobSpec[] = [];
-        items.forEach((d, i) => {
-          const r = results[i]!;
-          if (r.code !== 'created' && r.code !== 'pending') return;
-          const spec: DeliveryJobSpec = { ep: webhook.id, ev: d.eventId, run: r.run, sub: d.subject };
-          const key = DeliveryQueue.jobId(spec);
-          const under = this.sending.get(key);
-          if (under) attempts.push(under);
-          // Recorded and claimed just now: the fan-out sends it ('waiting': an ordered
-          // delivery behind its head, which wakes it when done; 'gone': endpoint deleted).
-          else if (r.claim?.kind === 'ok') attempts.push(this.sendDirect(direct!, spec, key, r.claim));
-          else if (r.claim) return;
-          // One already recorded ('pending': a repeat after a crash, or an entry another
-          // leader still holds) is enqueued, which BullMQ deduplicates; the job re-sends what a
-          // dead process left unfinished, and waits for a live direct attempt's lease to lapse
-          // first (never sends alongside). So is one created beyond the free direct slots.
-          else queued.push({ ...spec, first: true });
-        });
-        await this.o.queue.add(queued);
-      }),
-    );
+    const groups = [...perEndpoint].map(([webhook, items]) => {
+      const directly = direct?.eligible(webhook) ?? false;
+      const claim = {
+        owner: (d: NewDelivery) => (directly && free-- > 0 ? DeliveryQueue.directOwner({ ep: webhook.id, ev: d.eventId, run: 0 }) : null),
+        leaseMs: direct?.leaseMs() ?? 0,
+      };
+      return { endpointId: webhook.id, items, ...(directly ? { claim } : {}), webhook };
+    });
+    // Every endpoint's deliveries in one round trip.
+    const results = await this.o.deliveries.ensureAll(groups, 'new', now);
+    const queued: DeliveryJobSpec[] = [];
+    groups.forEach(({ webhook, items }, g) => {
+      items.forEach((d, i) => {
+        const r = results[g]![i]!;
+        if (r.code !== 'created' && r.code !== 'pending') return;
+        const spec: DeliveryJobSpec = { ep: webhook.id, ev: d.eventId, run: r.run, sub: d.subject };
+        const key = DeliveryQueue.jobId(spec);
+        const under = this.sending.get(key);
+        if (under) attempts.push(under);
+        // Recorded and claimed just now: the fan-out sends it ('waiting': an ordered
+        // delivery behind its head, which wakes it when done; 'gone': endpoint deleted).
+        else if (r.claim?.kind === 'ok') attempts.push(this.sendDirect(direct!, spec, key, r.claim));
+        else if (r.claim) return;
+        // One already recorded ('pending': a repeat after a crash, or an entry another
+        // leader still holds) is enqueued, which BullMQ deduplicates; the job re-sends what a
+        // dead process left unfinished, and waits for a live direct attempt's lease to lapse
+        // first (never sends alongside). So is one created beyond the free direct slots.
+        else queued.push({ ...spec, first: true });
+      });
+    });
+    await this.o.queue.add(queued);
     const cursors = entries.map((e) => e.cursor);
     if (attempts.length === 0) {
       await this.o.group.ack(cursors);

@@ -33,6 +33,30 @@ describe('webhook delivery', function () {
     expect(r.path).to.equal('/hook');
   });
 
+  it('an endpoint registered, changed or deleted while the fan-out runs applies from the next event on', async () => {
+    // The fan-out keeps the endpoints between reads and learns of registry changes from the
+    // version read with each batch of entries: a stale list would miss or keep an endpoint.
+    h = await startHarness();
+    const a = await h.receiver();
+    const b = await h.receiver();
+    await h.register({ url: a.url });
+    const [e1] = await h.append(1);
+    await waitFor(() => a.received.length === 1, { what: 'e1 at A' });
+    const hookB = await h.register({ url: b.url });
+    const [e2] = await h.append(1, 'srv-2');
+    await waitFor(() => a.received.length === 2 && b.received.length === 1, { what: 'e2 at A and B' });
+    expect(ids(b.received)).to.deep.equal([e2]);
+    expect((await h.call('PATCH', `/v1/webhooks/${hookB.id}`, { events: ['deployment.*'] })).status).to.equal(200);
+    const [e3] = await h.append(1, 'srv-3');
+    await waitFor(() => a.received.length === 3, { what: 'e3 at A' });
+    expect((await h.call('DELETE', `/v1/webhooks/${hookB.id}`)).status).to.equal(204);
+    const [e4] = await h.append(1, 'srv-4');
+    await waitFor(() => a.received.length === 4, { what: 'e4 at A' });
+    await waitFor(() => h.module.idle(), { what: 'idle' });
+    expect(ids(a.received)).to.deep.equal([e1, e2, e3, e4]);
+    expect(ids(b.received)).to.deep.equal([e2]);
+  });
+
   it('a receiver that is down, then back: everything delivered, nothing lost, repeats share the webhook-id', async () => {
     h = await startHarness({ retryScheduleMs: [0, 50, 100, 200, 400, 800, 1_600, 3_200, 6_400] });
     // Down: nothing listens on the port.

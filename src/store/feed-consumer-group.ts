@@ -34,27 +34,24 @@ export class FeedConsumerGroup {
   }
 
   /**
-   * New entries for `consumer`, waiting up to `blockMs` for some. With `alongside`, that key's
-   * string value is read in the same round trip, right after the read is served (Redis runs
+   * New entries for `consumer`, waiting up to `blockMs` for some, and the string value of the
+   * key `alongside` read in the same round trip, right after the read is served (Redis runs
    * the GET queued behind a blocked read once the read returns), so it is at least as new as
    * the entries: a change made before an entry was appended is seen with that entry.
    */
-  async read(consumer: string, options: { count: number; blockMs: number; alongside?: string }): Promise<{ entries: FeedEntry[]; alongside: string | null }> {
+  async read(consumer: string, options: { count: number; blockMs: number; alongside: string }): Promise<{ entries: FeedEntry[]; alongside: string | null }> {
     // After interrupt() (shutdown) no read reopens the connection.
     if (this.interrupted) return { entries: [], alongside: null };
     this.blocking ??= this.openBlocking();
     if (this.blocking.status === 'end') await this.blocking.connect();
-    const args = ['GROUP', this.name, consumer, 'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', this.feedKey, '>'] as const;
-    let reply: [string, [string, string[]][]][] | null;
-    let alongside: string | null = null;
-    if (options.alongside === undefined) {
-      reply = (await this.blocking.xreadgroup(...args)) as typeof reply;
-    } else {
-      const replies = (await this.blocking.pipeline().xreadgroup(...args).get(options.alongside).exec()) ?? [];
-      for (const [err] of replies) if (err) throw err;
-      reply = replies[0]?.[1] as typeof reply;
-      alongside = (replies[1]?.[1] as string | null | undefined) ?? null;
-    }
+    const replies = (await this.blocking
+      .pipeline()
+      .xreadgroup('GROUP', this.name, consumer, 'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', this.feedKey, '>')
+      .get(options.alongside)
+      .exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    const reply = replies[0]?.[1] as [string, [string, string[]][]][] | null | undefined;
+    const alongside = (replies[1]?.[1] as string | null | undefined) ?? null;
     return { entries: (reply?.[0]?.[1] ?? []).map(([id, fields]) => toEntry(id, fields)), alongside };
   }
 

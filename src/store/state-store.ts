@@ -60,10 +60,8 @@ export const OBSERVE_BATCH = 100;
 /** Observations per window of script calls in flight; a larger call is sent as several, two windows at a time. */
 export const OBSERVE_PIPELINE = 2_000;
 
-/** One observation as the observe script takes it: its kind, record key and arguments. */
+/** One observation as the observe script takes it. */
 interface ObserveItem {
-  /** The same for every item of one call (a call observes instances or deployments). */
-  kind: 'i' | 'd';
   /** id, group, backend, status, content, updatedAt JSON literal. */
   args: string[];
   /** The backend's time of the change: ms ('' = none) and ISO ('' = none: the observation's). */
@@ -112,7 +110,7 @@ export class StateStore extends CacheReader {
    */
   async observeInstances(observations: InstanceObservation[], ctx: ObserveContext): Promise<ObserveResult[]> {
     const valid = observations.map((o, i) => parseObservation(instanceObservationSchema, o, `observations.${i}`));
-    return this.run(valid.map((o) => this.instanceItem(o)), ctx);
+    return this.run('i', valid.map((o) => this.instanceItem(o)), ctx);
   }
 
   /** Observes one deployment. */
@@ -123,7 +121,7 @@ export class StateStore extends CacheReader {
 
   async observeDeployments(observations: DeploymentObservation[], ctx: ObserveContext): Promise<ObserveResult[]> {
     const valid = observations.map((o, i) => parseObservation(deploymentObservationSchema, o, `observations.${i}`));
-    return this.run(valid.map((o) => this.deploymentItem(o)), ctx);
+    return this.run('d', valid.map((o) => this.deploymentItem(o)), ctx);
   }
 
   /**
@@ -191,7 +189,7 @@ export class StateStore extends CacheReader {
       `"name":${JSON.stringify(o.name)},"state":"${o.state}",` +
       `"backend":${JSON.stringify({ id: o.backend.id, kind: o.backend.kind, status: o.backend.status })},` +
       `"addresses":${JSON.stringify({ public: [...o.addresses.public].sort(), private: [...o.addresses.private].sort() })}`;
-    return this.item('i', o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.backend.kind);
+    return this.item(o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.backend.kind);
   }
 
   private deploymentItem(o: DeploymentObservation): ObserveItem {
@@ -201,11 +199,10 @@ export class StateStore extends CacheReader {
       `"statusReason":${JSON.stringify(o.statusReason)},` +
       `"outputs":${JSON.stringify(o.outputs.map((x) => ({ key: x.key, value: x.value ?? null, description: x.description ?? null })))},` +
       `"backendId":${JSON.stringify(o.backendId)}`;
-    return this.item('d', o.id, o.id, o.backendId, status, content, o.updatedAt, '');
+    return this.item(o.id, o.id, o.backendId, status, content, o.updatedAt, '');
   }
 
   private item(
-    kind: 'i' | 'd',
     id: string,
     group: string,
     backendId: string,
@@ -217,7 +214,6 @@ export class StateStore extends CacheReader {
     const updatedMs = updatedAt === null ? NaN : Date.parse(updatedAt);
     const updatedIso = Number.isFinite(updatedMs) ? new Date(updatedMs).toISOString() : null;
     return {
-      kind,
       args: [id, group, backendId, status, content, updatedIso === null ? 'null' : `"${updatedIso}"`],
       updatedMs: updatedIso === null ? '' : updatedMs,
       updatedIso: updatedIso ?? '',
@@ -226,8 +222,11 @@ export class StateStore extends CacheReader {
     };
   }
 
-  /** Runs the items through the observe script, {@link OBSERVE_BATCH} per call, in one pipeline. */
-  private async run(items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
+  /**
+   * Runs the items, all instances (`i`) or all deployments (`d`), through the observe script,
+   * {@link OBSERVE_BATCH} per call, in one pipeline.
+   */
+  private async run(kind: 'i' | 'd', items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
     if (items.length === 0) return [];
     const now = this.now();
     const observedAtMs = ctx.observedAtMs ?? now;
@@ -240,7 +239,7 @@ export class StateStore extends CacheReader {
       observedAt,
       observedAtMs,
       ctx.liveOwners ? `,${ctx.liveOwners.join(',')},` : '',
-      items[0]!.kind,
+      kind,
     ];
     const results: ObserveResult[] = [];
     // Each script call is written as soon as its arguments are built, so Redis runs one batch

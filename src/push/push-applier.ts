@@ -96,7 +96,9 @@ export class PushApplier {
     if (observations.length === 0) return 0;
     // One script call per OBSERVE_BATCH updates, in the body's order, instead of one per update.
     const results = await this.deps.store.observeInstancesAt(observations, this.observer());
-    for (const result of results) this.count(result.outcome);
+    const outcomes = new Map<string, number>();
+    for (const { outcome } of results) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    for (const [outcome, n] of outcomes) this.count(outcome, n);
     return results.length;
   }
 

@@ -218,10 +218,13 @@ async function main(): Promise<void> {
       const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
       return field('used_cpu_user') + field('used_cpu_sys');
     };
-    const commandCalls = async () => {
-      const calls = new Map<string, number>();
-      for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
-      return calls;
+    /** INFO commandstats: calls and µs per command (a script's own calls show twice: its commands' time is inside EVALSHA's). */
+    const commandStats = async () => {
+      const stats = new Map<string, { calls: number; usec: number }>();
+      for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+        stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+      }
+      return stats;
     };
 
     /** Every record holds `state`, or the round failed. */
@@ -237,7 +240,7 @@ async function main(): Promise<void> {
 
     const baselineSide = { seconds: [] as number[], redisCpu: 0, benchCpu: 0 };
     const gatewaySide = { seconds: [] as number[], redisCpu: 0, gatewayCpu: 0, benchCpu: 0, events: [] as number[], loads: [] as string[] };
-    const commandsAfter = new Map<string, number>();
+    const commandsAfter = new Map<string, { calls: number; usec: number }>();
     const cpuNow = () => {
       const c = process.cpuUsage();
       return (c.user + c.system) / 1e6;
@@ -261,7 +264,7 @@ async function main(): Promise<void> {
       const vmState = round % 2 === 1 ? 'active' : 'stopped';
       const bodies = bodiesFor(vmState);
       const xlen0 = await redis.xlen(`${PREFIX}feed`);
-      const calls0 = await commandCalls();
+      const calls0 = await commandStats();
       const g0 = gateway.cpuSeconds();
       r0 = await redisCpu();
       b0 = cpuNow();
@@ -271,8 +274,11 @@ async function main(): Promise<void> {
       gatewaySide.benchCpu += cpuNow() - b0;
       gatewaySide.gatewayCpu += gateway.cpuSeconds() - g0;
       gatewaySide.redisCpu += (await redisCpu()) - r0;
-      const calls1 = await commandCalls();
-      for (const [name, n] of calls1) commandsAfter.set(name, (commandsAfter.get(name) ?? 0) + n - (calls0.get(name) ?? 0));
+      for (const [name, after] of await commandStats()) {
+        const before = calls0.get(name) ?? { calls: 0, usec: 0 };
+        const sum = commandsAfter.get(name) ?? { calls: 0, usec: 0 };
+        commandsAfter.set(name, { calls: sum.calls + after.calls - before.calls, usec: sum.usec + after.usec - before.usec });
+      }
       gatewaySide.loads.push(loadAverage());
       if (failures.length > 0) throw new Error(`round ${round}: ${failures.length} of ${bodies.length} requests were not 202: ${failures[0]}`);
 
@@ -292,9 +298,17 @@ async function main(): Promise<void> {
     const baselineRate = servers.length / median(baselineSide.seconds);
     const redisUs = us(gatewaySide.redisCpu);
     const gatewayUs = us(gatewaySide.gatewayCpu);
-    const commandsPerChange = Object.fromEntries(
-      [...commandsAfter].filter(([, n]) => n / changes >= 0.001).sort((a, b) => b[1] - a[1]).map(([name, n]) => [name, Number((n / changes).toFixed(3))]),
-    );
+    const perChange = (pick: (c: { calls: number; usec: number }) => number, digits: number) =>
+      Object.fromEntries(
+        [...commandsAfter]
+          .map(([name, c]) => [name, pick(c) / changes] as const)
+          .filter(([, n]) => n >= 0.001)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, n]) => [name, Number(n.toFixed(digits))]),
+      );
+    const commandsPerChange = perChange((c) => c.calls, 3);
+    // Time Redis spent executing each command, per change (EVALSHA's includes the commands its script runs).
+    const commandUsPerChange = perChange((c) => c.usec, 2);
     const result = {
       bench: 'observe',
       layout: '`heat-gateway start --config` (webhook, one Heat backend, default modules) in a child, filled by its resync from `heat-gateway sim` (another child); notifications POSTed from this process; one Redis',
@@ -316,6 +330,7 @@ async function main(): Promise<void> {
       redisBoundPerSecond: Math.round(1e6 / redisUs),
       gatewayBoundPerSecond: Math.round(1e6 / gatewayUs),
       redisCommandsPerChange: commandsPerChange,
+      redisCommandUsPerChange: commandUsPerChange,
       targetObservePerSecond: 50_000,
       meetsTarget: observeRate >= 50_000,
       gatewayPeakRssMiB: Math.round(gateway.peakRssMiB()),
@@ -334,6 +349,7 @@ async function main(): Promise<void> {
         ['CPU per HSET (baseline): Redis + sender', `${result.cpu.baselineRedisUsPerHset} + ${result.cpu.baselineSenderUsPerHset} µs`],
         ['one core each: Redis-bound / gateway-bound', `${fmt(result.redisBoundPerSecond)} / ${fmt(result.gatewayBoundPerSecond)}`],
         ['Redis commands per change (≥ 0.005)', Object.entries(commandsPerChange).filter(([, n]) => n >= 0.005).map(([c, n]) => `${c} ${n}`).join(', ')],
+        ['Redis µs per change by command (commandstats; EVALSHA includes its script\'s)', Object.entries(commandUsPerChange).filter(([, n]) => n >= 0.05).map(([c, n]) => `${c} ${n}`).join(', ')],
         ['feed events per round (one per change)', result.feedEventsPerRound.join(' ')],
         ['target ≥ 50,000/s', result.meetsTarget ? 'met' : 'NOT met'],
       ],

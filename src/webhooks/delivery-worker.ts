@@ -56,6 +56,8 @@ export function retryDelayMs(schedule: readonly number[], attempt: number, jitte
 
 /** A job that found a direct attempt's lease looks again this long after it lapses. */
 const LEASE_RECHECK_MS = 50;
+/** Endpoint versions kept parsed; past this many the cache starts over. */
+const ENDPOINT_CACHE = 256;
 
 export class DeliveryWorker {
   private worker: Worker | undefined;
@@ -63,6 +65,8 @@ export class DeliveryWorker {
   /** Direct attempts in flight (their leases are renewed every half lease), by owner. */
   private readonly leased = new Map<string, { endpointId: string; deliveryId: string; owner: string }>();
   private renewing: NodeJS.Timeout | undefined;
+  /** Parsed endpoints by their stored JSON (see {@link endpointOf}). */
+  private readonly endpoints = new Map<string, StoredWebhook>();
 
   constructor(private readonly o: DeliveryWorkerOptions) {
     this.log = o.logger.child({ component: 'webhook-worker' });
@@ -148,6 +152,20 @@ export class DeliveryWorker {
     }
   }
 
+  /**
+   * The endpoint as the claim read it. Parsed once per version of its record: every
+   * delivery to an endpoint reads the same JSON until the endpoint changes.
+   */
+  private endpointOf(json: string): StoredWebhook {
+    let webhook = this.endpoints.get(json);
+    if (!webhook) {
+      if (this.endpoints.size >= ENDPOINT_CACHE) this.endpoints.clear();
+      webhook = JSON.parse(json) as StoredWebhook;
+      this.endpoints.set(json, webhook);
+    }
+    return webhook;
+  }
+
   /** How long a direct attempt's claim lasts unless renewed (every half lease while it runs). */
   directLeaseMs(): number {
     return this.o.lockDurationMs ?? 2_000;
@@ -192,7 +210,7 @@ export class DeliveryWorker {
     }
     if (claim.kind !== 'ok') return settled;
 
-    const webhook = JSON.parse(claim.endpointJson) as StoredWebhook;
+    const webhook = this.endpointOf(claim.endpointJson);
     const cfg = this.o.config();
     const attemptNo = claim.attemptsMade + 1;
     const startedAt = this.o.now();

@@ -15,7 +15,8 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChangeFeed } from '../store/change-feed.js';
-import type { ClaimResult, DeliveryStore } from '../store/delivery-store.js';
+import type { ClaimResult, DeliveryStore, NewDelivery } from '../store/delivery-store.js';
+import type { SentEarly } from './direct-delivery.js';
 import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import { signingSecrets, type WebhookRegistry } from '../store/webhook-registry.js';
 import type { Attempt, StoredWebhook } from './webhook-schemas.js';
@@ -141,12 +142,12 @@ export class DeliveryWorker {
    * wake-up of an ordered head — waits for it to lapse rather than sending alongside. A retry
    * or a wait is handed to the job `DeliveryQueue.jobId(spec)`, which the caller enqueues.
    */
-  async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
+  async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult, sent?: SentEarly): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
     const owner = DeliveryQueue.directOwner(spec);
     this.leased.set(owner, { endpointId: spec.ep, deliveryId: spec.ev, owner });
     this.renewLeases();
     try {
-      return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec) }, claimed);
+      return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec), ...(sent ? { sent } : {}) }, claimed);
     } finally {
       this.leased.delete(owner);
     }
@@ -166,6 +167,19 @@ export class DeliveryWorker {
     return webhook;
   }
 
+  /** The request of a new delivery, sent before it is recorded (see DirectDelivery.send). */
+  sendEarly(webhook: StoredWebhook, delivery: NewDelivery): SentEarly {
+    const startedAt = this.o.now();
+    const result = this.o.sender.send({
+      url: webhook.url,
+      id: delivery.eventId,
+      body: delivery.body,
+      secrets: signingSecrets(webhook, startedAt),
+      timeoutMs: this.o.config().timeoutMs,
+    });
+    return { result, startedAt };
+  }
+
   /** How long a direct attempt's claim lasts unless renewed (every half lease while it runs). */
   directLeaseMs(): number {
     return this.o.lockDurationMs ?? 2_000;
@@ -183,7 +197,7 @@ export class DeliveryWorker {
   async attempt(
     spec: DeliveryJobSpec,
     owner: string,
-    direct?: { leaseMs: number; handOverTo: string },
+    direct?: { leaseMs: number; handOverTo: string; sent?: SentEarly },
     claimed?: ClaimResult,
   ): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
     const settled = { kind: 'settled' } as const;
@@ -213,7 +227,8 @@ export class DeliveryWorker {
     const webhook = this.endpointOf(claim.endpointJson);
     const cfg = this.o.config();
     const attemptNo = claim.attemptsMade + 1;
-    const startedAt = this.o.now();
+    const sent = direct?.sent;
+    const startedAt = sent?.startedAt ?? this.o.now();
 
     if (claim.disabledAt !== null) {
       await this.record(spec, webhook, { ...base(ev, claim, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null);
@@ -228,13 +243,9 @@ export class DeliveryWorker {
       }
     }
 
-    const result = await this.o.sender.send({
-      url: webhook.url,
-      id: ev,
-      body: claim.body,
-      secrets: signingSecrets(webhook, this.o.now()),
-      timeoutMs: cfg.timeoutMs,
-    });
+    // Sent early (an unordered endpoint, never paced: see DirectDelivery.send), or now.
+    const result = await (sent?.result ??
+      this.o.sender.send({ url: webhook.url, id: ev, body: claim.body, secrets: signingSecrets(webhook, this.o.now()), timeoutMs: cfg.timeoutMs }));
     this.o.metrics.deliveryDuration.observe(result.durationMs / 1_000);
     const schedule = cfg.retryScheduleMs;
     let outcome: Attempt['outcome'];

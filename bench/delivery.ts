@@ -17,7 +17,9 @@
  *    last receipt. Target ≥ 1.0× raw.
  * 3. Latency: `rate` events/s for `seconds` to 2 endpoints; feed append → receipt. Target
  *    p99 < 10 ms. Every delivery must arrive (at least once; duplicates are counted).
- * Rounds alternate raw and peak; the medians are reported.
+ * Rounds alternate raw and peak; the medians are reported. Also reported: CPU per request of
+ * the got loop (this process) and of the gateway per delivery at peak (/proc, user + system),
+ * which the machine's load disturbs far less than the wall-clock rates.
  * Results: bench/results/scratch/delivery.json (bench/results/ with --publish).
  * Uses REDIS_URL when set, otherwise a private redis-server.
  */
@@ -158,11 +160,13 @@ async function main(): Promise<void> {
     }
   };
 
-  // 1. raw got loop
+  // 1. raw got loop; also this process's CPU per request (user + system)
+  const rawCpuMsPerRequest: number[] = [];
   const rawLoop = async (n: number) => {
     const agent = new Agent({ keepAlive: true, maxSockets: concurrency * 2 });
     const client = got.extend({ agent: { http: agent }, retry: { limit: 0 }, followRedirect: false, throwHttpErrors: false });
     let next = 0;
+    const cpu0 = process.cpuUsage();
     const started = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -173,17 +177,21 @@ async function main(): Promise<void> {
       }),
     );
     const perSecond = n / ((performance.now() - started) / 1_000);
+    const cpu = process.cpuUsage(cpu0);
+    rawCpuMsPerRequest.push((cpu.user + cpu.system) / 1_000 / n);
     agent.destroy();
     return perSecond;
   };
 
-  // 2. peak through the gateway
+  // 2. peak through the gateway; also the gateway's CPU per delivery (user + system, /proc)
+  const cpuMsPerDelivery: number[] = [];
   const peakRun = async (round: number) => {
     const prefix = `{benchwh-peak-${round}}:`;
     const { url, feed } = await startGateway(prefix);
     try {
       await register(url, '/peak');
       await reset();
+      const cpu0 = gateway!.cpuSeconds();
       const started = clock();
       // Appended as fast as Redis takes them, 500 at a time.
       for (let i = 0; i < events; i += 500) {
@@ -196,6 +204,7 @@ async function main(): Promise<void> {
       const total = events;
       const r = await waitCount(total, 120_000);
       if (r.count < total) throw new Error(`peak: ${r.count} of ${total} deliveries arrived`);
+      cpuMsPerDelivery.push(((gateway!.cpuSeconds() - cpu0) * 1_000) / total);
       return total / ((r.lastAt - started) / 1_000);
     } finally {
       await stopGateway(prefix);
@@ -272,6 +281,7 @@ async function main(): Promise<void> {
         ['raw got POST loop (req/s, median)', raw.toFixed(0), ''],
         ['heat-gateway start: signed deliveries/s (median)', peak.toFixed(0), `≥ ${raw.toFixed(0)} (1.0× raw)`],
         ['ratio', `${ratio.toFixed(2)} (rounds ${peaks.map((p, i) => (p / raws[i]!).toFixed(2)).join(' ')})`, `≥ 1.00: ${ratio >= 1 ? 'met' : 'NOT met'}`],
+        ['CPU per request: got loop / gateway per delivery (ms, median)', `${median(rawCpuMsPerRequest.slice(1)).toFixed(3)} / ${median(cpuMsPerDelivery).toFixed(3)}`, ''],
         [`latency p50 @ ${rate}/s × 2 endpoints (ms)`, ms(latency.p50), ''],
         ['latency p95 (ms)', ms(latency.p95), ''],
         ['latency p99 (ms)', ms(latency.p99), `< 10: ${latency.p99 < 10 ? 'met' : 'NOT met'}`],
@@ -289,6 +299,8 @@ async function main(): Promise<void> {
         rawPerSecond: raws.map(Math.round),
         peakPerSecond: peaks.map(Math.round),
         ratio: Number(ratio.toFixed(3)),
+        rawCpuMsPerRequest: rawCpuMsPerRequest.slice(1).map((c) => Number(c.toFixed(3))),
+        gatewayCpuMsPerDelivery: cpuMsPerDelivery.map((c) => Number(c.toFixed(3))),
         latencyMs: latency,
         targets: { ratio: 1.0, p99Ms: 10 },
         meetsTargets: { ratio: ratio >= 1, p99: latency.p99 < 10 },

@@ -28,6 +28,12 @@ export interface FeedEntry {
   subject: string;
   /** Deployment id the event belongs to ('' for gateway events). */
   deploymentId: string;
+  /**
+   * A cache change's parts as stored (absent for other events and the older layout): its
+   * data is `{"current":<current>,"previous":<previous or null>}`. Lets a reader that
+   * re-wraps the event (the webhook body) splice the documents instead of parsing them.
+   */
+  change?: { id: string; occurredAt: string; current: string; previous: string | null };
 }
 
 export interface FeedPage {
@@ -189,7 +195,11 @@ export function toEntry(cursor: string, fields: string[]): FeedEntry {
   const map: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
   const type = map.t ?? '';
-  return { cursor, json: map.e ?? eventJson(map, type), type, subject: map.k ?? '', deploymentId: map.g ?? '' };
+  const entry: FeedEntry = { cursor, json: map.e ?? eventJson(map, type), type, subject: map.k ?? '', deploymentId: map.g ?? '' };
+  if (map.e === undefined && map.d === undefined && map.c !== undefined) {
+    entry.change = { id: map.i ?? '', occurredAt: map.a ?? '', current: map.c, previous: map.p || null };
+  }
+  return entry;
 }
 
 /** `{id, type, occurredAt, data}` from an entry's fields; a change's data from its two documents. */

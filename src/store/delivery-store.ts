@@ -116,12 +116,16 @@ export class DeliveryStore {
     const replies = count === 0 ? [] : ((await pipeline.exec()) ?? []);
     let at = 0;
     return groups.map(({ items }) =>
-      items.map(() => {
+      items.map((d) => {
         const [err, reply] = replies[at++] ?? [new Error('no reply from Redis'), null];
         if (err) throw err;
         const [code, run, ...claimed] = reply as (string | number)[];
         const result = { code: ENSURE_CODES[Number(code) as keyof typeof ENSURE_CODES], run: Number(run) };
-        return claimed.length > 0 ? { ...result, claim: toClaim(claimed.map(String)) } : result;
+        if (claimed.length === 0) return result;
+        const claim = toClaim(claimed.map(String));
+        // The script leaves out the body it was just given.
+        if (claim.kind === 'ok') claim.body = d.body;
+        return { ...result, claim };
       }),
     );
   }

@@ -83,7 +83,8 @@ export function createWebhookModule(deps: ModuleDeps, options: WebhookModuleOpti
       ? {}
       : {
           direct: {
-            attempt: (spec, claimed) => worker.attemptDirect(spec, claimed),
+            attempt: (spec, claimed, sent) => worker.attemptDirect(spec, claimed, sent),
+            send: (webhook, delivery) => worker.sendEarly(webhook, delivery),
             leaseMs: () => worker.directLeaseMs(),
             // Paced endpoints and a delayed first attempt go through the queue.
             eligible: (webhook) => !webhook.maxPerSecond && (config().retryScheduleMs[0] ?? 0) === 0,

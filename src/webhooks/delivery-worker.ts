@@ -15,7 +15,8 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChangeFeed } from '../store/change-feed.js';
-import type { ClaimResult, DeliveryStore } from '../store/delivery-store.js';
+import type { ClaimResult, DeliveryStore, NewDelivery } from '../store/delivery-store.js';
+import type { SentEarly } from './direct-delivery.js';
 import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import { signingSecrets, type WebhookRegistry } from '../store/webhook-registry.js';
 import type { Attempt, StoredWebhook } from './webhook-schemas.js';
@@ -56,6 +57,8 @@ export function retryDelayMs(schedule: readonly number[], attempt: number, jitte
 
 /** A job that found a direct attempt's lease looks again this long after it lapses. */
 const LEASE_RECHECK_MS = 50;
+/** Endpoint versions kept parsed; past this many the cache starts over. */
+const ENDPOINT_CACHE = 256;
 
 export class DeliveryWorker {
   private worker: Worker | undefined;
@@ -63,6 +66,8 @@ export class DeliveryWorker {
   /** Direct attempts in flight (their leases are renewed every half lease), by owner. */
   private readonly leased = new Map<string, { endpointId: string; deliveryId: string; owner: string }>();
   private renewing: NodeJS.Timeout | undefined;
+  /** Parsed endpoints by their stored JSON (see {@link endpointOf}). */
+  private readonly endpoints = new Map<string, StoredWebhook>();
 
   constructor(private readonly o: DeliveryWorkerOptions) {
     this.log = o.logger.child({ component: 'webhook-worker' });
@@ -137,15 +142,42 @@ export class DeliveryWorker {
    * wake-up of an ordered head — waits for it to lapse rather than sending alongside. A retry
    * or a wait is handed to the job `DeliveryQueue.jobId(spec)`, which the caller enqueues.
    */
-  async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
+  async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult, sent?: SentEarly): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
     const owner = DeliveryQueue.directOwner(spec);
     this.leased.set(owner, { endpointId: spec.ep, deliveryId: spec.ev, owner });
     this.renewLeases();
     try {
-      return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec) }, claimed);
+      return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec), ...(sent ? { sent } : {}) }, claimed);
     } finally {
       this.leased.delete(owner);
     }
+  }
+
+  /**
+   * The endpoint as the claim read it. Parsed once per version of its record: every
+   * delivery to an endpoint reads the same JSON until the endpoint changes.
+   */
+  private endpointOf(json: string): StoredWebhook {
+    let webhook = this.endpoints.get(json);
+    if (!webhook) {
+      if (this.endpoints.size >= ENDPOINT_CACHE) this.endpoints.clear();
+      webhook = JSON.parse(json) as StoredWebhook;
+      this.endpoints.set(json, webhook);
+    }
+    return webhook;
+  }
+
+  /** The request of a new delivery, sent before it is recorded (see DirectDelivery.send). */
+  sendEarly(webhook: StoredWebhook, delivery: NewDelivery): SentEarly {
+    const startedAt = this.o.now();
+    const result = this.o.sender.send({
+      url: webhook.url,
+      id: delivery.eventId,
+      body: delivery.body,
+      secrets: signingSecrets(webhook, startedAt),
+      timeoutMs: this.o.config().timeoutMs,
+    });
+    return { result, startedAt };
   }
 
   /** How long a direct attempt's claim lasts unless renewed (every half lease while it runs). */
@@ -165,7 +197,7 @@ export class DeliveryWorker {
   async attempt(
     spec: DeliveryJobSpec,
     owner: string,
-    direct?: { leaseMs: number; handOverTo: string },
+    direct?: { leaseMs: number; handOverTo: string; sent?: SentEarly },
     claimed?: ClaimResult,
   ): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
     const settled = { kind: 'settled' } as const;
@@ -192,10 +224,11 @@ export class DeliveryWorker {
     }
     if (claim.kind !== 'ok') return settled;
 
-    const webhook = JSON.parse(claim.endpointJson) as StoredWebhook;
+    const webhook = this.endpointOf(claim.endpointJson);
     const cfg = this.o.config();
     const attemptNo = claim.attemptsMade + 1;
-    const startedAt = this.o.now();
+    const sent = direct?.sent;
+    const startedAt = sent?.startedAt ?? this.o.now();
 
     if (claim.disabledAt !== null) {
       await this.record(spec, webhook, { ...base(ev, claim, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null);
@@ -210,13 +243,9 @@ export class DeliveryWorker {
       }
     }
 
-    const result = await this.o.sender.send({
-      url: webhook.url,
-      id: ev,
-      body: claim.body,
-      secrets: signingSecrets(webhook, this.o.now()),
-      timeoutMs: cfg.timeoutMs,
-    });
+    // Sent early (an unordered endpoint, never paced: see DirectDelivery.send), or now.
+    const result = await (sent?.result ??
+      this.o.sender.send({ url: webhook.url, id: ev, body: claim.body, secrets: signingSecrets(webhook, this.o.now()), timeoutMs: cfg.timeoutMs }));
     this.o.metrics.deliveryDuration.observe(result.durationMs / 1_000);
     const schedule = cfg.retryScheduleMs;
     let outcome: Attempt['outcome'];

@@ -5,7 +5,7 @@
  * pending entries of a consumer that died are claimed back (the feed's consumer group).
  *
  * With `direct` (the module's default) the fan-out also delivers on the happy path (see
- * {@link DirectDelivery}): the entry is acknowledged after the attempt, so no BullMQ job is
+ * DirectDelivery in direct-delivery.ts): the entry is acknowledged after the attempt, so no BullMQ job is
  * made for a delivery that succeeds at once.
  *
  * One replica at a time fans out (a leader lease in Redis): fan-out is a few Redis commands
@@ -27,6 +27,7 @@ import type { ClaimResult, DeliveryStore, NewDelivery } from '../store/delivery-
 import { DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { StoredWebhook } from './webhook-schemas.js';
+import type { DirectDelivery, SentEarly } from './direct-delivery.js';
 import { isAfterStart, payloadOf, toNewDelivery, wants } from './webhook-payload.js';
 
 
@@ -57,23 +58,6 @@ export interface FeedFanoutOptions {
   batch?: number;
   /** Delivers from the fan-out on the happy path (see {@link DirectDelivery}); absent: every delivery is a job. */
   direct?: DirectDelivery;
-}
-
-/**
- * The happy path: a delivery to an endpoint that neither paces nor delays its first attempt
- * is attempted by the fan-out itself (recorded and claimed under a lease in one script call,
- * one send, one record), not through a BullMQ job. What must wait — a retry, a paced endpoint over its rate — is handed
- * to the job `DeliveryQueue.jobId(spec)`, and anything over `concurrency()` is queued.
- */
-export interface DirectDelivery {
-  /** Sends a delivery the fan-out has just recorded and claimed (`claimed`). */
-  attempt(spec: DeliveryJobSpec, claimed: ClaimResult): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }>;
-  /** How long the fan-out's claim of a delivery lasts (a job waits for it to lapse). */
-  leaseMs(): number;
-  /** May this endpoint's deliveries go directly? */
-  eligible(webhook: StoredWebhook): boolean;
-  /** Direct attempts in flight at most (beyond: jobs). */
-  concurrency(): number;
 }
 
 export class FeedFanout {
@@ -161,7 +145,7 @@ export class FeedFanout {
           blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))),
           alongside: this.o.registry.keys.version,
         });
-        if (entries.length > 0) await this.process(entries, alongside ?? '0');
+        if (entries.length > 0) await this.process(entries, alongside ?? '0', { fresh: true });
       } catch (err) {
         if (!this.running) break;
         this.log.warn('fan-out failed; retrying', { error: (err as Error).message });
@@ -217,8 +201,10 @@ export class FeedFanout {
   /**
    * Records and enqueues the deliveries of `entries` (in feed order), then acknowledges them.
    * `version`: the registry's version read after the entries (read now when not given).
+   * `fresh`: entries read for the first time, which no delivery record can exist for yet, so
+   * their direct deliveries to unordered endpoints are sent before they are recorded.
    */
-  async process(entries: FeedEntry[], version?: string): Promise<void> {
+  async process(entries: FeedEntry[], version?: string, { fresh = false } = {}): Promise<void> {
     const endpoints = (await this.endpoints(version)).filter((w) => w.enabled);
     const perEndpoint = new Map<StoredWebhook, ReturnType<typeof toNewDelivery>[]>();
     // No endpoint: nothing to build (a body per event showed in the observe profile).
@@ -243,12 +229,15 @@ export class FeedFanout {
     // Direct slots free for this batch; the deliveries that get one are claimed as they are
     // recorded (one script call), the others are queued.
     let free = direct ? direct.concurrency() - this.sending.size : 0;
+    const early = new Map<NewDelivery, SentEarly>();
     const groups = [...perEndpoint].map(([webhook, items]) => {
       const directly = direct?.eligible(webhook) ?? false;
-      const claim = {
-        owner: (d: NewDelivery) => (directly && free-- > 0 ? DeliveryQueue.directOwner({ ep: webhook.id, ev: d.eventId, run: 0 }) : null),
-        leaseMs: direct?.leaseMs() ?? 0,
-      };
+      const owners = items.map((d) => {
+        if (!directly || free-- <= 0) return null;
+        if (fresh && !webhook.ordered) early.set(d, direct!.send(webhook, d));
+        return DeliveryQueue.directOwner({ ep: webhook.id, ev: d.eventId, run: 0 });
+      });
+      const claim = { owner: (_: NewDelivery, i: number) => owners[i] ?? null, leaseMs: direct?.leaseMs() ?? 0 };
       return { endpointId: webhook.id, items, ...(directly ? { claim } : {}), webhook };
     });
     // Every endpoint's deliveries in one round trip.
@@ -264,7 +253,7 @@ export class FeedFanout {
         if (under) attempts.push(under);
         // Recorded and claimed just now: the fan-out sends it ('waiting': an ordered
         // delivery behind its head, which wakes it when done; 'gone': endpoint deleted).
-        else if (r.claim?.kind === 'ok') attempts.push(this.sendDirect(direct!, spec, key, r.claim));
+        else if (r.claim?.kind === 'ok') attempts.push(this.sendDirect(direct!, spec, key, r.claim, early.get(d)));
         else if (r.claim) return;
         // One already recorded ('pending': a repeat after a crash, or an entry another
         // leader still holds) is enqueued, which BullMQ deduplicates; the job re-sends what a
@@ -302,11 +291,11 @@ export class FeedFanout {
   }
 
   /** One direct attempt; a retry or a wait goes to the queue under the same job id. */
-  private sendDirect(direct: DirectDelivery, spec: DeliveryJobSpec, key: string, claimed: ClaimResult): Promise<void> {
+  private sendDirect(direct: DirectDelivery, spec: DeliveryJobSpec, key: string, claimed: ClaimResult, sent?: SentEarly): Promise<void> {
     const run = (async () => {
       let next: Awaited<ReturnType<DirectDelivery['attempt']>>;
       try {
-        next = await direct.attempt(spec, claimed);
+        next = await direct.attempt(spec, claimed, sent);
       } catch (err) {
         // Redis failed around the attempt: the queue takes it over (BullMQ retries with backoff).
         this.log.warn('direct delivery failed; queued', { webhook: spec.ep, delivery: spec.ev, error: (err as Error).message });

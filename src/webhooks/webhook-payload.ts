@@ -21,6 +21,17 @@ export interface FeedPayload {
 }
 
 export function payloadOf(entry: FeedEntry): FeedPayload {
+  const change = entry.change;
+  if (change) {
+    // A cache change: its two documents are stored as JSON already, so the body is spliced
+    // around them (the same JSON as the parse-and-stringify below, without building the
+    // documents' object trees on every delivery's path).
+    const body =
+      `{"type":${JSON.stringify(entry.type)},"timestamp":${JSON.stringify(change.occurredAt)},` +
+      `"data":{"id":${JSON.stringify(entry.subject || null)},"deploymentId":${JSON.stringify(entry.deploymentId || null)},` +
+      `"cursor":${JSON.stringify(entry.cursor)},"current":${change.current},"previous":${change.previous ?? 'null'}}}`;
+    return { eventId: change.id, type: entry.type, subject: entry.subject, deploymentId: entry.deploymentId, cursor: entry.cursor, body };
+  }
   const event = JSON.parse(entry.json) as { id: string; type: string; occurredAt: string; data?: Record<string, unknown> };
   const body = JSON.stringify({
     type: event.type,

@@ -74,7 +74,8 @@ end
  * KEYS: record, index, ordered list, ordered subjects, dead, endpoint, health.
  * ARGV: mode, eventId, type, subject, body, now, ordered, ttlSeconds, owner ('' none),
  * leaseMs, deliveryPrefix.
- * Returns {code, run} and, for a claim, the claim's reply after them: code 0 already
+ * Returns {code, run} and, for a claim, the claim's reply after them (an `ok` without the
+ * body, which the caller has): code 0 already
  * finished (skip), 1 exists and unfinished (enqueue again, idempotent), 2 created, -1
  * (`again` only) still unfinished.
  */
@@ -104,6 +105,8 @@ if ARGV[7] == '1' then
 end
 if ARGV[9] ~= '' then
   local claim = claimDelivery(KEYS[1], KEYS[6], KEYS[7], KEYS[3], ARGV[9], tostring(run), '', ARGV[11], ARGV[10])
+  -- The caller has just sent the body: it is not sent back.
+  if claim[1] == 'ok' then claim[3] = '' end
   table.insert(claim, 1, run)
   table.insert(claim, 1, 2)
   return claim

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { ChangeFeed, toEntry } from '../../../src/store/change-feed.js';
 import { OBSERVE_BATCH, OBSERVE_PIPELINE, StateStore } from '../../../src/store/state-store.js';
 import { useRedis } from '../../helpers/redis.js';
-import { at, instanceObs } from '../../helpers/observations.js';
+import { at, deploymentObs, instanceObs } from '../../helpers/observations.js';
+import { payloadOf } from '../../../src/webhooks/webhook-payload.js';
 
 const LIMITS = { maxLength: 1_000_000, maxAgeMs: 7 * 86_400_000 };
 
@@ -103,5 +104,23 @@ describe('StateStore record layout and batches (real Redis)', () => {
     expect(error?.message).to.match(/WRONGTYPE/);
     // Calls before the failing one were applied (each is atomic on its own, as before).
     expect(await store.getInstance('srv-0')).to.include({ version: 1 });
+  });
+
+  it('splices a change into the webhook body exactly as parsing and re-encoding the event would', async () => {
+    const tricky = 'srv "quoted" \\ back/slash é ✓ \u2028 <tag>';
+    await store.observeDeployment(deploymentObs({ name: tricky, outputs: [{ key: 'url', value: 'http://x/é?a="b"', description: null }] }), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
+    await store.observeInstance(instanceObs({ name: tricky }), { source: 'cached-poll', observedAtMs: Date.parse(at(2)) });
+    await store.observeInstance(instanceObs({ name: tricky, state: 'stopped', updatedAt: '2026-11-25T10:01:00Z' }), { source: 'cached-poll', observedAtMs: Date.parse(at(3)) });
+    await store.observeDeployment(deploymentObs({ name: tricky, status: 'UPDATE_COMPLETE' }), { source: 'cached-poll', observedAtMs: Date.parse(at(4)) });
+    const stored = await ctx.redis.xrange(`${ctx.prefix}feed`, '-', '+');
+    expect(stored).to.have.length(4);
+    for (const [cursor, fields] of stored) {
+      const entry = toEntry(cursor, fields);
+      expect(entry.change, 'a change keeps its parts').to.not.equal(undefined);
+      const { change: _, ...parsedOnly } = entry;
+      const spliced = payloadOf(entry);
+      expect(spliced).to.deep.equal(payloadOf(parsedOnly));
+      expect(JSON.parse(spliced.body)).to.nested.include({ 'data.cursor': cursor });
+    }
   });
 });

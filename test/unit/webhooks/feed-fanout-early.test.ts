@@ -1,0 +1,115 @@
+/**
+ * The fan-out sends a fresh entry's deliveries to unordered endpoints before their records
+ * are written, and everything else only after. Redis is replaced by an ensure that waits on
+ * the test, which is the only way to see the order of the two.
+ */
+import { expect } from 'chai';
+import type { FeedEntry } from '../../../src/store/change-feed.js';
+import type { ClaimResult, DeliveryStore, NewDelivery } from '../../../src/store/delivery-store.js';
+import type { FeedConsumerGroup } from '../../../src/store/feed-consumer-group.js';
+import type { LeaseStore } from '../../../src/store/lease-store.js';
+import type { WebhookRegistry } from '../../../src/store/webhook-registry.js';
+import { silentLogger } from '../../../src/log/logger.js';
+import type { DeliveryQueue } from '../../../src/webhooks/delivery-queue.js';
+import type { DirectDelivery, SentEarly } from '../../../src/webhooks/direct-delivery.js';
+import { FeedFanout } from '../../../src/webhooks/feed-fanout.js';
+import type { StoredWebhook } from '../../../src/webhooks/webhook-schemas.js';
+
+function endpoint(id: string, overrides: Partial<StoredWebhook> = {}): StoredWebhook {
+  return {
+    id,
+    url: `http://127.0.0.1:9/${id}`,
+    events: null,
+    deploymentIds: null,
+    description: null,
+    ordered: false,
+    maxPerSecond: null,
+    enabled: true,
+    disabledReason: null,
+    disabledAt: null,
+    createdAt: '2026-11-30T00:00:00.000Z',
+    updatedAt: '2026-11-30T00:00:00.000Z',
+    startCursor: '0-0',
+    secrets: [],
+    ...overrides,
+  };
+}
+
+const entry: FeedEntry = {
+  cursor: '1764460800000-0',
+  json: '{"id":"evt_1","type":"instance.updated","occurredAt":"2026-11-30T00:00:00.000Z","data":{"current":{"id":"srv-1"},"previous":null}}',
+  type: 'instance.updated',
+  subject: 'srv-1',
+  deploymentId: 'stack-1',
+};
+
+describe('fan-out: early sends', () => {
+  let log: string[];
+  let recorded: () => void;
+  let fanout: FeedFanout;
+
+  beforeEach(() => {
+    log = [];
+    const ok: ClaimResult = { kind: 'ok', endpointJson: '{}', body: '', attemptsMade: 0, disabledAt: null, disabledReason: null, failingSince: null };
+    const deliveries = {
+      ensureAll: async (groups: { endpointId: string; items: NewDelivery[]; claim?: { owner: (d: NewDelivery, i: number) => string | null } }[]) => {
+        const owners = groups.map((g) => g.items.map((d, i) => g.claim?.owner(d, i) ?? null));
+        log.push('ensure');
+        await new Promise<void>((resolve) => (recorded = resolve));
+        log.push('recorded');
+        return owners.map((list) => list.map((owner) => ({ code: 'created' as const, run: 0, ...(owner ? { claim: ok } : {}) })));
+      },
+    };
+    const direct: DirectDelivery = {
+      send: (webhook: StoredWebhook): SentEarly => {
+        log.push(`early ${webhook.id}`);
+        return { result: new Promise(() => undefined), startedAt: 0 };
+      },
+      attempt: async (spec, _claimed, sent) => {
+        log.push(`attempt ${spec.ep}${sent ? ' (sent early)' : ''}`);
+        return { kind: 'settled' };
+      },
+      leaseMs: () => 2_000,
+      eligible: (webhook) => !webhook.maxPerSecond,
+      concurrency: () => 10,
+    };
+    const endpoints = [endpoint('plain'), endpoint('ordered', { ordered: true }), endpoint('paced', { maxPerSecond: 5 })];
+    fanout = new FeedFanout({
+      group: { ack: async () => undefined } as unknown as FeedConsumerGroup,
+      leases: {} as LeaseStore,
+      registry: { all: async () => endpoints, version: async () => '1', keys: {} } as unknown as WebhookRegistry,
+      deliveries: deliveries as unknown as DeliveryStore,
+      queue: { add: async () => undefined } as unknown as DeliveryQueue,
+      logger: silentLogger(),
+      now: () => Date.parse('2026-11-30T00:00:01Z'),
+      direct,
+    });
+  });
+
+  async function run(fresh: boolean): Promise<void> {
+    const done = fanout.process([entry], '1', { fresh });
+    // Let the fan-out reach the ensure, then see what left before it is answered.
+    for (let i = 0; i < 10 && !log.includes('ensure'); i++) await Promise.resolve();
+    expect(log).to.include('ensure');
+    recorded();
+    await done;
+  }
+
+  it('sends a fresh entry to an unordered endpoint before recording it, and attempts with that answer', async () => {
+    await run(true);
+    expect(log.indexOf('early plain')).to.be.below(log.indexOf('recorded'));
+    expect(log).to.include('attempt plain (sent early)');
+  });
+
+  it('sends to an ordered endpoint only once claimed, a paced one through the queue', async () => {
+    await run(true);
+    expect(log.filter((l) => l.includes('ordered'))).to.deep.equal(['attempt ordered']);
+    expect(log.filter((l) => l.includes('paced'))).to.deep.equal([]);
+  });
+
+  it('sends an entry read again (claimed from a dead consumer) only after its record says to', async () => {
+    await run(false);
+    expect(log.filter((l) => l.startsWith('early'))).to.deep.equal([]);
+    expect(log).to.include('attempt plain');
+  });
+});

@@ -230,7 +230,8 @@ export class DeliveryWorker {
     const sent = direct?.sent;
     const startedAt = sent?.startedAt ?? this.o.now();
 
-    if (claim.disabledAt !== null) {
+    // (A request sent early has left: what is recorded is what it got.)
+    if (claim.disabledAt !== null && !sent) {
       await this.record(spec, webhook, { ...base(ev, claim, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null);
       this.o.metrics.deliveries.inc({ outcome: 'dead_lettered' });
       return settled;

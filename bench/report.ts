@@ -22,10 +22,10 @@ export function loadAverage(): string {
  * Writes the result JSON with the machine description, the load average and a timestamp.
  * Published runs (`publish: true`) go to bench/results/<name>.json (tracked); every other
  * run goes to bench/results/scratch/ (git-ignored), so running a benchmark never dirties
- * the checkout.
+ * the checkout. `dir` puts it elsewhere (a test's temporary folder).
  */
-export function writeResult(name: string, result: Record<string, unknown>, options: { publish?: boolean } = {}): string {
-  const dir = options.publish ? 'bench/results' : 'bench/results/scratch';
+export function writeResult(name: string, result: Record<string, unknown>, options: { publish?: boolean; dir?: string } = {}): string {
+  const dir = options.dir ?? (options.publish ? 'bench/results' : 'bench/results/scratch');
   mkdirSync(dir, { recursive: true });
   const file = `${dir}/${name}.json`;
   writeFileSync(file, `${JSON.stringify({ ...result, machine: machine(), loadAverage: loadAverage(), at: new Date().toISOString() }, null, 2)}\n`);

@@ -22,7 +22,7 @@
  * bench/results/scratch/ (git-ignored), or bench/results/ with `--publish`. Each size gets its
  * own redis-server, simulator and gateway, stopped by PID afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +33,7 @@ import { GatewayProcess } from '../src/bench/gateway-process.js';
 import { LocalRabbitMQServer } from '../src/push/local-rabbitmq-server.js';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { printTable, writeResult } from './report.js';
+import { simField as field, simHeatBackend, startSim, stopSim } from './sim-child.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,63 +61,24 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** `heat-gateway sim` as a child; resolves once it printed its URLs and credentials. */
-async function startSim(instances: number, amqpUrl?: string): Promise<{ child: ChildProcess; out: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      ...['--import', 'tsx', 'src/cli.ts', 'sim', '--port', '0', '--seed', '15', '--deployments', String(instances / PER_STACK)],
-      ...['--instances-per-deployment', String(PER_STACK), '--change-rate', '0', ...(amqpUrl ? ['--amqp-url', amqpUrl] : [])],
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (/^world: /m.test(out)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`simulator exited (${code}): ${out}`)));
-  });
-  return { child, out };
-}
-
-function field(text: string, re: RegExp): string {
-  const m = re.exec(text);
-  if (!m?.[1]) throw new Error(`simulator output lacks ${re}: ${text}`);
-  return m[1];
-}
-
 function configFor(strategy: string, sim: string, redisUrl: string, port: number, amqpUrl?: string): Record<string, unknown> {
-  const common = { timeoutMs: 60_000, retries: 2, concurrency: 8 };
   const backend =
     strategy === 'deltacloud-poll'
       ? {
           id: 'dc-1',
           kind: 'deltacloud',
-          ...common,
+          timeoutMs: 60_000,
+          retries: 2,
+          concurrency: 8,
           url: field(sim, /deltacloud\s+(http:\S+)/),
           username: field(sim, /deltacloud\s+user=(\S+)/),
           password: field(sim, /deltacloud\s+user=\S+ password=(\S+)/),
           driver: field(sim, /driver=(\S+)/),
         }
-      : {
-          id: 'heat-1',
-          kind: 'heat',
-          ...common,
-          keystone: {
-            url: field(sim, /keystone \(v3\)\s+(http:\S+)/),
-            username: field(sim, /keystone\s+user=(\S+)/),
-            password: field(sim, /keystone\s+user=\S+ password=(\S+)/),
-            userDomain: field(sim, /domain=(\S+)/),
-            projectName: field(sim, /project=(\S+)/),
-            projectDomain: 'Default',
-            interface: 'public',
-          },
+      : simHeatBackend(sim, {
           ...(strategy === 'webhook' ? { push: { subscriptionUrl: `${field(sim, /zaqar \(v2\)\s+(http:\S+)/)}/queues/heat-events/subscriptions`, token: 'bench-push-token-0123456789' } } : {}),
           ...(strategy === 'webhook-amqp' ? { push: { amqp: { url: amqpUrl, queue: 'heat-gateway.scale', topics: ['notifications.info', 'notifications.error'] } } } : {}),
-        };
+        });
   return {
     server: { host: '127.0.0.1', port },
     redis: { url: redisUrl, keyPrefix: PREFIX },
@@ -143,7 +105,7 @@ async function runOne(size: number, strategy: string) {
   let gateway: GatewayProcess | undefined;
   try {
     const simStarted = performance.now();
-    const started = await startSim(size, rabbit?.url);
+    const started = await startSim(size / PER_STACK, PER_STACK, rabbit?.url ? ['--amqp-url', rabbit.url] : []);
     sim = started.child;
     const simSeconds = (performance.now() - simStarted) / 1_000;
     const port = await freePort();
@@ -232,11 +194,7 @@ async function runOne(size: number, strategy: string) {
     };
   } finally {
     await gateway?.stop();
-    if (sim && sim.exitCode === null) {
-      const exited = new Promise((r) => sim!.once('exit', r));
-      sim.kill('SIGTERM');
-      await exited;
-    }
+    await stopSim(sim);
     redis.disconnect();
     await redisServer.stop();
     await rabbit?.stop();

@@ -10,7 +10,7 @@
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { UNASSIGNED_DEPLOYMENT, type Deployment, type Instance, type InstanceObservation } from '../model/types.js';
-import type { StateStore } from '../store/state-store.js';
+import type { StateStore, TimedObservation } from '../store/state-store.js';
 import type { PushHint } from '../strategy/strategy.js';
 import type { InstanceUpdate, PushUpdate, StackUpdate } from './notification-parsers.js';
 
@@ -62,10 +62,15 @@ export class PushApplier {
     return { observed, fetched: hints.length };
   }
 
+  /** Who observes: this strategy, under the ownership of the backends read now. */
+  private observer() {
+    const liveOwners = this.deps.liveOwners?.();
+    return { source: this.source, ...(liveOwners ? { liveOwners } : {}) };
+  }
+
   private ctx(atMs: number | null) {
     // The notification's time is when the state held; without one, now.
-    const liveOwners = this.deps.liveOwners?.();
-    return { source: this.source, observedAtMs: atMs ?? this.deps.now(), ...(liveOwners ? { liveOwners } : {}) };
+    return { ...this.observer(), observedAtMs: atMs ?? this.deps.now() };
   }
 
   private count(outcome: string, n = 1): void {
@@ -75,7 +80,8 @@ export class PushApplier {
   private async applyInstances(updates: InstanceUpdate[], hints: PushHint[]): Promise<number> {
     if (updates.length === 0) return 0;
     const cached = await this.deps.store.getInstances(updates.map((u) => u.instanceId));
-    const writes: Promise<unknown>[] = [];
+    const now = this.deps.now();
+    const observations: TimedObservation<InstanceObservation>[] = [];
     for (const [i, update] of updates.entries()) {
       const known = cached[i];
       if (!known || (known.deploymentId === UNASSIGNED_DEPLOYMENT && update.stackId)) {
@@ -83,11 +89,17 @@ export class PushApplier {
         hints.push({ backendId: update.backendId, event: update.event, instanceId: update.instanceId, ...(update.stackId ? { stackId: update.stackId } : {}) });
         continue;
       }
-      const observation = toObservation(known, update);
-      writes.push(this.deps.store.observeInstance(observation, this.ctx(update.atMs)).then((r) => this.count(r.outcome)));
+      // The notification's time is when the state held; without one, now. Each update keeps
+      // its own time inside the batch, so ordering is decided per notification.
+      observations.push({ observation: toObservation(known, update), observedAtMs: update.atMs ?? now });
     }
-    await Promise.all(writes);
-    return writes.length;
+    if (observations.length === 0) return 0;
+    // One script call per OBSERVE_BATCH updates, in the body's order, instead of one per update.
+    const results = await this.deps.store.observeInstancesAt(observations, this.observer());
+    const outcomes = new Map<string, number>();
+    for (const { outcome } of results) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    for (const [outcome, n] of outcomes) this.count(outcome, n);
+    return results.length;
   }
 
   private async applyStack(update: StackUpdate, hints: PushHint[]): Promise<number> {

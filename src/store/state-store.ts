@@ -2,7 +2,6 @@
  * The instance-state cache: the one write path every strategy observes through (reads are
  * inherited from {@link CacheReader}).
  */
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
@@ -15,63 +14,27 @@ import {
   type InstanceObservation,
 } from '../model/types.js';
 import { CacheReader, type FeedLimits } from './cache-reader.js';
+import {
+  deploymentItem,
+  instanceItem,
+  runObserve,
+  type ObserveContext,
+  type ObserveItem,
+  type ObserveResult,
+  type ObserveTarget,
+} from './observe-calls.js';
 import { RefreshHealth } from './refresh-health.js';
 import { Tombstones } from './tombstones.js';
 
 export * from './cache-reader.js';
+export { newEventId, OBSERVE_BATCH, OBSERVE_PIPELINE, type ObserveContext, type ObserveOutcome, type ObserveResult } from './observe-calls.js';
 
-/** Who observed, and when. */
-export interface ObserveContext {
-  /** Strategy name (served as `source`). */
-  source: string;
-  /**
-   * Gateway time the observation was made, ms since epoch. Use the time the backend request
-   * started: it is the latest moment the answer can be older than.
-   * @defaultValue now
-   */
-  observedAtMs?: number;
-  /**
-   * Backends whose observations are being made now (those a running strategy reads). When
-   * given, an instance owned by one of them ignores other backends' observations (outcome
-   * `not_owner`); otherwise the latest observation wins whoever made it.
-   */
-  liveOwners?: readonly string[];
+/** An observation with the gateway time it was made, for callers whose observations each have their own (pushes). */
+export interface TimedObservation<T> {
+  observation: T;
+  /** ms since epoch; decides ordering like {@link ObserveContext.observedAtMs} does for a whole call. */
+  observedAtMs: number;
 }
-
-export type ObserveOutcome = 'stale' | 'refreshed' | 'changed' | 'ignored' | 'not_owner';
-
-export interface ObserveResult {
-  outcome: ObserveOutcome;
-  /** The record's version after the call (0 when ignored). */
-  version: number;
-  /** Feed cursor of the appended event, when one was appended. */
-  cursor?: string;
-  /** `not_owner`: the backend that owns the instance. */
-  owner?: string;
-  /** Type of the appended event, when one was appended (e.g. `instance.state_changed`). */
-  event?: string;
-}
-
-/**
- * Observations per script call: large enough that the call overhead is spread thin, small
- * enough that one call does not hold Redis for long (~1 ms).
- */
-export const OBSERVE_BATCH = 100;
-/** Observations per window of script calls in flight; a larger call is sent as several, two windows at a time. */
-export const OBSERVE_PIPELINE = 2_000;
-
-/** One observation as the observe script takes it. */
-interface ObserveItem {
-  /** id, group, backend, status, content, updatedAt JSON literal. */
-  args: string[];
-  /** The backend's time of the change: ms ('' = none) and ISO ('' = none: the observation's). */
-  updatedMs: number | '';
-  updatedIso: string;
-  eventId: string;
-  backendKind: string;
-}
-
-const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner'];
 
 export type ListingScope = { deploymentId: string } | { backendId: string };
 
@@ -95,6 +58,10 @@ export class StateStore extends CacheReader {
     this.refreshHealth = new RefreshHealth(this.redis, this.keys, now);
   }
 
+  private get target(): ObserveTarget {
+    return { redis: this.redis, keys: this.keys, feed: this.feed, now: this.now, onAppend: this.onAppend };
+  }
+
   // ---------------------------------------------------------------- writes
 
   /** Observes one instance through the atomic write path. */
@@ -110,7 +77,25 @@ export class StateStore extends CacheReader {
    */
   async observeInstances(observations: InstanceObservation[], ctx: ObserveContext): Promise<ObserveResult[]> {
     const valid = observations.map((o, i) => parseObservation(instanceObservationSchema, o, `observations.${i}`));
-    return this.run('i', valid.map((o) => this.instanceItem(o)), ctx);
+    return this.run('i', valid.map(instanceItem), ctx);
+  }
+
+  /**
+   * Like {@link observeInstances}, but each observation made at its own time (a list of
+   * pushed notifications, each with its time): batched the same way, and each ordered against
+   * the stored record by its own time, exactly as if observed alone with
+   * `ctx.observedAtMs` set to it.
+   */
+  async observeInstancesAt(observations: TimedObservation<InstanceObservation>[], ctx: Omit<ObserveContext, 'observedAtMs'>): Promise<ObserveResult[]> {
+    const items = observations.map((timed, i) => {
+      if (!Number.isFinite(timed.observedAtMs)) {
+        throw new InputError(`invalid observation time at observations.${i}; nothing was written`, [{ path: `observations.${i}.observedAtMs`, message: 'must be ms since epoch' }]);
+      }
+      const item = instanceItem(parseObservation(instanceObservationSchema, timed.observation, `observations.${i}`));
+      item.observedAtMs = timed.observedAtMs;
+      return item;
+    });
+    return this.run('i', items, ctx);
   }
 
   /** Observes one deployment. */
@@ -121,7 +106,7 @@ export class StateStore extends CacheReader {
 
   async observeDeployments(observations: DeploymentObservation[], ctx: ObserveContext): Promise<ObserveResult[]> {
     const valid = observations.map((o, i) => parseObservation(deploymentObservationSchema, o, `observations.${i}`));
-    return this.run('d', valid.map((o) => this.deploymentItem(o)), ctx);
+    return this.run('d', valid.map(deploymentItem), ctx);
   }
 
   /**
@@ -182,117 +167,10 @@ export class StateStore extends CacheReader {
     return deleted.filter((_, i) => results[i]?.outcome === 'changed').map((d) => d.id);
   }
 
-  /** An instance observation as the observe script's record key and arguments. */
-  private instanceItem(o: InstanceObservation): ObserveItem {
-    const content =
-      `"id":${JSON.stringify(o.id)},"deploymentId":${JSON.stringify(o.deploymentId)},` +
-      `"name":${JSON.stringify(o.name)},"state":"${o.state}",` +
-      `"backend":${JSON.stringify({ id: o.backend.id, kind: o.backend.kind, status: o.backend.status })},` +
-      `"addresses":${JSON.stringify({ public: [...o.addresses.public].sort(), private: [...o.addresses.private].sort() })}`;
-    return this.item(o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.backend.kind);
+  /** Runs items of one kind through the observe script (observe-calls.ts). */
+  private run(kind: 'i' | 'd', items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
+    return runObserve(this.target, kind, items, ctx);
   }
-
-  private deploymentItem(o: DeploymentObservation): ObserveItem {
-    const status = o.status ?? '';
-    const content =
-      `"id":${JSON.stringify(o.id)},"name":${JSON.stringify(o.name)},"status":${JSON.stringify(o.status)},` +
-      `"statusReason":${JSON.stringify(o.statusReason)},` +
-      `"outputs":${JSON.stringify(o.outputs.map((x) => ({ key: x.key, value: x.value ?? null, description: x.description ?? null })))},` +
-      `"backendId":${JSON.stringify(o.backendId)}`;
-    return this.item(o.id, o.id, o.backendId, status, content, o.updatedAt, '');
-  }
-
-  private item(
-    id: string,
-    group: string,
-    backendId: string,
-    status: string,
-    content: string,
-    updatedAt: string | null,
-    backendKind: string,
-  ): ObserveItem {
-    const updatedMs = updatedAt === null ? NaN : Date.parse(updatedAt);
-    const updatedIso = Number.isFinite(updatedMs) ? new Date(updatedMs).toISOString() : null;
-    return {
-      args: [id, group, backendId, status, content, updatedIso === null ? 'null' : `"${updatedIso}"`],
-      updatedMs: updatedIso === null ? '' : updatedMs,
-      updatedIso: updatedIso ?? '',
-      eventId: newEventId(),
-      backendKind,
-    };
-  }
-
-  /**
-   * Runs the items, all instances (`i`) or all deployments (`d`), through the observe script,
-   * {@link OBSERVE_BATCH} per call, in one pipeline.
-   */
-  private async run(kind: 'i' | 'd', items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
-    if (items.length === 0) return [];
-    const now = this.now();
-    const observedAtMs = ctx.observedAtMs ?? now;
-    const observedAt = new Date(observedAtMs).toISOString();
-    const shared = [
-      this.keys.prefix,
-      this.feed.maxLength,
-      `${Math.max(0, now - this.feed.maxAgeMs)}-0`,
-      JSON.stringify(ctx.source),
-      observedAt,
-      observedAtMs,
-      ctx.liveOwners ? `,${ctx.liveOwners.join(',')},` : '',
-      kind,
-    ];
-    const results: ObserveResult[] = [];
-    // Each script call is written as soon as its arguments are built, so Redis runs one batch
-    // while the next is being built (a pipeline would hold them all until exec). At most two
-    // windows of OBSERVE_PIPELINE observations are in flight: a 100,000-instance listing holds
-    // the arguments and replies of 4,000, not of all of them, in memory at once.
-    let previous: Promise<(number | string | null)[][]> | undefined;
-    for (let from = 0; from < items.length; from += OBSERVE_PIPELINE) {
-      const calls: Promise<(number | string | null)[]>[] = [];
-      const end = Math.min(items.length, from + OBSERVE_PIPELINE);
-      for (let at = from; at < end; at += OBSERVE_BATCH) {
-        const batchEnd = Math.min(end, at + OBSERVE_BATCH);
-        const args: (string | number)[] = [1, this.keys.feed, ...shared];
-        for (let i = at; i < batchEnd; i++) {
-          const item = items[i]!;
-          for (const arg of item.args) args.push(arg);
-          // occurredAt: the backend's time of the change, else the observation's.
-          args.push(`${item.updatedMs}|${item.eventId}|${item.updatedIso || observedAt}|${item.backendKind}`);
-        }
-        calls.push(this.redis.hgwObserve(...args));
-      }
-      const window = Promise.all(calls);
-      window.catch(() => {}); // awaited below, after the next window is sent
-      if (previous) this.collect(await previous, results);
-      previous = window;
-    }
-    if (previous) this.collect(await previous, results);
-    return results;
-  }
-
-  /** Appends the results of script replies (outcome, version, cursor, event per observation) in order. */
-  private collect(replies: (number | string | null)[][], results: ObserveResult[]): void {
-    for (const flat of replies) {
-      for (let i = 0; i < flat.length; i += 4) {
-        const code = flat[i] as number;
-        const cursor = flat[i + 2] as string;
-        const event = flat[i + 3] as string | null;
-        const result: ObserveResult = { outcome: OUTCOMES[code]!, version: (flat[i + 1] as number | null) ?? 0 };
-        if (cursor && code === 4) result.owner = cursor;
-        else if (cursor) result.cursor = cursor;
-        if (event) {
-          result.event = event;
-          this.onAppend(event);
-        }
-        results.push(result);
-      }
-    }
-  }
-}
-
-/** `evt_` plus 32 hex characters: stable once appended, unique across replicas. */
-export function newEventId(): string {
-  return `evt_${randomUUID().replaceAll('-', '')}`;
 }
 
 /** Splits the missing script's `id, misses…` reply. */

@@ -16,7 +16,12 @@ process.on('exit', () => {
 });
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  return runTsx(['src/cli.ts', ...args], env);
+}
+
+/** Runs a TypeScript file of the repository (e.g. a benchmark) through tsx as a child process. */
+export function runTsx(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

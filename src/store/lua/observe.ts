@@ -36,9 +36,10 @@ export const OBSERVE_ARGS_PER_ITEM = 7;
  * (deployment id of an instance; the id itself for a deployment), backend, status (canonical
  * state / raw stack status; `vanished` / `DELETE_COMPLETE` says it is gone), content,
  * updatedAt JSON literal, and `<updatedAt ms or ''>|<event id>|<occurredAt ISO>|<observing
- * backend's kind>` (none of which can hold a '|'; one argument instead of four, since
- * every argument costs Redis an object, a Lua string and a table slot, and the caller its
- * encoding).
+ * backend's kind>|<observedAt ms>|<observedAt ISO>` (none of which can hold a '|'; one
+ * argument instead of six, since every argument costs Redis an object, a Lua string and a
+ * table slot, and the caller its encoding). The observedAt pair is the observation's own
+ * time (a pushed notification's): '' and '' take the call's, an ISO of '' is occurredAt's.
  *
  * Returns, per observation, outcome, version, cursor, event type (or nil): outcome 0 stale (older than stored),
  * 1 refreshed (identical), 2 changed (event appended), 3 ignored (first sighting of
@@ -47,15 +48,16 @@ export const OBSERVE_ARGS_PER_ITEM = 7;
  *
  * Ordering: when the stored record and the observation come from the same backend and both
  * carry a backend time, the backend time decides; otherwise the gateway's observation time.
- * An equal backend time falls back to the observation time.
+ * An equal backend time falls back to the observation time. Each observation of a call is
+ * ordered by its own time, so a batch of pushes is applied as the pushes would be one by one.
  */
 export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}
 local feed = KEYS[1]
 -- Numbers are compared as numbers but written as the strings they came as: a Lua number
 -- handed to redis.call or joined to a string is formatted by sprintf, which showed in profiles.
-local prefix, maxlen, minid, src, o, obs, live, kind =
+local prefix, maxlen, minid, src, call_o, call_obs, live, kind =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local ob = tonumber(obs)
+local call_ob = tonumber(call_obs)
 local UPDATED = ',"updatedAt":'
 -- What an observation that says the thing is gone carries as its status.
 local GONE = (kind == 'i') and 'vanished' or 'DELETE_COMPLETE'
@@ -65,7 +67,13 @@ local function doc(content, uj, o_, v)
 end
 
 local function observe(id, group, backend, status, content, uj, meta)
-  local us, evid, occurred, okind = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  local us, evid, occurred, okind, own_obs, own_o = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  -- The observation's own time when it has one (a push's), else the call's.
+  local obs, ob, o = call_obs, call_ob, call_o
+  if own_obs ~= '' then
+    obs, ob = own_obs, tonumber(own_obs)
+    if own_o ~= '' then o = own_o else o = occurred end
+  end
   local key = prefix .. kind .. ':' .. id
   local u, deleted = tonumber(us), status == GONE
   local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'm', 'g', 'x')

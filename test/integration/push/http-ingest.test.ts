@@ -1,7 +1,10 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { OBSERVE_LUA } from '../../../src/store/lua/observe.js';
+import { OBSERVE_BATCH } from '../../../src/store/state-store.js';
 import { TOKENS } from '../../helpers/gateway.js';
-import { waitFor } from '../../helpers/redis.js';
+import { monitorRedis, testRedis, waitFor } from '../../helpers/redis.js';
 import { api } from '../../helpers/webhook-receiver.js';
 import { startWorld, type World } from '../../helpers/world.js';
 
@@ -12,6 +15,15 @@ function aodhBody(instanceId: string, state: string): unknown {
   body.reason_data.event.traits = body.reason_data.event.traits.map((t: [string, number, unknown]) =>
     t[0] === 'instance_id' || t[0] === 'resource_id' ? [t[0], t[1], instanceId] : t[0] === 'state' ? [t[0], t[1], state] : t,
   );
+  return body;
+}
+
+/** The legacy `compute.instance.update` fixture about `instanceId`, now in `vmState`, sent at `atMs`. */
+function novaUpdate(instanceId: string, vmState: string, atMs: number): unknown {
+  const body = JSON.parse(readFileSync('test/fixtures/push/compute-instance-update.json', 'utf8'));
+  // oslo's timestamp: str(datetime.utcnow()), naive UTC with microseconds.
+  body.timestamp = `${new Date(atMs).toISOString().replace('T', ' ').replace('Z', '')}000`;
+  body.payload = { ...body.payload, instance_id: instanceId, state: vmState, old_state: null, metadata: {} };
   return body;
 }
 
@@ -67,5 +79,58 @@ describe('HTTP push ingest trusts what the push says', function () {
     });
     expect(res.status).to.equal(202);
     await waitFor(async () => (await world.gateway.store.instanceIdsOf(stackId)).length > 0, { timeoutMs: 10_000, what: 'the new stack\'s servers' });
+  });
+
+  it('stores each notification of a list at its own time; an older one after a newer one is absorbed', async () => {
+    const [a, b] = world.sim.handle.world().instances;
+    const before = await world.gateway.store.getInstances([a!.id, b!.id]);
+    const base = Date.now() + 60_000;
+    const res = await api(world.url, TOKENS.backend, 'POST', '/v1/notifications/heat-1', [
+      novaUpdate(a!.id, 'stopped', base + 2_000),
+      novaUpdate(a!.id, 'active', base + 1_000),
+      novaUpdate(b!.id, 'stopped', base + 3_000),
+    ]);
+    expect(res.status).to.equal(202);
+    const [storedA, storedB] = await world.gateway.store.getInstances([a!.id, b!.id]);
+    expect(storedA).to.include({ state: 'stopped', observedAt: new Date(base + 2_000).toISOString(), updatedAt: new Date(base + 2_000).toISOString() });
+    expect(storedB).to.include({ state: 'stopped', observedAt: new Date(base + 3_000).toISOString() });
+    // One change each (one version, one event): the older notification of a changed nothing.
+    expect(storedA!.version).to.equal(before[0]!.version + 1);
+    expect(storedB!.version).to.equal(before[1]!.version + 1);
+  });
+
+  it(`sends a list's instance updates in script calls of ${OBSERVE_BATCH}, each update applied in order`, async () => {
+    const servers = world.sim.handle.world().instances.map((i) => i.id);
+    const before = await world.gateway.store.getInstances(servers);
+    const base = Date.now() + 120_000;
+    // 250 updates: every server flips state at each of its sightings, so every one is a change.
+    const first = before.map((doc) => (doc!.state === 'stopped' ? 'running' : 'stopped'));
+    const flipped = (k: number, sighting: number) => (sighting % 2 === 0 ? first[k]! : first[k] === 'stopped' ? 'running' : 'stopped');
+    const vmState = (state: string) => (state === 'stopped' ? 'stopped' : 'active');
+    const body = Array.from({ length: 250 }, (_, n) => novaUpdate(servers[n % servers.length]!, vmState(flipped(n % servers.length, Math.floor(n / servers.length))), base + n));
+    const observeSha = createHash('sha1').update(OBSERVE_LUA).digest('hex');
+    const calls: number[] = [];
+    const monitor = await monitorRedis(world.config.redis.url, ({ args, source }) => {
+      if (source !== 'lua' && args[0]?.toLowerCase() === 'evalsha' && args[1] === observeSha) calls.push(args.length);
+    });
+    try {
+      expect((await api(world.url, TOKENS.backend, 'POST', '/v1/notifications/heat-1', body)).status).to.equal(202);
+      // A marker tells when MONITOR has delivered everything before it.
+      const marker = `${world.config.redis.keyPrefix}marker-${Date.now()}`;
+      let seen = false;
+      const watch = await monitorRedis(world.config.redis.url, ({ args }) => (seen ||= args[1] === marker));
+      await testRedis(world.config.redis.url).get(marker);
+      await waitFor(() => seen, { what: 'the marker in MONITOR' });
+      watch.stop();
+    } finally {
+      monitor.stop();
+    }
+    expect(calls).to.have.length(Math.ceil(250 / OBSERVE_BATCH));
+    const after = await world.gateway.store.getInstances(servers);
+    servers.forEach((id, k) => {
+      const sightings = Math.floor((250 - 1 - k) / servers.length) + 1;
+      const last = k + (sightings - 1) * servers.length;
+      expect(after[k], id).to.include({ state: flipped(k, sightings - 1), version: before[k]!.version + sightings, observedAt: new Date(base + last).toISOString() });
+    });
   });
 });

@@ -1,0 +1,204 @@
+/**
+ * Observations as calls of the observe script (lua/observe.ts): their arguments, the
+ * batches and windows they are sent in, and the replies read back. The {@link StateStore}
+ * validates observations and hands them here.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { DeploymentObservation, InstanceObservation } from '../model/types.js';
+import type { FeedLimits } from './cache-reader.js';
+import type { Keys } from './keys.js';
+
+/** Who observed, and when. */
+export interface ObserveContext {
+  /** Strategy name (served as `source`). */
+  source: string;
+  /**
+   * Gateway time the observation was made, ms since epoch. Use the time the backend request
+   * started: it is the latest moment the answer can be older than. An observation with its
+   * own time (`observeInstancesAt`) uses that instead.
+   * @defaultValue now
+   */
+  observedAtMs?: number;
+  /**
+   * Backends whose observations are being made now (those a running strategy reads). When
+   * given, an instance owned by one of them ignores other backends' observations (outcome
+   * `not_owner`); otherwise the latest observation wins whoever made it.
+   */
+  liveOwners?: readonly string[];
+}
+
+export type ObserveOutcome = 'stale' | 'refreshed' | 'changed' | 'ignored' | 'not_owner';
+
+export interface ObserveResult {
+  outcome: ObserveOutcome;
+  /** The record's version after the call (0 when ignored). */
+  version: number;
+  /** Feed cursor of the appended event, when one was appended. */
+  cursor?: string;
+  /** `not_owner`: the backend that owns the instance. */
+  owner?: string;
+  /** Type of the appended event, when one was appended (e.g. `instance.state_changed`). */
+  event?: string;
+}
+
+/**
+ * Observations per script call: large enough that the call overhead is spread thin, small
+ * enough that one call does not hold Redis for long (~1 ms).
+ */
+export const OBSERVE_BATCH = 100;
+/** Observations per window of script calls in flight; a larger call is sent as several, two windows at a time. */
+export const OBSERVE_PIPELINE = 2_000;
+
+/** One observation as the observe script takes it. */
+export interface ObserveItem {
+  /** id, group, backend, status, content, updatedAt JSON literal. */
+  args: string[];
+  /** The backend's time of the change: ms ('' = none) and ISO ('' = none: the observation's). */
+  updatedMs: number | '';
+  updatedIso: string;
+  eventId: string;
+  backendKind: string;
+  /** Gateway time this observation was made, when it has its own (a push's); else the call's. */
+  observedAtMs?: number;
+}
+
+const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner'];
+
+/** `evt_` plus 32 hex characters: stable once appended, unique across replicas. */
+export function newEventId(): string {
+  return `evt_${randomUUID().replaceAll('-', '')}`;
+}
+
+/** An instance observation as the observe script's arguments. */
+export function instanceItem(o: InstanceObservation): ObserveItem {
+  const content =
+    `"id":${JSON.stringify(o.id)},"deploymentId":${JSON.stringify(o.deploymentId)},` +
+    `"name":${JSON.stringify(o.name)},"state":"${o.state}",` +
+    `"backend":${JSON.stringify({ id: o.backend.id, kind: o.backend.kind, status: o.backend.status })},` +
+    `"addresses":${JSON.stringify({ public: [...o.addresses.public].sort(), private: [...o.addresses.private].sort() })}`;
+  return item(o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.backend.kind);
+}
+
+export function deploymentItem(o: DeploymentObservation): ObserveItem {
+  const status = o.status ?? '';
+  const content =
+    `"id":${JSON.stringify(o.id)},"name":${JSON.stringify(o.name)},"status":${JSON.stringify(o.status)},` +
+    `"statusReason":${JSON.stringify(o.statusReason)},` +
+    `"outputs":${JSON.stringify(o.outputs.map((x) => ({ key: x.key, value: x.value ?? null, description: x.description ?? null })))},` +
+    `"backendId":${JSON.stringify(o.backendId)}`;
+  return item(o.id, o.id, o.backendId, status, content, o.updatedAt, '');
+}
+
+function item(
+  id: string,
+  group: string,
+  backendId: string,
+  status: string,
+  content: string,
+  updatedAt: string | null,
+  backendKind: string,
+): ObserveItem {
+  const updatedMs = updatedAt === null ? NaN : Date.parse(updatedAt);
+  const updatedIso = Number.isFinite(updatedMs) ? new Date(updatedMs).toISOString() : null;
+  return {
+    args: [id, group, backendId, status, content, updatedIso === null ? 'null' : `"${updatedIso}"`],
+    updatedMs: updatedIso === null ? '' : updatedMs,
+    updatedIso: updatedIso ?? '',
+    eventId: newEventId(),
+    backendKind,
+  };
+}
+
+/** What a run needs of its store. */
+export interface ObserveTarget {
+  redis: Redis;
+  keys: Keys;
+  feed: FeedLimits;
+  now: () => number;
+  onAppend: (type: string) => void;
+}
+
+/**
+ * The packed last argument of an observation: `<updatedAt ms>|<event id>|<occurredAt
+ * ISO>|<backend kind>|<observedAt ms>|<observedAt ISO>`. The last two are '' when the
+ * observation has the call's time; the ISO is '' when it equals occurredAt (a push's time is
+ * both), so a push pays for its own time in a few bytes.
+ */
+function meta(item: ObserveItem, callMs: number, callIso: string): string {
+  const own = item.observedAtMs;
+  if (own === undefined || own === callMs) {
+    // occurredAt: the backend's time of the change, else the observation's.
+    return `${item.updatedMs}|${item.eventId}|${item.updatedIso || callIso}|${item.backendKind}||`;
+  }
+  const ownIso = new Date(own).toISOString();
+  const occurred = item.updatedIso || ownIso;
+  return `${item.updatedMs}|${item.eventId}|${occurred}|${item.backendKind}|${own}|${occurred === ownIso ? '' : ownIso}`;
+}
+
+/**
+ * Runs the items, all instances (`i`) or all deployments (`d`), through the observe script,
+ * {@link OBSERVE_BATCH} per call, in order; results come back in the items' order.
+ */
+export async function runObserve(target: ObserveTarget, kind: 'i' | 'd', items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
+  if (items.length === 0) return [];
+  const { keys, feed } = target;
+  const now = target.now();
+  const observedAtMs = ctx.observedAtMs ?? now;
+  const observedAt = new Date(observedAtMs).toISOString();
+  const shared = [
+    keys.prefix,
+    feed.maxLength,
+    `${Math.max(0, now - feed.maxAgeMs)}-0`,
+    JSON.stringify(ctx.source),
+    observedAt,
+    observedAtMs,
+    ctx.liveOwners ? `,${ctx.liveOwners.join(',')},` : '',
+    kind,
+  ];
+  const results: ObserveResult[] = [];
+  // Each script call is written as soon as its arguments are built, so Redis runs one batch
+  // while the next is being built (a pipeline would hold them all until exec). At most two
+  // windows of OBSERVE_PIPELINE observations are in flight: a 100,000-instance listing holds
+  // the arguments and replies of 4,000, not of all of them, in memory at once.
+  let previous: Promise<(number | string | null)[][]> | undefined;
+  for (let from = 0; from < items.length; from += OBSERVE_PIPELINE) {
+    const calls: Promise<(number | string | null)[]>[] = [];
+    const end = Math.min(items.length, from + OBSERVE_PIPELINE);
+    for (let at = from; at < end; at += OBSERVE_BATCH) {
+      const batchEnd = Math.min(end, at + OBSERVE_BATCH);
+      const args: (string | number)[] = [1, keys.feed, ...shared];
+      for (let i = at; i < batchEnd; i++) {
+        const item = items[i]!;
+        for (const arg of item.args) args.push(arg);
+        args.push(meta(item, observedAtMs, observedAt));
+      }
+      calls.push(target.redis.hgwObserve(...args));
+    }
+    const window = Promise.all(calls);
+    window.catch(() => {}); // awaited below, after the next window is sent
+    if (previous) collect(target, await previous, results);
+    previous = window;
+  }
+  if (previous) collect(target, await previous, results);
+  return results;
+}
+
+/** Appends the results of script replies (outcome, version, cursor, event per observation) in order. */
+function collect(target: ObserveTarget, replies: (number | string | null)[][], results: ObserveResult[]): void {
+  for (const flat of replies) {
+    for (let i = 0; i < flat.length; i += 4) {
+      const code = flat[i] as number;
+      const cursor = flat[i + 2] as string;
+      const event = flat[i + 3] as string | null;
+      const result: ObserveResult = { outcome: OUTCOMES[code]!, version: (flat[i + 1] as number | null) ?? 0 };
+      if (cursor && code === 4) result.owner = cursor;
+      else if (cursor) result.cursor = cursor;
+      if (event) {
+        result.event = event;
+        target.onAppend(event);
+      }
+      results.push(result);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * `bench/observe.ts` at a small size, as CI can afford it: the real gateway (sources through
+ * tsx) filled by its resync from the simulator, a round of notifications, and a result whose
+ * figures are present and agree with each other. Speed is not asserted here.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runTsx } from '../../helpers/process.js';
+import { sharedRedisUrl } from '../../helpers/redis.js';
+
+describe('observe benchmark (smoke)', function () {
+  this.timeout(5 * 60_000);
+
+  it('stores every notification of a round through heat-gateway start, each with its feed event', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'hgw-bench-observe-'));
+    try {
+      const run = runTsx(['bench/observe.ts', '--instances', '200', '--per-request', '60', '--concurrency', '2', '--rounds', '2', '--out', out], {
+        REDIS_URL: await sharedRedisUrl(),
+        BENCH_GATEWAY_RUNTIME: 'source',
+      });
+      const code = await run.exited;
+      expect(code, run.output().slice(-4_000)).to.equal(0);
+      const result = JSON.parse(readFileSync(join(out, 'observe.json'), 'utf8')) as Record<string, unknown> & {
+        params: { instances: number; requestsPerRound: number };
+        feedEventsPerRound: number[];
+        observePerSecondPerRound: number[];
+        cpu: Record<string, number>;
+        redisCommandsPerChange: Record<string, number>;
+      };
+      expect(result.params).to.include({ instances: 200, requestsPerRound: 4 });
+      // The benchmark itself fails a round whose feed did not grow by one event per change.
+      expect(result.feedEventsPerRound).to.deep.equal([200, 200]);
+      expect(result.observePerSecondPerRound).to.have.length(2);
+      for (const [name, value] of Object.entries({ ...result.cpu, observePerSecond: result.observePerSecond, baseline: result.baselineHsetPerSecond })) {
+        expect(value, name).to.be.a('number').and.to.be.greaterThan(0);
+      }
+      // One feed append per change, and the observe script in calls of 100 (60 per request: one call each).
+      expect(result.redisCommandsPerChange.xadd).to.equal(1);
+      expect(result.redisCommandsPerChange.evalsha).to.be.at.most(4 / 200 + 0.05);
+      expect(result).to.have.property('loadAverageBefore').that.is.a('string');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

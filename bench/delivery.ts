@@ -2,7 +2,7 @@
  * Webhook delivery through the real gateway process, next to a raw got POST loop, in the
  * same run.
  *
- *   npx tsx bench/delivery.ts [--events 5000] [--concurrency 50] [--rate 500] [--seconds 10] [--rounds 2] [--publish]
+ *   npx tsx bench/delivery.ts [--events 5000] [--concurrency 50] [--rate 500] [--warmup 2] [--seconds 10] [--rounds 2] [--publish]
  *
  * - Receivers run in a child process (this file with --receiver): they answer 204 and note
  *   each receipt's time (performance.timeOrigin + performance.now(), one clock for every
@@ -15,7 +15,9 @@
  *    receiver child — the ceiling of got + the receiver on this machine.
  * 2. Peak: `events` feed events to one endpoint; deliveries/s from the first append to the
  *    last receipt. Target ≥ 1.0× raw.
- * 3. Latency: `rate` events/s for `seconds` to 2 endpoints; feed append → receipt. Target
+ * 3. Latency: `rate` events/s for `warmup` + `seconds` to 2 endpoints; feed append → receipt
+ *    of the events after the warm-up (the first of a fresh process open connections and
+ *    compile their code paths; reported apart). Target
  *    p99 < 10 ms. Every delivery must arrive (at least once; duplicates are counted).
  * Rounds alternate raw and peak; the medians are reported. Also reported: CPU per request of
  * the got loop (this process) and of the gateway per delivery at peak (/proc, user + system),
@@ -46,6 +48,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '2' },
     publish: { type: 'boolean', default: false },
     receiver: { type: 'boolean', default: false },
@@ -103,6 +106,7 @@ async function main(): Promise<void> {
   const concurrency = Number(values.concurrency);
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
+  const warmup = Number(values.warmup);
   const rounds = Number(values.rounds);
   const loadBefore = loadAverage();
 
@@ -226,12 +230,14 @@ async function main(): Promise<void> {
     const prefix = '{benchwh-lat}:';
     const { url, feed } = await startGateway(prefix);
     const sentAt = new Map<number, number>();
-    let latency: { p50: number; p95: number; p99: number; max: number; received: number; expected: number; duplicates: number; missing: number };
+    let latency: { p50: number; p95: number; p99: number; max: number; warmupP99: number; warmupMax: number; received: number; expected: number; duplicates: number; missing: number };
     try {
       await register(url, '/a');
       await register(url, '/b');
       await reset();
-      const total = rate * seconds;
+      // The warm-up's events go first, in the same stream at the same rate.
+      const warm = rate * warmup;
+      const total = warm + rate * seconds;
       const tickMs = 10;
       const perTick = (rate * tickMs) / 1_000;
       let seq = 0;
@@ -254,6 +260,7 @@ async function main(): Promise<void> {
       const r = await waitCount(total * 2, 120_000);
       const seen = new Set<string>();
       const latencies: number[] = [];
+      const warmLatencies: number[] = [];
       let duplicates = 0;
       for (const receipt of r.receipts) {
         const key = `${receipt.path}:${receipt.seq}`;
@@ -262,11 +269,23 @@ async function main(): Promise<void> {
           continue;
         }
         seen.add(key);
-        latencies.push(receipt.at - sentAt.get(receipt.seq)!);
+        (receipt.seq <= warm ? warmLatencies : latencies).push(receipt.at - sentAt.get(receipt.seq)!);
       }
+      const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? Number.NaN;
       latencies.sort((a, b) => a - b);
-      const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
-      latency = { p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? Number.NaN, received: r.count, expected: total * 2, duplicates, missing: total * 2 - seen.size };
+      warmLatencies.sort((a, b) => a - b);
+      latency = {
+        p50: pct(latencies, 50),
+        p95: pct(latencies, 95),
+        p99: pct(latencies, 99),
+        max: latencies.at(-1) ?? Number.NaN,
+        warmupP99: pct(warmLatencies, 99),
+        warmupMax: warmLatencies.at(-1) ?? Number.NaN,
+        received: r.count,
+        expected: total * 2,
+        duplicates,
+        missing: total * 2 - seen.size,
+      };
     } finally {
       await stopGateway(prefix);
     }
@@ -286,6 +305,7 @@ async function main(): Promise<void> {
         ['latency p95 (ms)', ms(latency.p95), ''],
         ['latency p99 (ms)', ms(latency.p99), `< 10: ${latency.p99 < 10 ? 'met' : 'NOT met'}`],
         ['latency max (ms)', ms(latency.max), ''],
+        [`warm-up (first ${warmup} s, not in the above): p99 / max (ms)`, `${ms(latency.warmupP99)} / ${ms(latency.warmupMax)}`, ''],
         ['deliveries not received within 120 s / duplicated', `${latency.missing} / ${latency.duplicates}`, '0 / 0'],
       ],
     );
@@ -295,7 +315,7 @@ async function main(): Promise<void> {
       {
         bench: 'delivery',
         layout: '`heat-gateway start --config` (default modules) in a child; receivers in another child; got loop and feed appends in the parent; one Redis',
-        params: { events, concurrency, rate, seconds, rounds },
+        params: { events, concurrency, rate, warmup, seconds, rounds },
         rawPerSecond: raws.map(Math.round),
         peakPerSecond: peaks.map(Math.round),
         ratio: Number(ratio.toFixed(3)),

@@ -5,8 +5,8 @@
  * pending entries of a consumer that died are claimed back (the feed's consumer group).
  *
  * With `direct` (the module's default) the fan-out also delivers on the happy path (see
- * DirectDelivery in direct-delivery.ts): the entry is acknowledged after the attempt, so no BullMQ job is
- * made for a delivery that succeeds at once.
+ * DirectDelivery in direct-delivery.ts): the entry is acknowledged after the attempt, so no
+ * BullMQ job is made for a delivery that succeeds at once.
  *
  * One replica at a time fans out (a leader lease in Redis): fan-out is a few Redis commands
  * per event, and a single reader keeps one instance's events in feed order on their way into

@@ -21,7 +21,8 @@
  *    p99 < 10 ms. Every delivery must arrive (at least once; duplicates are counted).
  * Rounds alternate raw and peak; the medians are reported. Also reported: CPU per request of
  * the got loop (this process) and of the gateway per delivery at peak (/proc, user + system),
- * which the machine's load disturbs far less than the wall-clock rates.
+ * which the machine's load disturbs far less than the wall-clock rates, and Redis's per
+ * delivery at peak (INFO cpu; the benchmark's feed appends included).
  * Results: bench/results/scratch/delivery.json (bench/results/ with --publish).
  * Uses REDIS_URL when set, otherwise a private redis-server.
  */
@@ -189,6 +190,13 @@ async function main(): Promise<void> {
 
   // 2. peak through the gateway; also the gateway's CPU per delivery (user + system, /proc)
   const cpuMsPerDelivery: number[] = [];
+  // Redis's too (INFO cpu, user + sys), the benchmark's feed appends included.
+  const redisCpuMsPerDelivery: number[] = [];
+  const redisCpu = async () => {
+    const info = await redis.info('cpu');
+    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+    return field('used_cpu_user') + field('used_cpu_sys');
+  };
   const peakRun = async (round: number) => {
     const prefix = `{benchwh-peak-${round}}:`;
     const { url, feed } = await startGateway(prefix);
@@ -196,6 +204,7 @@ async function main(): Promise<void> {
       await register(url, '/peak');
       await reset();
       const cpu0 = gateway!.cpuSeconds();
+      const redis0 = await redisCpu();
       const started = clock();
       // Appended as fast as Redis takes them, 500 at a time.
       for (let i = 0; i < events; i += 500) {
@@ -209,6 +218,7 @@ async function main(): Promise<void> {
       const r = await waitCount(total, 120_000);
       if (r.count < total) throw new Error(`peak: ${r.count} of ${total} deliveries arrived`);
       cpuMsPerDelivery.push(((gateway!.cpuSeconds() - cpu0) * 1_000) / total);
+      redisCpuMsPerDelivery.push((((await redisCpu()) - redis0) * 1_000) / total);
       return total / ((r.lastAt - started) / 1_000);
     } finally {
       await stopGateway(prefix);
@@ -301,6 +311,7 @@ async function main(): Promise<void> {
         ['heat-gateway start: signed deliveries/s (median)', peak.toFixed(0), `≥ ${raw.toFixed(0)} (1.0× raw)`],
         ['ratio', `${ratio.toFixed(2)} (rounds ${peaks.map((p, i) => (p / raws[i]!).toFixed(2)).join(' ')})`, `≥ 1.00: ${ratio >= 1 ? 'met' : 'NOT met'}`],
         ['CPU per request: got loop / gateway per delivery (ms, median)', `${median(rawCpuMsPerRequest.slice(1)).toFixed(3)} / ${median(cpuMsPerDelivery).toFixed(3)}`, ''],
+        ['Redis CPU per delivery at peak, feed append included (ms, median)', median(redisCpuMsPerDelivery).toFixed(3), ''],
         [`latency p50 @ ${rate}/s × 2 endpoints (ms)`, ms(latency.p50), ''],
         ['latency p95 (ms)', ms(latency.p95), ''],
         ['latency p99 (ms)', ms(latency.p99), `< 10: ${latency.p99 < 10 ? 'met' : 'NOT met'}`],
@@ -321,6 +332,7 @@ async function main(): Promise<void> {
         ratio: Number(ratio.toFixed(3)),
         rawCpuMsPerRequest: rawCpuMsPerRequest.slice(1).map((c) => Number(c.toFixed(3))),
         gatewayCpuMsPerDelivery: cpuMsPerDelivery.map((c) => Number(c.toFixed(3))),
+        redisCpuMsPerDelivery: redisCpuMsPerDelivery.map((c) => Number(c.toFixed(3))),
         latencyMs: latency,
         targets: { ratio: 1.0, p99Ms: 10 },
         meetsTargets: { ratio: ratio >= 1, p99: latency.p99 < 10 },

@@ -92,16 +92,40 @@ else
   if st and not terminal then return {-1, tonumber(redis.call('HGET', KEYS[1], 'run')) or 0} end
   run = (tonumber(redis.call('HGET', KEYS[1], 'run')) or -1) + 1
 end
-redis.call('HSETNX', KEYS[1], 'ca', ARGV[6])
-redis.call('HSETNX', KEYS[1], 'tot', 0)
-redis.call('HSET', KEYS[1], 'ev', ARGV[2], 'ty', ARGV[3], 'sub', ARGV[4], 'body', ARGV[5], 'st', 'pending',
-  'own', '', 'ou', '', 'n', 0, 'run', run, 'ua', ARGV[6], 'na', ARGV[6], 'ls', '', 'le', '', 'ord', ARGV[7])
+-- The claim of an unordered delivery created here needs no reading back of what is written
+-- now: it is made in the same HSET (the common case: one command instead of five).
+local own, ou, ep = '', '', nil
+if ARGV[9] ~= '' and ARGV[7] ~= '1' then
+  ep = redis.call('GET', KEYS[6])
+  if ep then
+    own = ARGV[9]
+    if ARGV[10] ~= '' then
+      local t = redis.call('TIME')
+      ou = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[10])
+    end
+  end
+end
+local fields = {'ev', ARGV[2], 'ty', ARGV[3], 'sub', ARGV[4], 'body', ARGV[5], 'st', 'pending',
+  'own', own, 'ou', ou, 'n', 0, 'run', run, 'ua', ARGV[6], 'na', ARGV[6], 'ls', '', 'le', '', 'ord', ARGV[7]}
+if st then
+  redis.call('HSETNX', KEYS[1], 'ca', ARGV[6])
+  redis.call('HSETNX', KEYS[1], 'tot', 0)
+else
+  -- A new record: nothing to keep.
+  table.insert(fields, 'ca'); table.insert(fields, ARGV[6]); table.insert(fields, 'tot'); table.insert(fields, 0)
+end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[8]))
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
 redis.call('ZREM', KEYS[5], ARGV[2])
 if ARGV[7] == '1' then
   redis.call('RPUSH', KEYS[3], ARGV[2])
   redis.call('SADD', KEYS[4], ARGV[4])
+end
+if own ~= '' then
+  local h = redis.call('HMGET', KEYS[7], 'da', 'dr', 'fs')
+  -- As claimDelivery's 'ok', without the body (the caller has it).
+  return {2, run, 'ok', ep, '', '0', h[1] or '', h[2] or '', h[3] or ''}
 end
 if ARGV[9] ~= '' then
   local claim = claimDelivery(KEYS[1], KEYS[6], KEYS[7], KEYS[3], ARGV[9], tostring(run), '', ARGV[11], ARGV[10])
@@ -167,10 +191,14 @@ local terminal = ARGV[1] ~= 'retrying'
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'n', 1)
   redis.call('HINCRBY', KEYS[1], 'tot', 1)
-  redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7])
-  if terminal then redis.call('HSET', KEYS[1], 'own', '')
-  elseif ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'own', ARGV[13]) end
-  redis.call('HSET', KEYS[1], 'ou', '')
+  -- A lease always ends here; a finished delivery has no owner, a retry the one handed over.
+  if terminal then
+    redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7], 'ou', '', 'own', '')
+  elseif ARGV[13] ~= '' then
+    redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7], 'ou', '', 'own', ARGV[13])
+  else
+    redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7], 'ou', '')
+  end
   redis.call('EXPIRE', KEYS[1], ttl)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - ttl * 1000)

@@ -1,4 +1,5 @@
 /** Lua of coordination between replicas: due sets, rate limits, leases (see script-registry.ts). */
+import { REDIS_NOW_MS } from './clock.js';
 
 /**
  * Members of a due set whose time has come, leased for `leaseMs` (their score moves to
@@ -17,9 +18,8 @@ return due
  * replica clocks cannot mint tokens.
  * KEYS: bucket. ARGV: perSecond, burst. Returns {1, 0} when allowed, {0, retryAfterMs} otherwise.
  */
-export const TAKE_TOKEN_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+export const TAKE_TOKEN_LUA = `${REDIS_NOW_MS}
+local now = redis_now_ms()
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local b = redis.call('HMGET', KEYS[1], 'n', 't')
 local tokens, ts = tonumber(b[1]), tonumber(b[2])

@@ -1,4 +1,5 @@
 /** Lua of the webhook registry and the delivery log (see script-registry.ts). */
+import { REDIS_NOW_MS } from './clock.js';
 
 /** KEYS: endpoint, version. ARGV: expected JSON ('' = must not exist), new JSON. */
 export const CAS_LUA = `
@@ -34,8 +35,15 @@ return start
 `;
 
 
-/** The claim of one delivery (see CLAIM_LUA), shared by the claim and the ensure-and-claim scripts. */
-const CLAIM_FUNCTION = `
+/**
+ * The claim of one delivery (see CLAIM_LUA), shared by the claim and the ensure-and-claim
+ * scripts; `claim_ok` is its answer once the delivery is taken.
+ */
+const CLAIM_FUNCTION = `${REDIS_NOW_MS}
+local function claim_ok(ep, body, n, healthKey)
+  local h = redis.call('HMGET', healthKey, 'da', 'dr', 'fs')
+  return {'ok', ep, body, n, h[1] or '', h[2] or '', h[3] or ''}
+end
 local function claimDelivery(record, endpointKey, healthKey, orderedKey, owner, run, force, prefix, leaseMs)
 local ep = redis.call('GET', endpointKey)
 if not ep then return {'gone'} end
@@ -52,8 +60,7 @@ if r[4] == '1' then
     redis.call('LPOP', orderedKey)
   end
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = redis_now_ms()
 if r[2] and r[2] ~= '' and r[2] ~= owner and r[2] ~= force then
   local leased = tonumber(r[8] or '')
   if not leased then return {'busy', r[2], ''} end
@@ -62,8 +69,7 @@ end
 local lease = ''
 if leaseMs ~= '' then lease = now + tonumber(leaseMs) end
 redis.call('HSET', record, 'own', owner, 'ou', lease)
-local h = redis.call('HMGET', healthKey, 'da', 'dr', 'fs')
-return {'ok', ep, r[5], r[6], h[1] or '', h[2] or '', h[3] or ''}
+return claim_ok(ep, r[5], r[6], healthKey)
 end
 `;
 
@@ -99,10 +105,7 @@ if ARGV[9] ~= '' and ARGV[7] ~= '1' then
   ep = redis.call('GET', KEYS[6])
   if ep then
     own = ARGV[9]
-    if ARGV[10] ~= '' then
-      local t = redis.call('TIME')
-      ou = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[10])
-    end
+    if ARGV[10] ~= '' then ou = redis_now_ms() + tonumber(ARGV[10]) end
   end
 end
 local fields = {'ev', ARGV[2], 'ty', ARGV[3], 'sub', ARGV[4], 'body', ARGV[5], 'st', 'pending',
@@ -122,15 +125,15 @@ if ARGV[7] == '1' then
   redis.call('RPUSH', KEYS[3], ARGV[2])
   redis.call('SADD', KEYS[4], ARGV[4])
 end
-if own ~= '' then
-  local h = redis.call('HMGET', KEYS[7], 'da', 'dr', 'fs')
-  -- As claimDelivery's 'ok', without the body (the caller has it).
-  return {2, run, 'ok', ep, '', '0', h[1] or '', h[2] or '', h[3] or ''}
-end
 if ARGV[9] ~= '' then
-  local claim = claimDelivery(KEYS[1], KEYS[6], KEYS[7], KEYS[3], ARGV[9], tostring(run), '', ARGV[11], ARGV[10])
   -- The caller has just sent the body: it is not sent back.
-  if claim[1] == 'ok' then claim[3] = '' end
+  local claim
+  if own ~= '' then
+    claim = claim_ok(ep, '', '0', KEYS[7])
+  else
+    claim = claimDelivery(KEYS[1], KEYS[6], KEYS[7], KEYS[3], ARGV[9], tostring(run), '', ARGV[11], ARGV[10])
+    if claim[1] == 'ok' then claim[3] = '' end
+  end
   table.insert(claim, 1, run)
   table.insert(claim, 1, 2)
   return claim
@@ -155,10 +158,9 @@ export const CLAIM_LUA = `${CLAIM_FUNCTION}return claimDelivery(KEYS[1], KEYS[2]
  * Extends the lease of a delivery its owner still holds (a direct attempt in flight).
  * KEYS: record. ARGV: owner, leaseMs. Returns 1 when extended.
  */
-export const RENEW_LUA = `
+export const RENEW_LUA = `${REDIS_NOW_MS}
 if redis.call('HGET', KEYS[1], 'own') ~= ARGV[1] then return 0 end
-local t = redis.call('TIME')
-redis.call('HSET', KEYS[1], 'ou', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], 'ou', redis_now_ms() + tonumber(ARGV[2]))
 return 1
 `;
 
@@ -230,9 +232,8 @@ return {seq, fs, head, hrun}
  * Sliding-window limiter shared by every replica, on Redis time (replica clocks may differ).
  * KEYS: window zset. ARGV: max, windowMs, member. Returns 0 (go) or ms to wait.
  */
-export const RATE_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+export const RATE_LUA = `${REDIS_NOW_MS}
+local now = redis_now_ms()
 local w = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - w)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then

@@ -20,7 +20,7 @@ import type { SentEarly } from './direct-delivery.js';
 import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import { signingSecrets, type WebhookRegistry } from '../store/webhook-registry.js';
 import type { Attempt, StoredWebhook } from './webhook-schemas.js';
-import type { WebhookSender } from './webhook-sender.js';
+import type { SendResult, WebhookSender } from './webhook-sender.js';
 
 export interface DeliveryWorkerOptions {
   connection: Redis;
@@ -170,14 +170,12 @@ export class DeliveryWorker {
   /** The request of a new delivery, sent before it is recorded (see DirectDelivery.send). */
   sendEarly(webhook: StoredWebhook, delivery: NewDelivery): SentEarly {
     const startedAt = this.o.now();
-    const result = this.o.sender.send({
-      url: webhook.url,
-      id: delivery.eventId,
-      body: delivery.body,
-      secrets: signingSecrets(webhook, startedAt),
-      timeoutMs: this.o.config().timeoutMs,
-    });
-    return { result, startedAt };
+    return { result: this.send(webhook, delivery.eventId, delivery.body), startedAt };
+  }
+
+  /** One signed request of a delivery (its id is the `webhook-id`) to `webhook`. */
+  private send(webhook: StoredWebhook, id: string, body: string): Promise<SendResult> {
+    return this.o.sender.send({ url: webhook.url, id, body, secrets: signingSecrets(webhook, this.o.now()), timeoutMs: this.o.config().timeoutMs });
   }
 
   /** How long a direct attempt's claim lasts unless renewed (every half lease while it runs). */
@@ -245,8 +243,7 @@ export class DeliveryWorker {
     }
 
     // Sent early (an unordered endpoint, never paced: see DirectDelivery.send), or now.
-    const result = await (sent?.result ??
-      this.o.sender.send({ url: webhook.url, id: ev, body: claim.body, secrets: signingSecrets(webhook, this.o.now()), timeoutMs: cfg.timeoutMs }));
+    const result = await (sent?.result ?? this.send(webhook, ev, claim.body));
     this.o.metrics.deliveryDuration.observe(result.durationMs / 1_000);
     const schedule = cfg.retryScheduleMs;
     let outcome: Attempt['outcome'];

@@ -56,7 +56,8 @@ export interface FinishInput {
 
 /** Claims deliveries as they are created (see {@link DeliveryStore.ensure}). */
 export interface EnsureClaim {
-  owner: (item: NewDelivery, index: number) => string | null;
+  /** Per item, in order: who claims it, or null for nobody. */
+  owners: readonly (string | null)[];
   leaseMs: number;
 }
 
@@ -73,7 +74,7 @@ export class DeliveryStore {
 
   /**
    * Creates (or restarts) deliveries to one endpoint, in order, in one round trip. With
-   * `claim`, each delivery created here whose `owner(item)` is not null is also claimed by
+   * `claim`, each delivery created here whose owner (`owners[i]`) is not null is also claimed by
    * that owner under a lease of `leaseMs` (the fan-out's direct attempts): `claim` on the
    * result says how that went.
    */
@@ -103,7 +104,7 @@ export class DeliveryStore {
     let count = 0;
     for (const { endpointId, items, claim } of groups) {
       items.forEach((d, i) => {
-        const owner = claim?.owner(d, i) ?? null;
+        const owner = claim?.owners[i] ?? null;
         pipeline.hgwWhEnsure(
           k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
           k.endpoint(endpointId), k.health(endpointId),

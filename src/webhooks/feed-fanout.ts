@@ -237,7 +237,7 @@ export class FeedFanout {
         if (fresh && !webhook.ordered) early.set(d, direct!.send(webhook, d));
         return DeliveryQueue.directOwner({ ep: webhook.id, ev: d.eventId, run: 0 });
       });
-      const claim = { owner: (_: NewDelivery, i: number) => owners[i] ?? null, leaseMs: direct?.leaseMs() ?? 0 };
+      const claim = { owners, leaseMs: direct?.leaseMs() ?? 0 };
       return { endpointId: webhook.id, items, ...(directly ? { claim } : {}), webhook };
     });
     // Every endpoint's deliveries in one round trip.

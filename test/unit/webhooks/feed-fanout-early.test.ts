@@ -52,8 +52,8 @@ describe('fan-out: early sends', () => {
     log = [];
     const ok: ClaimResult = { kind: 'ok', endpointJson: '{}', body: '', attemptsMade: 0, disabledAt: null, disabledReason: null, failingSince: null };
     const deliveries = {
-      ensureAll: async (groups: { endpointId: string; items: NewDelivery[]; claim?: { owner: (d: NewDelivery, i: number) => string | null } }[]) => {
-        const owners = groups.map((g) => g.items.map((d, i) => g.claim?.owner(d, i) ?? null));
+      ensureAll: async (groups: { endpointId: string; items: NewDelivery[]; claim?: { owners: readonly (string | null)[] } }[]) => {
+        const owners = groups.map((g) => g.items.map((_, i) => g.claim?.owners[i] ?? null));
         log.push('ensure');
         await new Promise<void>((resolve) => (recorded = resolve));
         log.push('recorded');

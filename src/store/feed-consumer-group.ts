@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { toEntry, type FeedEntry } from './change-feed.js';
+import { withScripts } from './script-registry.js';
 
 export interface GroupLag {
   /** Entries read by a consumer and not acknowledged yet. */
@@ -22,7 +23,9 @@ export class FeedConsumerGroup {
     private readonly openBlocking: () => Redis,
     private readonly feedKey: string,
     readonly name: string,
-  ) {}
+  ) {
+    withScripts(redis);
+  }
 
   /** Creates the group at the feed's current end, unless it exists. */
   async ensure(): Promise<void> {
@@ -53,6 +56,29 @@ export class FeedConsumerGroup {
     const reply = replies[0]?.[1] as [string, [string, string[]][]][] | null | undefined;
     const alongside = (replies[1]?.[1] as string | null | undefined) ?? null;
     return { entries: (reply?.[0]?.[1] ?? []).map(([id, fields]) => toEntry(id, fields)), alongside };
+  }
+
+  /**
+   * Moves the group past every entry appended so far, unread, when the sorted set `emptyKey`
+   * (the consumers' registry) is empty; one script (SKIP_LUA), so atomic with any script
+   * that adds to `emptyKey` and reads the feed's last id. Returns the group's new position,
+   * or null when `emptyKey` is not empty (nothing moved). Pending entries stay pending.
+   */
+  async skipWhileEmpty(emptyKey: string): Promise<string | null> {
+    return this.redis.hgwWhSkip(this.feedKey, emptyKey, this.name);
+  }
+
+  /**
+   * Waits (on the blocking connection) until an entry after `cursor` exists, at most
+   * `blockMs`, reading at most one entry (a plain XREAD: the group and its pending entries
+   * are untouched). True when one exists.
+   */
+  async waitAfter(cursor: string, blockMs: number): Promise<boolean> {
+    if (this.interrupted) return false;
+    this.blocking ??= this.openBlocking();
+    if (this.blocking.status === 'end') await this.blocking.connect();
+    const reply = await this.blocking.xread('COUNT', 1, 'BLOCK', blockMs, 'STREAMS', this.feedKey, cursor);
+    return (reply?.[0]?.[1]?.length ?? 0) > 0;
   }
 
   /**

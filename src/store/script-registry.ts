@@ -18,7 +18,7 @@ import {
 } from './lua/cache.js';
 import { LEASE_LUA, LEASE_RELEASE_LUA, TAKE_DUE_LUA, TAKE_TOKEN_LUA } from './lua/coordination.js';
 import { APPEND_LUA, SWITCH_STRATEGY_LUA } from './lua/feed.js';
-import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, HAND_OVER_LUA, RATE_LUA, RENEW_LUA } from './lua/webhooks.js';
+import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, HAND_OVER_LUA, RATE_LUA, RENEW_LUA, SKIP_LUA } from './lua/webhooks.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -49,6 +49,7 @@ declare module 'ioredis' {
     hgwWhRate(...args: (string | number)[]): Result<number, Context>;
     hgwWhHandOver(...args: (string | number)[]): Result<number, Context>;
     hgwWhRenew(...args: (string | number)[]): Result<number, Context>;
+    hgwWhSkip(...args: (string | number)[]): Result<string | null, Context>;
   }
 }
 
@@ -78,6 +79,7 @@ export const SCRIPTS = {
   hgwWhRate: { lua: RATE_LUA, numberOfKeys: 1 },
   hgwWhHandOver: { lua: HAND_OVER_LUA, numberOfKeys: 1 },
   hgwWhRenew: { lua: RENEW_LUA, numberOfKeys: 1 },
+  hgwWhSkip: { lua: SKIP_LUA, numberOfKeys: 2 },
 } as const satisfies Record<string, { lua: string; numberOfKeys?: number }>;
 
 const defined = new WeakSet<Redis>();

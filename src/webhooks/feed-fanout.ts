@@ -15,7 +15,8 @@
  *
  * The group is created at `$` the first time: events appended before the webhook module
  * ever ran are not delivered, and an endpoint only receives events appended after it was
- * created (its `startCursor`); older ones only through replay.
+ * created (its `startCursor`); older ones only through replay. So while no endpoint exists
+ * the group is moved past the feed's end unread (skipWhileNoEndpoint, atomic with creation).
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +35,8 @@ import { isAfterStart, payloadOf, toNewDelivery, wants } from './webhook-payload
 export const CONSUMER_GROUP = 'webhooks';
 /** Longest the fan-out waits for a free direct slot before queueing the overflow. */
 const DIRECT_WAIT_MS = 250;
+/** Pause after skipping the feed (no endpoint): an endpoint created meanwhile waits at most this much longer. */
+const SKIP_PAUSE_MS = 20;
 
 export interface FeedFanoutOptions {
   /** The feed's consumer group `webhooks`. */
@@ -73,6 +76,8 @@ export class FeedFanout {
   private lastClaimAt = 0;
   /** Events fanned out by this process (for status and tests). */
   fannedOut = 0;
+  /** Times this process moved the group past the feed's end while no endpoint existed (for tests). */
+  skips = 0;
   /** Direct attempts in flight, by job id (a re-read entry joins the attempt under way). */
   private readonly sending = new Map<string, Promise<void>>();
   /** Acknowledgements waiting for direct attempts. */
@@ -135,16 +140,14 @@ export class FeedFanout {
           this.lastClaimAt = Date.now();
           await this.claimAbandoned();
         }
+        const blockMs = Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4)));
+        if (await this.skipWhileNoEndpoint(blockMs)) continue;
         const count = await this.room();
         // stop() may have come while room() waited: a read now would reopen the connection
         // it just closed (and keep the process alive).
         if (!this.running) break;
         // The registry version comes with the entries (same round trip, read after them).
-        const { entries, alongside } = await this.o.group.read(this.consumer, {
-          count,
-          blockMs: Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4))),
-          alongside: this.o.registry.keys.version,
-        });
+        const { entries, alongside } = await this.o.group.read(this.consumer, { count, blockMs, alongside: this.o.registry.keys.version });
         if (entries.length > 0) await this.process(entries, alongside ?? '0', { fresh: true });
       } catch (err) {
         if (!this.running) break;
@@ -152,6 +155,22 @@ export class FeedFanout {
         await this.pause(500);
       }
     }
+  }
+
+  /**
+   * No endpoint registered (as last seen): moves the group past the feed's end without
+   * reading it, if the registry is still empty (one script, atomic with endpoint creation:
+   * see SKIP_LUA), then waits for the next entry (a one-entry XREAD) after a short pause, so a
+   * busy feed costs a skip every `SKIP_PAUSE_MS`, not a read per entry. True when skipped.
+   */
+  private async skipWhileNoEndpoint(blockMs: number): Promise<boolean> {
+    if (this.cache && this.cache.endpoints.length > 0) return false;
+    const at = await this.o.group.skipWhileEmpty(this.o.registry.keys.index);
+    if (at === null) return false;
+    this.skips++;
+    await this.pause(SKIP_PAUSE_MS);
+    if (this.running) await this.o.group.waitAfter(at, blockMs);
+    return true;
   }
 
   /**

@@ -36,6 +36,29 @@ return start
 
 
 /**
+ * The fan-out's skip while no endpoint exists: moves the consumer group's last-delivered id
+ * to the feed's last id (`$`), so the entries appended so far are never read, only when the
+ * endpoint index is empty. CREATE_LUA reads that same last id as a new endpoint's
+ * `startCursor`; both are single scripts, so either the creation comes first (the index is
+ * not empty: nothing skipped) or the skip does (every skipped entry is at or before the new
+ * endpoint's start, which it must not receive). Pending entries are left alone (XAUTOCLAIM).
+ * KEYS: feed, endpoint index. ARGV: consumer group. Returns the group's new position, or nil
+ * when an endpoint exists.
+ */
+export const SKIP_LUA = `
+if redis.call('ZCARD', KEYS[2]) > 0 then return false end
+redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], '$')
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local name, last
+  for i = 1, #g, 2 do
+    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
+  end
+  if name == ARGV[1] then return last end
+end
+return false
+`;
+
+/**
  * The claim of one delivery (see CLAIM_LUA), shared by the claim and the ensure-and-claim
  * scripts; `claim_ok` is its answer once the delivery is taken.
  */

@@ -55,7 +55,12 @@ export function createPushApplier(
   const log = deps.logger.child({ component: 'push' });
   return async (updates) => {
     const byBackend = new Map<string, PushUpdate[]>();
-    for (const update of updates) byBackend.set(backendOf(update), [...(byBackend.get(backendOf(update)) ?? []), update]);
+    for (const update of updates) {
+      // Appended in place: copying the group per update made a list of n cost n²/2 copies.
+      const group = byBackend.get(backendOf(update));
+      if (group) group.push(update);
+      else byBackend.set(backendOf(update), [update]);
+    }
     const total: ApplyResult = { observed: 0, fetched: 0 };
     for (const [backendId, group] of byBackend) {
       // Each backend's pushes go to its own strategy.

@@ -72,12 +72,21 @@ export function newEventId(): string {
 
 /** An instance observation as the observe script's arguments. */
 export function instanceItem(o: InstanceObservation): ObserveItem {
+  // The same bytes as JSON.stringify of the objects, without building them (per change).
+  const b = o.backend;
   const content =
     `"id":${JSON.stringify(o.id)},"deploymentId":${JSON.stringify(o.deploymentId)},` +
     `"name":${JSON.stringify(o.name)},"state":"${o.state}",` +
-    `"backend":${JSON.stringify({ id: o.backend.id, kind: o.backend.kind, status: o.backend.status })},` +
-    `"addresses":${JSON.stringify({ public: [...o.addresses.public].sort(), private: [...o.addresses.private].sort() })}`;
-  return item(o.id, o.deploymentId, o.backend.id, o.state, content, o.updatedAt, o.backend.kind);
+    `"backend":{"id":${JSON.stringify(b.id)},"kind":${JSON.stringify(b.kind)},"status":${b.status === null ? 'null' : JSON.stringify(b.status)}},` +
+    `"addresses":{"public":${sortedJson(o.addresses.public)},"private":${sortedJson(o.addresses.private)}}`;
+  return item(o.id, o.deploymentId, b.id, o.state, content, o.updatedAt, b.kind);
+}
+
+/** JSON of `list` sorted (a copy only when there is something to sort). */
+function sortedJson(list: readonly string[]): string {
+  if (list.length === 0) return '[]';
+  if (list.length === 1) return `[${JSON.stringify(list[0])}]`;
+  return JSON.stringify([...list].sort());
 }
 
 export function deploymentItem(o: DeploymentObservation): ObserveItem {

@@ -23,6 +23,7 @@ import {
   type ObserveResult,
   type ObserveTarget,
 } from './observe-calls.js';
+import { plainlyValidInstance } from './observation-check.js';
 import { RefreshHealth } from './refresh-health.js';
 import { Tombstones } from './tombstones.js';
 
@@ -76,7 +77,7 @@ export class StateStore extends CacheReader {
    * rejects the whole batch before anything is written.
    */
   async observeInstances(observations: InstanceObservation[], ctx: ObserveContext): Promise<ObserveResult[]> {
-    const valid = observations.map((o, i) => parseObservation(instanceObservationSchema, o, `observations.${i}`));
+    const valid = observations.map((o, i) => (plainlyValidInstance(o) ? o : parseObservation(instanceObservationSchema, o, `observations.${i}`)));
     return this.run('i', valid.map(instanceItem), ctx);
   }
 
@@ -91,7 +92,8 @@ export class StateStore extends CacheReader {
       if (!Number.isFinite(timed.observedAtMs)) {
         throw new InputError(`invalid observation time at observations.${i}; nothing was written`, [{ path: `observations.${i}.observedAtMs`, message: 'must be ms since epoch' }]);
       }
-      const item = instanceItem(parseObservation(instanceObservationSchema, timed.observation, `observations.${i}`));
+      const o = timed.observation;
+      const item = instanceItem(plainlyValidInstance(o) ? o : parseObservation(instanceObservationSchema, o, `observations.${i}`));
       item.observedAtMs = timed.observedAtMs;
       return item;
     });

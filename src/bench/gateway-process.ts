@@ -6,7 +6,7 @@
  * run without a build, may run the sources through tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -55,8 +55,15 @@ export class GatewayProcess {
   private output = '';
 
   private constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (c: Buffer) => (this.output = (this.output + c.toString()).slice(-20_000)));
-    child.stderr!.on('data', (c: Buffer) => (this.output = (this.output + c.toString()).slice(-20_000)));
+    // BENCH_GATEWAY_OUTPUT=<file>: the whole output kept too (e.g. with --trace-gc in BENCH_GATEWAY_NODE_ARGS).
+    const keep = process.env.BENCH_GATEWAY_OUTPUT ? createWriteStream(process.env.BENCH_GATEWAY_OUTPUT, { flags: 'a' }) : undefined;
+    const take = (c: Buffer) => {
+      this.output = (this.output + c.toString()).slice(-20_000);
+      keep?.write(c);
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    child.once('exit', () => keep?.end());
   }
 
   static start(configFile: string, env: NodeJS.ProcessEnv = {}, runtime: GatewayRuntime = defaultRuntime()): GatewayProcess {

@@ -7,8 +7,7 @@
  * documents (what bench/store.ts calls its baseline).
  *
  *   npm run bench:observe -- [--instances 10000] [--per-request 500] [--concurrency 4]
- *                            [--rounds 5] [--format legacy|versioned] [--young-generation small|v8]
- *                            [--out DIR] [--publish]
+ *                            [--rounds 5] [--format legacy|versioned] [--out DIR] [--publish]
  *
  * - Notifications are the real formats the ingest parses: legacy `compute.instance.update`
  *   (test/fixtures/push/compute-instance-update.json's shape: `state`, `new_task_state`,
@@ -50,7 +49,6 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '5' },
     format: { type: 'string', default: 'legacy' },
-    'young-generation': { type: 'string' },
     out: { type: 'string' },
     publish: { type: 'boolean', default: false },
   },
@@ -61,9 +59,6 @@ const concurrency = Number(values.concurrency);
 const rounds = Number(values.rounds);
 const format = values.format;
 if (format !== 'legacy' && format !== 'versioned') throw new Error(`--format ${format}: use legacy or versioned`);
-/** gc.youngGeneration of the gateway's config; absent: the default a user gets. */
-const youngGeneration = values['young-generation'];
-if (youngGeneration !== undefined && youngGeneration !== 'small' && youngGeneration !== 'v8') throw new Error(`--young-generation ${youngGeneration}: use small or v8`);
 const PER_STACK = 5;
 const PREFIX = '{benchobs}:';
 const PUSH_TOKEN = 'bench-push-token-0123456789abcdef';
@@ -153,7 +148,6 @@ async function main(): Promise<void> {
           log: { level: 'warn', format: 'json' },
           backends: [simHeatBackend(sim.out, { push: { token: PUSH_TOKEN } })],
           strategy: { name: 'webhook', webhook: { resyncIntervalMs: 86_400_000 } },
-          ...(youngGeneration ? { gc: { youngGeneration } } : {}),
         },
         null,
         2,
@@ -337,7 +331,7 @@ async function main(): Promise<void> {
     const result = {
       bench: 'observe',
       layout: '`heat-gateway start --config` (webhook, one Heat backend, default modules) in a child, filled by its resync from `heat-gateway sim` (another child); notifications POSTed from this process; one Redis',
-      params: { instances: servers.length, perRequest, concurrency, rounds, format, requestsPerRound: Math.ceil(servers.length / perRequest), youngGeneration: youngGeneration ?? 'default', gatewayNodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS ?? '' },
+      params: { instances: servers.length, perRequest, concurrency, rounds, format, requestsPerRound: Math.ceil(servers.length / perRequest), gatewayNodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS ?? '' },
       observePerSecond: Math.round(observeRate),
       observePerSecondPerRound: gatewaySide.seconds.map((s) => Math.round(servers.length / s)),
       baselineHsetPerSecond: Math.round(baselineRate),

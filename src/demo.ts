@@ -11,7 +11,6 @@ import { resolve } from 'node:path';
 import { parseConfig } from './config/load.js';
 import { Gateway } from './gateway.js';
 import { createLogger, redactText, silentLogger } from './log/logger.js';
-import { applyYoungGeneration } from './young-generation.js';
 import { defaultModules } from './modules.js';
 import { Stores } from './store/stores.js';
 import { freePort, LocalRedisServer } from './redis/local-redis-server.js';
@@ -145,7 +144,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     process.env,
   );
   const logger = createLogger(config.log);
-  applyYoungGeneration(config.gc.youngGeneration, logger);
   const gateway = new Gateway({ config, logger, modules: defaultModules() });
   const url = await gateway.start();
 

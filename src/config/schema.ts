@@ -234,17 +234,6 @@ export const logSchema = z
   })
   .strict();
 
-export const gcSchema = z
-  .object({
-    /**
-     * V8's young generation: `small` holds it at 1 MB (scavenges of 1–2 ms: webhook latency),
-     * `v8` lets V8 grow it to 16 MB (fewer, longer scavenges: less CPU for push-heavy ingest).
-     * Read at start (src/young-generation.ts). @defaultValue small
-     */
-    youngGeneration: z.enum(['small', 'v8'], { error: 'must be small or v8' }).default('small'),
-  })
-  .strict();
-
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -255,7 +244,6 @@ export const configSchema = z
     webhooks: webhooksSchema.default(webhooksSchema.parse({})),
     feed: feedSchema.default(feedSchema.parse({})),
     log: logSchema.default(logSchema.parse({})),
-    gc: gcSchema.default(gcSchema.parse({})),
   })
   .strict()
   .superRefine((cfg, ctx) => {

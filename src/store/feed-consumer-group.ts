@@ -4,7 +4,7 @@
  * acknowledging (a crashed replica). Blocking reads use a connection of their own.
  */
 import type { Redis } from 'ioredis';
-import { toEntry, type FeedEntry } from './change-feed.js';
+import { compareCursors, toEntry, type FeedEntry } from './change-feed.js';
 import { withScripts } from './script-registry.js';
 
 export interface GroupLag {
@@ -17,6 +17,8 @@ export interface GroupLag {
 export class FeedConsumerGroup {
   private blocking: Redis | undefined;
   private interrupted = false;
+  /** Set by recreateIfGone: entries up to this id may have been read by the group that was lost. */
+  private replayUntil: string | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -27,13 +29,32 @@ export class FeedConsumerGroup {
     withScripts(redis);
   }
 
-  /** Creates the group at the feed's current end, unless it exists. */
-  async ensure(): Promise<void> {
+  /**
+   * Creates the group, unless it exists: at the feed's current end (`$`), or at `from` (an
+   * entry id; `0`: the feed's start).
+   */
+  async ensure(from = '$'): Promise<void> {
     try {
-      await this.redis.xgroup('CREATE', this.feedKey, this.name, '$', 'MKSTREAM');
+      await this.redis.xgroup('CREATE', this.feedKey, this.name, from, 'MKSTREAM');
     } catch (err) {
       if (!/BUSYGROUP/.test((err as Error).message)) throw err;
     }
+  }
+
+  /**
+   * After `err` from a read, a claim or a skip: when it says the feed or the group no longer
+   * exists (Redis lost its data — restarted without persistence, or failed over to a replica
+   * that had not synced — or someone deleted the group), creates the group again at the
+   * feed's start, not its end, so nothing appended since is missed, and answers true. For the
+   * webhook fan-out, what is read again sends nothing twice: an endpoint only gets entries
+   * after its `startCursor`, and a delivery recorded as finished is not sent again.
+   */
+  async recreateIfGone(err: unknown): Promise<boolean> {
+    if (!/NOGROUP|requires the key to exist/.test((err as Error).message)) return false;
+    await this.ensure('0');
+    // Reads up to here are not `fresh`: the lost group may have delivered those entries.
+    this.replayUntil = (await this.redis.xrevrange(this.feedKey, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    return true;
   }
 
   /**
@@ -41,10 +62,11 @@ export class FeedConsumerGroup {
    * key `alongside` read in the same round trip, right after the read is served (Redis runs
    * the GET queued behind a blocked read once the read returns), so it is at least as new as
    * the entries: a change made before an entry was appended is seen with that entry.
+   * `fresh`: no entry was ever read before (false while re-reading after recreateIfGone).
    */
-  async read(consumer: string, options: { count: number; blockMs: number; alongside: string }): Promise<{ entries: FeedEntry[]; alongside: string | null }> {
+  async read(consumer: string, options: { count: number; blockMs: number; alongside: string }): Promise<{ entries: FeedEntry[]; alongside: string | null; fresh: boolean }> {
     // After interrupt() (shutdown) no read reopens the connection.
-    if (this.interrupted) return { entries: [], alongside: null };
+    if (this.interrupted) return { entries: [], alongside: null, fresh: true };
     this.blocking ??= this.openBlocking();
     if (this.blocking.status === 'end') await this.blocking.connect();
     const replies = (await this.blocking
@@ -55,7 +77,10 @@ export class FeedConsumerGroup {
     for (const [err] of replies) if (err) throw err;
     const reply = replies[0]?.[1] as [string, [string, string[]][]][] | null | undefined;
     const alongside = (replies[1]?.[1] as string | null | undefined) ?? null;
-    return { entries: (reply?.[0]?.[1] ?? []).map(([id, fields]) => toEntry(id, fields)), alongside };
+    const entries = (reply?.[0]?.[1] ?? []).map(([id, fields]) => toEntry(id, fields));
+    // Past the entries a lost group may have delivered before (recreateIfGone), reads are fresh again.
+    if (this.replayUntil !== undefined && entries.length > 0 && compareCursors(entries[0]!.cursor, this.replayUntil) > 0) this.replayUntil = undefined;
+    return { entries, alongside, fresh: this.replayUntil === undefined };
   }
 
   /**

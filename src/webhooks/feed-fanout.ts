@@ -13,10 +13,9 @@
  * the per-subject queues of ordered endpoints. Another replica takes over when the lease
  * lapses and first claims what the old leader left pending.
  *
- * The group is created at `$` the first time: events appended before the webhook module
- * ever ran are not delivered, and an endpoint only receives events appended after it was
- * created (its `startCursor`); older ones only through replay. So while no endpoint exists
- * the group is moved past the feed's end unread (skipWhileNoEndpoint, atomic with creation).
+ * The group is created at `$` the first time (earlier events are never delivered; an endpoint
+ * gets the events after its `startCursor`, older ones by replay), is moved past the feed's end
+ * unread while no endpoint exists (skipWhileNoEndpoint), and is created again if Redis loses it.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +29,6 @@ import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { StoredWebhook } from './webhook-schemas.js';
 import type { DirectDelivery, SentEarly } from './direct-delivery.js';
 import { isAfterStart, payloadOf, toNewDelivery, wants } from './webhook-payload.js';
-
 
 export const CONSUMER_GROUP = 'webhooks';
 /** Longest the fan-out waits for a free direct slot before queueing the overflow. */
@@ -128,10 +126,9 @@ export class FeedFanout {
           leaderUntil = now + this.leaseMs;
           if (takingOver) {
             this.log.info('fan-out leader');
-            // Only the leader reads, so whatever another consumer still holds was abandoned
-            // (a dying leader's blocked read may even have received entries after its death):
-            // claim it all now instead of after claimIdleMs. A leader that only stalled may
-            // still be fanning those out; repeats are deduplicated.
+            // Only the leader reads, so what another consumer holds was abandoned (a dying leader's
+            // blocked read may even get entries after its death): claim it all now, not after
+            // claimIdleMs. A leader that only stalled may still be fanning those out: deduplicated.
             this.lastClaimAt = Date.now();
             await this.claimAbandoned(0);
           }
@@ -143,14 +140,18 @@ export class FeedFanout {
         const blockMs = Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4)));
         if (await this.skipWhileNoEndpoint(blockMs)) continue;
         const count = await this.room();
-        // stop() may have come while room() waited: a read now would reopen the connection
-        // it just closed (and keep the process alive).
+        // stop() may have come while room() waited: a read would reopen its connection.
         if (!this.running) break;
         // The registry version comes with the entries (same round trip, read after them).
-        const { entries, alongside } = await this.o.group.read(this.consumer, { count, blockMs, alongside: this.o.registry.keys.version });
-        if (entries.length > 0) await this.process(entries, alongside ?? '0', { fresh: true });
+        const { entries, alongside, fresh } = await this.o.group.read(this.consumer, { count, blockMs, alongside: this.o.registry.keys.version });
+        if (entries.length > 0) await this.process(entries, alongside ?? '0', { fresh });
       } catch (err) {
         if (!this.running) break;
+        if (await this.o.group.recreateIfGone(err).catch(() => false)) {
+          this.log.warn("the feed's consumer group was gone (Redis lost its data, or it was deleted); created again at the feed's start");
+          this.cache = undefined; // the registry's version counter may have started over too
+          continue;
+        }
         this.log.warn('fan-out failed; retrying', { error: (err as Error).message });
         await this.pause(500);
       }

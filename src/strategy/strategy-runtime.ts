@@ -241,7 +241,16 @@ export class StrategyRuntime implements GatewayModule, ActiveStrategy {
   /** Runs here what the store and config assign. Serialized. */
   private converge(): Promise<void> {
     this.switching = this.switching.then(async () => {
-      const stored = await this.deps.state.all();
+      let stored = await this.deps.state.all();
+      // start() records the default strategy: without it Redis lost its data (restarted without
+      // persistence, a failover to a replica that had not synced), schedules and due sets too.
+      if (!stored.defaults.name && this.running.size > 0) {
+        this.log.warn('Redis lost the stored strategies and their schedules; recording and starting them again');
+        await this.adoptConfig(this.deps.config());
+        stored = await this.deps.state.all();
+        for (const entry of this.running.values()) await entry.strategy.stop();
+        this.running.clear();
+      }
       const assignment = assignmentOf(this.deps.config(), stored);
       const seen = JSON.stringify(assignment);
       if (seen === this.lastSeen && this.running.size > 0) return;

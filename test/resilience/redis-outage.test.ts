@@ -235,4 +235,35 @@ describe('resilience: Redis outages, restarts and shutdown (real processes)', fu
     });
     console.log(`      (stale ${staleMs} ms after the backend outage began; poll interval ${INTERVAL_MS} ms)`);
   });
+
+  it('survives a Redis that comes back empty (no persistence): the cache refills, an endpoint registered again gets what follows', async () => {
+    // The config's own strategy (cached-poll), which learns the deployments from Heat.
+    await gateway!.cli.stop('SIGKILL');
+    gateway = await startGatewayChild({ redisUrl: `redis://127.0.0.1:${redisPort}`, prefix, sim });
+    const g = gateway;
+    await waitFor(async () => (await differences(g.url, sim)).length === 0, { timeoutMs: 15_000, what: 'cached-poll in sync' });
+    const before = await call(g.url, 'POST', '/v1/webhooks', TOKENS.client, { url: `${receiver.url}/before-loss` });
+    expect(before.status, before.text).to.equal(201);
+    const running = () => sim.handle.world().instances.filter((i) => i.novaStatus === 'ACTIVE');
+    sim.handle.applyChange('crash', running()[0]!.id, { crashTo: 'SHUTOFF' });
+    await waitFor(() => receiver.received.some((r) => r.path === '/before-loss'), { timeoutMs: 10_000, what: 'a delivery before the loss' });
+
+    // Everything lost: the same port, a Redis with no data and no persistence.
+    await redis!.stop();
+    redis = await LocalRedisServer.start({ port: redisPort });
+    await waitFor(async () => (await get(g.url, '/readyz')).status === 200, { timeoutMs: 5_000, what: 'readiness on the empty Redis' });
+    await waitFor(async () => (await differences(g.url, sim)).length === 0, { timeoutMs: 2 * ONE_INTERVAL_MS, what: 'the cache filled again within about a poll interval' });
+    expect((await get(g.url, '/v1/webhooks', TOKENS.client)).json.items).to.deep.equal([]);
+
+    const again = await call(g.url, 'POST', '/v1/webhooks', TOKENS.client, { url: `${receiver.url}/after-loss` });
+    expect(again.status, again.text).to.equal(201);
+    const crashed = running()[0]!.id;
+    sim.handle.applyChange('crash', crashed, { crashTo: 'ERROR' });
+    await waitFor(
+      () => receiver.received.some((r) => r.path === '/after-loss' && (JSON.parse(r.body) as { data: { id?: string } }).data.id === crashed),
+      { timeoutMs: 10_000, what: 'the change after the loss delivered to the endpoint registered again' },
+    );
+    expect(g.cli.output()).to.not.match(/"status":500/);
+  });
 });
+

@@ -11,20 +11,29 @@ return 1
 `;
 
 /**
+ * `feed_last_id(key)`: the stream's last generated id ('0-0' when it does not exist). A new
+ * endpoint's `startCursor` and the fan-out's skip both take it, so they agree on the position.
+ */
+const FEED_LAST_ID = `
+local function feed_last_id(key)
+  local ok, info = pcall(redis.call, 'XINFO', 'STREAM', key)
+  if ok then
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then return info[i + 1] end
+    end
+  end
+  return '0-0'
+end`;
+
+/**
  * Creates an endpoint whose `startCursor` is the feed's last id at that very moment: reading
  * the position, saving, indexing and bumping the registry version are one atomic step, so
  * every event appended later is fanned out with the endpoint already visible (fan-out reads
  * events first and the registry second).
  * KEYS: endpoint, version, index, feed. ARGV: endpoint JSON with the placeholder, id, placeholder.
  */
-export const CREATE_LUA = `
-local start = '0-0'
-local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[4])
-if ok then
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then start = info[i + 1] end
-  end
-end
+export const CREATE_LUA = `${FEED_LAST_ID}
+local start = feed_last_id(KEYS[4])
 local json = ARGV[1]
 local at = string.find(json, ARGV[3], 1, true)
 json = string.sub(json, 1, at - 1) .. start .. string.sub(json, at + #ARGV[3])
@@ -37,25 +46,19 @@ return start
 
 /**
  * The fan-out's skip while no endpoint exists: moves the consumer group's last-delivered id
- * to the feed's last id (`$`), so the entries appended so far are never read, only when the
- * endpoint index is empty. CREATE_LUA reads that same last id as a new endpoint's
- * `startCursor`; both are single scripts, so either the creation comes first (the index is
+ * to the feed's last id, so the entries appended so far are never read, only when the
+ * endpoint index is empty. CREATE_LUA reads that same last id (feed_last_id) as a new
+ * endpoint's `startCursor`; both are single scripts, so either the creation comes first (the index is
  * not empty: nothing skipped) or the skip does (every skipped entry is at or before the new
  * endpoint's start, which it must not receive). Pending entries are left alone (XAUTOCLAIM).
  * KEYS: feed, endpoint index. ARGV: consumer group. Returns the group's new position, or nil
  * when an endpoint exists.
  */
-export const SKIP_LUA = `
+export const SKIP_LUA = `${FEED_LAST_ID}
 if redis.call('ZCARD', KEYS[2]) > 0 then return false end
-redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], '$')
-for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-  local name, last
-  for i = 1, #g, 2 do
-    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
-  end
-  if name == ARGV[1] then return last end
-end
-return false
+local last = feed_last_id(KEYS[1])
+redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last)
+return last
 `;
 
 /**

@@ -67,9 +67,7 @@ export class FeedConsumerGroup {
   async read(consumer: string, options: { count: number; blockMs: number; alongside: string }): Promise<{ entries: FeedEntry[]; alongside: string | null; fresh: boolean }> {
     // After interrupt() (shutdown) no read reopens the connection.
     if (this.interrupted) return { entries: [], alongside: null, fresh: true };
-    this.blocking ??= this.openBlocking();
-    if (this.blocking.status === 'end') await this.blocking.connect();
-    const replies = (await this.blocking
+    const replies = (await (await this.blockingConnection())
       .pipeline()
       .xreadgroup('GROUP', this.name, consumer, 'COUNT', options.count, 'BLOCK', options.blockMs, 'STREAMS', this.feedKey, '>')
       .get(options.alongside)
@@ -100,9 +98,7 @@ export class FeedConsumerGroup {
    */
   async waitAfter(cursor: string, blockMs: number): Promise<boolean> {
     if (this.interrupted) return false;
-    this.blocking ??= this.openBlocking();
-    if (this.blocking.status === 'end') await this.blocking.connect();
-    const reply = await this.blocking.xread('COUNT', 1, 'BLOCK', blockMs, 'STREAMS', this.feedKey, cursor);
+    const reply = await (await this.blockingConnection()).xread('COUNT', 1, 'BLOCK', blockMs, 'STREAMS', this.feedKey, cursor);
     return (reply?.[0]?.[1]?.length ?? 0) > 0;
   }
 
@@ -144,6 +140,13 @@ export class FeedConsumerGroup {
       return { pending: Number(f.get('pending')), readToEnd: f.get('last-delivered-id') === stream.get('last-generated-id') };
     }
     return { pending: 0, readToEnd: false };
+  }
+
+  /** The connection blocking reads wait on, opened (again, after interrupt) when needed. */
+  private async blockingConnection(): Promise<Redis> {
+    this.blocking ??= this.openBlocking();
+    if (this.blocking.status === 'end') await this.blocking.connect();
+    return this.blocking;
   }
 
   /** Ends a blocking read at once, and every later one (what was read but not handled stays pending). */

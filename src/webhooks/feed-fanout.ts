@@ -28,7 +28,8 @@ import { DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { StoredWebhook } from './webhook-schemas.js';
 import type { DirectDelivery, SentEarly } from './direct-delivery.js';
-import { isAfterStart, payloadOf, toNewDelivery, wants } from './webhook-payload.js';
+import { DirectSlots } from './direct-slots.js';
+import { deliveriesOf } from './webhook-payload.js';
 
 export const CONSUMER_GROUP = 'webhooks';
 /** Longest the fan-out waits for a free direct slot before queueing the overflow. */
@@ -76,12 +77,10 @@ export class FeedFanout {
   fannedOut = 0;
   /** Times this process moved the group past the feed's end while no endpoint existed (for tests). */
   skips = 0;
-  /** Direct attempts in flight, by job id (a re-read entry joins the attempt under way). */
-  private readonly sending = new Map<string, Promise<void>>();
-  /** Acknowledgements waiting for direct attempts. */
-  private readonly acks = new Set<Promise<void>>();
-  /** Feed entries read by this process whose acknowledgement waits for direct attempts. */
-  private readonly unacked = new Set<string>();
+  /** Direct attempts in flight. */
+  private readonly slots = new DirectSlots();
+  /** The batch being recorded while the next one is read (see {@link run}). */
+  private inflight: Promise<void> | undefined;
 
   constructor(private readonly o: FeedFanoutOptions) {
     this.log = o.logger.child({ component: 'webhook-fanout', consumer: this.consumer });
@@ -105,8 +104,9 @@ export class FeedFanout {
     // claimed by the next leader.
     this.o.group.interrupt();
     await this.loop;
+    await this.settle().catch(() => undefined);
     // Direct attempts under way finish (bounded by the request timeout) and acknowledge.
-    await Promise.allSettled([...this.acks]);
+    await this.slots.drain();
     await this.o.leases.release(this.o.registry.keys.leader, this.consumer).catch(() => undefined);
   }
 
@@ -119,6 +119,7 @@ export class FeedFanout {
           const held = await this.o.leases.acquire(this.o.registry.keys.leader, this.consumer, this.leaseMs);
           if (!held) {
             leaderUntil = 0;
+            await this.settle();
             await this.pause(Math.min(this.leaseMs / 4, 1_000));
             continue;
           }
@@ -135,6 +136,7 @@ export class FeedFanout {
         }
         if (Date.now() - this.lastClaimAt > Math.min(this.claimIdleMs, 5_000)) {
           this.lastClaimAt = Date.now();
+          await this.settle();
           await this.claimAbandoned();
         }
         const blockMs = Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4)));
@@ -144,8 +146,15 @@ export class FeedFanout {
         if (!this.running) break;
         // The registry version comes with the entries (same round trip, read after them).
         const { entries, alongside, fresh } = await this.o.group.read(this.consumer, { count, blockMs, alongside: this.o.registry.keys.version });
-        if (entries.length > 0) await this.process(entries, alongside ?? '0', { fresh });
+        // A batch's deliveries go out (fresh ones) and its records are written while the next
+        // batch is read: the rest of a burst is not held back by this one's round trip. Two
+        // batches at most are in flight; the second finishes after the first (`after`).
+        const previous = this.inflight;
+        this.inflight = entries.length > 0 ? this.process(entries, alongside ?? '0', { fresh, after: previous }) : undefined;
+        this.inflight?.catch(() => undefined); // awaited below or by settle()
+        await previous;
       } catch (err) {
+        await this.settle().catch(() => undefined);
         if (!this.running) break;
         if (await this.o.group.recreateIfGone(err).catch(() => false)) {
           this.log.warn("the feed's consumer group was gone (Redis lost its data, or it was deleted); created again at the feed's start");
@@ -166,6 +175,7 @@ export class FeedFanout {
    */
   private async skipWhileNoEndpoint(blockMs: number): Promise<boolean> {
     if (this.cache && this.cache.endpoints.length > 0) return false;
+    await this.settle();
     const at = await this.o.group.skipWhileEmpty(this.o.registry.keys.index);
     if (at === null) return false;
     this.skips++;
@@ -186,12 +196,8 @@ export class FeedFanout {
     // (by the endpoints last seen: only a size, so no round trip for the registry's version).
     const perEntry = Math.max(1, (this.cache?.endpoints ?? (await this.endpoints())).filter((w) => w.enabled).length);
     const deadline = Date.now() + DIRECT_WAIT_MS;
-    while (this.running && this.sending.size >= direct.concurrency() && Date.now() < deadline) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([...this.sending.values(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline - Date.now())))]).catch(() => undefined);
-      clearTimeout(timer);
-    }
-    return Math.min(this.batch, Math.max(1, Math.floor((direct.concurrency() - this.sending.size) / perEntry)));
+    while (this.running && this.slots.taken() >= direct.concurrency() && Date.now() < deadline) await this.slots.freed(deadline);
+    return Math.min(this.batch, Math.max(1, Math.floor((direct.concurrency() - this.slots.taken()) / perEntry)));
   }
 
   /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */
@@ -202,7 +208,7 @@ export class FeedFanout {
       async (claimed) => {
         // Our own entries still waiting for direct attempts are not abandoned: XAUTOCLAIM
         // returns them once idle, but their attempts are under way here.
-        const entries = claimed.filter((e) => !this.unacked.has(e.cursor));
+        const entries = claimed.filter((e) => !this.slots.holds(e.cursor));
         if (entries.length === 0) return;
         this.log.info('claimed abandoned feed entries', { count: entries.length });
         await this.process(entries);
@@ -223,37 +229,25 @@ export class FeedFanout {
    * `version`: the registry's version read after the entries (read now when not given).
    * `fresh`: entries read for the first time, which no delivery record can exist for yet, so
    * their direct deliveries to unordered endpoints are sent before they are recorded.
+   * `after`: the batch before, whose records must be handled first (it may fail: its entries
+   * stay pending and are claimed again, which does not stop this one).
    */
-  async process(entries: FeedEntry[], version?: string, { fresh = false } = {}): Promise<void> {
+  async process(entries: FeedEntry[], version?: string, { fresh = false, after }: { fresh?: boolean; after?: Promise<void> } = {}): Promise<void> {
     const endpoints = (await this.endpoints(version)).filter((w) => w.enabled);
-    const perEndpoint = new Map<StoredWebhook, ReturnType<typeof toNewDelivery>[]>();
-    // No endpoint: nothing to build (a body per event showed in the observe profile).
-    for (const entry of endpoints.length > 0 ? entries : []) {
-      let payload;
-      try {
-        payload = payloadOf(entry);
-      } catch (err) {
-        this.log.error('unreadable feed entry; skipped', { cursor: entry.cursor, error: (err as Error).message });
-        continue;
-      }
-      for (const webhook of endpoints) {
-        if (!isAfterStart(webhook, payload) || !wants(webhook, payload)) continue;
-        let list = perEndpoint.get(webhook);
-        if (!list) perEndpoint.set(webhook, (list = []));
-        list.push(toNewDelivery(webhook, payload));
-      }
-    }
+    const perEndpoint = deliveriesOf(entries, endpoints, (entry, err) => this.log.error('unreadable feed entry; skipped', { cursor: entry.cursor, error: err.message }));
     const now = this.o.now();
     const direct = this.o.direct;
     const attempts: Promise<void>[] = [];
     // Direct slots free for this batch; the deliveries that get one are claimed as they are
     // recorded (one script call), the others are queued.
-    let free = direct ? direct.concurrency() - this.sending.size : 0;
+    let free = direct ? direct.concurrency() - this.slots.taken() : 0;
+    let claimed = 0;
     const early = new Map<NewDelivery, SentEarly>();
     const groups = [...perEndpoint].map(([webhook, items]) => {
       const directly = direct?.eligible(webhook) ?? false;
       const owners = items.map((d) => {
         if (!directly || free-- <= 0) return null;
+        claimed++;
         if (fresh && !webhook.ordered) early.set(d, direct!.send(webhook, d));
         return DeliveryQueue.directOwner({ ep: webhook.id, ev: d.eventId, run: 0 });
       });
@@ -261,7 +255,11 @@ export class FeedFanout {
       return { endpointId: webhook.id, items, ...(directly ? { claim } : {}), webhook };
     });
     // Every endpoint's deliveries in one round trip.
-    const results = await this.o.deliveries.ensureAll(groups, 'new', now);
+    const results = await this.slots.reserve(claimed, async () => {
+      const recorded = await this.o.deliveries.ensureAll(groups, 'new', now);
+      await after?.catch(() => undefined);
+      return recorded;
+    });
     const queued: DeliveryJobSpec[] = [];
     groups.forEach(({ webhook, items }, g) => {
       items.forEach((d, i) => {
@@ -269,7 +267,7 @@ export class FeedFanout {
         if (r.code !== 'created' && r.code !== 'pending') return;
         const spec: DeliveryJobSpec = { ep: webhook.id, ev: d.eventId, run: r.run, sub: d.subject };
         const key = DeliveryQueue.jobId(spec);
-        const under = this.sending.get(key);
+        const under = this.slots.under(key);
         if (under) attempts.push(under);
         // Recorded and claimed just now: the fan-out sends it ('waiting': an ordered
         // delivery behind its head, which wakes it when done; 'gone': endpoint deleted).
@@ -292,22 +290,15 @@ export class FeedFanout {
     // Acknowledged only once every direct attempt settled or was handed to the queue: after
     // a crash the entries are still pending, the next leader claims them, and the deliveries
     // recorded but unfinished are sent again (same webhook-id).
-    for (const cursor of cursors) this.unacked.add(cursor);
-    const ack = Promise.all(attempts)
-      .then(() => this.o.group.ack(cursors))
-      .then(
-        () => {
-          this.fannedOut += entries.length;
-        },
-        (err: Error) => {
-          this.log.warn('direct deliveries unacknowledged; their feed entries will be claimed again', { error: err.message });
-        },
-      );
-    this.acks.add(ack);
-    void ack.then(() => {
-      this.acks.delete(ack);
-      for (const cursor of cursors) this.unacked.delete(cursor);
-    });
+    this.slots.ackAfter(
+      cursors,
+      attempts,
+      async () => {
+        await this.o.group.ack(cursors);
+        this.fannedOut += entries.length;
+      },
+      (err) => this.log.warn('direct deliveries unacknowledged; their feed entries will be claimed again', { error: err.message }),
+    );
   }
 
   /** One direct attempt; a retry or a wait goes to the queue under the same job id. */
@@ -323,18 +314,20 @@ export class FeedFanout {
       }
       if (next.kind === 'later') await this.o.queue.add([{ ...spec, delayMs: Math.max(0, next.atMs - Date.now()) }]);
     })();
-    this.sending.set(key, run);
-    const done = () => {
-      this.sending.delete(key);
-    };
-    run.then(done, done);
-    return run;
+    return this.slots.track(key, run);
   }
 
   /** True when every feed entry so far was fanned out and acknowledged. */
   async caughtUp(): Promise<boolean> {
     const lag = await this.o.group.lag();
     return lag.pending === 0 && lag.readToEnd;
+  }
+
+  /** Waits for the batch being recorded (its failure is thrown here). */
+  private async settle(): Promise<void> {
+    const inflight = this.inflight;
+    this.inflight = undefined;
+    await inflight;
   }
 
   private pause(ms: number): Promise<void> {

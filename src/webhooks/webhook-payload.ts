@@ -59,3 +59,29 @@ export function isAfterStart(webhook: StoredWebhook, payload: FeedPayload): bool
 export function toNewDelivery(webhook: StoredWebhook, payload: FeedPayload): NewDelivery {
   return { eventId: payload.eventId, type: payload.type, subject: payload.subject, body: payload.body, ordered: webhook.ordered };
 }
+
+/**
+ * The deliveries `entries` make (in feed order), by endpoint: each entry to every endpoint
+ * created before it that wants it. An entry that cannot be read is passed to `unreadable`
+ * and skipped.
+ */
+export function deliveriesOf(entries: FeedEntry[], endpoints: StoredWebhook[], unreadable: (entry: FeedEntry, err: Error) => void): Map<StoredWebhook, NewDelivery[]> {
+  const perEndpoint = new Map<StoredWebhook, NewDelivery[]>();
+  // No endpoint: nothing to build (a body per event showed in the observe profile).
+  for (const entry of endpoints.length > 0 ? entries : []) {
+    let payload;
+    try {
+      payload = payloadOf(entry);
+    } catch (err) {
+      unreadable(entry, err as Error);
+      continue;
+    }
+    for (const webhook of endpoints) {
+      if (!isAfterStart(webhook, payload) || !wants(webhook, payload)) continue;
+      let list = perEndpoint.get(webhook);
+      if (!list) perEndpoint.set(webhook, (list = []));
+      list.push(toNewDelivery(webhook, payload));
+    }
+  }
+  return perEndpoint;
+}

@@ -4,8 +4,7 @@
  * the test, which is the only way to see the order of the two.
  */
 import { expect } from 'chai';
-import type { FeedEntry } from '../../../src/store/change-feed.js';
-import type { ClaimResult, DeliveryStore, NewDelivery } from '../../../src/store/delivery-store.js';
+import type { DeliveryStore, NewDelivery } from '../../../src/store/delivery-store.js';
 import type { FeedConsumerGroup } from '../../../src/store/feed-consumer-group.js';
 import type { LeaseStore } from '../../../src/store/lease-store.js';
 import type { WebhookRegistry } from '../../../src/store/webhook-registry.js';
@@ -14,34 +13,9 @@ import type { DeliveryQueue } from '../../../src/webhooks/delivery-queue.js';
 import type { DirectDelivery, SentEarly } from '../../../src/webhooks/direct-delivery.js';
 import { FeedFanout } from '../../../src/webhooks/feed-fanout.js';
 import type { StoredWebhook } from '../../../src/webhooks/webhook-schemas.js';
+import { CLAIMED, endpoint, feedEntry } from './fanout-fakes.js';
 
-function endpoint(id: string, overrides: Partial<StoredWebhook> = {}): StoredWebhook {
-  return {
-    id,
-    url: `http://127.0.0.1:9/${id}`,
-    events: null,
-    deploymentIds: null,
-    description: null,
-    ordered: false,
-    maxPerSecond: null,
-    enabled: true,
-    disabledReason: null,
-    disabledAt: null,
-    createdAt: '2026-11-30T00:00:00.000Z',
-    updatedAt: '2026-11-30T00:00:00.000Z',
-    startCursor: '0-0',
-    secrets: [],
-    ...overrides,
-  };
-}
-
-const entry: FeedEntry = {
-  cursor: '1764460800000-0',
-  json: '{"id":"evt_1","type":"instance.updated","occurredAt":"2026-11-30T00:00:00.000Z","data":{"current":{"id":"srv-1"},"previous":null}}',
-  type: 'instance.updated',
-  subject: 'srv-1',
-  deploymentId: 'stack-1',
-};
+const entry = feedEntry(1);
 
 describe('fan-out: early sends', () => {
   let log: string[];
@@ -50,14 +24,13 @@ describe('fan-out: early sends', () => {
 
   beforeEach(() => {
     log = [];
-    const ok: ClaimResult = { kind: 'ok', endpointJson: '{}', body: '', attemptsMade: 0, disabledAt: null, disabledReason: null, failingSince: null };
     const deliveries = {
       ensureAll: async (groups: { endpointId: string; items: NewDelivery[]; claim?: { owners: readonly (string | null)[] } }[]) => {
         const owners = groups.map((g) => g.items.map((_, i) => g.claim?.owners[i] ?? null));
         log.push('ensure');
         await new Promise<void>((resolve) => (recorded = resolve));
         log.push('recorded');
-        return owners.map((list) => list.map((owner) => ({ code: 'created' as const, run: 0, ...(owner ? { claim: ok } : {}) })));
+        return owners.map((list) => list.map((owner) => ({ code: 'created' as const, run: 0, ...(owner ? { claim: CLAIMED } : {}) })));
       },
     };
     const direct: DirectDelivery = {

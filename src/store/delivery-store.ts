@@ -7,7 +7,7 @@
  * doubles as the `webhook-id`, so every attempt — and every redelivery — of an event to an
  * endpoint carries the same id and receivers can deduplicate.
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Attempt, DeliveryView } from '../webhooks/webhook-schemas.js';
 import { withScripts } from './script-registry.js';
 import type { WebhookKeys } from './webhook-keys.js';
@@ -62,8 +62,21 @@ export interface EnsureClaim {
 }
 
 const ENSURE_CODES = { 0: 'finished', 1: 'pending', 2: 'created', [-1]: 'busy' } as const;
+/** Keys and arguments per item of ENSURE_MANY_LUA and FINISH_MANY_LUA. */
+const ENSURE_KEYS = 7;
+const ENSURE_ARGS = 11;
+const FINISH_KEYS = 7;
+const FINISH_ARGS = 13;
+
+export interface Finished {
+  failingSince: number | null;
+  nextHead: { id: string; run: number } | null;
+}
 
 export class DeliveryStore {
+  /** Attempts waiting for this turn's {@link finish} call. */
+  private finishing: { input: FinishInput; resolve: (f: Finished) => void; reject: (err: unknown) => void }[] = [];
+
   constructor(
     private readonly redis: Redis,
     readonly keys: WebhookKeys,
@@ -89,9 +102,8 @@ export class DeliveryStore {
   }
 
   /**
-   * {@link ensure} for several endpoints at once: one pipeline, written at once (the fan-out's
-   * critical path never queues behind the auto-pipelined finishes in flight), one result list
-   * per group.
+   * {@link ensure} for several endpoints at once: one script call for the whole batch (see
+   * ENSURE_MANY_LUA), one result list per group.
    */
   async ensureAll(
     groups: { endpointId: string; items: NewDelivery[]; claim?: EnsureClaim }[],
@@ -100,27 +112,28 @@ export class DeliveryStore {
   ): Promise<(EnsureResult & { claim?: ClaimResult })[][]> {
     const k = this.keys;
     const ttl = this.settings().ttlSeconds;
-    const pipeline = this.redis.pipeline();
-    let count = 0;
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
     for (const { endpointId, items, claim } of groups) {
       items.forEach((d, i) => {
         const owner = claim?.owners[i] ?? null;
-        pipeline.hgwWhEnsure(
+        keys.push(
           k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
           k.endpoint(endpointId), k.health(endpointId),
+        );
+        args.push(
           mode, d.eventId, d.type, d.subject, d.body, nowMs, d.ordered ? '1' : '0', ttl,
           owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId),
         );
-        count++;
       });
     }
-    const replies = count === 0 ? [] : ((await pipeline.exec()) ?? []);
+    const replies = keys.length === 0 ? [] : await this.atOnce<(string | number)[][]>((p) => p.hgwWhEnsureMany(keys.length, ...keys, ENSURE_KEYS, ENSURE_ARGS, ...args));
     let at = 0;
     return groups.map(({ items }) =>
       items.map((d) => {
-        const [err, reply] = replies[at++] ?? [new Error('no reply from Redis'), null];
-        if (err) throw err;
-        const [code, run, ...claimed] = reply as (string | number)[];
+        const reply = replies[at++];
+        if (!reply) throw new Error('no reply from Redis for a delivery of the batch');
+        const [code, run, ...claimed] = reply;
         const result = { code: ENSURE_CODES[Number(code) as keyof typeof ENSURE_CODES], run: Number(run) };
         if (claimed.length === 0) return result;
         const claim = toClaim(claimed.map(String));
@@ -147,18 +160,55 @@ export class DeliveryStore {
     return toClaim(r);
   }
 
-  /** Records an attempt; returns the failing-since time and, for ordered endpoints, the next head. */
-  async finish(input: FinishInput): Promise<{ failingSince: number | null; nextHead: { id: string; run: number } | null }> {
+  /**
+   * Records an attempt; returns the failing-since time and, for ordered endpoints, the next
+   * head. The attempts recorded in one turn of the event loop (a burst of answers) go to
+   * Redis together, in one script call (FINISH_MANY_LUA).
+   */
+  finish(input: FinishInput): Promise<Finished> {
+    return new Promise((resolve, reject) => {
+      if (this.finishing.length === 0) setImmediate(() => void this.finishAll());
+      this.finishing.push({ input, resolve, reject });
+    });
+  }
+
+  private async finishAll(): Promise<void> {
+    const batch = this.finishing;
+    this.finishing = [];
     const k = this.keys;
-    const { endpointId: ep, deliveryId: id } = input;
     const s = this.settings();
-    const [, fs, head, hrun] = await this.redis.hgwWhFinish(
-      k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep),
-      input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
-      input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
-      k.deliveryPrefix(ep), input.subject, input.handOver ?? '',
-    );
-    return { failingSince: fs ? Number(fs) : null, nextHead: head ? { id: head, run: Number(hrun) } : null };
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const { input } of batch) {
+      const { endpointId: ep, deliveryId: id } = input;
+      keys.push(k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep));
+      args.push(
+        input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
+        input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
+        k.deliveryPrefix(ep), input.subject, input.handOver ?? '',
+      );
+    }
+    try {
+      const replies = await this.atOnce<[number, string, string, string][]>((p) => p.hgwWhFinishMany(keys.length, ...keys, FINISH_KEYS, FINISH_ARGS, ...args));
+      batch.forEach(({ resolve, reject }, i) => {
+        const reply = replies[i];
+        if (!reply) return reject(new Error('no reply from Redis for an attempt of the batch'));
+        const [, fs, head, hrun] = reply;
+        resolve({ failingSince: fs ? Number(fs) : null, nextHead: head ? { id: head, run: Number(hrun) } : null });
+      });
+    } catch (err) {
+      for (const { reject } of batch) reject(err);
+    }
+  }
+
+  /**
+   * One command written at once, not held for the connection's next auto-pipeline flush
+   * (a batch is already one call; the fan-out and the attempts wait for it).
+   */
+  private async atOnce<T>(command: (pipeline: ChainableCommander) => ChainableCommander): Promise<T> {
+    const [err, reply] = (await command(this.redis.pipeline()).exec())?.[0] ?? [new Error('no reply from Redis'), null];
+    if (err) throw err;
+    return reply as T;
   }
 
   /** Extends the leases of deliveries their owners still hold, in one round trip. */

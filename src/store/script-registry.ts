@@ -18,7 +18,7 @@ import {
 } from './lua/cache.js';
 import { LEASE_LUA, LEASE_RELEASE_LUA, TAKE_DUE_LUA, TAKE_TOKEN_LUA } from './lua/coordination.js';
 import { APPEND_LUA, SWITCH_STRATEGY_LUA } from './lua/feed.js';
-import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_LUA, FINISH_LUA, HAND_OVER_LUA, RATE_LUA, RENEW_LUA, SKIP_LUA } from './lua/webhooks.js';
+import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_MANY_LUA, FINISH_MANY_LUA, HAND_OVER_LUA, RATE_LUA, RENEW_LUA, SKIP_LUA } from './lua/webhooks.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -43,9 +43,9 @@ declare module 'ioredis' {
     // webhooks
     hgwWhCas(...args: (string | number)[]): Result<number, Context>;
     hgwWhCreate(...args: (string | number)[]): Result<string, Context>;
-    hgwWhEnsure(...args: (string | number)[]): Result<(string | number)[], Context>;
+    hgwWhEnsureMany(...args: (string | number)[]): Result<(string | number)[][], Context>;
     hgwWhClaim(...args: (string | number)[]): Result<string[], Context>;
-    hgwWhFinish(...args: (string | number)[]): Result<[number, string, string, string], Context>;
+    hgwWhFinishMany(...args: (string | number)[]): Result<[number, string, string, string][], Context>;
     hgwWhRate(...args: (string | number)[]): Result<number, Context>;
     hgwWhHandOver(...args: (string | number)[]): Result<number, Context>;
     hgwWhRenew(...args: (string | number)[]): Result<number, Context>;
@@ -73,9 +73,10 @@ export const SCRIPTS = {
   hgwLeaseRelease: { lua: LEASE_RELEASE_LUA, numberOfKeys: 1 },
   hgwWhCas: { lua: CAS_LUA, numberOfKeys: 2 },
   hgwWhCreate: { lua: CREATE_LUA, numberOfKeys: 4 },
-  hgwWhEnsure: { lua: ENSURE_LUA, numberOfKeys: 7 },
+  // Batches (see perItem in lua/webhooks.ts): the first argument is the number of keys.
+  hgwWhEnsureMany: { lua: ENSURE_MANY_LUA },
   hgwWhClaim: { lua: CLAIM_LUA, numberOfKeys: 4 },
-  hgwWhFinish: { lua: FINISH_LUA, numberOfKeys: 7 },
+  hgwWhFinishMany: { lua: FINISH_MANY_LUA },
   hgwWhRate: { lua: RATE_LUA, numberOfKeys: 1 },
   hgwWhHandOver: { lua: HAND_OVER_LUA, numberOfKeys: 1 },
   hgwWhRenew: { lua: RENEW_LUA, numberOfKeys: 1 },

@@ -1,0 +1,66 @@
+/**
+ * Deliveries are recorded a batch at a time: the fan-out records a read's deliveries, to
+ * every endpoint, in one script call, and the attempts that end together are recorded in
+ * one call too. Counted with MONITOR; one call per delivery and per attempt fails both.
+ */
+import { createHash } from 'node:crypto';
+import { expect } from 'chai';
+import { monitorRedis, waitFor, type MonitoredCommand } from '../../helpers/redis.js';
+import { verify } from '../../helpers/webhook-receiver.js';
+import { ENSURE_MANY_LUA, FINISH_MANY_LUA } from '../../../src/store/lua/webhooks.js';
+import { startHarness, type Harness } from './webhook-harness.js';
+
+const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
+
+describe('webhook deliveries recorded in batches', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  afterEach(() => h?.stop());
+
+  it("records a read's deliveries in one call and the attempts that end together in one", async () => {
+    h = await startHarness();
+    const events = 20;
+    const deliveries = events * 2;
+    // Answers nothing until every delivery has arrived, then all at once.
+    let releaseAll!: () => void;
+    const allArrived = new Promise<void>((resolve) => (releaseAll = resolve));
+    const receiver = await h.receiver(async (_r, res) => {
+      if (receiver.received.length === deliveries) releaseAll();
+      await allArrived;
+      res.writeHead(204).end();
+    });
+    const a = await h.register({ url: `${receiver.url}/a` });
+    const b = await h.register({ url: `${receiver.url}/b` });
+    const calls: MonitoredCommand[] = [];
+    const monitor = await monitorRedis(h.gateway.config.redis.url, (c) => {
+      const name = c.args[0]?.toLowerCase();
+      if (name === 'evalsha' || name === 'eval') calls.push(c);
+    });
+    try {
+      await h.append(events);
+      await waitFor(() => h.module.idle(), { what: 'every delivery recorded and acknowledged' });
+    } finally {
+      monitor.stop();
+    }
+    expect(receiver.received).to.have.length(deliveries);
+    for (const r of receiver.received) verify(r.path === '/a' ? a.secret : b.secret, r);
+    // numkeys = 7 per delivery or attempt.
+    // (EVAL the first time on a connection, EVALSHA after.)
+    const scriptOf = (c: MonitoredCommand) => (c.args[0]!.toLowerCase() === 'eval' ? sha(c.args[1]!) : c.args[1]);
+    const items = (lua: string) => calls.filter((c) => scriptOf(c) === sha(lua)).map((c) => Number(c.args[2]) / 7);
+    const ensures = items(ENSURE_MANY_LUA);
+    const finishes = items(FINISH_MANY_LUA);
+    expect(ensures.reduce((x, y) => x + y, 0), 'deliveries recorded').to.equal(deliveries);
+    expect(finishes.reduce((x, y) => x + y, 0), 'attempts recorded').to.equal(deliveries);
+    // Each call records both endpoints' deliveries of a whole read.
+    expect(ensures.length, 'ensure calls').to.be.at.most(events);
+    expect(ensures.every((n) => n % 2 === 0), 'both endpoints in every call').to.equal(true);
+    expect(finishes.length, 'finish calls').to.be.below(deliveries / 2);
+    for (const hook of [a, b]) {
+      const log = await h.call('GET', `/v1/webhooks/${hook.id}/deliveries?limit=100`);
+      expect(log.status).to.equal(200);
+      const outcomes = (log.json.items as { outcome: string; seq: number }[]).map((x) => x.outcome);
+      expect(outcomes).to.deep.equal(Array(events).fill('delivered'));
+    }
+  });
+});

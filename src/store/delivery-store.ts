@@ -127,12 +127,12 @@ export class DeliveryStore {
         );
       });
     }
-    const replies = keys.length === 0 ? [] : await this.atOnce<(string | number)[][]>((p) => p.hgwWhEnsureMany(keys.length, ...keys, ENSURE_KEYS, ENSURE_ARGS, ...args));
+    const replies = keys.length === 0 ? [] : await this.atOnce<((string | number)[] | Error)[]>((p) => p.hgwWhEnsureMany(keys.length, ...keys, ENSURE_KEYS, ENSURE_ARGS, ...args));
     let at = 0;
     return groups.map(({ items }) =>
       items.map((d) => {
         const reply = replies[at++];
-        if (!reply) throw new Error('no reply from Redis for a delivery of the batch');
+        if (!Array.isArray(reply)) throw reply instanceof Error ? reply : new Error('no reply from Redis for a delivery of the batch');
         const [code, run, ...claimed] = reply;
         const result = { code: ENSURE_CODES[Number(code) as keyof typeof ENSURE_CODES], run: Number(run) };
         if (claimed.length === 0) return result;
@@ -172,27 +172,28 @@ export class DeliveryStore {
     });
   }
 
+  /** Each attempt's finish resolves or rejects on its own (see perItem in lua/webhooks.ts). */
   private async finishAll(): Promise<void> {
     const batch = this.finishing;
     this.finishing = [];
-    const k = this.keys;
-    const s = this.settings();
-    const keys: string[] = [];
-    const args: (string | number)[] = [];
-    for (const { input } of batch) {
-      const { endpointId: ep, deliveryId: id } = input;
-      keys.push(k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep));
-      args.push(
-        input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
-        input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
-        k.deliveryPrefix(ep), input.subject, input.handOver ?? '',
-      );
-    }
     try {
-      const replies = await this.atOnce<[number, string, string, string][]>((p) => p.hgwWhFinishMany(keys.length, ...keys, FINISH_KEYS, FINISH_ARGS, ...args));
+      const k = this.keys;
+      const s = this.settings();
+      const keys: string[] = [];
+      const args: (string | number)[] = [];
+      for (const { input } of batch) {
+        const { endpointId: ep, deliveryId: id } = input;
+        keys.push(k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep));
+        args.push(
+          input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
+          input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
+          k.deliveryPrefix(ep), input.subject, input.handOver ?? '',
+        );
+      }
+      const replies = await this.atOnce<([number, string, string, string] | Error)[]>((p) => p.hgwWhFinishMany(keys.length, ...keys, FINISH_KEYS, FINISH_ARGS, ...args));
       batch.forEach(({ resolve, reject }, i) => {
         const reply = replies[i];
-        if (!reply) return reject(new Error('no reply from Redis for an attempt of the batch'));
+        if (!Array.isArray(reply)) return reject(reply instanceof Error ? reply : new Error('no reply from Redis for an attempt of the batch'));
         const [, fs, head, hrun] = reply;
         resolve({ failingSince: fs ? Number(fs) : null, nextHead: head ? { id: head, run: Number(hrun) } : null });
       });

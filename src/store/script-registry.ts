@@ -43,9 +43,9 @@ declare module 'ioredis' {
     // webhooks
     hgwWhCas(...args: (string | number)[]): Result<number, Context>;
     hgwWhCreate(...args: (string | number)[]): Result<string, Context>;
-    hgwWhEnsureMany(...args: (string | number)[]): Result<(string | number)[][], Context>;
+    hgwWhEnsureMany(...args: (string | number)[]): Result<((string | number)[] | Error)[], Context>;
     hgwWhClaim(...args: (string | number)[]): Result<string[], Context>;
-    hgwWhFinishMany(...args: (string | number)[]): Result<[number, string, string, string][], Context>;
+    hgwWhFinishMany(...args: (string | number)[]): Result<([number, string, string, string] | Error)[], Context>;
     hgwWhRate(...args: (string | number)[]): Result<number, Context>;
     hgwWhHandOver(...args: (string | number)[]): Result<number, Context>;
     hgwWhRenew(...args: (string | number)[]): Result<number, Context>;

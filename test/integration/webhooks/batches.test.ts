@@ -5,8 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
-import { monitorRedis, waitFor, type MonitoredCommand } from '../../helpers/redis.js';
+import { monitorRedis, testRedis, waitFor, type MonitoredCommand } from '../../helpers/redis.js';
 import { verify } from '../../helpers/webhook-receiver.js';
+import type { FinishInput } from '../../../src/store/delivery-store.js';
 import { ENSURE_MANY_LUA, FINISH_MANY_LUA } from '../../../src/store/lua/webhooks.js';
 import { startHarness, type Harness } from './webhook-harness.js';
 
@@ -62,5 +63,30 @@ describe('webhook deliveries recorded in batches', function () {
       const outcomes = (log.json.items as { outcome: string; seq: number }[]).map((x) => x.outcome);
       expect(outcomes).to.deep.equal(Array(events).fill('delivered'));
     }
+  });
+
+  it('an attempt that fails in Redis fails alone: the others of its call are recorded', async () => {
+    h = await startHarness();
+    const store = h.gateway.stores.deliveries(() => ({ ttlSeconds: 3_600, attemptLogLimit: 100 }));
+    const a = await h.register({ url: 'http://127.0.0.1:9/a' });
+    const b = await h.register({ url: 'http://127.0.0.1:9/b' });
+    const now = Date.now();
+    const delivery = (eventId: string) => ({ eventId, type: 'instance.updated', subject: 'srv-1', body: '{}', ordered: false });
+    await store.ensure(a.id, [delivery('evt_a')], 'new', now);
+    await store.ensure(b.id, [delivery('evt_b')], 'new', now);
+    // B's attempt log is no longer a sorted set: recording B's attempt fails (WRONGTYPE).
+    await testRedis(h.gateway.config.redis.url).set(store.keys.log(b.id), 'not a sorted set');
+    const attempt = (endpointId: string, deliveryId: string): FinishInput => ({
+      endpointId, deliveryId, subject: 'srv-1', outcome: 'delivered', nowMs: now, nextAttemptAtMs: null, status: 204, error: null, success: true,
+      attempt: { deliveryId, eventType: 'instance.updated', attempt: 1, at: new Date(now).toISOString(), status: 204, durationMs: 1, responseBody: '', error: null, nextAttemptAt: null, outcome: 'delivered' },
+    });
+    // Asked in the same turn: one call (the test above counts them).
+    const [ok, failed, alsoOk] = await Promise.allSettled([store.finish(attempt(a.id, 'evt_a')), store.finish(attempt(b.id, 'evt_b')), store.finish(attempt(a.id, 'evt_a2'))]);
+    expect(ok.status).to.equal('fulfilled');
+    expect(alsoOk.status).to.equal('fulfilled');
+    expect(failed.status).to.equal('rejected');
+    expect(((failed as PromiseRejectedResult).reason as Error).message).to.match(/WRONGTYPE/);
+    expect((await store.get(a.id, 'evt_a'))?.status).to.equal('delivered');
+    expect((await store.attempts(a.id, 10)).items.map((x) => x.deliveryId)).to.deep.equal(['evt_a2', 'evt_a']);
   });
 });

@@ -7,7 +7,7 @@
  * doubles as the `webhook-id`, so every attempt — and every redelivery — of an event to an
  * endpoint carries the same id and receivers can deduplicate.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Attempt, DeliveryView } from '../webhooks/webhook-schemas.js';
 import { withScripts } from './script-registry.js';
 import type { WebhookKeys } from './webhook-keys.js';
@@ -62,11 +62,8 @@ export interface EnsureClaim {
 }
 
 const ENSURE_CODES = { 0: 'finished', 1: 'pending', 2: 'created', [-1]: 'busy' } as const;
-/** Keys and arguments per item of ENSURE_MANY_LUA and FINISH_MANY_LUA. */
-const ENSURE_KEYS = 7;
-const ENSURE_ARGS = 11;
-const FINISH_KEYS = 7;
-const FINISH_ARGS = 13;
+/** One item of a batch script call: its keys and its arguments. */
+type BatchItem = { keys: string[]; args: (string | number)[] };
 
 export interface Finished {
   failingSince: number | null;
@@ -112,27 +109,29 @@ export class DeliveryStore {
   ): Promise<(EnsureResult & { claim?: ClaimResult })[][]> {
     const k = this.keys;
     const ttl = this.settings().ttlSeconds;
-    const keys: string[] = [];
-    const args: (string | number)[] = [];
-    for (const { endpointId, items, claim } of groups) {
-      items.forEach((d, i) => {
-        const owner = claim?.owners[i] ?? null;
-        keys.push(
-          k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
-          k.endpoint(endpointId), k.health(endpointId),
-        );
-        args.push(
-          mode, d.eventId, d.type, d.subject, d.body, nowMs, d.ordered ? '1' : '0', ttl,
-          owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId),
-        );
-      });
-    }
-    const replies = keys.length === 0 ? [] : await this.atOnce<((string | number)[] | Error)[]>((p) => p.hgwWhEnsureMany(keys.length, ...keys, ENSURE_KEYS, ENSURE_ARGS, ...args));
+    const replies = await this.batchCall(
+      'hgwWhEnsureMany',
+      groups.flatMap(({ endpointId, items, claim }) =>
+        items.map((d, i) => {
+          const owner = claim?.owners[i] ?? null;
+          return {
+            keys: [
+              k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
+              k.endpoint(endpointId), k.health(endpointId),
+            ],
+            args: [
+              mode, d.eventId, d.type, d.subject, d.body, nowMs, d.ordered ? '1' : '0', ttl,
+              owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId),
+            ],
+          };
+        }),
+      ),
+    );
     let at = 0;
     return groups.map(({ items }) =>
       items.map((d) => {
-        const reply = replies[at++];
-        if (!Array.isArray(reply)) throw reply instanceof Error ? reply : new Error('no reply from Redis for a delivery of the batch');
+        const reply = replies[at++]!;
+        if (reply instanceof Error) throw reply;
         const [code, run, ...claimed] = reply;
         const result = { code: ENSURE_CODES[Number(code) as keyof typeof ENSURE_CODES], run: Number(run) };
         if (claimed.length === 0) return result;
@@ -179,23 +178,25 @@ export class DeliveryStore {
     try {
       const k = this.keys;
       const s = this.settings();
-      const keys: string[] = [];
-      const args: (string | number)[] = [];
-      for (const { input } of batch) {
-        const { endpointId: ep, deliveryId: id } = input;
-        keys.push(k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep));
-        args.push(
-          input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
-          input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
-          k.deliveryPrefix(ep), input.subject, input.handOver ?? '',
-        );
-      }
-      const replies = await this.atOnce<([number, string, string, string] | Error)[]>((p) => p.hgwWhFinishMany(keys.length, ...keys, FINISH_KEYS, FINISH_ARGS, ...args));
+      const replies = await this.batchCall(
+        'hgwWhFinishMany',
+        batch.map(({ input }) => {
+          const { endpointId: ep, deliveryId: id } = input;
+          return {
+            keys: [k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep)],
+            args: [
+              input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
+              input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
+              k.deliveryPrefix(ep), input.subject, input.handOver ?? '',
+            ],
+          };
+        }),
+      );
       batch.forEach(({ resolve, reject }, i) => {
-        const reply = replies[i];
-        if (!Array.isArray(reply)) return reject(reply instanceof Error ? reply : new Error('no reply from Redis for an attempt of the batch'));
+        const reply = replies[i]!;
+        if (reply instanceof Error) return reject(reply);
         const [, fs, head, hrun] = reply;
-        resolve({ failingSince: fs ? Number(fs) : null, nextHead: head ? { id: head, run: Number(hrun) } : null });
+        resolve({ failingSince: fs ? Number(fs) : null, nextHead: head ? { id: String(head), run: Number(hrun) } : null });
       });
     } catch (err) {
       for (const { reject } of batch) reject(err);
@@ -203,13 +204,25 @@ export class DeliveryStore {
   }
 
   /**
-   * One command written at once, not held for the connection's next auto-pipeline flush
-   * (a batch is already one call; the fan-out and the attempts wait for it).
+   * One call of a batch script (see perItem in lua/webhooks.ts): every item's keys, then the
+   * counts per item and every item's arguments. Written at once, not held for the
+   * connection's next auto-pipeline flush (the fan-out and the attempts wait for it). Answers
+   * each item's reply, or its error.
    */
-  private async atOnce<T>(command: (pipeline: ChainableCommander) => ChainableCommander): Promise<T> {
-    const [err, reply] = (await command(this.redis.pipeline()).exec())?.[0] ?? [new Error('no reply from Redis'), null];
+  private async batchCall(script: 'hgwWhEnsureMany' | 'hgwWhFinishMany', items: BatchItem[]): Promise<((string | number)[] | Error)[]> {
+    if (items.length === 0) return [];
+    const keys = items.flatMap((item) => item.keys);
+    const args = items.flatMap((item) => item.args);
+    const [err, reply] = (await this.redis.pipeline()[script](keys.length, ...keys, items[0]!.keys.length, items[0]!.args.length, ...args).exec())?.[0] ?? [
+      new Error('no reply from Redis'),
+      null,
+    ];
     if (err) throw err;
-    return reply as T;
+    const replies = reply as unknown[];
+    return items.map((_, i) => {
+      const r = replies[i];
+      return Array.isArray(r) || r instanceof Error ? (r as (string | number)[] | Error) : new Error('no reply from Redis for an item of the batch');
+    });
   }
 
   /** Extends the leases of deliveries their owners still hold, in one round trip. */

@@ -38,6 +38,8 @@ import { GatewayProcess } from '../src/bench/gateway-process.js';
 import type { Instance } from '../src/model/types.js';
 import { freePort, LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
+import { FeedConsumerGroup } from '../src/store/feed-consumer-group.js';
+import { CONSUMER_GROUP } from '../src/webhooks/feed-fanout.js';
 import { waitHttp } from './read-setup.js';
 import { loadAverage, printTable, writeResult } from './report.js';
 import { simHeatBackend, startSim, stopSim } from './sim-child.js';
@@ -232,13 +234,12 @@ async function main(): Promise<void> {
      * read to the feed's end, nothing pending): a change's cost includes its fan-out, which
      * runs behind the 202s. Returns how long that took; throws after 30 s.
      */
+    const fanoutGroup = new FeedConsumerGroup(redis, () => redis, `${PREFIX}feed`, CONSUMER_GROUP);
     const fanoutCaughtUp = async (): Promise<number> => {
       const t0 = performance.now();
       for (;;) {
-        const [groups, stream] = (await redis.multi().xinfo('GROUPS', `${PREFIX}feed`).xinfo('STREAM', `${PREFIX}feed`).exec())!.map(([, r]) => r as unknown[]);
-        const group = (groups as unknown[][]).find((g) => g[g.indexOf('name') + 1] === 'webhooks');
-        const last = stream![stream!.indexOf('last-generated-id') + 1];
-        if (group && group[group.indexOf('pending') + 1] === 0 && group[group.indexOf('last-delivered-id') + 1] === last) return performance.now() - t0;
+        const lag = await fanoutGroup.lag();
+        if (lag.pending === 0 && lag.readToEnd) return performance.now() - t0;
         if (performance.now() - t0 > 30_000) throw new Error('the webhook fan-out did not catch up with the feed within 30 s');
         await new Promise((resolve) => setTimeout(resolve, 5));
       }

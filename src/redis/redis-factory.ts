@@ -30,6 +30,12 @@ export interface ConnectionOptions {
    */
   autoPipelining?: boolean;
   /**
+   * With `autoPipelining`: commands (or script names) written the moment they are called, not
+   * held for the next auto-pipeline, which ioredis sends only once the one before it has been
+   * answered. For calls that are batches already. @defaultValue []
+   */
+  writeAtOnce?: readonly string[];
+  /**
    * Speak RESP2 rather than ioredis' default RESP3: a connection receiving Redis' client-side
    * caching invalidations as pub/sub messages on `__redis__:invalidate` (RESP3 would get them
    * as `invalidate` pushes, which ioredis does not surface). @defaultValue false
@@ -68,6 +74,7 @@ export class RedisFactory {
       enableOfflineQueue: blocking,
       ...(blocking ? {} : { commandTimeout: this.options.commandTimeoutMs }),
       enableAutoPipelining: opts.autoPipelining ?? false,
+      ...(opts.writeAtOnce?.length ? { autoPipeliningIgnoredCommands: [...opts.writeAtOnce] } : {}),
       ...(opts.resp2 ? { protocol: 2 as const } : {}),
       // Reconnect quickly: polls and deliveries resume within half a second of Redis returning.
       retryStrategy: (times) => Math.min(50 * times, 500),

@@ -80,7 +80,7 @@ export function openRedis(topology: RedisTopology, base: RedisOptions): Redis {
       });
     }
     case 'cluster': {
-      const { retryStrategy, enableOfflineQueue, lazyConnect, enableAutoPipelining, ...nodeOptions } = base;
+      const { retryStrategy, enableOfflineQueue, lazyConnect, enableAutoPipelining, autoPipeliningIgnoredCommands, ...nodeOptions } = base;
       const first = topology.nodes[0]!;
       const options: ClusterOptions = {
         redisOptions: { ...nodeOptions, ...credentials(first), ...(first.protocol === 'rediss:' ? { tls: {} } : {}) },
@@ -88,6 +88,7 @@ export function openRedis(topology: RedisTopology, base: RedisOptions): Redis {
         ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
         ...(lazyConnect !== undefined ? { lazyConnect } : {}),
         ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
+        ...(autoPipeliningIgnoredCommands ? { autoPipeliningIgnoredCommands } : {}),
         // Reads and writes go to primaries: a replica may lag, and the store's scripts write.
         scaleReads: 'master',
         // While a replica is promoted the slot answers CLUSTERDOWN or its old owner is gone;

@@ -31,7 +31,7 @@ export class CacheAgeReader {
     private readonly chunkSize = 2_000,
   ) {
     this.keys = new Keys(prefix);
-    withScripts(redis);
+    withScripts(redis, ['hgwAgeChunk']);
   }
 
   /** Walks every instance once; ages are measured against `nowMs` for the whole walk. */

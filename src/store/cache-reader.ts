@@ -99,7 +99,7 @@ export class CacheReader {
     private readonly instances?: TrackedReadCache,
   ) {
     this.keys = new Keys(prefix);
-    this.redis = withScripts(redis);
+    this.redis = withScripts(redis, ['hgwGetDeployment', 'hgwServeInstance', 'hgwServeDeployment', 'hgwOldest', 'hgwPage']);
     this.pages = instances ? new CachedInstancePages(instances, this.redis, this.keys, (id) => this.getInstanceForServe(id)) : undefined;
   }
 

@@ -69,7 +69,7 @@ export class ChangeFeed {
     private readonly blocking?: BlockingConnections,
   ) {
     this.keys = new Keys(prefix);
-    this.redis = withScripts(redis);
+    this.redis = withScripts(redis, ['hgwAppend']);
   }
 
   /** A reader with its own connection that may block waiting for new events. */

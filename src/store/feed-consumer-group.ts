@@ -26,7 +26,7 @@ export class FeedConsumerGroup {
     private readonly feedKey: string,
     readonly name: string,
   ) {
-    withScripts(redis);
+    withScripts(redis, ['hgwWhSkip']);
   }
 
   /**

@@ -9,7 +9,7 @@ export class LeaseStore {
   private readonly redis: Redis;
 
   constructor(redis: Redis) {
-    this.redis = withScripts(redis);
+    this.redis = withScripts(redis, ['hgwLease', 'hgwLeaseRelease']);
   }
 
   /** Takes the free lease `key` or renews ours; true when `holder` holds it for `ttlMs`. */

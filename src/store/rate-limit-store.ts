@@ -13,7 +13,7 @@ export class RateLimitStore {
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    this.redis = withScripts(redis);
+    this.redis = withScripts(redis, ['hgwTakeToken']);
   }
 
   /** Takes one token from `tokenName`'s bucket: allowed, or how long to wait. */

@@ -30,7 +30,7 @@ export class ScheduleStore {
     private readonly keys: Keys,
     private readonly onFlushed: (written: number, left: number) => void = () => {},
   ) {
-    this.redis = withScripts(redis);
+    this.redis = withScripts(redis, ['hgwTakeDue']);
     this.redis.on('ready', () => void this.flushPendingDue());
   }
 

@@ -26,6 +26,7 @@ import {
 import { plainlyValidInstance } from './observation-check.js';
 import { RefreshHealth } from './refresh-health.js';
 import { Tombstones } from './tombstones.js';
+import { withScripts } from './script-registry.js';
 
 export * from './cache-reader.js';
 export { newEventId, OBSERVE_BATCH, OBSERVE_PIPELINE, type ObserveContext, type ObserveOutcome, type ObserveResult } from './observe-calls.js';
@@ -55,6 +56,7 @@ export class StateStore extends CacheReader {
     private readonly onAppend: (type: string) => void = () => {},
   ) {
     super(redis, prefix);
+    withScripts(this.redis, ['hgwObserve', 'hgwMissing']);
     this.tombstones = new Tombstones(this.redis, this.keys);
     this.refreshHealth = new RefreshHealth(this.redis, this.keys, now);
   }

@@ -14,7 +14,7 @@ import { CacheReader, type ServedDoc } from './cache-reader.js';
 import { TrackedReadCache, type ReadCacheOptions } from './read-cache.js';
 import { ChangeFeed } from './change-feed.js';
 import { deletePrefix } from './delete-prefix.js';
-import { DeliveryStore } from './delivery-store.js';
+import { BATCH_SCRIPTS, DeliveryStore } from './delivery-store.js';
 import { Keys } from './keys.js';
 import { LeaseStore } from './lease-store.js';
 import { RateLimitStore } from './rate-limit-store.js';
@@ -110,11 +110,12 @@ export class Stores implements QueueConnections {
 
   /**
    * The delivery log, with its retention settings (read at each write), on an auto-pipelined
-   * connection of its own: the claims and finishes of the deliveries in flight that fall in
-   * one event-loop tick go to Redis in one write instead of one write each.
+   * connection of its own: the single-delivery calls (claims, renewals, hand-overs) that fall
+   * in one event-loop tick go to Redis in one write instead of one write each; the batch
+   * calls are batches already and go at once.
    */
   deliveries(settings: () => { ttlSeconds: number; attemptLogLimit: number }): DeliveryStore {
-    this.deliveryConnection ??= this.factory.create('webhook-deliveries', { autoPipelining: true });
+    this.deliveryConnection ??= this.factory.create('webhook-deliveries', { autoPipelining: true, writeAtOnce: BATCH_SCRIPTS });
     return new DeliveryStore(this.deliveryConnection, this.keys.webhooks, settings);
   }
 

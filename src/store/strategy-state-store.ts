@@ -34,7 +34,7 @@ export class StrategyStateStore {
     /** Opens the connection a subscription listens on. */
     private readonly openSubscriber: () => Redis,
   ) {
-    this.redis = withScripts(redis);
+    this.redis = withScripts(redis, ['hgwSwitchStrategy']);
   }
 
   /** The recorded choice of one scope ('' = the default). */

@@ -14,7 +14,7 @@ export class Tombstones {
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {
-    withScripts(redis);
+    withScripts(redis, ['hgwPurgeTombstones']);
   }
 
   /** Removes tombstones deleted at or before `cutoffMs`, `batch` per script call; returns how many. */

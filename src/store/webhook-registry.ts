@@ -31,7 +31,7 @@ export class WebhookRegistry {
     private readonly now: () => number,
   ) {
     this.keys = new WebhookKeys(prefix);
-    withScripts(redis);
+    withScripts(redis, ['hgwWhCreate', 'hgwWhCas']);
   }
 
   /** Creates an endpoint; the answer is the only time its secret is shown. */

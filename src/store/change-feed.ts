@@ -143,6 +143,13 @@ export class ChangeFeed {
     return { entries, next: entries.at(-1)?.cursor ?? from, gap };
   }
 
+  /** The entry at `cursor`, or null when retention removed it (or it never was). */
+  async entry(cursor: string): Promise<FeedEntry | null> {
+    if (!CURSOR_PATTERN.test(cursor)) return null;
+    const [raw] = await this.redis.xrange(this.keys.feed, cursor, cursor);
+    return raw ? toEntry(raw[0], raw[1]) : null;
+  }
+
   /**
    * True when retention may have removed entries newer than `cursor`: something was trimmed
    * and `cursor` is older than the oldest entry kept. (Trimming removes from the head, so a

@@ -19,6 +19,11 @@ export interface NewDelivery {
   subject: string;
   body: string;
   ordered: boolean;
+  /**
+   * The event's feed cursor, when it comes from the feed: once delivered, the body is dropped
+   * from Redis and rebuilt from the feed entry for a redelivery. Absent (a test event): kept.
+   */
+  cursor?: string;
 }
 
 export type EnsureResult = { code: 'finished' | 'pending' | 'created' | 'busy'; run: number };
@@ -125,11 +130,11 @@ export class DeliveryStore {
           return {
             keys: [
               k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
-              k.endpoint(endpointId), k.health(endpointId),
+              k.endpoint(endpointId), k.health(endpointId), k.body(endpointId, d.eventId),
             ],
             args: [
               mode, d.eventId, d.type, d.subject, d.body, nowMs, d.ordered ? '1' : '0', ttl,
-              owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId),
+              owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId), d.cursor ?? '',
             ],
           };
         }),
@@ -161,7 +166,7 @@ export class DeliveryStore {
   ): Promise<ClaimResult> {
     const k = this.keys;
     const r = await this.redis.hgwWhClaim(
-      k.delivery(endpointId, deliveryId), k.endpoint(endpointId), k.health(endpointId), k.ordered(endpointId, subject),
+      k.delivery(endpointId, deliveryId), k.endpoint(endpointId), k.health(endpointId), k.ordered(endpointId, subject), k.body(endpointId, deliveryId),
       owner, run, options.forceOwner ?? '', k.deliveryPrefix(endpointId), options.leaseMs ?? '',
     );
     return toClaim(r);
@@ -191,7 +196,7 @@ export class DeliveryStore {
         batch.map(({ input }) => {
           const { endpointId: ep, deliveryId: id } = input;
           return {
-            keys: [k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep)],
+            keys: [k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep), k.body(ep, id)],
             args: [
               input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
               input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
@@ -255,9 +260,20 @@ export class DeliveryStore {
     return { id, run: Number(run ?? 0) };
   }
 
-  async get(endpointId: string, deliveryId: string): Promise<(DeliveryView & { body: string }) | null> {
-    const h = await this.redis.hgetall(this.keys.delivery(endpointId, deliveryId));
-    return h.st ? toDeliveryView(deliveryId, h) : null;
+  /**
+   * A delivery, with what sending it again needs: its body ('' once delivered, when the feed
+   * holds the event: rebuild it from the entry at `cursor`) and its feed cursor (null for an
+   * event not from the feed).
+   */
+  async get(endpointId: string, deliveryId: string): Promise<(DeliveryView & { body: string; cursor: string | null }) | null> {
+    const replies = (await this.redis.pipeline().hgetall(this.keys.delivery(endpointId, deliveryId)).get(this.keys.body(endpointId, deliveryId)).exec()) ?? [];
+    // A pipeline answers each command's error in place (Redis down: the 503 the API maps it to).
+    for (const [err] of replies) if (err) throw err;
+    const h = (replies[0]?.[1] ?? {}) as Record<string, string>;
+    const body = (replies[1]?.[1] ?? null) as string | null;
+    if (!h.st) return null;
+    // Records written before the body had a key of its own hold it as a field.
+    return { ...toDeliveryView(deliveryId, h), body: body ?? h.body ?? '', cursor: h.cu || null };
   }
 
   /** Attempt log, newest first; `cursor` is the seq to continue below. */
@@ -286,7 +302,7 @@ export class DeliveryStore {
     const ids = await this.redis.zrevrange(this.keys.dead(endpointId), offset, offset + limit);
     const views = await Promise.all(ids.slice(0, limit).map((id) => this.get(endpointId, id)));
     return {
-      items: views.filter((v): v is DeliveryView & { body: string } => v !== null).map(({ body: _body, ...v }) => v),
+      items: views.filter((v) => v !== null).map(({ body: _body, cursor: _cursor, ...v }) => v),
       next: ids.length > limit ? String(offset + limit) : null,
     };
   }
@@ -308,7 +324,7 @@ function toClaim(r: string[]): ClaimResult {
   };
 }
 
-function toDeliveryView(id: string, h: Record<string, string>): DeliveryView & { body: string } {
+function toDeliveryView(id: string, h: Record<string, string>): DeliveryView {
   const time = (v: string | undefined) => (v ? new Date(Number(v)).toISOString() : null);
   return {
     id,
@@ -324,6 +340,5 @@ function toDeliveryView(id: string, h: Record<string, string>): DeliveryView & {
     nextAttemptAt: h.st === 'delivered' || h.st === 'dead' ? null : time(h.na),
     lastStatus: h.ls ? Number(h.ls) : null,
     lastError: h.le || null,
-    body: h.body ?? '',
   };
 }

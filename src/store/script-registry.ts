@@ -80,7 +80,7 @@ export const SCRIPTS = {
   hgwWhCreate: { lua: CREATE_LUA, numberOfKeys: 4 },
   // Batches (see perItem in lua/webhooks.ts): the first argument is the number of keys.
   hgwWhEnsureMany: { lua: ENSURE_MANY_LUA },
-  hgwWhClaim: { lua: CLAIM_LUA, numberOfKeys: 4 },
+  hgwWhClaim: { lua: CLAIM_LUA, numberOfKeys: 5 },
   hgwWhFinishMany: { lua: FINISH_MANY_LUA },
   hgwWhRate: { lua: RATE_LUA, numberOfKeys: 1 },
   hgwWhHandOver: { lua: HAND_OVER_LUA, numberOfKeys: 1 },

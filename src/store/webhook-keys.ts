@@ -10,7 +10,8 @@
  * | wh:lead                      | string | fan-out leader lease (consumer name, PX)              |
  * | wh:e:<id>                    | string | endpoint JSON (with secrets)                          |
  * | wh:e:<id>:h                  | hash   | health: failingSince, lastSuccessAt, attempt-log seq  |
- * | wh:e:<id>:d:<eventId>        | hash   | one delivery (event → endpoint): body, status, owner  |
+ * | wh:e:<id>:d:<eventId>        | hash   | one delivery (event → endpoint): status, owner, cursor |
+ * | wh:e:<id>:b:<eventId>        | string | its body, until delivered (kept if not in the feed)   |
  * | wh:e:<id>:dx                 | zset   | delivery ids by creation time                         |
  * | wh:e:<id>:dead               | zset   | dead-lettered delivery ids by time                    |
  * | wh:e:<id>:log                | zset   | attempt log (score = seq), bounded                    |
@@ -45,6 +46,10 @@ export class WebhookKeys {
   }
   delivery(id: string, deliveryId: string): string {
     return `${this.deliveryPrefix(id)}${deliveryId}`;
+  }
+  /** A delivery's body (apart from its record, which then stays a small listpack). */
+  body(id: string, deliveryId: string): string {
+    return `${this.endpoint(id)}:b:${deliveryId}`;
   }
   deliveries(id: string): string {
     return `${this.endpoint(id)}:dx`;

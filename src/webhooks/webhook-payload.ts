@@ -57,7 +57,7 @@ export function isAfterStart(webhook: StoredWebhook, payload: FeedPayload): bool
 }
 
 export function toNewDelivery(webhook: StoredWebhook, payload: FeedPayload): NewDelivery {
-  return { eventId: payload.eventId, type: payload.type, subject: payload.subject, body: payload.body, ordered: webhook.ordered };
+  return { eventId: payload.eventId, type: payload.type, subject: payload.subject, body: payload.body, ordered: webhook.ordered, cursor: payload.cursor };
 }
 
 /**

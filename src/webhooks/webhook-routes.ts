@@ -133,7 +133,7 @@ export function declareWebhookRoutes(api: ApiRouter, service: WebhookService): v
       handler: async ({ params, res }) => {
         const delivery = await service.deliveries.get(params.id, params.deliveryId);
         if (!delivery) throw new NotFoundError(`delivery ${params.deliveryId} of webhook ${params.id} does not exist or has expired`);
-        const { body: _body, ...view } = delivery;
+        const { body: _body, cursor: _cursor, ...view } = delivery;
         const { items } = await service.deliveries.attempts(params.id, 1_000, undefined, params.deliveryId);
         res.json({ ...view, attemptLog: items });
       },
@@ -156,17 +156,15 @@ export function declareWebhookRoutes(api: ApiRouter, service: WebhookService): v
       responses: {
         202: { description: 'Queued', schema: z.object({ deliveryId: z.string(), run: z.number() }) },
         404: { description: 'Unknown delivery' },
-        409: { description: 'Still pending' },
+        409: { description: 'Still pending, or delivered and its event no longer in the feed' },
       },
       handler: async ({ params, res }) => {
         const webhook = await service.registry.get(params.id);
         const delivery = await service.deliveries.get(params.id, params.deliveryId);
         if (!delivery) throw new NotFoundError(`delivery ${params.deliveryId} of webhook ${params.id} does not exist or has expired; use replay`);
-        const [result] = await service.enqueue(webhook, [
-          { eventId: delivery.id, type: delivery.eventType, subject: delivery.subject ?? '', body: delivery.body, ordered: webhook.ordered },
-        ], 'again');
-        if (result!.code === 'busy') throw new ConflictError(`delivery ${params.deliveryId} is still ${delivery.status}; it is redelivered on its own schedule`);
-        res.status(202).json({ deliveryId: delivery.id, run: result!.run });
+        const result = await service.redeliver(webhook, delivery);
+        if (result.code === 'busy') throw new ConflictError(`delivery ${params.deliveryId} is still ${delivery.status}; it is redelivered on its own schedule`);
+        res.status(202).json({ deliveryId: delivery.id, run: result.run });
       },
     })
     .route({

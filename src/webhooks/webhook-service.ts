@@ -3,14 +3,14 @@
  * deliveries (test events, redeliveries) and replay from the feed.
  */
 import type { Config } from '../config/schema.js';
-import { InputError } from '../errors.js';
+import { ConflictError, InputError } from '../errors.js';
 import type { ChangeFeed } from '../store/change-feed.js';
 import type { DeliveryStore, EnsureResult, NewDelivery } from '../store/delivery-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { SsrfError, type SsrfGuard } from './ssrf-guard.js';
 import { payloadOf, toNewDelivery, wants } from './webhook-payload.js';
 import type { WebhookRegistry } from '../store/webhook-registry.js';
-import type { CreateWebhook, PatchWebhook, StoredWebhook } from './webhook-schemas.js';
+import type { CreateWebhook, DeliveryView, PatchWebhook, StoredWebhook } from './webhook-schemas.js';
 
 /** Most events one replay request re-sends. */
 export const MAX_REPLAY_EVENTS = 100_000;
@@ -57,6 +57,31 @@ export class WebhookService {
       }),
     );
     return results;
+  }
+
+  /**
+   * Sends a finished delivery again (same webhook-id). A delivered body is not kept when the
+   * feed holds its event: it is rebuilt from the feed entry, byte for byte what was signed.
+   */
+  async redeliver(webhook: StoredWebhook, delivery: DeliveryView & { body: string; cursor: string | null }): Promise<EnsureResult> {
+    let body = delivery.body;
+    if (body === '' && delivery.cursor) {
+      const entry = await this.feed.entry(delivery.cursor);
+      const payload = entry ? payloadOf(entry) : null;
+      if (!payload || payload.eventId !== delivery.id) {
+        throw new ConflictError(
+          `delivery ${delivery.id} was delivered and its body is rebuilt from the feed for a redelivery, but its event (cursor ${delivery.cursor}) ` +
+            'has left the feed (feed.maxAgeMs / feed.maxLength); raise the feed retention to redeliver older events',
+        );
+      }
+      body = payload.body;
+    }
+    const [result] = await this.enqueue(
+      webhook,
+      [{ eventId: delivery.id, type: delivery.eventType, subject: delivery.subject ?? '', body, ordered: webhook.ordered, ...(delivery.cursor ? { cursor: delivery.cursor } : {}) }],
+      'again',
+    );
+    return result!;
   }
 
   /** Re-sends every feed event since `sinceMs` that the endpoint's filters match, in order. */

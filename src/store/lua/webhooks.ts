@@ -70,7 +70,7 @@ local function claim_ok(ep, body, n, healthKey)
   local h = redis.call('HMGET', healthKey, 'da', 'dr', 'fs')
   return {'ok', ep, body, n, h[1] or '', h[2] or '', h[3] or ''}
 end
-local function claimDelivery(record, endpointKey, healthKey, orderedKey, owner, run, force, prefix, leaseMs)
+local function claimDelivery(record, endpointKey, healthKey, orderedKey, owner, run, force, prefix, leaseMs, bodyKey)
 local ep = redis.call('GET', endpointKey)
 if not ep then return {'gone'} end
 local r = redis.call('HMGET', record, 'st', 'own', 'run', 'ord', 'body', 'n', 'ev', 'ou')
@@ -95,7 +95,10 @@ end
 local lease = ''
 if leaseMs ~= '' then lease = now + tonumber(leaseMs) end
 redis.call('HSET', record, 'own', owner, 'ou', lease)
-return claim_ok(ep, r[5], r[6], healthKey)
+-- The body has a key of its own; records written before kept it as a field.
+local body = r[5] or ''
+if bodyKey and not r[5] then body = redis.call('GET', bodyKey) or '' end
+return claim_ok(ep, body, r[6], healthKey)
 end
 `;
 
@@ -103,9 +106,12 @@ end
  * Creates (mode `new`) or restarts (mode `again`: redeliver, replay) a delivery record and,
  * for ordered endpoints, appends it to its subject's queue. With an owner, a delivery created
  * here is also claimed by it (the fan-out's direct attempt, one round trip instead of two).
- * KEYS: record, index, ordered list, ordered subjects, dead, endpoint, health.
+ * The body is kept under a key of its own and the record keeps the event's feed cursor
+ * (`cu`): once delivered, the body is dropped and the record rewritten small (FINISH below),
+ * and a redelivery rebuilds the body from the feed entry.
+ * KEYS: record, index, ordered list, ordered subjects, dead, endpoint, health, body.
  * ARGV: mode, eventId, type, subject, body, now, ordered, ttlSeconds, owner ('' none),
- * leaseMs, deliveryPrefix.
+ * leaseMs, deliveryPrefix, feed cursor ('' for an event not from the feed).
  * Returns {code, run} and, for a claim, the claim's reply after them (an `ok` without the
  * body, which the caller has): code 0 already
  * finished (skip), 1 exists and unfinished (enqueue again, idempotent), 2 created, -1
@@ -134,17 +140,19 @@ if ARGV[9] ~= '' and ARGV[7] ~= '1' then
     if ARGV[10] ~= '' then ou = redis_now_ms() + tonumber(ARGV[10]) end
   end
 end
-local fields = {'ev', ARGV[2], 'ty', ARGV[3], 'sub', ARGV[4], 'body', ARGV[5], 'st', 'pending',
-  'own', own, 'ou', ou, 'n', 0, 'run', run, 'ua', ARGV[6], 'na', ARGV[6], 'ls', '', 'le', '', 'ord', ARGV[7]}
+local fields = {'ev', ARGV[2], 'ty', ARGV[3], 'sub', ARGV[4], 'st', 'pending',
+  'own', own, 'ou', ou, 'n', 0, 'run', run, 'ua', ARGV[6], 'na', ARGV[6], 'ls', '', 'le', '', 'ord', ARGV[7], 'cu', ARGV[12]}
 if st then
   redis.call('HSETNX', KEYS[1], 'ca', ARGV[6])
   redis.call('HSETNX', KEYS[1], 'tot', 0)
+  redis.call('HDEL', KEYS[1], 'body')
 else
   -- A new record: nothing to keep.
   table.insert(fields, 'ca'); table.insert(fields, ARGV[6]); table.insert(fields, 'tot'); table.insert(fields, 0)
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[8]))
+redis.call('SET', KEYS[8], ARGV[5], 'EX', tonumber(ARGV[8]))
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
 redis.call('ZREM', KEYS[5], ARGV[2])
 if ARGV[7] == '1' then
@@ -157,7 +165,7 @@ if ARGV[9] ~= '' then
   if own ~= '' then
     claim = claim_ok(ep, '', '0', KEYS[7])
   else
-    claim = claimDelivery(KEYS[1], KEYS[6], KEYS[7], KEYS[3], ARGV[9], tostring(run), '', ARGV[11], ARGV[10])
+    claim = claimDelivery(KEYS[1], KEYS[6], KEYS[7], KEYS[3], ARGV[9], tostring(run), '', ARGV[11], ARGV[10], false)
     if claim[1] == 'ok' then claim[3] = '' end
   end
   table.insert(claim, 1, run)
@@ -202,14 +210,14 @@ export const ENSURE_MANY_LUA = `${CLAIM_FUNCTION}${perItem(ENSURE_BODY)}`;
 
 /**
  * Takes ownership of a delivery for one attempt.
- * KEYS: record, endpoint, health, ordered list.
+ * KEYS: record, endpoint, health, ordered list, body.
  * ARGV: owner, run, forceOwner, deliveryPrefix, leaseMs ('' for a BullMQ job, which has its own lock).
  * Ordered deliveries proceed only at the head of their subject's queue; finished heads left
  * behind by a crash are popped here. An owner holding a lease (a direct attempt of the
  * fan-out, field `ou`, Redis time) keeps the delivery until the lease lapses: `busy` then
  * carries the ms left. A job owner is answered `busy` with no lease (the caller asks BullMQ).
  */
-export const CLAIM_LUA = `${CLAIM_FUNCTION}return claimDelivery(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+export const CLAIM_LUA = `${CLAIM_FUNCTION}return claimDelivery(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], KEYS[5])
 `;
 
 /**
@@ -234,8 +242,10 @@ return 1
 
 /**
  * Records one attempt: log entry (bounded), record status, endpoint health, dead letters,
- * and for a finished ordered delivery, pops it and names the next head.
- * KEYS: record, log, health, ordered list, dead, index, ordered subjects.
+ * and for a finished ordered delivery, pops it and names the next head. A delivered body
+ * that the feed holds (the record has its cursor) is dropped, a redelivery rebuilds it, and
+ * the record is written anew, small.
+ * KEYS: record, log, health, ordered list, dead, index, ordered subjects, body.
  * ARGV: outcome, now, attemptJson, logLimit, nextAttemptAt, lastStatus, lastError, success,
  * ttlSeconds, deliveryId, deliveryPrefix, subject, handOver (the owner of the next attempt
  * of a retrying delivery, '' to keep the current one; a lease always ends here).
@@ -248,7 +258,28 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
 local now = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[9])
 local terminal = ARGV[1] ~= 'retrying'
-if redis.call('EXISTS', KEYS[1]) == 1 then
+local kept = redis.call('HMGET', KEYS[1], 'st', 'cu', 'ord')
+local ord = kept[3]
+if kept[1] and ARGV[1] == 'delivered' and kept[2] and kept[2] ~= '' then
+  -- Delivered, and the feed holds the event: its body is dropped (a redelivery rebuilds it),
+  -- and the record is written anew without it and without the attempt's owner, whose long
+  -- ids made Redis keep it as a hash table: small again, it is a listpack (~330 B, not ~1.1 KB).
+  local h = redis.call('HGETALL', KEYS[1])
+  local now_ = {st = ARGV[1], ua = ARGV[2], na = ARGV[5], ls = ARGV[6], le = ARGV[7]}
+  local fields, counted = {}, {}
+  for i = 1, #h, 2 do
+    local f, v = h[i], h[i + 1]
+    if f == 'n' or f == 'tot' then v, counted[f] = tostring((tonumber(v) or 0) + 1), true end
+    if now_[f] then v, now_[f] = now_[f], nil end
+    if f ~= 'own' and f ~= 'ou' and f ~= 'body' then fields[#fields + 1] = f; fields[#fields + 1] = v end
+  end
+  for f, v in pairs(now_) do fields[#fields + 1] = f; fields[#fields + 1] = v end
+  if not counted.n then fields[#fields + 1] = 'n'; fields[#fields + 1] = '1' end
+  if not counted.tot then fields[#fields + 1] = 'tot'; fields[#fields + 1] = '1' end
+  redis.call('DEL', KEYS[1], KEYS[8])
+  redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('EXPIRE', KEYS[1], ttl)
+elseif kept[1] then
   redis.call('HINCRBY', KEYS[1], 'n', 1)
   redis.call('HINCRBY', KEYS[1], 'tot', 1)
   -- A lease always ends here; a finished delivery has no owner, a retry the one handed over.
@@ -260,6 +291,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7], 'ou', '')
   end
   redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[8], ttl)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - ttl * 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - ttl * 1000)
@@ -273,7 +305,7 @@ elseif ARGV[8] == '0' then
 end
 if ARGV[1] == 'dead' then redis.call('ZADD', KEYS[5], now, ARGV[10]) else redis.call('ZREM', KEYS[5], ARGV[10]) end
 local head, hrun = '', ''
-if terminal and redis.call('HGET', KEYS[1], 'ord') == '1' then
+if terminal and ord == '1' then
   if redis.call('LINDEX', KEYS[4], 0) == ARGV[10] then redis.call('LPOP', KEYS[4]) else redis.call('LREM', KEYS[4], 1, ARGV[10]) end
   local h = redis.call('LINDEX', KEYS[4], 0)
   if h then

@@ -45,10 +45,14 @@ describe('webhook deliveries recorded in batches', function () {
     }
     expect(receiver.received).to.have.length(deliveries);
     for (const r of receiver.received) verify(r.path === '/a' ? a.secret : b.secret, r);
-    // numkeys = 7 per delivery or attempt.
+    // Items per call: numkeys over the keys per item (the first argument after the keys).
     // (EVAL the first time on a connection, EVALSHA after.)
     const scriptOf = (c: MonitoredCommand) => (c.args[0]!.toLowerCase() === 'eval' ? sha(c.args[1]!) : c.args[1]);
-    const items = (lua: string) => calls.filter((c) => scriptOf(c) === sha(lua)).map((c) => Number(c.args[2]) / 7);
+    const itemsOf = (c: MonitoredCommand) => {
+      const numkeys = Number(c.args[2]);
+      return numkeys / Number(c.args[3 + numkeys]);
+    };
+    const items = (lua: string) => calls.filter((c) => scriptOf(c) === sha(lua)).map(itemsOf);
     const ensures = items(ENSURE_MANY_LUA);
     const finishes = items(FINISH_MANY_LUA);
     expect(ensures.reduce((x, y) => x + y, 0), 'deliveries recorded').to.equal(deliveries);

@@ -18,21 +18,27 @@ describe('webhook delivery bodies', function () {
   const keysOf = (harness: Harness) => new WebhookKeys(harness.gateway.config.redis.keyPrefix);
   const redisOf = (harness: Harness) => testRedis(harness.gateway.config.redis.url);
 
-  it('drops a delivered body the feed holds, keeps the record a listpack, and redelivers the same bytes', async () => {
+  /** A fresh gateway with one endpoint, and one feed event delivered to it. */
+  async function deliveredEvent() {
     h = await startHarness();
     const receiver = await h.receiver();
     const hook = await h.register({ url: receiver.url });
-    const [event] = await h.append(1);
+    const [event] = (await h.append(1)) as [string];
     await waitFor(async () => (await h.call('GET', `/v1/webhooks/${hook.id}/deliveries/${event}`)).json.status === 'delivered', { what: 'delivered' });
+    return { receiver, hook, event };
+  }
+
+  it('drops a delivered body the feed holds, keeps the record a listpack, and redelivers the same bytes', async () => {
+    const { receiver, hook, event } = await deliveredEvent();
 
     const k = keysOf(h);
     const redis = redisOf(h);
-    expect(await redis.exists(k.body(hook.id, event!)), 'body key after delivery').to.equal(0);
-    const record = k.delivery(hook.id, event!);
+    expect(await redis.exists(k.body(hook.id, event)), 'body key after delivery').to.equal(0);
+    const record = k.delivery(hook.id, event);
     expect(await redis.hget(record, 'cu')).to.match(/^\d+-\d+$/);
     expect(await redis.hexists(record, 'body')).to.equal(0);
     expect(await redis.object('ENCODING', record)).to.equal('listpack');
-    expect(Number(await redis.memory('USAGE', record, 'SAMPLES', 0))).to.be.below(500)
+    expect(Number(await redis.memory('USAGE', record, 'SAMPLES', 0))).to.be.below(500);
     const view = (await h.call('GET', `/v1/webhooks/${hook.id}/deliveries/${event}`)).json;
     expect(view).to.include({ status: 'delivered', attempts: 1, totalAttempts: 1, run: 0, lastStatus: 204, lastError: null, subject: 'srv-1', eventType: 'instance.updated' });
 
@@ -45,17 +51,13 @@ describe('webhook delivery bodies', function () {
     verify(hook.secret, second!);
     // Delivered again: dropped again.
     await waitFor(async () => (await h.call('GET', `/v1/webhooks/${hook.id}/deliveries/${event}`)).json.run === 1, { what: 'the second run recorded' });
-    await waitFor(async () => (await redis.exists(k.body(hook.id, event!))) === 0, { what: 'the body dropped after the redelivery' });
+    await waitFor(async () => (await redis.exists(k.body(hook.id, event))) === 0, { what: 'the body dropped after the redelivery' });
   });
 
   it('a delivered event that has left the feed cannot be redelivered: 409 naming the feed retention', async () => {
-    h = await startHarness();
-    const receiver = await h.receiver();
-    const hook = await h.register({ url: receiver.url });
-    const [event] = await h.append(1);
-    await waitFor(async () => (await h.call('GET', `/v1/webhooks/${hook.id}/deliveries/${event}`)).json.status === 'delivered', { what: 'delivered' });
+    const { receiver, hook, event } = await deliveredEvent();
     const redis = redisOf(h);
-    const cursor = (await redis.hget(keysOf(h).delivery(hook.id, event!), 'cu'))!;
+    const cursor = (await redis.hget(keysOf(h).delivery(hook.id, event), 'cu'))!;
     // What retention does to an old entry.
     await redis.xdel(h.gateway.feed.keys.feed, cursor);
 
@@ -86,15 +88,15 @@ describe('webhook delivery bodies', function () {
     let up = false;
     const receiver = await h.receiver((_r, res) => void (up ? res.writeHead(204).end() : res.writeHead(500).end()));
     const hook = await h.register({ url: receiver.url });
-    const [event] = await h.append(1);
+    const [event] = (await h.append(1)) as [string];
     await waitFor(async () => (await h.call('GET', `/v1/webhooks/${hook.id}/deliveries/${event}`)).json.status === 'retrying', { what: 'retrying' });
     // The old layout: the body in the record, no key of its own, no cursor.
     const k = keysOf(h);
     const redis = redisOf(h);
-    const body = (await redis.get(k.body(hook.id, event!)))!;
-    await redis.hset(k.delivery(hook.id, event!), 'body', body);
-    await redis.hdel(k.delivery(hook.id, event!), 'cu');
-    await redis.del(k.body(hook.id, event!));
+    const body = (await redis.get(k.body(hook.id, event)))!;
+    await redis.hset(k.delivery(hook.id, event), 'body', body);
+    await redis.hdel(k.delivery(hook.id, event), 'cu');
+    await redis.del(k.body(hook.id, event));
 
     up = true;
     // The retry (a job, which claims the body from the record) sends it.

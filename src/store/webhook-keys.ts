@@ -47,7 +47,7 @@ export class WebhookKeys {
   delivery(id: string, deliveryId: string): string {
     return `${this.deliveryPrefix(id)}${deliveryId}`;
   }
-  /** A delivery's body (apart from its record, which then stays a small listpack). */
+  /** A delivery's body, apart from its record; dropped once delivered when the feed holds the event. */
   body(id: string, deliveryId: string): string {
     return `${this.endpoint(id)}:b:${deliveryId}`;
   }

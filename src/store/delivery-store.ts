@@ -78,6 +78,15 @@ type BatchItem = { keys: string[]; args: (string | number)[] };
 export const BATCH_SCRIPTS = ['hgwWhEnsureMany', 'hgwWhFinishMany'] as const satisfies readonly ScriptName[];
 type BatchScript = (typeof BATCH_SCRIPTS)[number];
 
+/** A delivery as stored: what the API shows, and what sending it again needs. */
+export interface StoredDelivery {
+  view: DeliveryView;
+  /** '' once delivered when the feed holds the event: rebuild it from the entry at `cursor`. */
+  body: string;
+  /** The event's feed cursor; null for an event not from the feed. */
+  cursor: string | null;
+}
+
 export interface Finished {
   failingSince: number | null;
   nextHead: { id: string; run: number } | null;
@@ -219,14 +228,14 @@ export class DeliveryStore {
   /**
    * One call of a batch script (see perItem in lua/webhooks.ts): every item's keys, then the
    * counts per item and every item's arguments. Written at once, not held for the
-   * connection's next auto-pipeline flush (the fan-out and the attempts wait for it). Answers
-   * each item's reply, or its error.
+   * connection's next auto-pipeline flush (BATCH_SCRIPTS are outside it, see
+   * Stores.deliveries): the fan-out and the attempts wait for it. Answers each item's reply,
+   * or its error.
    */
   private async batchCall(script: BatchScript, items: BatchItem[]): Promise<((string | number)[] | Error)[]> {
     if (items.length === 0) return [];
     const keys = items.flatMap((item) => item.keys);
     const args = items.flatMap((item) => item.args);
-    // Written at once (BATCH_SCRIPTS are outside the connection's auto-pipeline, see Stores.deliveries).
     const replies: unknown[] = await this.redis[script](keys.length, ...keys, items[0]!.keys.length, items[0]!.args.length, ...args);
     return items.map((_, i) => {
       const r = replies[i];
@@ -260,12 +269,7 @@ export class DeliveryStore {
     return { id, run: Number(run ?? 0) };
   }
 
-  /**
-   * A delivery, with what sending it again needs: its body ('' once delivered, when the feed
-   * holds the event: rebuild it from the entry at `cursor`) and its feed cursor (null for an
-   * event not from the feed).
-   */
-  async get(endpointId: string, deliveryId: string): Promise<(DeliveryView & { body: string; cursor: string | null }) | null> {
+  async get(endpointId: string, deliveryId: string): Promise<StoredDelivery | null> {
     const replies = (await this.redis.pipeline().hgetall(this.keys.delivery(endpointId, deliveryId)).get(this.keys.body(endpointId, deliveryId)).exec()) ?? [];
     // A pipeline answers each command's error in place (Redis down: the 503 the API maps it to).
     for (const [err] of replies) if (err) throw err;
@@ -273,7 +277,7 @@ export class DeliveryStore {
     const body = (replies[1]?.[1] ?? null) as string | null;
     if (!h.st) return null;
     // Records written before the body had a key of its own hold it as a field.
-    return { ...toDeliveryView(deliveryId, h), body: body ?? h.body ?? '', cursor: h.cu || null };
+    return { view: toDeliveryView(deliveryId, h), body: body ?? h.body ?? '', cursor: h.cu || null };
   }
 
   /** Attempt log, newest first; `cursor` is the seq to continue below. */
@@ -300,9 +304,9 @@ export class DeliveryStore {
   async dead(endpointId: string, limit: number, cursor?: string): Promise<{ items: DeliveryView[]; next: string | null }> {
     const offset = cursor && /^\d+$/.test(cursor) ? Number(cursor) : 0;
     const ids = await this.redis.zrevrange(this.keys.dead(endpointId), offset, offset + limit);
-    const views = await Promise.all(ids.slice(0, limit).map((id) => this.get(endpointId, id)));
+    const stored = await Promise.all(ids.slice(0, limit).map((id) => this.get(endpointId, id)));
     return {
-      items: views.filter((v) => v !== null).map(({ body: _body, cursor: _cursor, ...v }) => v),
+      items: stored.flatMap((d) => (d ? [d.view] : [])),
       next: ids.length > limit ? String(offset + limit) : null,
     };
   }

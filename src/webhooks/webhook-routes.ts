@@ -133,9 +133,8 @@ export function declareWebhookRoutes(api: ApiRouter, service: WebhookService): v
       handler: async ({ params, res }) => {
         const delivery = await service.deliveries.get(params.id, params.deliveryId);
         if (!delivery) throw new NotFoundError(`delivery ${params.deliveryId} of webhook ${params.id} does not exist or has expired`);
-        const { body: _body, cursor: _cursor, ...view } = delivery;
         const { items } = await service.deliveries.attempts(params.id, 1_000, undefined, params.deliveryId);
-        res.json({ ...view, attemptLog: items });
+        res.json({ ...delivery.view, attemptLog: items });
       },
     })
     .route({
@@ -163,8 +162,8 @@ export function declareWebhookRoutes(api: ApiRouter, service: WebhookService): v
         const delivery = await service.deliveries.get(params.id, params.deliveryId);
         if (!delivery) throw new NotFoundError(`delivery ${params.deliveryId} of webhook ${params.id} does not exist or has expired; use replay`);
         const result = await service.redeliver(webhook, delivery);
-        if (result.code === 'busy') throw new ConflictError(`delivery ${params.deliveryId} is still ${delivery.status}; it is redelivered on its own schedule`);
-        res.status(202).json({ deliveryId: delivery.id, run: result.run });
+        if (result.code === 'busy') throw new ConflictError(`delivery ${params.deliveryId} is still ${delivery.view.status}; it is redelivered on its own schedule`);
+        res.status(202).json({ deliveryId: delivery.view.id, run: result.run });
       },
     })
     .route({

@@ -5,12 +5,12 @@
 import type { Config } from '../config/schema.js';
 import { ConflictError, InputError } from '../errors.js';
 import type { ChangeFeed } from '../store/change-feed.js';
-import type { DeliveryStore, EnsureResult, NewDelivery } from '../store/delivery-store.js';
+import type { DeliveryStore, EnsureResult, NewDelivery, StoredDelivery } from '../store/delivery-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { SsrfError, type SsrfGuard } from './ssrf-guard.js';
 import { payloadOf, toNewDelivery, wants } from './webhook-payload.js';
 import type { WebhookRegistry } from '../store/webhook-registry.js';
-import type { CreateWebhook, DeliveryView, PatchWebhook, StoredWebhook } from './webhook-schemas.js';
+import type { CreateWebhook, PatchWebhook, StoredWebhook } from './webhook-schemas.js';
 
 /** Most events one replay request re-sends. */
 export const MAX_REPLAY_EVENTS = 100_000;
@@ -63,14 +63,13 @@ export class WebhookService {
    * Sends a finished delivery again (same webhook-id). A delivered body is not kept when the
    * feed holds its event: it is rebuilt from the feed entry, byte for byte what was signed.
    */
-  async redeliver(webhook: StoredWebhook, delivery: DeliveryView & { body: string; cursor: string | null }): Promise<EnsureResult> {
-    let body = delivery.body;
-    if (body === '' && delivery.cursor) {
-      const entry = await this.feed.entry(delivery.cursor);
+  async redeliver(webhook: StoredWebhook, { view, body, cursor }: StoredDelivery): Promise<EnsureResult> {
+    if (body === '' && cursor) {
+      const entry = await this.feed.entry(cursor);
       const payload = entry ? payloadOf(entry) : null;
-      if (!payload || payload.eventId !== delivery.id) {
+      if (!payload || payload.eventId !== view.id) {
         throw new ConflictError(
-          `delivery ${delivery.id} was delivered and its body is rebuilt from the feed for a redelivery, but its event (cursor ${delivery.cursor}) ` +
+          `delivery ${view.id} was delivered and its body is rebuilt from the feed for a redelivery, but its event (cursor ${cursor}) ` +
             'has left the feed (feed.maxAgeMs / feed.maxLength); raise the feed retention to redeliver older events',
         );
       }
@@ -78,7 +77,7 @@ export class WebhookService {
     }
     const [result] = await this.enqueue(
       webhook,
-      [{ eventId: delivery.id, type: delivery.eventType, subject: delivery.subject ?? '', body, ordered: webhook.ordered, ...(delivery.cursor ? { cursor: delivery.cursor } : {}) }],
+      [{ eventId: view.id, type: view.eventType, subject: view.subject ?? '', body, ordered: webhook.ordered, ...(cursor ? { cursor } : {}) }],
       'again',
     );
     return result!;

@@ -90,7 +90,7 @@ describe('webhook deliveries recorded in batches', function () {
     expect(alsoOk.status).to.equal('fulfilled');
     expect(failed.status).to.equal('rejected');
     expect(((failed as PromiseRejectedResult).reason as Error).message).to.match(/WRONGTYPE/);
-    expect((await store.get(a.id, 'evt_a'))?.status).to.equal('delivered');
+    expect((await store.get(a.id, 'evt_a'))?.view.status).to.equal('delivered');
     expect((await store.attempts(a.id, 10)).items.map((x) => x.deliveryId)).to.deep.equal(['evt_a2', 'evt_a']);
   });
 });

@@ -23,7 +23,10 @@ const FEED_RATE_WINDOW_MS = 10_000;
 /**
  * A value loaded in the background: `get()` answers the last value at once (waiting only for
  * the very first load, at most `firstWaitMs`) and starts a reload when the last one is older
- * than `max(minIntervalMs, costFactor × its duration)`.
+ * than `max(minIntervalMs, costFactor × its duration)`, capped at `maxIntervalMs`. The
+ * duration is wall-clock time, so it counts the event loop's other work too: on a busy
+ * replica a cheap load can look slow, and without the cap one such load would leave the
+ * value `costFactor` times as stale.
  */
 export class BackgroundValue<T> {
   private value: { data: T; atMs: number } | undefined;
@@ -32,12 +35,21 @@ export class BackgroundValue<T> {
 
   constructor(
     private readonly load: () => Promise<T>,
-    private readonly options: { minIntervalMs: number; costFactor: number; firstWaitMs: number; onError: (err: Error) => void },
+    private readonly options: {
+      minIntervalMs: number;
+      costFactor: number;
+      maxIntervalMs?: number;
+      firstWaitMs: number;
+      onError: (err: Error) => void;
+      /** Wall clock (ms); tests drive it. */
+      clock?: () => number;
+    },
   ) {}
 
   /** `nowMs` (gateway time) dates the value; spacing runs on the wall clock. */
   async get(nowMs: number): Promise<{ data: T; atMs: number } | undefined> {
-    const started = Date.now();
+    const clock = this.options.clock ?? Date.now;
+    const started = clock();
     if (!this.loading && started >= this.nextDueMs) {
       this.loading = this.load()
         .then((data) => {
@@ -45,8 +57,8 @@ export class BackgroundValue<T> {
         })
         .catch((err: Error) => this.options.onError(err))
         .finally(() => {
-          const tookMs = Date.now() - started;
-          this.nextDueMs = started + Math.max(this.options.minIntervalMs, this.options.costFactor * tookMs);
+          const { minIntervalMs, costFactor, maxIntervalMs = Infinity } = this.options;
+          this.nextDueMs = started + Math.min(maxIntervalMs, Math.max(minIntervalMs, costFactor * (clock() - started)));
           this.loading = undefined;
         });
     }
@@ -95,7 +107,9 @@ export class StatusCollector {
     const onError = (what: string) => (err: Error) => deps.logger.warn(`status: cannot read ${what}`, { error: err.message });
     const background = { minIntervalMs: 1_000, costFactor: 20, firstWaitMs: 2_000 };
     this.ages = new BackgroundValue(() => reader.read(deps.now()), { ...background, onError: onError('cache ages') });
-    this.endpoints = new BackgroundValue(() => sources.webhooks(deps.now()), { ...background, onError: onError('webhook figures') });
+    // Webhook figures are what an operator acts on (a failing endpoint, a redelivery): never
+    // more than 5 s behind, whatever one slow load took.
+    this.endpoints = new BackgroundValue(() => sources.webhooks(deps.now()), { ...background, maxIntervalMs: 5_000, onError: onError('webhook figures') });
     this.reach = new BackgroundValue(() => sources.reachability(), { ...background, firstWaitMs: 1_500, onError: onError('backend reachability') });
   }
 

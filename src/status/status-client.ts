@@ -182,9 +182,14 @@ export const STATUS_JS = `
     var make = ACTIONS[form.dataset.action];
     if (!make) return;
     e.preventDefault();
+    // One request at a time per form. The button is marked busy, not disabled: a focused
+    // button that gets disabled drops the focus, or keeps it, depending on whether the answer
+    // came before the next frame.
+    if (form.getAttribute('aria-busy') === 'true') return;
     var spec = make(form);
     var button = form.querySelector('button');
-    if (button) button.disabled = true;
+    form.setAttribute('aria-busy', 'true');
+    if (button) button.setAttribute('aria-disabled', 'true');
     notice('Working…', '');
     try {
       var res = await fetch(spec[1], {
@@ -202,7 +207,12 @@ export const STATUS_JS = `
     } catch (err) {
       notice('The gateway could not be reached: ' + err.message, 'error');
     } finally {
-      if (button && button.isConnected) button.disabled = false;
+      form.removeAttribute('aria-busy');
+      if (button) button.removeAttribute('aria-disabled');
+      // The outcome takes the focus: it is read out, and the section the button was in (held
+      // while focus was inside it) shows what the action changed from the next update on.
+      var said = document.getElementById('notice');
+      if (said && form.contains(document.activeElement)) said.focus();
     }
   });
 

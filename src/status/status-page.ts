@@ -70,7 +70,7 @@ export function renderDashboard(snapshot: StatusSnapshot, nowMs: number): string
 <p class="who">Signed in as <b>${esc(snapshot.viewer.name)}</b> (${esc(role)}) · <span id="live" class="live" role="status" hidden>Connecting…</span>
 <button type="button" id="sign-out" class="secondary">Sign out</button></p>
 </div>
-<p id="notice" role="status" aria-live="polite"></p>
+<p id="notice" role="status" aria-live="polite" tabindex="-1"></p>
 <div class="grid">
 ${sections}
 </div>`;

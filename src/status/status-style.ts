@@ -75,7 +75,7 @@ select,input{background:var(--bg);border:1px solid var(--line);border-radius:6px
 button{background:var(--accent);color:var(--accent-text);border:0;border-radius:6px;padding:.35rem .8rem;font-weight:600;cursor:pointer}
 button.secondary{background:transparent;color:var(--text);border:1px solid var(--line)}
 button:focus-visible,select:focus-visible,input:focus-visible,summary:focus-visible{outline:2px solid var(--accent);outline-offset:2px}
-button[disabled]{opacity:.6;cursor:progress}
+button[aria-disabled=true]{opacity:.6;cursor:progress}
 details.dead{margin-top:.8rem;border:1px solid var(--line);border-radius:8px;padding:.4rem .7rem}
 details.dead summary{cursor:pointer;font-weight:600}
 details.dead ul{list-style:none;margin:.4rem 0 0;padding:0}

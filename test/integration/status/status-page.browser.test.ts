@@ -139,8 +139,25 @@ describe('status page in Chromium', function () {
 
     receiver.behaviour = (_r, res) => void res.writeHead(204).end();
     const before = receiver.received.length;
-    await page.locator('#sec-webhooks li.dead-letter').first().getByRole('button', { name: 'Redeliver' }).click();
+    // The request is held until the button has been pressed twice: a busy form sends once.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let sent = 0;
+    await page.route('**/redeliver', async (route) => {
+      sent += 1;
+      await held;
+      await route.continue();
+    });
+    const redeliver = page.locator('#sec-webhooks li.dead-letter').first().getByRole('button', { name: 'Redeliver' });
+    await redeliver.click();
+    await page.locator('#notice', { hasText: 'Working…' }).waitFor();
+    expect(await redeliver.getAttribute('aria-disabled')).to.equal('true');
+    await redeliver.click({ force: true }); // a real click: Playwright itself waits out aria-disabled
+    release();
     await page.locator('#notice.ok', { hasText: 'Redelivery queued.' }).waitFor();
+    expect(sent, 'redelivery requests').to.equal(1);
+    // The outcome has the focus, so the section it left follows the next updates.
+    expect(await page.evaluate<string>('document.activeElement.id')).to.equal('notice');
     await waitFor(() => receiver.received.length > before, { what: 'the redelivery to arrive', timeoutMs: 15_000 });
     const redelivered = receiver.received.at(-1)!;
     expect(verify(secret, redelivered).type).to.equal('webhook.test');

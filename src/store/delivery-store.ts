@@ -270,11 +270,8 @@ export class DeliveryStore {
   }
 
   async get(endpointId: string, deliveryId: string): Promise<StoredDelivery | null> {
-    const replies = (await this.redis.pipeline().hgetall(this.keys.delivery(endpointId, deliveryId)).get(this.keys.body(endpointId, deliveryId)).exec()) ?? [];
-    // A pipeline answers each command's error in place (Redis down: the 503 the API maps it to).
-    for (const [err] of replies) if (err) throw err;
-    const h = (replies[0]?.[1] ?? {}) as Record<string, string>;
-    const body = (replies[1]?.[1] ?? null) as string | null;
+    // One write on the connection's auto-pipeline.
+    const [h, body] = await Promise.all([this.redis.hgetall(this.keys.delivery(endpointId, deliveryId)), this.redis.get(this.keys.body(endpointId, deliveryId))]);
     if (!h.st) return null;
     // Records written before the body had a key of its own hold it as a field.
     return { view: toDeliveryView(deliveryId, h), body: body ?? h.body ?? '', cursor: h.cu || null };

@@ -9,8 +9,9 @@
  */
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { UNASSIGNED_DEPLOYMENT, type Deployment, type Instance, type InstanceObservation } from '../model/types.js';
-import type { StateStore, TimedObservation } from '../store/state-store.js';
+import type { Deployment } from '../model/types.js';
+import type { InstancePush } from '../store/instance-push.js';
+import type { StateStore } from '../store/state-store.js';
 import type { PushHint } from '../strategy/strategy.js';
 import type { InstanceUpdate, PushUpdate, StackUpdate } from './notification-parsers.js';
 
@@ -79,27 +80,26 @@ export class PushApplier {
 
   private async applyInstances(updates: InstanceUpdate[], hints: PushHint[]): Promise<number> {
     if (updates.length === 0) return 0;
-    const cached = await this.deps.store.getInstances(updates.map((u) => u.instanceId));
     const now = this.deps.now();
-    const observations: TimedObservation<InstanceObservation>[] = [];
-    for (const [i, update] of updates.entries()) {
-      const known = cached[i];
-      if (!known || (known.deploymentId === UNASSIGNED_DEPLOYMENT && update.stackId)) {
-        // Its stack and template resource name are not in the notification.
-        hints.push({ backendId: update.backendId, event: update.event, instanceId: update.instanceId, ...(update.stackId ? { stackId: update.stackId } : {}) });
-        continue;
-      }
-      // The notification's time is when the state held; without one, now. Each update keeps
-      // its own time inside the batch, so ordering is decided per notification.
-      observations.push({ observation: toObservation(known, update), observedAtMs: update.atMs ?? now });
-    }
-    if (observations.length === 0) return 0;
-    // One script call per OBSERVE_BATCH updates, in the body's order, instead of one per update.
-    const results = await this.deps.store.observeInstancesAt(observations, this.observer());
+    // One round trip: the observe script patches each cached record with what its push says,
+    // one script call per OBSERVE_BATCH updates, in the body's order. The notification's time
+    // is when the state held (without one, now), so ordering is decided per notification.
+    const results = await this.deps.store.observePushes(updates.map((u) => toPush(u, now)), this.observer());
     const outcomes = new Map<string, number>();
-    for (const { outcome } of results) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    let observed = 0;
+    results.forEach(({ outcome }, i) => {
+      if (outcome === 'unknown') {
+        // Not cached (or cached without its stack): its stack and template resource name are
+        // not in the notification.
+        const update = updates[i]!;
+        hints.push({ backendId: update.backendId, event: update.event, instanceId: update.instanceId, ...(update.stackId ? { stackId: update.stackId } : {}) });
+        return;
+      }
+      observed++;
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    });
     for (const [outcome, n] of outcomes) this.count(outcome, n);
-    return results.length;
+    return observed;
   }
 
   private async applyStack(update: StackUpdate, hints: PushHint[]): Promise<number> {
@@ -137,20 +137,18 @@ export class PushApplier {
   }
 }
 
-function toObservation(known: Instance, update: InstanceUpdate): InstanceObservation {
-  const vanished = update.state === 'vanished';
+/** What an update says, as a patch of the cached record. */
+function toPush(update: InstanceUpdate, now: number): InstancePush {
   // A deleted server keeps the addresses it had; a format without public addresses keeps those seen.
-  const addresses =
-    vanished || !update.addresses
-      ? known.addresses
-      : { public: update.addresses.public ?? known.addresses.public, private: update.addresses.private };
+  const keepAddresses = update.state === 'vanished' || !update.addresses;
   return {
-    id: known.id,
-    deploymentId: known.deploymentId,
-    name: known.name,
+    id: update.instanceId,
+    backendId: update.backendId,
     state: update.state,
-    backend: { id: update.backendId, kind: known.backend.kind, status: update.rawStatus },
-    addresses,
-    updatedAt: update.atMs === null ? known.updatedAt : new Date(update.atMs).toISOString(),
+    rawStatus: update.rawStatus,
+    ...(keepAddresses ? {} : { addresses: update.addresses }),
+    atMs: update.atMs,
+    namesStack: update.stackId !== undefined,
+    observedAtMs: update.atMs ?? now,
   };
 }

@@ -15,8 +15,8 @@ export interface ObserveContext {
   source: string;
   /**
    * Gateway time the observation was made, ms since epoch. Use the time the backend request
-   * started: it is the latest moment the answer can be older than. An observation with its
-   * own time (`observeInstancesAt`) uses that instead.
+   * started: it is the latest moment the answer can be older than. A push, which has its own
+   * time (`observePushes`), uses that instead.
    * @defaultValue now
    */
   observedAtMs?: number;
@@ -28,7 +28,8 @@ export interface ObserveContext {
   liveOwners?: readonly string[];
 }
 
-export type ObserveOutcome = 'stale' | 'refreshed' | 'changed' | 'ignored' | 'not_owner';
+/** `unknown`: a push found no record to patch (observePushes only). */
+export type ObserveOutcome = 'stale' | 'refreshed' | 'changed' | 'ignored' | 'not_owner' | 'unknown';
 
 export interface ObserveResult {
   outcome: ObserveOutcome;
@@ -61,9 +62,11 @@ export interface ObserveItem {
   backendKind: string;
   /** Gateway time this observation was made, when it has its own (a push's); else the call's. */
   observedAtMs?: number;
+  /** A push without a time: updatedAt and occurredAt are the record's, which only the script reads. */
+  keepsUpdatedAt?: boolean;
 }
 
-const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner'];
+const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner', 'unknown'];
 
 /** `evt_` plus 32 hex characters: stable once appended, unique across replicas. */
 export function newEventId(): string {
@@ -83,7 +86,7 @@ export function instanceItem(o: InstanceObservation): ObserveItem {
 }
 
 /** JSON of `list` sorted (a copy only when there is something to sort). */
-function sortedJson(list: readonly string[]): string {
+export function sortedJson(list: readonly string[]): string {
   if (list.length === 0) return '[]';
   if (list.length === 1) return `[${JSON.stringify(list[0])}]`;
   return JSON.stringify([...list].sort());
@@ -136,6 +139,7 @@ export interface ObserveTarget {
  */
 function meta(item: ObserveItem, callMs: number, callIso: string): string {
   const own = item.observedAtMs;
+  if (item.keepsUpdatedAt && own !== undefined) return `|${item.eventId}||${item.backendKind}|${own}|${new Date(own).toISOString()}`;
   if (own === undefined || own === callMs) {
     // occurredAt: the backend's time of the change, else the observation's.
     return `${item.updatedMs}|${item.eventId}|${item.updatedIso || callIso}|${item.backendKind}||`;
@@ -146,10 +150,11 @@ function meta(item: ObserveItem, callMs: number, callIso: string): string {
 }
 
 /**
- * Runs the items, all instances (`i`) or all deployments (`d`), through the observe script,
- * {@link OBSERVE_BATCH} per call, in order; results come back in the items' order.
+ * Runs the items, all instances (`i`), all deployments (`d`) or all pushed instances (`p`,
+ * instance-push.ts), through the observe script, {@link OBSERVE_BATCH} per call, in order;
+ * results come back in the items' order.
  */
-export async function runObserve(target: ObserveTarget, kind: 'i' | 'd', items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
+export async function runObserve(target: ObserveTarget, kind: 'i' | 'd' | 'p', items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
   if (items.length === 0) return [];
   const { keys, feed } = target;
   const now = target.now();

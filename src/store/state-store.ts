@@ -23,20 +23,14 @@ import {
   type ObserveResult,
   type ObserveTarget,
 } from './observe-calls.js';
-import { plainlyValidInstance } from './observation-check.js';
+import { instancePushSchema, pushItem, type InstancePush } from './instance-push.js';
+import { plainlyValidInstance, plainlyValidPush } from './observation-check.js';
 import { RefreshHealth } from './refresh-health.js';
 import { Tombstones } from './tombstones.js';
 import { withScripts } from './script-registry.js';
 
 export * from './cache-reader.js';
 export { newEventId, OBSERVE_BATCH, OBSERVE_PIPELINE, type ObserveContext, type ObserveOutcome, type ObserveResult } from './observe-calls.js';
-
-/** An observation with the gateway time it was made, for callers whose observations each have their own (pushes). */
-export interface TimedObservation<T> {
-  observation: T;
-  /** ms since epoch; decides ordering like {@link ObserveContext.observedAtMs} does for a whole call. */
-  observedAtMs: number;
-}
 
 export type ListingScope = { deploymentId: string } | { backendId: string };
 
@@ -84,22 +78,16 @@ export class StateStore extends CacheReader {
   }
 
   /**
-   * Like {@link observeInstances}, but each observation made at its own time (a list of
-   * pushed notifications, each with its time): batched the same way, and each ordered against
-   * the stored record by its own time, exactly as if observed alone with
-   * `ctx.observedAtMs` set to it.
+   * Stores what pushes say about instances the cache holds: each patches its record in the
+   * observe script (state, raw status, addresses it lists, time) and is ordered by its own
+   * `observedAtMs`, exactly as if observed alone; one script call per {@link OBSERVE_BATCH}.
+   * A push about an instance without a record (or without a deployment while the push names
+   * a stack) comes back `unknown`: the backend has to be asked. One invalid push rejects the
+   * whole batch before anything is written.
    */
-  async observeInstancesAt(observations: TimedObservation<InstanceObservation>[], ctx: Omit<ObserveContext, 'observedAtMs'>): Promise<ObserveResult[]> {
-    const items = observations.map((timed, i) => {
-      if (!Number.isFinite(timed.observedAtMs)) {
-        throw new InputError(`invalid observation time at observations.${i}; nothing was written`, [{ path: `observations.${i}.observedAtMs`, message: 'must be ms since epoch' }]);
-      }
-      const o = timed.observation;
-      const item = instanceItem(plainlyValidInstance(o) ? o : parseObservation(instanceObservationSchema, o, `observations.${i}`));
-      item.observedAtMs = timed.observedAtMs;
-      return item;
-    });
-    return this.run('i', items, ctx);
+  async observePushes(pushes: InstancePush[], ctx: Omit<ObserveContext, 'observedAtMs'>): Promise<ObserveResult[]> {
+    const items = pushes.map((p, i) => pushItem(plainlyValidPush(p) ? p : parseObservation(instancePushSchema, p, `pushes.${i}`)));
+    return this.run('p', items, ctx);
   }
 
   /** Observes one deployment. */
@@ -172,7 +160,7 @@ export class StateStore extends CacheReader {
   }
 
   /** Runs items of one kind through the observe script (observe-calls.ts). */
-  private run(kind: 'i' | 'd', items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
+  private run(kind: 'i' | 'd' | 'p', items: ObserveItem[], ctx: ObserveContext): Promise<ObserveResult[]> {
     return runObserve(this.target, kind, items, ctx);
   }
 }

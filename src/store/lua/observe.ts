@@ -22,6 +22,7 @@
  * Records written before this layout (with `c`, `uj`, `u`, `bkk`, `s`) are read and rewritten
  * in it.
  */
+import { UNASSIGNED_DEPLOYMENT } from '../../model/types.js';
 import { WITH_INSTANCE_IDS } from './cache.js';
 import { APPEND_EVENT } from './feed.js';
 
@@ -41,10 +42,21 @@ export const OBSERVE_ARGS_PER_ITEM = 7;
  * table slot, and the caller its encoding). The observedAt pair is the observation's own
  * time (a pushed notification's): '' and '' take the call's, an ISO of '' is occurredAt's.
  *
+ * Kind `p` is a pushed instance: a patch of the cached record (`instance-push.ts`), with the
+ * same seven arguments read differently: id, `s` when the push names a stack ('' otherwise),
+ * backend, state, `<raw status JSON>\n<backend id JSON>\n<public JSON or ''>\n<private JSON or
+ * ''>` (JSON holds no raw newline; '' keeps the cached addresses), the updatedAt JSON literal
+ * ('' keeps the cached one, with its backend time), and the packed last argument with the
+ * occurredAt ISO '' when the updatedAt is kept and the backend kind '' (the record's). The
+ * deployment, name and backend kind are the record's, so the gateway sends what the
+ * notification says and never reads the cached document first. Outcome 5: nothing to patch
+ * (no record, or a record without a deployment while the push names a stack); the caller
+ * asks the backend instead.
+ *
  * Returns, per observation, outcome, version, cursor, event type (or nil): outcome 0 stale (older than stored),
  * 1 refreshed (identical), 2 changed (event appended), 3 ignored (first sighting of
  * something already gone), 4 not the owner (another live backend owns the instance; its id
- * in place of the cursor).
+ * in place of the cursor), 5 nothing to patch (kind `p` only).
  *
  * Ordering: when the stored record and the observation come from the same backend and both
  * carry a backend time, the backend time decides; otherwise the gateway's observation time.
@@ -58,12 +70,28 @@ local feed = KEYS[1]
 local prefix, maxlen, minid, src, call_o, call_obs, live, kind =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local call_ob = tonumber(call_obs)
+local patch = kind == 'p'
+if patch then kind = 'i' end
 local UPDATED = ',"updatedAt":'
 -- What an observation that says the thing is gone carries as its status.
 local GONE = (kind == 'i') and 'vanished' or 'DELETE_COMPLETE'
 
 local function doc(content, uj, o_, v)
   return '{' .. content .. UPDATED .. uj .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v .. '}'
+end
+
+-- A push (kind p): the record's content with what the push says in place of its state,
+-- backend and addresses. The stored content is read in place: ',"state":"' and the address
+-- members can occur only where the document puts them (a '"' inside a JSON string is escaped).
+local function patched(oj, ocl, obkk, status, says)
+  local rs, bj, pub, priv = string.match(says, '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  local s1 = string.find(oj, ',"state":"', 2, true)
+  local a1 = string.find(oj, ',"addresses":{"public":', s1, true)
+  local p1 = string.find(oj, ',"private":', a1 + 23, true)
+  if pub == '' then pub = string.sub(oj, a1 + 23, p1 - 1) end
+  if priv == '' then priv = string.sub(oj, p1 + 11, ocl) end
+  return string.sub(oj, 2, s1 - 1) .. ',"state":"' .. status .. '","backend":{"id":' .. bj .. ',"kind":"' .. obkk ..
+    '","status":' .. rs .. '},"addresses":{"public":' .. pub .. ',"private":' .. priv .. '}'
 end
 
 local function observe(id, group, backend, status, content, uj, meta)
@@ -75,7 +103,7 @@ local function observe(id, group, backend, status, content, uj, meta)
     if own_o ~= '' then o = own_o else o = occurred end
   end
   local key = prefix .. kind .. ':' .. id
-  local u, deleted = tonumber(us), status == GONE
+  local deleted = status == GONE
   local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'm', 'g', 'x')
   local oj, ow, ov, oobs, obk, ost, om, og, ox =
     old[1], old[2], tonumber(old[3]), old[4], old[5], old[6], old[7], old[8], old[9]
@@ -90,6 +118,20 @@ local function observe(id, group, backend, status, content, uj, meta)
     ous, ocls, obkk = l[2] or '', legacy and tostring(#legacy), l[3] or ''
   end
   local ou, ocl = tonumber(ous), tonumber(ocls)
+  if patch then
+    if not oj or (group == 's' and og == '${UNASSIGNED_DEPLOYMENT}') then return 5, ov or 0, '' end
+    group, okind = og, obkk
+    content = patched(oj, ocl, obkk, status, content)
+    if uj == '' then
+      -- No time in the push: the record's updatedAt (and backend time) stand.
+      local at = ocl + 2 + #UPDATED
+      uj, us = string.sub(oj, at, string.find(oj, ',', at, true) - 1), ous
+      if occurred == '' then
+        if uj == 'null' then occurred = o else occurred = string.sub(uj, 2, -2) end
+      end
+    end
+  end
+  local u = tonumber(us)
   -- Whether the stored content (the document's first ocl bytes after '{') is this one:
   -- compared in place, since cutting it out would make Lua intern a copy of it.
   local same = false

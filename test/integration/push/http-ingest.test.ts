@@ -99,6 +99,30 @@ describe('HTTP push ingest trusts what the push says', function () {
     expect(storedB!.version).to.equal(before[1]!.version + 1);
   });
 
+  it('patches the cached record in one round trip: no read before the script, and a deleted server keeps its addresses', async () => {
+    const [, , c] = world.sim.handle.world().instances;
+    const before = (await world.gateway.store.getInstance(c!.id))!;
+    const reads: string[] = [];
+    const monitor = await monitorRedis(world.config.redis.url, ({ args, source }) => {
+      if (source !== 'lua' && args[1]?.startsWith(`${world.config.redis.keyPrefix}i:`)) reads.push(args[0]!.toLowerCase());
+    });
+    try {
+      const res = await api(world.url, TOKENS.backend, 'POST', '/v1/notifications/heat-1', [novaUpdate(c!.id, 'deleted', Date.now() + 90_000)]);
+      expect(res.status).to.equal(202);
+      const marker = `${world.config.redis.keyPrefix}marker-${Date.now()}`;
+      let seen = false;
+      const watch = await monitorRedis(world.config.redis.url, ({ args }) => (seen ||= args[1] === marker));
+      await testRedis(world.config.redis.url).get(marker);
+      await waitFor(() => seen, { what: 'the marker in MONITOR' });
+      watch.stop();
+    } finally {
+      monitor.stop();
+    }
+    expect(reads, 'commands on instance records outside the observe script').to.deep.equal([]);
+    const after = await world.gateway.store.getInstance(c!.id);
+    expect(after).to.deep.include({ state: 'vanished', deploymentId: before.deploymentId, name: before.name, addresses: before.addresses });
+  });
+
   it(`sends a list's instance updates in script calls of ${OBSERVE_BATCH}, each update applied in order`, async () => {
     const servers = world.sim.handle.world().instances.map((i) => i.id);
     const before = await world.gateway.store.getInstances(servers);

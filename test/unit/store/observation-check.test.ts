@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { instanceObservationSchema } from '../../../src/model/types.js';
 import { INSTANCE_STATES } from '../../../src/model/states.js';
-import { plainlyValidInstance } from '../../../src/store/observation-check.js';
+import { instancePushSchema } from '../../../src/store/instance-push.js';
+import { plainlyValidInstance, plainlyValidPush } from '../../../src/store/observation-check.js';
 
 const boundaryString = fc.oneof({ weight: 8, arbitrary: fc.string({ minLength: 1, maxLength: 8 }) }, { weight: 1, arbitrary: fc.string({ minLength: 250, maxLength: 260 }) }, { weight: 1, arbitrary: fc.constant('') });
 const junk = fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer(), fc.boolean(), fc.constant({}), fc.constant([]));
@@ -42,5 +43,43 @@ describe('plainlyValidInstance', () => {
     expect(plainlyValidInstance(o)).to.equal(true);
     expect(plainlyValidInstance({ ...o, updatedAt: '2026-02-30T00:00:00.000Z' })).to.equal(false);
     expect(instanceObservationSchema.safeParse({ ...o, updatedAt: '2026-02-30T00:00:00.000Z' }).success).to.equal(false);
+  });
+});
+
+const ms = fc.oneof(fc.integer({ min: -8.64e15, max: 8.64e15 }), fc.constantFrom(8.64e15 + 1, -8.64e15 - 1, Number.NaN, Infinity, 0.5));
+const push = fc.record(
+  {
+    id: maybe(boundaryString),
+    backendId: maybe(boundaryString),
+    state: maybe(fc.oneof(fc.constantFrom(...INSTANCE_STATES), fc.constantFrom('RUNNING', 'gone', ''))),
+    rawStatus: maybe(fc.option(fc.string(), { nil: null })),
+    addresses: maybe(fc.record({ public: maybe(fc.array(maybe(fc.string()), { maxLength: 3 })), private: maybe(fc.array(maybe(fc.string()), { maxLength: 3 })) }, { requiredKeys: ['private'] })),
+    atMs: maybe(fc.option(ms, { nil: null })),
+    namesStack: maybe(fc.boolean()),
+    observedAtMs: maybe(ms),
+  },
+  { requiredKeys: ['id', 'backendId', 'state', 'rawStatus', 'atMs', 'namesStack', 'observedAtMs'] },
+);
+
+describe('plainlyValidPush', () => {
+  it('accepts only what instancePushSchema accepts (seeded property)', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(push, (p) => {
+        if (!plainlyValidPush(p)) return;
+        accepted++;
+        expect(instancePushSchema.safeParse(p).success, JSON.stringify(p)).to.equal(true);
+      }),
+      { seed: 15, numRuns: 5_000 },
+    );
+    expect(accepted).to.be.greaterThan(100);
+  });
+
+  it('accepts what the push applier sends, with and without addresses and time', () => {
+    const p = { id: 'srv-1', backendId: 'heat-1', state: 'running', rawStatus: 'ACTIVE', atMs: 1_764_064_800_000, namesStack: true, observedAtMs: 1_764_064_800_000 };
+    expect(plainlyValidPush(p)).to.equal(true);
+    expect(plainlyValidPush({ ...p, addresses: { private: ['10.0.0.5'] }, atMs: null, rawStatus: null })).to.equal(true);
+    expect(plainlyValidPush({ ...p, addresses: { public: ['172.24.4.9'], private: [] } })).to.equal(true);
+    expect(plainlyValidPush({ ...p, state: 'ACTIVE' })).to.equal(false);
   });
 });

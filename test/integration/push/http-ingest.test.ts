@@ -38,6 +38,27 @@ describe('HTTP push ingest trusts what the push says', function () {
   });
   after(() => world.close());
 
+  /** The commands sent to Redis from outside a script while `run` runs, each as its arguments. */
+  async function commandsWhile(run: () => Promise<void>): Promise<string[][]> {
+    const commands: string[][] = [];
+    const monitor = await monitorRedis(world.config.redis.url, ({ args, source }) => {
+      if (source !== 'lua') commands.push(args);
+    });
+    try {
+      await run();
+      // A marker tells when MONITOR has delivered everything before it.
+      const marker = `${world.config.redis.keyPrefix}marker-${Date.now()}`;
+      let seen = false;
+      const watch = await monitorRedis(world.config.redis.url, ({ args }) => (seen ||= args[1] === marker));
+      await testRedis(world.config.redis.url).get(marker);
+      await waitFor(() => seen, { what: 'the marker in MONITOR' });
+      watch.stop();
+    } finally {
+      monitor.stop();
+    }
+    return commands;
+  }
+
   it('an Aodh event alarm with the token in the query is stored before the 202, without asking Heat', async () => {
     const server = world.sim.handle.world().instances[1]!;
     world.sim.handle.resetStats();
@@ -102,22 +123,11 @@ describe('HTTP push ingest trusts what the push says', function () {
   it('patches the cached record in one round trip: no read before the script, and a deleted server keeps its addresses', async () => {
     const [, , c] = world.sim.handle.world().instances;
     const before = (await world.gateway.store.getInstance(c!.id))!;
-    const reads: string[] = [];
-    const monitor = await monitorRedis(world.config.redis.url, ({ args, source }) => {
-      if (source !== 'lua' && args[1]?.startsWith(`${world.config.redis.keyPrefix}i:`)) reads.push(args[0]!.toLowerCase());
-    });
-    try {
+    const commands = await commandsWhile(async () => {
       const res = await api(world.url, TOKENS.backend, 'POST', '/v1/notifications/heat-1', [novaUpdate(c!.id, 'deleted', Date.now() + 90_000)]);
       expect(res.status).to.equal(202);
-      const marker = `${world.config.redis.keyPrefix}marker-${Date.now()}`;
-      let seen = false;
-      const watch = await monitorRedis(world.config.redis.url, ({ args }) => (seen ||= args[1] === marker));
-      await testRedis(world.config.redis.url).get(marker);
-      await waitFor(() => seen, { what: 'the marker in MONITOR' });
-      watch.stop();
-    } finally {
-      monitor.stop();
-    }
+    });
+    const reads = commands.filter((args) => args[1]?.startsWith(`${world.config.redis.keyPrefix}i:`)).map((args) => args[0]!.toLowerCase());
     expect(reads, 'commands on instance records outside the observe script').to.deep.equal([]);
     const after = await world.gateway.store.getInstance(c!.id);
     expect(after).to.deep.include({ state: 'vanished', deploymentId: before.deploymentId, name: before.name, addresses: before.addresses });
@@ -133,22 +143,10 @@ describe('HTTP push ingest trusts what the push says', function () {
     const vmState = (state: string) => (state === 'stopped' ? 'stopped' : 'active');
     const body = Array.from({ length: 250 }, (_, n) => novaUpdate(servers[n % servers.length]!, vmState(flipped(n % servers.length, Math.floor(n / servers.length))), base + n));
     const observeSha = createHash('sha1').update(OBSERVE_LUA).digest('hex');
-    const calls: number[] = [];
-    const monitor = await monitorRedis(world.config.redis.url, ({ args, source }) => {
-      if (source !== 'lua' && args[0]?.toLowerCase() === 'evalsha' && args[1] === observeSha) calls.push(args.length);
-    });
-    try {
+    const commands = await commandsWhile(async () => {
       expect((await api(world.url, TOKENS.backend, 'POST', '/v1/notifications/heat-1', body)).status).to.equal(202);
-      // A marker tells when MONITOR has delivered everything before it.
-      const marker = `${world.config.redis.keyPrefix}marker-${Date.now()}`;
-      let seen = false;
-      const watch = await monitorRedis(world.config.redis.url, ({ args }) => (seen ||= args[1] === marker));
-      await testRedis(world.config.redis.url).get(marker);
-      await waitFor(() => seen, { what: 'the marker in MONITOR' });
-      watch.stop();
-    } finally {
-      monitor.stop();
-    }
+    });
+    const calls = commands.filter((args) => args[0]?.toLowerCase() === 'evalsha' && args[1] === observeSha);
     expect(calls).to.have.length(Math.ceil(250 / OBSERVE_BATCH));
     const after = await world.gateway.store.getInstances(servers);
     servers.forEach((id, k) => {

@@ -84,6 +84,25 @@ describe('StateStore.observePushes: the script patches the cached record (real R
     expect(JSON.parse(entry!.json).occurredAt).to.equal(at(2));
   });
 
+  it('patches a record of the earlier layout (content stored twice) and rewrites it in the new one', async () => {
+    await store.observeInstance(instanceObs({ addresses: { public: ['172.24.4.9'], private: ['10.0.0.5'] } }), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
+    const key = `${ctx.prefix}i:srv-1`;
+    const { j, w } = await ctx.redis.hgetall(key);
+    const [u, cl, bkk] = w!.split('|');
+    await ctx.redis.hdel(key, 'w');
+    await ctx.redis.hset(key, 'c', j!.slice(1, 1 + Number(cl)), 'uj', '"2026-11-25T10:00:00.000Z"', 'u', u!, 'bkk', bkk!, 's', '"cached-poll"', 'm', '0');
+    const [result] = await store.observePushes([push({ atMs: null })], { source: 'webhook' });
+    expect(result).to.include({ outcome: 'changed', version: 2, event: 'instance.state_changed' });
+    expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(['bk', 'g', 'j', 'o', 'ob', 'st', 'v', 'w']);
+    expect(await store.getInstance('srv-1')).to.deep.include({
+      deploymentId: 'stack-1',
+      state: 'stopped',
+      backend: { id: 'heat-1', kind: 'heat', status: 'SHUTOFF' },
+      addresses: { public: ['172.24.4.9'], private: ['10.0.0.5'] },
+      updatedAt: '2026-11-25T10:00:00.000Z',
+    });
+  });
+
   it('answers unknown, writing nothing, for an instance not cached or cached without the stack the push names', async () => {
     await store.observeInstance(instanceObs({ id: 'srv-u', deploymentId: UNASSIGNED_DEPLOYMENT }), { source: 'deltacloud-poll' });
     const results = await store.observePushes([push({ id: 'srv-none' }), push({ id: 'srv-u' }), push({ id: 'srv-u', namesStack: false })], { source: 'webhook' });

@@ -7,7 +7,8 @@
  * documents (what bench/store.ts calls its baseline).
  *
  *   npm run bench:observe -- [--instances 10000] [--per-request 500] [--concurrency 4]
- *                            [--rounds 5] [--format legacy|versioned] [--out DIR] [--publish]
+ *                            [--rounds 5] [--format legacy|versioned] [--feed-max-length N]
+ *                            [--out DIR] [--publish]
  *
  * - Notifications are the real formats the ingest parses: legacy `compute.instance.update`
  *   (test/fixtures/push/compute-instance-update.json's shape: `state`, `new_task_state`,
@@ -16,7 +17,8 @@
  *   oslo's `timestamp`. A round sends one per server, alternating `active` and `stopped`, so
  *   every notification is a change; the bodies are serialized before the clock starts.
  * - A 202 means stored. Per round the benchmark checks that every request answered 202, that
- *   the feed grew by exactly one event per server (XLEN), that the newest event is a state
+ *   the feed got exactly one event per server (XINFO STREAM's entries-added, which trimming
+ *   does not lower), that the newest event is a state
  *   change, and that every record holds the round's state.
  * - Rate: servers / (first request sent → last 202), median of rounds. CPU per change:
  *   Redis's (INFO cpu delta), the gateway's (/proc/<pid>/stat delta) and this process's
@@ -51,6 +53,9 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '5' },
     format: { type: 'string', default: 'legacy' },
+    // The gateway's feed.maxLength (its default, 1,000,000, when absent): small enough, the
+    // rounds run with the feed at its retention, as a gateway that has run for a while does.
+    'feed-max-length': { type: 'string' },
     out: { type: 'string' },
     publish: { type: 'boolean', default: false },
   },
@@ -60,6 +65,7 @@ const perRequest = Number(values['per-request']);
 const concurrency = Number(values.concurrency);
 const rounds = Number(values.rounds);
 const format = values.format;
+const feedMaxLength = values['feed-max-length'] === undefined ? undefined : Number(values['feed-max-length']);
 if (format !== 'legacy' && format !== 'versioned') throw new Error(`--format ${format}: use legacy or versioned`);
 const PER_STACK = 5;
 const PREFIX = '{benchobs}:';
@@ -150,6 +156,7 @@ async function main(): Promise<void> {
           log: { level: 'warn', format: 'json' },
           backends: [simHeatBackend(sim.out, { push: { token: PUSH_TOKEN } })],
           strategy: { name: 'webhook', webhook: { resyncIntervalMs: 86_400_000 } },
+          ...(feedMaxLength === undefined ? {} : { feed: { maxLength: feedMaxLength } }),
         },
         null,
         2,
@@ -174,6 +181,11 @@ async function main(): Promise<void> {
       });
     };
     const servers = (await readDocs()).map((json) => JSON.parse(json) as Instance);
+    /** Entries ever appended to the feed (XINFO STREAM `entries-added`, Redis 7), trimmed ones included. */
+    const entriesAdded = async (): Promise<number> => {
+      const info = (await redis.xinfo('STREAM', `${PREFIX}feed`)) as (string | number)[];
+      return Number(info[info.indexOf('entries-added') + 1]);
+    };
 
     /** POSTs every body, `concurrency` in flight; resolves with the statuses that were not 202. */
     const post = async (bodies: Buffer[]): Promise<string[]> => {
@@ -281,7 +293,7 @@ async function main(): Promise<void> {
       // The gateway: every server changes state once.
       const vmState = round % 2 === 1 ? 'active' : 'stopped';
       const bodies = bodiesFor(vmState);
-      const xlen0 = await redis.xlen(`${PREFIX}feed`);
+      const added0 = await entriesAdded();
       const calls0 = await commandStats();
       const g0 = gateway.cpuSeconds();
       r0 = await redisCpu();
@@ -303,7 +315,7 @@ async function main(): Promise<void> {
       if (failures.length > 0) throw new Error(`round ${round}: ${failures.length} of ${bodies.length} requests were not 202: ${failures[0]}`);
 
       // Every change stored with its event.
-      const events = (await redis.xlen(`${PREFIX}feed`)) - xlen0;
+      const events = (await entriesAdded()) - added0;
       gatewaySide.events.push(events);
       if (events !== servers.length) throw new Error(`round ${round}: ${events} feed events for ${servers.length} changes`);
       const [newest] = await redis.xrevrange(`${PREFIX}feed`, '+', '-', 'COUNT', 1);
@@ -332,7 +344,7 @@ async function main(): Promise<void> {
     const result = {
       bench: 'observe',
       layout: '`heat-gateway start --config` (webhook, one Heat backend, default modules) in a child, filled by its resync from `heat-gateway sim` (another child); notifications POSTed from this process; one Redis',
-      params: { instances: servers.length, perRequest, concurrency, rounds, format, requestsPerRound: Math.ceil(servers.length / perRequest), gatewayNodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS ?? '' },
+      params: { instances: servers.length, perRequest, concurrency, rounds, format, feedMaxLength: feedMaxLength ?? 'default', requestsPerRound: Math.ceil(servers.length / perRequest), gatewayNodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS ?? '' },
       observePerSecond: Math.round(observeRate),
       observePerSecondPerRound: gatewaySide.seconds.map((s) => Math.round(servers.length / s)),
       baselineHsetPerSecond: Math.round(baselineRate),

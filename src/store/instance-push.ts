@@ -10,8 +10,9 @@ import { z } from 'zod';
 import { instanceStateSchema } from '../model/types.js';
 import { newEventId, sortedJson, type ObserveItem } from './observe-calls.js';
 
-/** The times a JavaScript Date can hold (±8.64e15 ms). */
-const dateMs = z.number().min(-8.64e15).max(8.64e15);
+/** The times a JavaScript Date can hold: ±8.64e15 ms. */
+export const MAX_DATE_MS = 8.64e15;
+const dateMs = z.number().min(-MAX_DATE_MS).max(MAX_DATE_MS);
 
 export const instancePushSchema = z.object({
   /** The server's id as the backend knows it (the record's id). */
@@ -47,6 +48,5 @@ export function pushItem(push: InstancePush): ObserveItem {
     // The record's kind: the script reads it.
     backendKind: '',
     observedAtMs: push.observedAtMs,
-    keepsUpdatedAt: updatedIso === '',
   };
 }

@@ -9,7 +9,7 @@
 import { regexes } from 'zod';
 import { INSTANCE_STATES } from '../model/states.js';
 import type { InstanceObservation } from '../model/types.js';
-import type { InstancePush } from './instance-push.js';
+import { MAX_DATE_MS, type InstancePush } from './instance-push.js';
 
 const STATES = new Set<string>(INSTANCE_STATES);
 /** The pattern of `z.string().datetime({ offset: true })` (instanceObservationSchema.updatedAt). */
@@ -38,7 +38,6 @@ export function plainlyValidInstance(o: unknown): o is InstanceObservation {
   return updatedAt === null || (typeof updatedAt === 'string' && DATETIME.test(updatedAt));
 }
 
-const MAX_DATE_MS = 8.64e15;
 const dateMs = (v: unknown): boolean => typeof v === 'number' && v >= -MAX_DATE_MS && v <= MAX_DATE_MS;
 
 /** True when `p` certainly passes instancePushSchema; false: let zod decide. */

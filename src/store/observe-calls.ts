@@ -62,8 +62,6 @@ export interface ObserveItem {
   backendKind: string;
   /** Gateway time this observation was made, when it has its own (a push's); else the call's. */
   observedAtMs?: number;
-  /** A push without a time: updatedAt and occurredAt are the record's, which only the script reads. */
-  keepsUpdatedAt?: boolean;
 }
 
 const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner', 'unknown'];
@@ -137,9 +135,12 @@ export interface ObserveTarget {
  * observation has the call's time; the ISO is '' when it equals occurredAt (a push's time is
  * both), so a push pays for its own time in a few bytes.
  */
-function meta(item: ObserveItem, callMs: number, callIso: string): string {
+function meta(item: ObserveItem, callMs: number, callIso: string, patch: boolean): string {
   const own = item.observedAtMs;
-  if (item.keepsUpdatedAt && own !== undefined) return `|${item.eventId}||${item.backendKind}|${own}|${new Date(own).toISOString()}`;
+  if (patch && item.updatedIso === '' && own !== undefined) {
+    // A push without a time: updatedAt and occurredAt are the record's, which only the script reads.
+    return `|${item.eventId}||${item.backendKind}|${own}|${new Date(own).toISOString()}`;
+  }
   if (own === undefined || own === callMs) {
     // occurredAt: the backend's time of the change, else the observation's.
     return `${item.updatedMs}|${item.eventId}|${item.updatedIso || callIso}|${item.backendKind}||`;
@@ -185,7 +186,7 @@ export async function runObserve(target: ObserveTarget, kind: 'i' | 'd' | 'p', i
       for (let i = at; i < batchEnd; i++) {
         const item = items[i]!;
         for (const arg of item.args) args.push(arg);
-        args.push(meta(item, observedAtMs, observedAt));
+        args.push(meta(item, observedAtMs, observedAt, kind === 'p'));
       }
       calls.push(target.redis.hgwObserve(...args));
     }

@@ -3,7 +3,7 @@
  * batches and windows they are sent in, and the replies read back. The {@link StateStore}
  * validates observations and hands them here.
  */
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DeploymentObservation, InstanceObservation } from '../model/types.js';
 import type { FeedLimits } from './cache-reader.js';
@@ -66,9 +66,23 @@ export interface ObserveItem {
 
 const OUTCOMES: readonly ObserveOutcome[] = ['stale', 'refreshed', 'changed', 'ignored', 'not_owner', 'unknown'];
 
-/** `evt_` plus 32 hex characters: stable once appended, unique across replicas. */
+/** Random bytes for event ids, filled 256 ids at a time (as randomUUID caches its own). */
+const idBytes = Buffer.alloc(16 * 256);
+let idAt = idBytes.length;
+
+/**
+ * `evt_` plus 32 hex characters (128 random bits): stable once appended, unique across
+ * replicas. Made from a pooled buffer: one per change, and randomUUID's string and the
+ * copy without dashes were ~10 % of what a push allocates.
+ */
 export function newEventId(): string {
-  return `evt_${randomUUID().replaceAll('-', '')}`;
+  if (idAt === idBytes.length) {
+    randomFillSync(idBytes);
+    idAt = 0;
+  }
+  const hex = idBytes.toString('hex', idAt, idAt + 16);
+  idAt += 16;
+  return `evt_${hex}`;
 }
 
 /** An instance observation as the observe script's arguments. */

@@ -179,9 +179,10 @@ function instanceUpdate(
   vmState: string,
   taskState: string | null,
   atMs: number | null,
-  extra: { stackId?: string; addresses?: InstanceUpdate['addresses'] },
+  stackId: string | undefined,
+  addresses: InstanceUpdate['addresses'],
 ): InstanceUpdate {
-  return {
+  const update: InstanceUpdate = {
     kind: 'instance',
     backendId,
     event,
@@ -189,9 +190,11 @@ function instanceUpdate(
     state: mapNovaVmState(vmState, taskState),
     rawStatus: novaApiStatus(vmState, taskState) ?? vmState,
     atMs,
-    ...(extra.stackId ? { stackId: extra.stackId } : {}),
-    ...(extra.addresses ? { addresses: extra.addresses } : {}),
   };
+  // Set only when known (one update per pushed server: no spread of throwaway objects).
+  if (stackId) update.stackId = stackId;
+  if (addresses) update.addresses = addresses;
+  return update;
 }
 
 function heatStackOf(metadata: unknown): string | undefined {
@@ -214,17 +217,21 @@ function legacyNova(backendId: string, event: string, p: Record<string, unknown>
   const taskState = typeof task === 'string' && task ? task : null;
   let addresses: InstanceUpdate['addresses'];
   if (Array.isArray(p.fixed_ips)) {
-    addresses = { public: [], private: [] };
-    for (const ip of p.fixed_ips.map(record)) {
+    const publicAddresses: string[] = [];
+    const privateAddresses: string[] = [];
+    for (const entry of p.fixed_ips) {
+      const ip = record(entry);
       const address = str(ip.address);
-      if (address) (PUBLIC_NETWORK.test(str(ip.label) ?? '') ? addresses.public! : addresses.private).push(address);
-      for (const floating of Array.isArray(ip.floating_ips) ? ip.floating_ips.map(record) : []) {
-        const fa = str(floating.address);
-        if (fa) addresses.public!.push(fa);
+      if (address) (PUBLIC_NETWORK.test(str(ip.label) ?? '') ? publicAddresses : privateAddresses).push(address);
+      if (!Array.isArray(ip.floating_ips)) continue;
+      for (const floating of ip.floating_ips) {
+        const fa = str(record(floating).address);
+        if (fa) publicAddresses.push(fa);
       }
     }
+    addresses = { public: publicAddresses, private: privateAddresses };
   }
-  return [instanceUpdate(backendId, event, instanceId, vmState, taskState, atMs, { ...(stackId ? { stackId } : {}), ...(addresses ? { addresses } : {}) })];
+  return [instanceUpdate(backendId, event, instanceId, vmState, taskState, atMs, stackId, addresses)];
 }
 
 function versionedNova(backendId: string, event: string, data: Record<string, unknown>, atMs: number | null): PushUpdate[] {
@@ -238,13 +245,15 @@ function versionedNova(backendId: string, event: string, data: Record<string, un
   let addresses: InstanceUpdate['addresses'];
   if (Array.isArray(data.ip_addresses)) {
     // IpPayload has no floating addresses: only the private side is known.
-    addresses = { private: [] };
-    for (const ip of data.ip_addresses.map((x) => record(record(x)['nova_object.data']))) {
+    const privateAddresses: string[] = [];
+    for (const entry of data.ip_addresses) {
+      const ip = record(record(entry)['nova_object.data']);
       const address = str(ip.address);
-      if (address && !PUBLIC_NETWORK.test(str(ip.label) ?? '')) addresses.private.push(address);
+      if (address && !PUBLIC_NETWORK.test(str(ip.label) ?? '')) privateAddresses.push(address);
     }
+    addresses = { private: privateAddresses };
   }
-  return [instanceUpdate(backendId, event, instanceId, vmState, taskState, atMs, { ...(stackId ? { stackId } : {}), ...(addresses ? { addresses } : {}) })];
+  return [instanceUpdate(backendId, event, instanceId, vmState, taskState, atMs, stackId, addresses)];
 }
 
 const aodhSchema = z
@@ -294,7 +303,7 @@ export function parseAodhAlarm(backendId: string, doc: unknown, path = 'body'): 
     const deleted = eventType === 'compute.instance.delete.end';
     const vmState = deleted ? 'deleted' : str(traits.get('state'));
     if (!vmState) return [{ kind: 'hint', hint: { backendId, event: eventType, instanceId } }];
-    return [instanceUpdate(backendId, eventType, instanceId, vmState, null, atMs, {})];
+    return [instanceUpdate(backendId, eventType, instanceId, vmState, null, atMs, undefined, undefined)];
   }
   if (eventType.startsWith('orchestration.stack.')) {
     const identity = str(traits.get('resource_id'));

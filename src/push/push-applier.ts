@@ -140,15 +140,15 @@ export class PushApplier {
 /** What an update says, as a patch of the cached record. */
 function toPush(update: InstanceUpdate, now: number): InstancePush {
   // A deleted server keeps the addresses it had; a format without public addresses keeps those seen.
-  const keepAddresses = update.state === 'vanished' || !update.addresses;
-  return {
+  const push: InstancePush = {
     id: update.instanceId,
     backendId: update.backendId,
     state: update.state,
     rawStatus: update.rawStatus,
-    ...(keepAddresses ? {} : { addresses: update.addresses }),
     atMs: update.atMs,
     namesStack: update.stackId !== undefined,
     observedAtMs: update.atMs ?? now,
   };
+  if (update.state !== 'vanished' && update.addresses) push.addresses = update.addresses;
+  return push;
 }

@@ -35,14 +35,15 @@ export type InstancePush = z.infer<typeof instancePushSchema>;
 
 /** A push as the observe script's arguments (kind `p`). */
 export function pushItem(push: InstancePush): ObserveItem {
-  const updatedIso = push.atMs === null ? '' : new Date(push.atMs).toISOString();
+  const at = push.atMs === null ? null : new Date(push.atMs);
+  const updatedIso = at === null ? '' : at.toISOString();
   const { addresses } = push;
   const says =
     `${push.rawStatus === null ? 'null' : JSON.stringify(push.rawStatus)}\n${JSON.stringify(push.backendId)}\n` +
     `${addresses?.public ? sortedJson(addresses.public) : ''}\n${addresses ? sortedJson(addresses.private) : ''}`;
   return {
     args: [push.id, push.namesStack ? 's' : '', push.backendId, push.state, says, updatedIso === '' ? '' : `"${updatedIso}"`],
-    updatedMs: updatedIso === '' ? '' : Date.parse(updatedIso),
+    updatedMs: at === null ? '' : at.getTime(),
     updatedIso,
     eventId: newEventId(),
     // The record's kind: the script reads it.

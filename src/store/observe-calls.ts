@@ -159,7 +159,8 @@ function meta(item: ObserveItem, callMs: number, callIso: string, patch: boolean
     // occurredAt: the backend's time of the change, else the observation's.
     return `${item.updatedMs}|${item.eventId}|${item.updatedIso || callIso}|${item.backendKind}||`;
   }
-  const ownIso = new Date(own).toISOString();
+  // A push's own time is usually its backend time: its ISO is already made.
+  const ownIso = own === item.updatedMs ? item.updatedIso : new Date(own).toISOString();
   const occurred = item.updatedIso || ownIso;
   return `${item.updatedMs}|${item.eventId}|${occurred}|${item.backendKind}|${own}|${occurred === ownIso ? '' : ownIso}`;
 }

@@ -36,14 +36,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { GatewayProcess } from '../src/bench/gateway-process.js';
+import { GatewayProcess, processCounters } from '../src/bench/gateway-process.js';
 import type { Instance } from '../src/model/types.js';
 import { freePort, LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
 import { FeedConsumerGroup } from '../src/store/feed-consumer-group.js';
 import { CONSUMER_GROUP } from '../src/webhooks/feed-fanout.js';
 import { waitHttp } from './read-setup.js';
-import { loadAverage, printTable, writeResult } from './report.js';
+import { loadAverage, pageFaultMicros, printTable, writeResult } from './report.js';
 import { simHeatBackend, startSim, stopSim } from './sim-child.js';
 
 const { values } = parseArgs({
@@ -227,6 +227,8 @@ async function main(): Promise<void> {
       }
       return bodies;
     };
+    /** Redis's pid, for its page faults when it runs on this machine (NaN counters otherwise). */
+    const redisPid = Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]);
     const redisCpu = async () => {
       const info = await redis.info('cpu');
       const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
@@ -269,7 +271,7 @@ async function main(): Promise<void> {
     await expectStates('warm-up', 'stopped');
 
     const baselineSide = { seconds: [] as number[], redisCpu: 0, benchCpu: 0 };
-    const gatewaySide = { seconds: [] as number[], redisCpu: 0, gatewayCpu: 0, benchCpu: 0, events: [] as number[], loads: [] as string[], fanoutLagMs: [] as number[] };
+    const gatewaySide = { seconds: [] as number[], redisCpu: 0, gatewayCpu: 0, benchCpu: 0, redisFaults: 0, gatewayFaults: 0, events: [] as number[], loads: [] as string[], fanoutLagMs: [] as number[] };
     const commandsAfter = new Map<string, { calls: number; usec: number }>();
     const cpuNow = () => {
       const c = process.cpuUsage();
@@ -296,6 +298,7 @@ async function main(): Promise<void> {
       const added0 = await entriesAdded();
       const calls0 = await commandStats();
       const g0 = gateway.cpuSeconds();
+      const faults0 = { redis: processCounters(redisPid).minorFaults, gateway: gateway.minorFaults() };
       r0 = await redisCpu();
       b0 = cpuNow();
       t0 = performance.now();
@@ -305,6 +308,8 @@ async function main(): Promise<void> {
       gatewaySide.fanoutLagMs.push(Math.round(await fanoutCaughtUp()));
       gatewaySide.benchCpu += cpuNow() - b0;
       gatewaySide.gatewayCpu += gateway.cpuSeconds() - g0;
+      gatewaySide.redisFaults += processCounters(redisPid).minorFaults - faults0.redis;
+      gatewaySide.gatewayFaults += gateway.minorFaults() - faults0.gateway;
       gatewaySide.redisCpu += (await redisCpu()) - r0;
       for (const [name, after] of await commandStats()) {
         const before = calls0.get(name) ?? { calls: 0, usec: 0 };
@@ -341,6 +346,18 @@ async function main(): Promise<void> {
     const commandsPerChange = perChange((c) => c.calls, 3);
     // Time Redis spent executing each command, per change (EVALSHA's includes the commands its script runs).
     const commandUsPerChange = perChange((c) => c.usec, 2);
+    // Growing memory (the feed's new nodes in Redis, the heap's new pages in the gateway)
+    // costs a page fault per page: priced at what one costs here, measured now.
+    const faultUs = pageFaultMicros();
+    const faultsPerChange = (faults: number) => Number((faults / changes).toFixed(3));
+    const pageFaults = {
+      perChange: { redis: faultsPerChange(gatewaySide.redisFaults), gateway: faultsPerChange(gatewaySide.gatewayFaults) },
+      machineUsPerFault: faultUs,
+      usPerChange: {
+        redis: Number(((gatewaySide.redisFaults / changes) * faultUs).toFixed(1)),
+        gateway: Number(((gatewaySide.gatewayFaults / changes) * faultUs).toFixed(1)),
+      },
+    };
     const result = {
       bench: 'observe',
       layout: '`heat-gateway start --config` (webhook, one Heat backend, default modules) in a child, filled by its resync from `heat-gateway sim` (another child); notifications POSTed from this process; one Redis',
@@ -360,6 +377,7 @@ async function main(): Promise<void> {
         baselineSenderUsPerHset: us(baselineSide.benchCpu),
       },
       // With a core each (Redis, the gateway), the slower side sets the rate.
+      pageFaults,
       redisBoundPerSecond: Math.round(1e6 / redisUs),
       gatewayBoundPerSecond: Math.round(1e6 / gatewayUs),
       redisCommandsPerChange: commandsPerChange,
@@ -381,6 +399,10 @@ async function main(): Promise<void> {
         ['webhook fan-out caught up after the last 202, per round (ms)', result.fanoutCaughtUpMsAfterLast202PerRound.join(' ')],
         ['CPU per change, until the fan-out caught up: Redis + gateway (+ sender)', `${redisUs} + ${gatewayUs} µs (+ ${result.cpu.senderUsPerChange} µs)`],
         ['CPU per HSET (baseline): Redis + sender', `${result.cpu.baselineRedisUsPerHset} + ${result.cpu.baselineSenderUsPerHset} µs`],
+        [
+          `page faults per change: Redis + gateway (at ${faultUs} µs each, this machine's first touch of a page)`,
+          `${pageFaults.perChange.redis} + ${pageFaults.perChange.gateway} (≈ ${pageFaults.usPerChange.redis} + ${pageFaults.usPerChange.gateway} µs of the CPU above)`,
+        ],
         ['one core each: Redis-bound / gateway-bound', `${fmt(result.redisBoundPerSecond)} / ${fmt(result.gatewayBoundPerSecond)}`],
         ['Redis commands per change (≥ 0.005)', Object.entries(commandsPerChange).filter(([, n]) => n >= 0.005).map(([c, n]) => `${c} ${n}`).join(', ')],
         ['Redis µs per change by command (commandstats; EVALSHA includes its script\'s)', Object.entries(commandUsPerChange).filter(([, n]) => n >= 0.05).map(([c, n]) => `${c} ${n}`).join(', ')],

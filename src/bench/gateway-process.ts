@@ -51,6 +51,21 @@ function builtCli(): string {
   return cli;
 }
 
+/**
+ * CPU seconds (user + system) and minor page faults so far of a process on this machine
+ * (Linux /proc); NaN when it cannot be read (another host, or gone).
+ */
+export function processCounters(pid: number | undefined): { cpuSeconds: number; minorFaults: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, from field 3 (state): minflt is field 10, utime and stime 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100, minorFaults: Number(fields[7]) };
+  } catch {
+    return { cpuSeconds: Number.NaN, minorFaults: Number.NaN };
+  }
+}
+
 export class GatewayProcess {
   private output = '';
 
@@ -83,14 +98,12 @@ export class GatewayProcess {
 
   /** User + system CPU seconds so far (Linux /proc). */
   cpuSeconds(): number {
-    try {
-      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime and stime are fields 14 and 15 of stat; 12 and 13 after the command name.
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      return Number.NaN;
-    }
+    return processCounters(this.child.pid).cpuSeconds;
+  }
+
+  /** Minor page faults so far (Linux /proc): first touches of memory the process had not used. */
+  minorFaults(): number {
+    return processCounters(this.child.pid).minorFaults;
   }
 
   /** Peak resident set size in MiB (VmHWM). */

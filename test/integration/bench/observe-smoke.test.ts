@@ -28,6 +28,7 @@ describe('observe benchmark (smoke)', function () {
         observePerSecondPerRound: number[];
         cpu: Record<string, number>;
         redisCommandsPerChange: Record<string, number>;
+        pageFaults: { perChange: { redis: number; gateway: number }; machineUsPerFault: number };
       };
       expect(result.params).to.include({ instances: 200, requestsPerRound: 4 });
       // The benchmark itself fails a round whose feed did not grow by one event per change.
@@ -39,6 +40,10 @@ describe('observe benchmark (smoke)', function () {
       // One feed append per change, and the observe script in calls of 100 (60 per request: one call each).
       expect(result.redisCommandsPerChange.xadd).to.equal(1);
       expect(result.redisCommandsPerChange.evalsha).to.be.at.most(4 / 200 + 0.05);
+      // Page faults of both processes (both run here; NaN would be written as null) and their price.
+      expect(result.pageFaults.perChange.redis).to.be.a('number').and.at.least(0);
+      expect(result.pageFaults.perChange.gateway).to.be.a('number').and.at.least(0);
+      expect(result.pageFaults.machineUsPerFault).to.be.a('number').and.greaterThan(0);
       expect(result).to.have.property('loadAverageBefore').that.is.a('string');
     } finally {
       rmSync(out, { recursive: true, force: true });

@@ -201,15 +201,14 @@ export class Gateway {
     return this.url;
   }
 
-  /**
-   * Purges tombstones older than feed.tombstoneTtlMs, every tenth of the TTL (at most every
-   * minute). Every replica sweeps; a sweep is idempotent and cheap when nothing expired.
-   */
+  /** Sweeps tombstones (Tombstones.sweep) every tenth of feed.tombstoneTtlMs, at most every minute, in every replica. */
   private startTombstoneSweep(): void {
     const sweep = () => {
-      const ttlMs = this.current.feed.tombstoneTtlMs;
-      this.store.tombstones.purge(this.now() - ttlMs).then(
-        (purged) => purged > 0 && this.logger.debug('purged expired tombstones', { purged }),
+      this.store.tombstones.sweep(this.now() - this.current.feed.tombstoneTtlMs).then(
+        ({ indexed, purged }) => {
+          if (indexed > 0) this.logger.info('indexed deleted records an earlier version never purged; they expire like any tombstone', { indexed });
+          if (purged > 0) this.logger.debug('purged expired tombstones', { purged });
+        },
         (err: Error) => isRedisUnavailable(err) || this.logger.warn('tombstone sweep failed; the next one retries', { error: err.message }),
       );
     };
@@ -234,8 +233,7 @@ export class Gateway {
 
   /** Resolves once Redis answers PING (or stop() was called), logging every few seconds while it waits. */
   private async waitForRedis(): Promise<void> {
-    // The first attempts race the connection's own start-up: warn only once Redis has had a
-    // second to answer.
+    // The first attempts race the connection's own start-up: warn only after a second.
     let nextLogAt = Date.now() + 1_000;
     let warned = false;
     for (;;) {

@@ -12,6 +12,7 @@
 import type { Redis, Result } from 'ioredis';
 import { OBSERVE_LUA } from './lua/observe.js';
 import {
+  ADOPT_TOMBSTONES_LUA,
   AGE_CHUNK_LUA,
   GET_DEPLOYMENT_LUA,
   MISSING_LUA,
@@ -36,6 +37,7 @@ declare module 'ioredis' {
     hgwServeDeployment(...args: (string | number)[]): Result<string[] | null, Context>;
     hgwServeInstance(...args: (string | number)[]): Result<string[] | null, Context>;
     hgwPurgeTombstones(...args: (string | number)[]): Result<number, Context>;
+    hgwAdoptTombstones(...args: (string | number)[]): Result<[string, number], Context>;
     hgwAgeChunk(...args: (string | number)[]): Result<(string | number)[], Context>;
     // feed and strategy state
     hgwAppend(...args: (string | number)[]): Result<string, Context>;
@@ -70,6 +72,7 @@ export const SCRIPTS = {
   hgwAgeChunk: { lua: AGE_CHUNK_LUA, numberOfKeys: 1 },
   hgwServeInstance: { lua: SERVE_INSTANCE_LUA, numberOfKeys: 1 },
   hgwPurgeTombstones: { lua: PURGE_TOMBSTONES_LUA, numberOfKeys: 1 },
+  hgwAdoptTombstones: { lua: ADOPT_TOMBSTONES_LUA, numberOfKeys: 2 },
   hgwAppend: { lua: APPEND_LUA, numberOfKeys: 1 },
   hgwSwitchStrategy: { lua: SWITCH_STRATEGY_LUA, numberOfKeys: 2 },
   hgwTakeDue: { lua: TAKE_DUE_LUA, numberOfKeys: 1 },

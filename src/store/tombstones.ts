@@ -10,11 +10,28 @@ import type { Keys } from './keys.js';
 import { withScripts } from './script-registry.js';
 
 export class Tombstones {
+  /** Whether this process has indexed the deleted records earlier versions left (once is enough). */
+  private adopted = false;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {
-    withScripts(redis, ['hgwPurgeTombstones']);
+    withScripts(redis, ['hgwPurgeTombstones', 'hgwAdoptTombstones']);
+  }
+
+  /**
+   * One sweep, idempotent and cheap when nothing expired: on a process's first (until one
+   * succeeds), {@link adoptUnindexed}; then {@link purge} up to `cutoffMs`. Returns how many
+   * it indexed and purged.
+   */
+  async sweep(cutoffMs: number): Promise<{ indexed: number; purged: number }> {
+    let indexed = 0;
+    if (!this.adopted) {
+      indexed = await this.adoptUnindexed();
+      this.adopted = true;
+    }
+    return { indexed, purged: await this.purge(cutoffMs) };
   }
 
   /** Removes tombstones deleted at or before `cutoffMs`, `batch` per script call; returns how many. */
@@ -26,6 +43,25 @@ export class Tombstones {
       // A short batch means the expired range is exhausted (or held revived records only).
       if (purged < batch) return total;
     }
+  }
+
+  /**
+   * Indexes deleted records that are not in the tombstone index yet: versions before
+   * tombstones marked a deleted record without indexing it, so it was never purged. Each is
+   * scored by its last observation and purged like any tombstone. Reads every record's
+   * tombstone flag, `batch` per script call; idempotent. Returns how many it indexed.
+   */
+  async adoptUnindexed({ batch = 1_000 }: { batch?: number } = {}): Promise<number> {
+    let total = 0;
+    for (const [kind, index] of [['i', this.keys.allInstances], ['d', this.keys.allDeployments]] as const) {
+      let cursor = '';
+      do {
+        const [next, added] = await this.redis.hgwAdoptTombstones(index, this.keys.tombstones, this.keys.prefix, kind, cursor, batch);
+        total += added;
+        cursor = next;
+      } while (cursor !== '');
+    }
+    return total;
   }
 
   /** Tombstones kept right now. */

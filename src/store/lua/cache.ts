@@ -174,6 +174,29 @@ return purged
 `;
 
 /**
+ * Lists in the tombstone index the deleted records it does not hold: versions before
+ * tombstones marked a deleted record (x = '1') without indexing it, so the purge never met
+ * it and it stayed forever. Scored by its last observation, like a tombstone the observe
+ * script indexes; members already listed keep their score (NX).
+ * KEYS: index of the kind (all ids, score 0: lex paging), tombstone index. ARGV: prefix, kind,
+ * cursor ('' = start), limit. Returns {next cursor or '', how many were added}.
+ */
+export const ADOPT_TOMBSTONES_LUA = `
+local prefix, kind = ARGV[1], ARGV[2]
+local from = '-'
+if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
+local ids = redis.call('ZRANGEBYLEX', KEYS[1], from, '+', 'LIMIT', 0, tonumber(ARGV[4]))
+local added = 0
+for _, id in ipairs(ids) do
+  local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'x', 'ob')
+  if rec[1] == '1' then added = added + redis.call('ZADD', KEYS[2], 'NX', rec[2] or '0', kind .. ':' .. id) end
+end
+local next = ''
+if #ids == tonumber(ARGV[4]) then next = ids[#ids] end
+return {next, added}
+`;
+
+/**
  * Counts one chunk of the instance index after a lex cursor.
  * KEYS: instance index. ARGV: prefix, cursor ('' = start), chunk size, now ms, bucket bounds…
  * Returns {next id or '', vanished, bucket counts…}. Vanished instances (tombstones) are

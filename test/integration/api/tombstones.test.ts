@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import type { Gateway } from '../../../src/gateway.js';
 import { bearer, testConfig, TOKENS } from '../../helpers/gateway.js';
 import { deploymentObs, instanceObs } from '../../helpers/observations.js';
-import { testRedis } from '../../helpers/redis.js';
+import { testRedis, waitFor } from '../../helpers/redis.js';
 import { prefixPattern } from '../../../src/store/delete-prefix.js';
 import { FakeStrategy, send, startApiGateway } from './api-test-helpers.js';
 
@@ -20,11 +20,12 @@ describe('Conductor API: tombstones and staleness', () => {
   let url: string;
   let strategy: FakeStrategy;
   let clock: number;
+  let config: Awaited<ReturnType<typeof testConfig>>;
   const ctx = { source: 'cached-poll' };
 
   beforeEach(async () => {
     clock = Date.UTC(2026, 10, 25, 12, 0, 0);
-    const config = await testConfig({ feed: { tombstoneTtlMs: 60_000 }, backends: [{ id: 'heat-1', kind: 'heat', endpoint: 'http://127.0.0.1:9/v1/t', token: 'x' }] });
+    config = await testConfig({ feed: { tombstoneTtlMs: 60_000 }, backends: [{ id: 'heat-1', kind: 'heat', endpoint: 'http://127.0.0.1:9/v1/t', token: 'x' }] });
     ({ gateway, url, strategy } = await startApiGateway({ config, now: () => clock }));
     strategy.staleMs = 10_000;
     // Two live deployments with an instance each; one deployment deleted with its instance.
@@ -84,6 +85,39 @@ describe('Conductor API: tombstones and staleness', () => {
     }
     expect(await keys()).to.not.include(`${p}i:i-gone`);
     expect(await gateway.store.getInstance('i-live')).to.not.equal(null);
+  });
+
+  describe('deleted records an earlier version left out of the tombstone index', () => {
+    // Versions before tombstones marked a deleted record (x = '1') without indexing it, so no
+    // purge ever met it, and a live one x = '0'.
+    const leaveAsEarlierVersion = async () => {
+      const p = gateway.config.redis.keyPrefix;
+      await testRedis(gateway.config.redis.url).zrem(`${p}tomb`, 'i:i-gone', 'd:d-gone');
+      await testRedis(gateway.config.redis.url).hset(`${p}i:i-live`, 'x', '0');
+    };
+
+    it('indexes them by their last observation (once), and they expire like any tombstone', async () => {
+      await leaveAsEarlierVersion();
+      const deletedAt = String(clock);
+      expect(await gateway.store.tombstones.count()).to.equal(0);
+      // One record per script call, so the index is paged through.
+      expect(await gateway.store.tombstones.adoptUnindexed({ batch: 1 })).to.equal(2);
+      const tomb = await testRedis(gateway.config.redis.url).zrange(`${gateway.config.redis.keyPrefix}tomb`, '0', '-1', 'WITHSCORES');
+      expect(tomb).to.deep.equal(['d:d-gone', deletedAt, 'i:i-gone', deletedAt]);
+      expect(await gateway.store.tombstones.adoptUnindexed()).to.equal(0);
+      clock += 60_000;
+      expect(await gateway.store.tombstones.sweep(clock - 60_000)).to.deep.equal({ indexed: 0, purged: 2 });
+      expect(await gateway.store.getInstance('i-gone')).to.equal(null);
+      expect(await gateway.store.getDeployment('d-gone')).to.equal(null);
+      expect(await gateway.store.getInstance('i-live')).to.not.equal(null);
+    });
+
+    it('a starting gateway indexes them in its first sweep', async () => {
+      await leaveAsEarlierVersion();
+      await gateway.stop();
+      ({ gateway, url, strategy } = await startApiGateway({ config, now: () => clock }));
+      await waitFor(async () => (await gateway.store.tombstones.count()) === 2, { what: 'the first sweep to index the 2 deleted records' });
+    });
   });
 
   it('a revived record leaves the tombstone index and is never purged', async () => {

@@ -82,13 +82,14 @@ export class FeedConsumerGroup {
   }
 
   /**
-   * Moves the group past every entry appended so far, unread, when the sorted set `emptyKey`
-   * (the consumers' registry) is empty; one script (SKIP_LUA), so atomic with any script
-   * that adds to `emptyKey` and reads the feed's last id. Returns the group's new position,
-   * or null when `emptyKey` is not empty (nothing moved). Pending entries stay pending.
+   * Moves the group past every entry appended so far, unread, when no endpoint listed in the
+   * sorted set `indexKey` (its key `endpointKeyPrefix` + id) is enabled; one script
+   * (SKIP_LUA), so atomic with adding or re-enabling an endpoint. Returns the
+   * group's new position, or null when one is enabled (nothing moved). Pending entries stay
+   * pending.
    */
-  async skipWhileEmpty(emptyKey: string): Promise<string | null> {
-    return this.redis.hgwWhSkip(this.feedKey, emptyKey, this.name);
+  async skipWhileNoneEnabled(indexKey: string, endpointKeyPrefix: string): Promise<string | null> {
+    return this.redis.hgwWhSkip(this.feedKey, indexKey, this.name, endpointKeyPrefix);
   }
 
   /**

@@ -15,7 +15,7 @@
  *
  * The group is created at `$` the first time (earlier events are never delivered; an endpoint
  * gets the events after its `startCursor`, older ones by replay), is moved past the feed's end
- * unread while no endpoint exists (skipWhileNoEndpoint), and is created again if Redis loses it.
+ * unread while no endpoint is enabled (skipWhileNoneEnabled), and is created again if Redis loses it.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -34,7 +34,7 @@ import { deliveriesOf } from './webhook-payload.js';
 export const CONSUMER_GROUP = 'webhooks';
 /** Longest the fan-out waits for a free direct slot before queueing the overflow. */
 const DIRECT_WAIT_MS = 250;
-/** Pause after skipping the feed (no endpoint): an endpoint created meanwhile waits at most this much longer. */
+/** Pause after skipping the feed (no endpoint enabled): an endpoint created or re-enabled meanwhile waits at most this much longer. */
 const SKIP_PAUSE_MS = 20;
 
 export interface FeedFanoutOptions {
@@ -140,7 +140,7 @@ export class FeedFanout {
           await this.claimAbandoned();
         }
         const blockMs = Math.max(10, Math.min(1_000, Math.floor(this.leaseMs / 4)));
-        if (await this.skipWhileNoEndpoint(blockMs)) continue;
+        if (await this.skipWhileNoneEnabled(blockMs)) continue;
         const count = await this.room();
         // stop() may have come while room() waited: a read would reopen its connection.
         if (!this.running) break;
@@ -168,15 +168,16 @@ export class FeedFanout {
   }
 
   /**
-   * No endpoint registered (as last seen): moves the group past the feed's end without
-   * reading it, if the registry is still empty (one script, atomic with endpoint creation:
+   * No endpoint enabled (as last seen): moves the group past the feed's end without reading
+   * it, if none is enabled still (one script, atomic with endpoint creation and re-enabling:
    * see SKIP_LUA), then waits for the next entry (a one-entry XREAD) after a short pause, so a
    * busy feed costs a skip every `SKIP_PAUSE_MS`, not a read per entry. True when skipped.
    */
-  private async skipWhileNoEndpoint(blockMs: number): Promise<boolean> {
-    if (this.cache && this.cache.endpoints.length > 0) return false;
+  private async skipWhileNoneEnabled(blockMs: number): Promise<boolean> {
+    if (this.cache && this.cache.endpoints.some((w) => w.enabled)) return false;
     await this.settle();
-    const at = await this.o.group.skipWhileEmpty(this.o.registry.keys.index);
+    const keys = this.o.registry.keys;
+    const at = await this.o.group.skipWhileNoneEnabled(keys.index, keys.endpoint(''));
     if (at === null) return false;
     this.skips++;
     await this.pause(SKIP_PAUSE_MS);

@@ -1,7 +1,7 @@
 /**
- * The fan-out with no endpoint registered moves its consumer group past the feed instead of
- * reading every entry (SKIP_LUA), and an endpoint registered meanwhile still gets every event
- * appended after its `startCursor`.
+ * The fan-out with no endpoint enabled (none registered, or all disabled) moves its consumer
+ * group past the feed instead of reading every entry (SKIP_LUA), and an endpoint registered or
+ * re-enabled meanwhile still gets every event appended after its `startCursor` or re-enabling.
  */
 import { expect } from 'chai';
 import { compareCursors } from '../../../src/store/change-feed.js';
@@ -10,7 +10,7 @@ import { monitorRedis, testRedis, waitFor, type MonitoredCommand } from '../../h
 import { instanceObs } from '../../helpers/observations.js';
 import { startHarness, type Harness } from './webhook-harness.js';
 
-describe('webhook fan-out with no endpoint', function () {
+describe('webhook fan-out with no endpoint enabled', function () {
   this.timeout(60_000);
   let h: Harness | undefined;
   afterEach(async () => {
@@ -101,6 +101,37 @@ describe('webhook fan-out with no endpoint', function () {
     const gotA = receiver.received.filter((r) => r.path === '/a').map((r) => cursorOf(r.body));
     expect(gotA.length).to.be.greaterThan(0);
     for (const c of gotA) expect(compareCursors(c, aStart) > 0).to.equal(true);
+  });
+
+  it('skips while every endpoint is disabled; a re-enabled one gets every change after re-enabling', async () => {
+    h = await startHarness();
+    const url = h.gateway.config.redis.url;
+    const feedKey = h.gateway.feed.keys.feed;
+    const groupPosition = async () => {
+      const groups = (await testRedis(url).xinfo('GROUPS', feedKey)) as unknown[][];
+      const info = groups.find((g) => g[1] === CONSUMER_GROUP)!;
+      return info[info.indexOf('last-delivered-id') + 1] as string;
+    };
+    const receiver = await h.receiver();
+    const hook = await h.register({ url: receiver.url });
+    expect((await h.call('PATCH', `/v1/webhooks/${hook.id}`, { enabled: false })).json.enabled).to.equal(false);
+    const fannedOut = h.module.fanout.fannedOut;
+    const start = h.module.fanout.skips;
+    const whileDisabled = await h.append(50);
+    const lastWhileDisabled = (await testRedis(url).xrevrange(feedKey, '+', '-', 'COUNT', 1))[0]![0];
+    // Skipped, not read: the group moved past them and nothing was fanned out.
+    await waitFor(async () => h!.module.fanout.skips > start && compareCursors(await groupPosition(), lastWhileDisabled) >= 0, {
+      what: 'the group moved past the entries appended while the only endpoint was disabled',
+    });
+    expect(h.module.fanout.fannedOut).to.equal(fannedOut);
+    expect((await h.call('PATCH', `/v1/webhooks/${hook.id}`, { enabled: true })).json.enabled).to.equal(true);
+    const after = await h.append(20, 'srv-2');
+    await waitFor(() => receiver.received.length >= after.length, { what: 'the deliveries after re-enabling' });
+    await waitFor(() => h!.module.idle(), { what: 'idle' });
+    const got = receiver.received.map((r) => r.headers['webhook-id']);
+    // Exactly those: none of the entries appended while it was disabled.
+    expect(got).to.have.members(after);
+    expect(whileDisabled.some((id) => got.includes(id))).to.equal(false);
   });
 
   it('leaves a dead consumer’s pending entries to be claimed, then delivers to a new endpoint', async () => {

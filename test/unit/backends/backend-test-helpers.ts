@@ -86,11 +86,23 @@ export function capturingLogger(): { logger: Logger; lines: string[] } {
   return { logger: createLogger({ level: 'debug', format: 'json', stream }), lines };
 }
 
-/** nock hygiene for every backend test file. */
+/**
+ * nock hygiene for every backend test file. nock intercepts node:http from the moment it is
+ * imported, whether or not a scope is set (it even inflates gzip request bodies on the way
+ * out); so each file activates it for itself and restores node:http after, and a test of a
+ * real server that runs later in the same process (a glob of unit and integration tests)
+ * meets the real client.
+ */
 export function useNock(): void {
-  before(() => nock.disableNetConnect());
+  before(() => {
+    if (!nock.isActive()) nock.activate();
+    nock.disableNetConnect();
+  });
   afterEach(() => nock.cleanAll());
-  after(() => nock.enableNetConnect());
+  after(() => {
+    nock.enableNetConnect();
+    nock.restore();
+  });
 }
 
 /** The UpstreamError `p` rejects with; fails the test when it resolves or throws anything else. */

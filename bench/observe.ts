@@ -227,8 +227,9 @@ async function main(): Promise<void> {
       }
       return bodies;
     };
-    /** Redis's pid, for its page faults when it runs on this machine (NaN counters otherwise). */
-    const redisPid = Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]);
+    /** Redis's pid, for its page faults, when it runs on this machine (a remote pid would name another process here). */
+    const onThisMachine = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(redisUrl).hostname);
+    const redisPid = onThisMachine ? Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]) : undefined;
     const redisCpu = async () => {
       const info = await redis.info('cpu');
       const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);

@@ -5,6 +5,7 @@ import { InputError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { healthRouter, type ReadinessCheck } from './health.js';
+import { parseLargeList, takeParsedList } from './json-list.js';
 import { notFoundHandler, problemMiddleware } from './problem.js';
 
 export interface AppOptions {
@@ -36,14 +37,18 @@ export function createApp(options: AppOptions): Express {
     express.json({
       limit: options.bodyLimitBytes,
       strict: true,
-      verify: (req, _res, buf) => {
+      verify: (req, _res, buf, encoding) => {
         // Kept for signature checks (push ingest HMAC) that must see the exact bytes.
         (req as { rawBody?: Buffer }).rawBody = buf;
         if (!isUtf8(buf)) {
           throw new InputError('the request body is not valid UTF-8', [{ path: 'body', message: 'must be UTF-8 encoded JSON' }]);
         }
+        // A large list (pushed notifications) is parsed element by element: see json-list.ts.
+        const list = parseLargeList(buf, encoding);
+        if (list) throw list;
       },
     }),
+    takeParsedList,
   );
   app.use(healthRouter(options.readiness));
   for (const router of options.routers ?? []) app.use(router);

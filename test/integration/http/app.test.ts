@@ -31,6 +31,11 @@ describe('HTTP skeleton', () => {
                 handler: ({ body, principal, res }) => res.json({ got: body, by: principal }),
               })
               .route({
+                method: 'post', path: '/test/echo-any', summary: 'echo any JSON', tag: 'test', auth: ['admin'],
+                body: z.unknown(), responses: { 200: { description: 'echo' } },
+                handler: ({ body, res }) => res.json({ got: body }),
+              })
+              .route({
                 method: 'get', path: '/test/client', summary: 'client', tag: 'test', auth: ['client'],
                 responses: { 200: { description: 'who' } },
                 handler: ({ principal, res }) => res.json({ by: principal }),
@@ -116,6 +121,36 @@ describe('HTTP skeleton', () => {
     const res = await send(url, 'POST', '/test/echo', { ...bearer(TOKENS.admin), 'content-type': 'application/json' }, '{"a":"☃"}');
     expect(res.status).to.equal(200);
     expect(res.json).to.deep.equal({ got: { a: '☃' }, by: { name: 'test-admin', role: 'admin' } });
+  });
+
+  describe('a list over 128 KiB (parsed element by element, src/http/json-list.ts)', () => {
+    const json = { ...bearer(TOKENS.admin), 'content-type': 'application/json' };
+    // ~300 KB of elements holding what a cutter could trip on.
+    const list = Array.from({ length: 1_500 }, (_, i) => ({ i, text: `"]},[{\\ ☃ 😀 ${'x'.repeat(150)}`, nested: [{ a: [i] }, []] }));
+    const text = JSON.stringify(list, null, 1);
+
+    it('reaches the route as the value express.json would give, plain or gzip', async () => {
+      expect(Buffer.byteLength(text)).to.be.greaterThan(128 * 1024);
+      for (const [headers, body] of [[json, text], [{ ...json, 'content-encoding': 'gzip' }, gzipSync(text)]] as const) {
+        const res = await send(url, 'POST', '/test/echo-any', headers, body);
+        expect(res.status).to.equal(200);
+        expect(res.json.got).to.deep.equal(list);
+      }
+    });
+
+    it('is refused as before when it is not valid JSON', async () => {
+      const broken = `${text.slice(0, -2)},]`;
+      const res = await send(url, 'POST', '/test/echo-any', json, broken);
+      expectProblem(res, 400);
+      expect(res.json.errors[0].path).to.equal('body');
+      let message = '';
+      try {
+        JSON.parse(broken);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(res.json.detail).to.equal(`the request body is not valid JSON: ${message.slice(0, 200)}`);
+    });
   });
 
   describe('auth', () => {

@@ -83,13 +83,13 @@ export class FeedConsumerGroup {
 
   /**
    * Moves the group past every entry appended so far, unread, when no endpoint listed in the
-   * sorted set `indexKey` (its key `endpointKeyPrefix` + id) is enabled; one script
-   * (SKIP_LUA), so atomic with adding or re-enabling an endpoint. Returns the
-   * group's new position, or null when one is enabled (nothing moved). Pending entries stay
-   * pending.
+   * sorted set `indexKey` is enabled (its health hash, `before` + id + `after`, holds no
+   * `da`); one script (SKIP_LUA), so atomic with adding or re-enabling an endpoint. Returns
+   * the group's new position, or null when one is enabled (nothing moved). Pending entries
+   * stay pending.
    */
-  async skipWhileNoneEnabled(indexKey: string, endpointKeyPrefix: string): Promise<string | null> {
-    return this.redis.hgwWhSkip(this.feedKey, indexKey, this.name, endpointKeyPrefix);
+  async skipWhileNoneEnabled(indexKey: string, healthKey: { before: string; after: string }): Promise<string | null> {
+    return this.redis.hgwWhSkip(this.feedKey, indexKey, this.name, healthKey.before, healthKey.after);
   }
 
   /**

@@ -40,6 +40,10 @@ export class WebhookKeys {
   health(id: string): string {
     return `${this.endpoint(id)}:h`;
   }
+  /** {@link health} around the id, for a script that visits every endpoint of the index. */
+  get healthAroundId(): { before: string; after: string } {
+    return { before: this.endpoint(''), after: ':h' };
+  }
   /** Prefix of an endpoint's delivery records; append the delivery id. */
   deliveryPrefix(id: string): string {
     return `${this.endpoint(id)}:d:`;

@@ -177,7 +177,7 @@ export class FeedFanout {
     if (this.cache && this.cache.endpoints.some((w) => w.enabled)) return false;
     await this.settle();
     const keys = this.o.registry.keys;
-    const at = await this.o.group.skipWhileNoneEnabled(keys.index, keys.endpoint(''));
+    const at = await this.o.group.skipWhileNoneEnabled(keys.index, keys.healthAroundId);
     if (at === null) return false;
     this.skips++;
     await this.pause(SKIP_PAUSE_MS);

@@ -49,17 +49,18 @@ return start
  * id to the feed's last id, so the entries appended so far are never read, only when every
  * endpoint in the index is disabled (or there is none): a disabled endpoint is sent nothing,
  * so reading the feed for it is wasted. An endpoint is disabled while its health hash
- * (`<endpoint key>:h`) holds `da`. CREATE_LUA reads that same last id (feed_last_id) as a new
+ * holds `da`. CREATE_LUA reads that same last id (feed_last_id) as a new
  * endpoint's `startCursor`, and re-enabling removes `da` in one transaction; so either the
  * creation or re-enabling comes first (an endpoint is enabled: nothing skipped) or the skip
  * does (every skipped entry is at or before the endpoint's start or re-enabling, which it
  * must not receive). Pending entries are left alone (XAUTOCLAIM).
- * KEYS: feed, endpoint index. ARGV: consumer group, endpoint key prefix (`…wh:e:`). Returns
- * the group's new position, or nil when an endpoint is enabled.
+ * KEYS: feed, endpoint index. ARGV: consumer group, then an endpoint's health key before and
+ * after its id (WebhookKeys.healthAroundId). Returns the group's new position, or nil when
+ * an endpoint is enabled.
  */
 export const SKIP_LUA = `${FEED_LAST_ID}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if redis.call('HEXISTS', ARGV[2] .. id .. ':h', 'da') == 0 then return false end
+  if redis.call('HEXISTS', ARGV[2] .. id .. ARGV[3], 'da') == 0 then return false end
 end
 local last = feed_last_id(KEYS[1])
 redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last)

@@ -98,7 +98,7 @@ describe('fan-out: the next batch is read while one is recorded', () => {
     fanout = new FeedFanout({
       group: group as unknown as FeedConsumerGroup,
       leases: { acquire: async () => true, release: async () => undefined } as unknown as LeaseStore,
-      registry: { all: async () => [endpoint('plain')], version: async () => '1', keys: { index: 'wh:idx', endpoint: (id: string) => `wh:e:${id}` } } as unknown as WebhookRegistry,
+      registry: { all: async () => [endpoint('plain')], version: async () => '1', keys: { index: 'wh:idx', healthAroundId: { before: 'wh:e:', after: ':h' } } } as unknown as WebhookRegistry,
       deliveries: deliveries as unknown as DeliveryStore,
       queue: { add: async () => undefined } as unknown as DeliveryQueue,
       logger: silentLogger(),

@@ -179,8 +179,8 @@ function instanceUpdate(
   vmState: string,
   taskState: string | null,
   atMs: number | null,
-  stackId: string | undefined,
-  addresses: InstanceUpdate['addresses'],
+  stackId?: string,
+  addresses?: InstanceUpdate['addresses'],
 ): InstanceUpdate {
   const update: InstanceUpdate = {
     kind: 'instance',
@@ -303,7 +303,7 @@ export function parseAodhAlarm(backendId: string, doc: unknown, path = 'body'): 
     const deleted = eventType === 'compute.instance.delete.end';
     const vmState = deleted ? 'deleted' : str(traits.get('state'));
     if (!vmState) return [{ kind: 'hint', hint: { backendId, event: eventType, instanceId } }];
-    return [instanceUpdate(backendId, eventType, instanceId, vmState, null, atMs, undefined, undefined)];
+    return [instanceUpdate(backendId, eventType, instanceId, vmState, null, atMs)];
   }
   if (eventType.startsWith('orchestration.stack.')) {
     const identity = str(traits.get('resource_id'));

@@ -115,6 +115,12 @@ describe('webhook fan-out with no endpoint enabled', function () {
     const receiver = await h.receiver();
     const hook = await h.register({ url: receiver.url });
     expect((await h.call('PATCH', `/v1/webhooks/${hook.id}`, { enabled: false })).json.enabled).to.equal(false);
+    // The fan-out learns of the PATCH from the registry version read with its next entries: a
+    // read blocked when the PATCH landed still returns the first entries appended (and fans them
+    // out to no one). One entry primes it; two skips counted after that mean its loop skips now.
+    const disabledAt = h.module.fanout.skips;
+    await h.append(1);
+    await waitFor(() => h!.module.fanout.skips > disabledAt + 1, { what: 'the fan-out skipping since the endpoint was disabled' });
     const fannedOut = h.module.fanout.fannedOut;
     const start = h.module.fanout.skips;
     const whileDisabled = await h.append(50);

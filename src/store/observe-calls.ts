@@ -191,9 +191,9 @@ export async function runObserve(target: ObserveTarget, kind: 'i' | 'd' | 'p', i
   // while the next is being built (a pipeline would hold them all until exec). At most two
   // windows of OBSERVE_PIPELINE observations are in flight: a 100,000-instance listing holds
   // the arguments and replies of 4,000, not of all of them, in memory at once.
-  let previous: Promise<(number | string | null)[][]> | undefined;
+  let previous: Promise<string[]> | undefined;
   for (let from = 0; from < items.length; from += OBSERVE_PIPELINE) {
-    const calls: Promise<(number | string | null)[]>[] = [];
+    const calls: Promise<string>[] = [];
     const end = Math.min(items.length, from + OBSERVE_PIPELINE);
     for (let at = from; at < end; at += OBSERVE_BATCH) {
       const batchEnd = Math.min(end, at + OBSERVE_BATCH);
@@ -214,14 +214,15 @@ export async function runObserve(target: ObserveTarget, kind: 'i' | 'd' | 'p', i
   return results;
 }
 
-/** Appends the results of script replies (outcome, version, cursor, event per observation) in order. */
-function collect(target: ObserveTarget, replies: (number | string | null)[][], results: ObserveResult[]): void {
-  for (const flat of replies) {
+/** Appends the results of script replies (outcome, version, cursor, event per observation, space-separated) in order. */
+function collect(target: ObserveTarget, replies: string[], results: ObserveResult[]): void {
+  for (const reply of replies) {
+    const flat = reply.split(' ');
     for (let i = 0; i < flat.length; i += 4) {
-      const code = flat[i] as number;
-      const cursor = flat[i + 2] as string;
-      const event = flat[i + 3] as string | null;
-      const result: ObserveResult = { outcome: OUTCOMES[code]!, version: (flat[i + 1] as number | null) ?? 0 };
+      const code = Number(flat[i]);
+      const cursor = flat[i + 2]!;
+      const event = flat[i + 3];
+      const result: ObserveResult = { outcome: OUTCOMES[code]!, version: Number(flat[i + 1]) };
       if (cursor && code === 4) result.owner = cursor;
       else if (cursor) result.cursor = cursor;
       if (event) {

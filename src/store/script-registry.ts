@@ -29,7 +29,7 @@ import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_MANY_LUA, FINISH_MANY_LUA, HAND_
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     // cache
-    hgwObserve(...args: (string | number)[]): Result<(number | string | null)[], Context>;
+    hgwObserve(...args: (string | number)[]): Result<string, Context>;
     hgwMissing(...args: (string | number)[]): Result<string[], Context>;
     hgwPage(...args: (string | number)[]): Result<string[], Context>;
     hgwGetDeployment(...args: (string | number)[]): Result<string | null, Context>;

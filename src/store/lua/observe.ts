@@ -53,7 +53,10 @@ export const OBSERVE_ARGS_PER_ITEM = 7;
  * (no record, or a record without a deployment while the push names a stack); the caller
  * asks the backend instead.
  *
- * Returns, per observation, outcome, version, cursor, event type (or nil): outcome 0 stale (older than stored),
+ * Returns one string: per observation, outcome, version, cursor and event type ('' for none),
+ * all joined by spaces (none can hold one). One bulk reply instead of four per observation
+ * spares the gateway's RESP decoding ~1.5 µs per observation; each is a string already, since
+ * joining a Lua number formats it with sprintf. Outcome 0 stale (older than stored),
  * 1 refreshed (identical), 2 changed (event appended), 3 ignored (first sighting of
  * something already gone), 4 not the owner (another live backend owns the instance; its id
  * in place of the cursor), 5 nothing to patch (kind `p` only).
@@ -119,7 +122,7 @@ local function observe(id, group, backend, status, content, uj, meta)
   end
   local ou, ocl = tonumber(ous), tonumber(ocls)
   if patch then
-    if not oj or (group == 's' and og == '${UNASSIGNED_DEPLOYMENT}') then return 5, ov or 0, '' end
+    if not oj or (group == 's' and og == '${UNASSIGNED_DEPLOYMENT}') then return '5', old[3] or '0', '' end
     group, okind = og, obkk
     content = patched(oj, ocl, obkk, status, content)
     if uj == '' then
@@ -141,7 +144,7 @@ local function observe(id, group, backend, status, content, uj, meta)
   -- to the Deltacloud backend that saw it. While its owner is read, another backend's view is
   -- ignored (a Heat backend takes an instance over from a Deltacloud one).
   if kind == 'i' and oj and obk and obk ~= backend and live ~= '' and string.find(live, ',' .. obk .. ',', 1, true) then
-    if not (okind == 'heat' and obkk ~= 'heat') then return 4, ov, obk end
+    if not (okind == 'heat' and obkk ~= 'heat') then return '4', old[3], obk end
   end
 
   if oj then
@@ -149,9 +152,9 @@ local function observe(id, group, backend, status, content, uj, meta)
     if obk == backend and u and ou and u ~= ou then older = u < ou else older = ob < (oob or 0) end
     -- An older observation of the same content still confirms it: it refreshes observedAt
     -- below (a resync's listing is older than the push it confirms, by backend time).
-    if older and not same then return 0, ov, '' end
+    if older and not same then return '0', old[3], '' end
   elseif deleted then
-    return 3, 0, ''
+    return '3', '0', ''
   end
 
   if legacy then redis.call('HDEL', key, 'c', 'uj', 's', 'u', 'bkk') end
@@ -168,7 +171,7 @@ local function observe(id, group, backend, status, content, uj, meta)
     end
     redis.call('HSET', key, 'j', doc(content, nuj, no_, old[3]), 'ob', nob, 'o', no_, 'w', nus .. '|' .. ocls .. '|' .. obkk)
     if om then redis.call('HDEL', key, 'm') end
-    return 1, ov, ''
+    return '1', old[3], ''
   end
 
   local v = (ov or 0) + 1
@@ -220,7 +223,7 @@ local function observe(id, group, backend, status, content, uj, meta)
 
   -- Retention is applied once per call, after the last observation (trim_feed below).
   local cursor = append_event(feed, evid, etype, occurred, id, group, nil, nil, nil, cur, prev)
-  return 2, v, cursor, etype
+  return '2', vs, cursor, etype
 end
 
 local out, appended = {}, false
@@ -228,12 +231,12 @@ local n = (#ARGV - 8) / ${OBSERVE_ARGS_PER_ITEM}
 for i = 1, n do
   local a = 8 + (i - 1) * ${OBSERVE_ARGS_PER_ITEM}
   local code, v, cursor, etype = observe(ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])
-  if code == 2 then appended = true end
+  if code == '2' then appended = true end
   out[#out + 1] = code
-  out[#out + 1] = v or false
+  out[#out + 1] = v or ''
   out[#out + 1] = cursor
-  out[#out + 1] = etype or false
+  out[#out + 1] = etype or ''
 end
 if appended then trim_feed(feed, maxlen, minid) end
-return out
+return table.concat(out, ' ')
 `;

@@ -17,8 +17,7 @@ import { DeltacloudSource, LISTING_CHUNK } from '../../../src/sources/deltacloud
 import { SourceSync } from '../../../src/sources/source-sync.js';
 import { StateStore } from '../../../src/store/state-store.js';
 import { useRedis, waitFor } from '../../helpers/redis.js';
-
-const LIMITS = { maxLength: 1_000_000, maxAgeMs: 7 * 86_400_000 };
+import { FEED_LIMITS } from '../../helpers/store.js';
 
 function instanceXml(id: string): string {
   return (
@@ -67,7 +66,7 @@ describe('Deltacloud listing streamed into the store (real Redis, real HTTP)', f
   after(() => new Promise<void>((r) => server.close(() => r())));
 
   function setUp() {
-    const store = new StateStore(ctx.redis, ctx.prefix, LIMITS);
+    const store = new StateStore(ctx.redis, ctx.prefix, FEED_LIMITS);
     const config = deltacloudBackendSchema.parse({ id: 'dc-1', kind: 'deltacloud', url, username: 'u', password: 'p', timeoutMs: 30_000, retries: 0 });
     const client = new DeltacloudClient(config, { logger: silentLogger() });
     const source = new DeltacloudSource(client, store);

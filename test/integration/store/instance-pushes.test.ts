@@ -7,8 +7,8 @@ import type { InstancePush } from '../../../src/store/instance-push.js';
 import { OBSERVE_BATCH, StateStore, type ObserveResult } from '../../../src/store/state-store.js';
 import { deletePrefix, testPrefix, useRedis } from '../../helpers/redis.js';
 import { at, instanceObs } from '../../helpers/observations.js';
+import { FEED_LIMITS, storeAndFeed } from '../../helpers/store.js';
 
-const LIMITS = { maxLength: 1_000_000, maxAgeMs: 7 * 86_400_000 };
 const IDS = ['srv-a', 'srv-b', 'srv-c', 'srv-new'];
 
 /**
@@ -40,10 +40,7 @@ describe('StateStore.observePushes: the script patches the cached record (real R
   let store: StateStore;
   let feed: ChangeFeed;
 
-  beforeEach(() => {
-    store = new StateStore(ctx.redis, ctx.prefix, LIMITS);
-    feed = new ChangeFeed(ctx.redis, ctx.prefix, LIMITS);
-  });
+  beforeEach(() => ({ store, feed } = storeAndFeed(ctx)));
 
   const push = (overrides: Partial<InstancePush> = {}): InstancePush => ({
     id: 'srv-1',
@@ -182,7 +179,7 @@ describe('StateStore.observePushes: the script patches the cached record (real R
         const reference = testPrefix();
         const patched = testPrefix();
         try {
-          const stores = [new StateStore(ctx.redis, reference, LIMITS), new StateStore(ctx.redis, patched, LIMITS)] as const;
+          const stores = [new StateStore(ctx.redis, reference, FEED_LIMITS), new StateStore(ctx.redis, patched, FEED_LIMITS)] as const;
           for (const s of stores) {
             for (const [n, r] of records.entries()) {
               if (!r) continue;
@@ -207,7 +204,7 @@ describe('StateStore.observePushes: the script patches the cached record (real R
           const docs = async (s: StateStore): Promise<(Instance | null)[]> => s.getInstances(IDS);
           expect(await docs(stores[1])).to.deep.equal(await docs(stores[0]));
           const events = async (prefix: string) =>
-            (await new ChangeFeed(ctx.redis, prefix, LIMITS).read('0', 1_000)).entries.map((e) => {
+            (await new ChangeFeed(ctx.redis, prefix, FEED_LIMITS).read('0', 1_000)).entries.map((e) => {
               const { type, occurredAt, data } = JSON.parse(e.json) as { type: string; occurredAt: string; data: unknown };
               return { type, occurredAt, data: JSON.stringify(data).replaceAll(/"cursor":"[^"]*"/g, '') };
             });

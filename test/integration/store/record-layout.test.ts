@@ -4,18 +4,14 @@ import { OBSERVE_BATCH, OBSERVE_PIPELINE, StateStore } from '../../../src/store/
 import { useRedis } from '../../helpers/redis.js';
 import { at, deploymentObs, instanceObs } from '../../helpers/observations.js';
 import { payloadOf } from '../../../src/webhooks/webhook-payload.js';
-
-const LIMITS = { maxLength: 1_000_000, maxAgeMs: 7 * 86_400_000 };
+import { storeAndFeed } from '../../helpers/store.js';
 
 describe('StateStore record layout and batches (real Redis)', () => {
   const ctx = useRedis();
   let store: StateStore;
   let feed: ChangeFeed;
 
-  beforeEach(() => {
-    store = new StateStore(ctx.redis, ctx.prefix, LIMITS);
-    feed = new ChangeFeed(ctx.redis, ctx.prefix, LIMITS);
-  });
+  beforeEach(() => ({ store, feed } = storeAndFeed(ctx)));
 
   it('keeps an instance in few fields and its content once (inside the served document)', async () => {
     await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });

@@ -7,18 +7,14 @@ import type { Instance, InstanceObservation } from '../../../src/model/types.js'
 import type { InstanceState } from '../../../src/model/states.js';
 import { useRedis } from '../../helpers/redis.js';
 import { at, deploymentObs, instanceObs } from '../../helpers/observations.js';
-
-const LIMITS = { maxLength: 1_000_000, maxAgeMs: 7 * 86_400_000 };
+import { FEED_LIMITS, storeAndFeed } from '../../helpers/store.js';
 
 describe('StateStore (real Redis)', () => {
   const ctx = useRedis();
   let store: StateStore;
   let feed: ChangeFeed;
 
-  beforeEach(() => {
-    store = new StateStore(ctx.redis, ctx.prefix, LIMITS);
-    feed = new ChangeFeed(ctx.redis, ctx.prefix, LIMITS);
-  });
+  beforeEach(() => ({ store, feed } = storeAndFeed(ctx)));
 
   async function events() {
     const page = await feed.read('0', 1_000);
@@ -196,7 +192,7 @@ describe('StateStore (real Redis)', () => {
       const writerB = new Redis(ctx.url);
       try {
         const write = async (redis: Redis, chunk: number) => {
-          const writer = new StateStore(redis, ctx.prefix, LIMITS);
+          const writer = new StateStore(redis, ctx.prefix, FEED_LIMITS);
           for (let i = 0; i < changes.length; i += chunk) {
             await writer.observeInstances(changes.slice(i, i + chunk), { source: 'race' });
           }

@@ -1,6 +1,7 @@
 /** The hot path's hand check of an instance observation never accepts what zod refuses. */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import type { z } from 'zod';
 import { instanceObservationSchema } from '../../../src/model/types.js';
 import { INSTANCE_STATES } from '../../../src/model/states.js';
 import { instancePushSchema } from '../../../src/store/instance-push.js';
@@ -23,19 +24,26 @@ const observation = fc.record({
   updatedAt: maybe(fc.option(datetime, { nil: null })),
 });
 
+/**
+ * Seeded property: whatever `check` accepts of 5,000 `values`, `schema` accepts too. The
+ * property says something only if the check accepts a fair share, so that is asserted as well.
+ */
+function expectAcceptsOnlyWhatZodAccepts(check: (v: unknown) => boolean, schema: z.ZodType, values: fc.Arbitrary<unknown>): void {
+  let accepted = 0;
+  fc.assert(
+    fc.property(values, (v) => {
+      if (!check(v)) return;
+      accepted++;
+      expect(schema.safeParse(v).success, JSON.stringify(v)).to.equal(true);
+    }),
+    { seed: 15, numRuns: 5_000 },
+  );
+  expect(accepted).to.be.greaterThan(100);
+}
+
 describe('plainlyValidInstance', () => {
   it('accepts only what instanceObservationSchema accepts (seeded property)', () => {
-    let accepted = 0;
-    fc.assert(
-      fc.property(observation, (o) => {
-        if (!plainlyValidInstance(o)) return;
-        accepted++;
-        expect(instanceObservationSchema.safeParse(o).success, JSON.stringify(o)).to.equal(true);
-      }),
-      { seed: 15, numRuns: 5_000 },
-    );
-    // The property says something only if the check accepts a fair share.
-    expect(accepted).to.be.greaterThan(100);
+    expectAcceptsOnlyWhatZodAccepts(plainlyValidInstance, instanceObservationSchema, observation);
   });
 
   it('accepts what a push observation looks like, and refuses a bad date zod refuses', () => {
@@ -63,16 +71,7 @@ const push = fc.record(
 
 describe('plainlyValidPush', () => {
   it('accepts only what instancePushSchema accepts (seeded property)', () => {
-    let accepted = 0;
-    fc.assert(
-      fc.property(push, (p) => {
-        if (!plainlyValidPush(p)) return;
-        accepted++;
-        expect(instancePushSchema.safeParse(p).success, JSON.stringify(p)).to.equal(true);
-      }),
-      { seed: 15, numRuns: 5_000 },
-    );
-    expect(accepted).to.be.greaterThan(100);
+    expectAcceptsOnlyWhatZodAccepts(plainlyValidPush, instancePushSchema, push);
   });
 
   it('accepts what the push applier sends, with and without addresses and time', () => {

@@ -362,7 +362,7 @@ async function main(): Promise<void> {
     const result = {
       bench: 'observe',
       layout: '`heat-gateway start --config` (webhook, one Heat backend, default modules) in a child, filled by its resync from `heat-gateway sim` (another child); notifications POSTed from this process; one Redis',
-      params: { instances: servers.length, perRequest, concurrency, rounds, format, feedMaxLength: feedMaxLength ?? 'default', requestsPerRound: Math.ceil(servers.length / perRequest), gatewayNodeArgs: process.env.BENCH_GATEWAY_NODE_ARGS ?? '' },
+      params: { instances: servers.length, perRequest, concurrency, rounds, format, feedMaxLength: feedMaxLength ?? 'default', requestsPerRound: Math.ceil(servers.length / perRequest), gatewayNodeFlags: gateway!.nodeFlags.join(' ') },
       observePerSecond: Math.round(observeRate),
       observePerSecondPerRound: gatewaySide.seconds.map((s) => Math.round(servers.length / s)),
       baselineHsetPerSecond: Math.round(baselineRate),

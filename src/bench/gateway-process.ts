@@ -52,6 +52,18 @@ function builtCli(): string {
 }
 
 /**
+ * The node flags on the `heat-gateway` launcher line (src/cli.ts's `#!/usr/bin/env -S node
+ * <flags>`, which the build keeps in dist/src/cli.js): a gateway started as `node <cli>` gets them only when
+ * they are passed, so a benchmark passes them to run what a user's `heat-gateway start` runs.
+ */
+export function launcherNodeFlags(cli = join(root, 'src/cli.ts')): string[] {
+  const line = readFileSync(cli, 'utf8').split('\n', 1)[0]!;
+  const match = /^#!\/usr\/bin\/env -S node((?: --[^ ]+)*)$/.exec(line);
+  if (!match) throw new Error(`${cli}'s first line is not \`#!/usr/bin/env -S node [--flag…]\`: ${line}`);
+  return match[1]!.split(' ').filter(Boolean);
+}
+
+/**
  * CPU seconds (user + system) and minor page faults so far of a process on this machine
  * (Linux /proc); NaN when it cannot be read (another host, or gone).
  */
@@ -69,7 +81,14 @@ export function processCounters(pid: number | undefined): { cpuSeconds: number; 
 export class GatewayProcess {
   private output = '';
 
-  private constructor(readonly child: ChildProcess) {
+  /**
+   * @param nodeFlags node's flags before the CLI: the launcher's, then `BENCH_GATEWAY_NODE_ARGS`
+   *   (a benchmark records them with its results).
+   */
+  private constructor(
+    readonly child: ChildProcess,
+    readonly nodeFlags: readonly string[],
+  ) {
     // BENCH_GATEWAY_OUTPUT=<file>: the whole output kept too (e.g. with --trace-gc in BENCH_GATEWAY_NODE_ARGS).
     const keep = process.env.BENCH_GATEWAY_OUTPUT ? createWriteStream(process.env.BENCH_GATEWAY_OUTPUT, { flags: 'a' }) : undefined;
     const take = (c: Buffer) => {
@@ -82,14 +101,16 @@ export class GatewayProcess {
   }
 
   static start(configFile: string, env: NodeJS.ProcessEnv = {}, runtime: GatewayRuntime = defaultRuntime()): GatewayProcess {
-    const cli = runtime === 'built' ? [builtCli()] : ['--import', 'tsx', join(root, 'src/cli.ts')];
-    const args = [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...cli];
-    const child = spawn(process.execPath, [...args, 'start', '--config', configFile], {
+    const file = runtime === 'built' ? builtCli() : join(root, 'src/cli.ts');
+    const cli = runtime === 'built' ? [file] : ['--import', 'tsx', file];
+    // Node's flags as the `heat-gateway` launcher gives them, then any the benchmark adds.
+    const nodeFlags = [...launcherNodeFlags(file), ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+    const child = spawn(process.execPath, [...nodeFlags, ...cli, 'start', '--config', configFile], {
       cwd: root,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new GatewayProcess(child);
+    return new GatewayProcess(child, nodeFlags);
   }
 
   get log(): string {

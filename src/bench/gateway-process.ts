@@ -53,8 +53,9 @@ function builtCli(): string {
 
 /**
  * The node flags on the `heat-gateway` launcher line (src/cli.ts's `#!/usr/bin/env -S node
- * <flags>`, which the build keeps in dist/src/cli.js): a gateway started as `node <cli>` gets them only when
- * they are passed, so a benchmark passes them to run what a user's `heat-gateway start` runs.
+ * <flags>`, which the build keeps in dist/src/cli.js). A gateway started as `node <cli>` gets
+ * them only when they are passed, so a benchmark passes them to run what a user's
+ * `heat-gateway start` runs.
  */
 export function launcherNodeFlags(cli = join(root, 'src/cli.ts')): string[] {
   const line = readFileSync(cli, 'utf8').split('\n', 1)[0]!;

@@ -5,6 +5,7 @@
  * event streams, rate limit) against the simulator, with one backend failure.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { Metrics } from '../../../src/metrics/metrics.js';
 import { defaultModules } from '../../../src/modules.js';
@@ -74,6 +75,18 @@ describe('/metrics', function () {
       expect(name).to.not.match(/^hgw_process_process_|^hgw_process_nodejs_/);
     }
     expect(text).to.match(/^hgw_process_cpu_seconds_total /m);
+  });
+
+  it('exports every metric the docs tell operators to alert on or watch', async () => {
+    const declared = new Set([...(await new Metrics().registry.metrics()).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+    for (const doc of ['docs/operations.md', 'docs/api.md', 'README.md']) {
+      for (const [name] of readFileSync(doc, 'utf8').matchAll(/\bhgw_[a-z0-9_]+/g)) {
+        // A histogram's series carry _bucket, _count and _sum after its declared name; a
+        // family prefix (`grep hgw_cache`) names the metrics it starts.
+        const known = declared.has(name) || declared.has(name.replace(/_(bucket|count|sum)$/, '')) || [...declared].some((d) => d.startsWith(`${name}_`));
+        expect(known, `${doc} names ${name}`).to.equal(true);
+      }
+    }
   });
 
   it('moves every declared metric in its scenario, and promtool accepts the exposition', async () => {

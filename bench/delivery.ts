@@ -44,7 +44,7 @@ import { freePort, LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { ChangeFeed } from '../src/store/change-feed.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
 import { waitHttp } from './read-setup.js';
-import { loadAverage, printTable, writeResult } from './report.js';
+import { loadAverage, printTable, redisCpuSeconds, writeResult } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -203,11 +203,7 @@ async function main(): Promise<void> {
   const cpuMsPerDelivery: number[] = [];
   // Redis's too (INFO cpu, user + sys), the benchmark's feed appends included.
   const redisCpuMsPerDelivery: number[] = [];
-  const redisCpu = async () => {
-    const info = await redis.info('cpu');
-    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-    return field('used_cpu_user') + field('used_cpu_sys');
-  };
+  const redisCpu = () => redisCpuSeconds(redis);
   // Deliveries/s of each fresh gateway's untimed warm-up.
   const coldPerSecond: number[] = [];
   const peakRun = async (round: number) => {

@@ -43,7 +43,7 @@ import { deletePrefix } from '../src/store/delete-prefix.js';
 import { FeedConsumerGroup } from '../src/store/feed-consumer-group.js';
 import { CONSUMER_GROUP } from '../src/webhooks/feed-fanout.js';
 import { waitHttp } from './read-setup.js';
-import { loadAverage, pageFaultMicros, printTable, writeResult } from './report.js';
+import { loadAverage, pageFaultMicros, printTable, redisCpuSeconds, writeResult } from './report.js';
 import { simHeatBackend, startSim, stopSim } from './sim-child.js';
 
 const { values } = parseArgs({
@@ -230,11 +230,7 @@ async function main(): Promise<void> {
     /** Redis's pid, for its page faults, when it runs on this machine (a remote pid would name another process here). */
     const onThisMachine = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(redisUrl).hostname);
     const redisPid = onThisMachine ? Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]) : undefined;
-    const redisCpu = async () => {
-      const info = await redis.info('cpu');
-      const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-      return field('used_cpu_user') + field('used_cpu_sys');
-    };
+    const redisCpu = () => redisCpuSeconds(redis);
     /** INFO commandstats: calls and µs per command (a script's own calls show twice: its commands' time is inside EVALSHA's). */
     const commandStats = async () => {
       const stats = new Map<string, { calls: number; usec: number }>();

@@ -36,7 +36,7 @@ import { GatewayProcess } from '../src/bench/gateway-process.js';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
 import { CLIENT_TOKEN, freePort, instanceId, seedInstances, waitHttp, writeGatewayConfig } from './read-setup.js';
-import { loadAverage, printTable, writeResult } from './report.js';
+import { loadAverage, printTable, redisCpuSeconds, writeResult } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -77,12 +77,6 @@ async function drive(url: string, seconds: number, { warmUp = false } = {}): Pro
   const bad = result.errors + result.timeouts + wrong.reduce((n, [, s]) => n + (s.count ?? 0), 0);
   if (bad > 0 && !warmUp) throw new Error(`${url}: ${bad} unexpected answers (${JSON.stringify(result.statusCodeStats)}, errors ${result.errors}, timeouts ${result.timeouts})`);
   return { requests: result.requests.total, requestsPerSecond: result.requests.average, p99Ms: result.latency.p99 };
-}
-
-async function redisCpuSeconds(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 interface Run {

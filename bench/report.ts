@@ -1,6 +1,7 @@
 /** Small helpers shared by the benchmarks: a text table and a JSON result with the machine. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import type { Redis } from 'ioredis';
 import { machine } from '../src/bench/bench-report.js';
 
 export function printTable(header: string[], rows: string[][]): void {
@@ -16,6 +17,13 @@ export function loadAverage(): string {
   return loadavg()
     .map((l) => l.toFixed(2))
     .join(', ');
+}
+
+/** Redis's CPU seconds so far (INFO cpu: user + sys, all its threads). */
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 /**

@@ -25,7 +25,7 @@ import { Redis } from 'ioredis';
 import { LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { StateStore } from '../src/store/state-store.js';
 import type { InstanceObservation } from '../src/model/types.js';
-import { loadAverage, printTable, writeResult } from './report.js';
+import { loadAverage, printTable, redisCpuSeconds, writeResult } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -55,12 +55,7 @@ function observation(n: number, round: number): InstanceObservation {
   };
 }
 
-/** Redis's CPU seconds so far (user + sys, all its threads). */
-async function redisCpu(): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return field('used_cpu_user') + field('used_cpu_sys');
-}
+const redisCpu = () => redisCpuSeconds(redis);
 
 /** Time taken, and Redis's and this process's CPU seconds spent, by `run`. */
 interface Cost {

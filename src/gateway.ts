@@ -15,7 +15,7 @@ import type { Logger } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { isRedisUnavailable, redactRedisUrl } from './redis/redis-errors.js';
 import type { ChangeFeed } from './store/change-feed.js';
-import { feedLayoutGuard } from './store/feed-layout.js';
+import { storeLayoutGuard } from './store/store-layout.js';
 import type { StateStore } from './store/state-store.js';
 import { Stores } from './store/stores.js';
 
@@ -105,7 +105,7 @@ export class Gateway {
       now: this.now,
       publicUrl: () => this.publicUrl,
     };
-    this.modules = [feedLayoutGuard(this.stores, this.now), ...(options.modules ?? []).flatMap((create) => create(deps))];
+    this.modules = [storeLayoutGuard(this.stores, this.now), ...(options.modules ?? []).flatMap((create) => create(deps))];
     for (const module of this.modules) module.routes?.(this.api);
   }
 

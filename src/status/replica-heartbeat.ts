@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Logger } from '../log/logger.js';
-import { FEED_LAYOUT } from '../store/feed-layout.js';
+import { STORE_LAYOUT } from '../store/store-layout.js';
 import type { ReplicaRegistry } from '../store/replica-registry.js';
 
 export interface BackendActivity {
@@ -28,7 +28,7 @@ export interface ReplicaStatusCard {
   host: string;
   pid: number;
   version: string;
-  /** The feed entry layout this replica reads and writes (none before layout 2). */
+  /** The store layout this replica reads and writes (store-layout.ts; none before layout 2). */
   feedLayout: number;
   node: string;
   startedAt: string;
@@ -121,7 +121,7 @@ export class ReplicaHeartbeat {
       host: hostname(),
       pid: process.pid,
       version: this.deps.version,
-      feedLayout: FEED_LAYOUT,
+      feedLayout: STORE_LAYOUT,
       node: process.version,
       startedAt: this.startedAt,
       strategy: this.deps.strategy(),

@@ -176,7 +176,7 @@ export class CacheReader {
 
   /** Like {@link listDeploymentsJson}, with version and observedAt per item; tombstones only on request. */
   listDeploymentsForServe(query: DeploymentQuery): Promise<ServedPage> {
-    return this.servePage(this.keys.allDeployments, 'd', query, query.status ?? '', query.includeDeleted === true || query.status !== undefined);
+    return this.servePage({ key: this.keys.allDeployments }, 'd', query, query.status ?? '', query.includeDeleted === true || query.status !== undefined);
   }
 
   /** True when the cache knows the deployment or any instance of it. */
@@ -193,17 +193,14 @@ export class CacheReader {
     return this.page(this.instanceIndex(query), 'i', query, query.state ?? '');
   }
 
-  private instanceIndex(query: InstanceQuery): string {
-    return query.deploymentId !== undefined
-      ? this.keys.deploymentInstances(query.deploymentId)
-      : query.state !== undefined
-        ? this.keys.state(query.state)
-        : this.keys.allInstances;
+  private instanceIndex(query: InstanceQuery): PageIndex {
+    if (query.deploymentId !== undefined) return { key: this.keys.deploymentInstances(query.deploymentId) };
+    return query.state !== undefined ? { key: this.keys.instanceStates, banded: true } : { key: this.keys.allInstances };
   }
 
   /** A page of deployments in id order, each with its instanceIds. */
   listDeploymentsJson(request: PageRequest): Promise<JsonPage> {
-    return this.page(this.keys.allDeployments, 'd', request, '');
+    return this.page({ key: this.keys.allDeployments }, 'd', request, '');
   }
 
   /** Ids of the deployments known from one backend. */
@@ -231,15 +228,15 @@ export class CacheReader {
     return typeof oldest === 'number' ? oldest : null;
   }
 
-  private async page(index: string, kind: 'i' | 'd', request: PageRequest, state: string): Promise<JsonPage> {
+  private async page(index: PageIndex, kind: 'i' | 'd', request: PageRequest, state: string): Promise<JsonPage> {
     const limit = pageLimit(request.limit);
-    const [next, ...items] = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state);
+    const [next, ...items] = await this.redis.hgwPage(index.key, this.keys.prefix, kind, request.cursor ?? '', limit, state, '', '', index.banded ? '1' : '');
     return { items, next: next ? next : null };
   }
 
-  private async servePage(index: string, kind: 'i' | 'd', request: PageRequest, state: string, tombstones: boolean): Promise<ServedPage> {
+  private async servePage(index: PageIndex, kind: 'i' | 'd', request: PageRequest, state: string, tombstones: boolean): Promise<ServedPage> {
     const limit = pageLimit(request.limit);
-    const reply = await this.redis.hgwPage(index, this.keys.prefix, kind, request.cursor ?? '', limit, state, '1', tombstones ? '1' : '0');
+    const reply = await this.redis.hgwPage(index.key, this.keys.prefix, kind, request.cursor ?? '', limit, state, '1', tombstones ? '1' : '0', index.banded ? '1' : '');
     const items: ServedDoc[] = [];
     const failures = new Map<string, string>();
     const failureCount = Number(reply[1]);
@@ -259,6 +256,12 @@ export class CacheReader {
     }
     return { items, next: reply[0] ? reply[0] : null, failures };
   }
+}
+
+/** The index a listing pages through; `banded` for the state index (PAGE_LUA). */
+interface PageIndex {
+  key: string;
+  banded?: boolean;
 }
 
 /** A page size within 1..{@link MAX_PAGE}. */

@@ -8,7 +8,7 @@
  * | d:<id>                 | hash   | one deployment                                  |
  * | idx:i, idx:d           | zset   | all instance / deployment ids (lex paging)      |
  * | d:<id>:i               | zset   | instance ids of a deployment                    |
- * | s:<state>              | zset   | instance ids in a state                         |
+ * | st:i                   | zset   | instance ids scored by state (lua/state-index)  |
  * | b:<backend>:i / :d     | zset   | instance / deployment ids seen from a backend   |
  * | feed                   | stream | the change feed (consumer group `webhooks`);    |
  * |                        |        | entry fields: lua/feed.ts                       |
@@ -48,8 +48,9 @@ export class Keys {
   deploymentInstances(deploymentId: string): string {
     return `${this.prefix}d:${deploymentId}:i`;
   }
-  state(state: string): string {
-    return `${this.prefix}s:${state}`;
+  /** The state index: every instance id, scored by its state (lua/state-index.ts). */
+  get instanceStates(): string {
+    return `${this.prefix}st:i`;
   }
   backendInstances(backendId: string): string {
     return `${this.prefix}b:${backendId}:i`;

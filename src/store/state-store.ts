@@ -50,7 +50,7 @@ export class StateStore extends CacheReader {
     private readonly onAppend: (type: string) => void = () => {},
   ) {
     super(redis, prefix);
-    withScripts(this.redis, ['hgwObserve', 'hgwMissing']);
+    withScripts(this.redis, ['hgwObserve', 'hgwMissing', 'hgwAdoptStateSets']);
     this.tombstones = new Tombstones(this.redis, this.keys);
     this.refreshHealth = new RefreshHealth(this.redis, this.keys, now);
   }
@@ -157,6 +157,20 @@ export class StateStore extends CacheReader {
     if (deleted.length === 0) return [];
     const results = await this.observeDeployments(deleted, ctx);
     return deleted.filter((_, i) => results[i]?.outcome === 'changed').map((d) => d.id);
+  }
+
+  /**
+   * Moves the ids of store layout 2's sets per state into the state index, `batch` per script
+   * call, each scored by its record's state (lua/state-index.ts). Idempotent; the store-layout
+   * guard runs it at start. Returns how many ids it moved.
+   */
+  async adoptStateSets({ batch = 1_000 }: { batch?: number } = {}): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const taken = await this.redis.hgwAdoptStateSets(this.keys.instanceStates, this.keys.prefix, batch);
+      total += taken;
+      if (taken < batch) return total;
+    }
   }
 
   /** Runs items of one kind through the observe script (observe-calls.ts). */

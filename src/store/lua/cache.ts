@@ -5,6 +5,7 @@
  * Keys beyond KEYS[] are derived from the prefix inside the scripts. That is valid on
  * Redis Cluster because the prefix is a hash tag: every key of a gateway lives in one slot.
  */
+import { FIRST_AFTER, STATE_SCORES } from './state-index.js';
 
 /** Splices `"instanceIds":[…]` (from the deployment's index) into a stored deployment document. */
 export const WITH_INSTANCE_IDS = `
@@ -50,8 +51,10 @@ return out
 /**
  * One page of records from an index, in id order, optionally filtered by state.
  * KEYS: index. ARGV: prefix, kind, cursor ('' = start), limit, state filter ('' = any),
- * serve flag, and tombstones ('1' includes deleted records; '' or absent includes them too,
- * for internal callers; '0' leaves them out).
+ * serve flag, tombstones ('1' includes deleted records; '' or absent includes them too,
+ * for internal callers; '0' leaves them out), and banded ('1': the index is the state index,
+ * whose ids in the filter's state are one band of equal scores, paged by rank; otherwise
+ * every id has score 0 and is paged by lex range).
  * With serve '1' every doc is preceded by its id, version, observedAt ms, observedAt ISO,
  * tombstone flag, backend and group (what the API needs for `meta` and the ETag, without
  * parsing docs).
@@ -59,12 +62,38 @@ return out
  * refresh-failures hash, usually empty), id, v, ob, o, x, bk, g, doc, …}; deployment docs
  * carry their instanceIds.
  */
-export const PAGE_LUA = `${WITH_INSTANCE_IDS}
+export const PAGE_LUA = `${WITH_INSTANCE_IDS}${STATE_SCORES}${FIRST_AFTER}
 local prefix, kind, cursor, limit, state = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local serve = ARGV[6] == '1'
 local live_only = ARGV[7] == '0'
-local start = '-'
-if cursor ~= '' then start = '(' .. cursor end
+-- take(n): up to n more ids after the cursor; more(): whether any follow the last taken.
+local take, more
+if ARGV[8] == '1' then
+  local rank, stop = 0, -1
+  local score = STATE_SCORE[state]
+  if score then
+    rank = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. score)
+    stop = rank + redis.call('ZCOUNT', KEYS[1], score, score) - 1
+    if cursor ~= '' then rank = first_after(KEYS[1], rank, stop + 1, cursor) end
+  end
+  take = function(n)
+    if rank > stop then return {} end
+    local last = math.min(rank + n - 1, stop)
+    local ids = redis.call('ZRANGE', KEYS[1], rank, last)
+    rank = last + 1
+    return ids
+  end
+  more = function() return rank <= stop end
+else
+  local start = '-'
+  if cursor ~= '' then start = '(' .. cursor end
+  take = function(n)
+    local ids = redis.call('ZRANGE', KEYS[1], start, '+', 'BYLEX', 'LIMIT', 0, n)
+    if #ids > 0 then start = '(' .. ids[#ids] end
+    return ids
+  end
+  more = function() return #redis.call('ZRANGE', KEYS[1], start, '+', 'BYLEX', 'LIMIT', 0, 1) > 0 end
+end
 local out = {''}
 if serve then
   local failures = redis.call('HGETALL', prefix .. 'refresh-failures')
@@ -73,7 +102,7 @@ if serve then
 end
 local taken, last = 0, nil
 while taken < limit do
-  local ids = redis.call('ZRANGE', KEYS[1], start, '+', 'BYLEX', 'LIMIT', 0, limit - taken)
+  local ids = take(limit - taken)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
     local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st', 'v', 'ob', 'o', 'x', 'bk', 'g')
@@ -92,11 +121,8 @@ while taken < limit do
     end
     last = id
   end
-  start = '(' .. last
 end
-if last and taken >= limit and #redis.call('ZRANGE', KEYS[1], '(' .. last, '+', 'BYLEX', 'LIMIT', 0, 1) > 0 then
-  out[1] = last
-end
+if last and taken >= limit and more() then out[1] = last end
 return out
 `;
 
@@ -157,14 +183,14 @@ local purged = 0
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
   local kind, id = string.sub(member, 1, 1), string.sub(member, 3)
   local key = prefix .. kind .. ':' .. id
-  local rec = redis.call('HMGET', key, 'x', 'bk', 'g', 'st')
+  local rec = redis.call('HMGET', key, 'x', 'bk', 'g')
   if rec[1] == '1' then
     redis.call('DEL', key)
     redis.call('ZREM', prefix .. 'idx:' .. kind, id)
     if rec[2] then redis.call('ZREM', prefix .. 'b:' .. rec[2] .. ':' .. kind, id) end
     if kind == 'i' then
       if rec[3] then redis.call('ZREM', prefix .. 'd:' .. rec[3] .. ':i', id) end
-      if rec[4] then redis.call('ZREM', prefix .. 's:' .. rec[4], id) end
+      redis.call('ZREM', prefix .. 'st:i', id)
     end
     purged = purged + 1
   end

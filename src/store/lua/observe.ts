@@ -25,6 +25,7 @@
 import { UNASSIGNED_DEPLOYMENT } from '../../model/types.js';
 import { WITH_INSTANCE_IDS } from './cache.js';
 import { APPEND_EVENT } from './feed.js';
+import { STATE_SCORES } from './state-index.js';
 
 /** Arguments per observation after the shared ones (see OBSERVE_LUA). */
 export const OBSERVE_ARGS_PER_ITEM = 7;
@@ -66,7 +67,7 @@ export const OBSERVE_ARGS_PER_ITEM = 7;
  * An equal backend time falls back to the observation time. Each observation of a call is
  * ordered by its own time, so a batch of pushes is applied as the pushes would be one by one.
  */
-export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}
+export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}${STATE_SCORES}
 local feed = KEYS[1]
 -- Numbers are compared as numbers but written as the strings they came as: a Lua number
 -- handed to redis.call or joined to a string is formatted by sprintf, which showed in profiles.
@@ -212,10 +213,8 @@ local function observe(id, group, backend, status, content, uj, meta)
       if og then redis.call('ZREM', prefix .. 'd:' .. og .. ':i', id) end
       redis.call('ZADD', prefix .. 'd:' .. group .. ':i', '0', id)
     end
-    if ost ~= status then
-      if ost then redis.call('ZREM', prefix .. 's:' .. ost, id) end
-      redis.call('ZADD', prefix .. 's:' .. status, '0', id)
-    end
+    -- The state index (lua/state-index.ts): a new state moves the id's score.
+    if ost ~= status then redis.call('ZADD', prefix .. 'st:i', STATE_SCORE[status] or UNKNOWN_SCORE, id) end
   else
     cur = with_instance_ids(prefix, id, j)
     if oj then prev = with_instance_ids(prefix, id, oj) end

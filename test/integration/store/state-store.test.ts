@@ -331,5 +331,45 @@ describe('StateStore (real Redis)', () => {
       const errors = await store.listInstancesJson({ limit: 100, state: 'error' });
       expect(errors.items).to.have.length(4);
     });
+
+    const idsOf = (page: { items: string[] }) => page.items.map((j) => (JSON.parse(j) as Instance).id);
+
+    it('pages through one state from a cursor that has since left it, or was never in it', async () => {
+      const first = await store.listInstancesJson({ limit: 2, state: 'error' });
+      expect(idsOf(first)).to.deep.equal(['i-000', 'i-005']);
+      expect(first.next).to.equal('i-005');
+      // The cursor's instance moves to a state scored after 'error', one to a state before.
+      await store.observeInstance(instanceObs({ id: 'i-005', deploymentId: 'd-a', state: 'unknown', updatedAt: at(99) }), { source: 's' });
+      await store.observeInstance(instanceObs({ id: 'i-012', deploymentId: 'd-b', state: 'error', updatedAt: at(99) }), { source: 's' });
+      const second = await store.listInstancesJson({ limit: 2, state: 'error', cursor: 'i-005' });
+      expect(idsOf(second)).to.deep.equal(['i-010', 'i-012']);
+      expect((await store.listInstancesJson({ limit: 2, state: 'error', cursor: second.next! })).next).to.equal(null);
+      // A cursor no instance has: the page starts after where it would sort.
+      expect(idsOf(await store.listInstancesJson({ limit: 100, state: 'error', cursor: 'i-0101' }))).to.deep.equal(['i-012', 'i-015', 'i-020']);
+      expect(idsOf(await store.listInstancesJson({ limit: 100, state: 'error', cursor: 'i-020' }))).to.deep.equal([]);
+      expect(idsOf(await store.listInstancesJson({ limit: 100, state: 'error', cursor: 'z' }))).to.deep.equal([]);
+      expect(idsOf(await store.listInstancesJson({ limit: 1, state: 'error', cursor: 'a' }))).to.deep.equal(['i-000']);
+      expect(idsOf(await store.listInstancesJson({ limit: 100, state: 'pending' }))).to.deep.equal([]);
+    });
+
+    it('pages every state one id at a time, in Redis byte order whatever Lua makes of the ids', async () => {
+      // Byte order: '-' < digits < upper case < '_' < lower case; a locale's collation differs.
+      const odd = ['Z-1', 'Za', 'a-b', 'aB', 'a_b', '_x', '0-9'];
+      await store.observeInstances(odd.map((id, i) => instanceObs({ id, deploymentId: 'd-c', state: i % 2 ? 'error' : 'running' })), { source: 's' });
+      const expected = new Map<string, string[]>();
+      for (const [id, state] of [...Array.from({ length: 25 }, (_, i) => [`i-${String(i).padStart(3, '0')}`, i % 5 === 0 ? 'error' : 'running']), ...odd.map((id, i) => [id, i % 2 ? 'error' : 'running'])]) {
+        expected.set(state!, [...(expected.get(state!) ?? []), id!]);
+      }
+      for (const [state, ids] of expected) {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.listInstancesJson({ limit: 1, state: state as InstanceState, ...(cursor ? { cursor } : {}) });
+          seen.push(...idsOf(page));
+          cursor = page.next ?? undefined;
+        } while (cursor);
+        expect(seen, state).to.deep.equal([...ids].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+      }
+    });
   });
 });

@@ -7,8 +7,8 @@
  * documents (what bench/store.ts calls its baseline).
  *
  *   npm run bench:observe -- [--instances 10000] [--per-request 500] [--concurrency 4]
- *                            [--rounds 5] [--format legacy|versioned] [--feed-max-length N]
- *                            [--out DIR] [--publish]
+ *                            [--rounds 9] [--format legacy|versioned] [--feed-max-length N]
+ *                            [--feed full|growing] [--out DIR] [--publish]
  *
  * - Notifications are the real formats the ingest parses: legacy `compute.instance.update`
  *   (test/fixtures/push/compute-instance-update.json's shape: `state`, `new_task_state`,
@@ -26,6 +26,12 @@
  *   commandstats. Rounds alternate the baseline and the gateway, so both see the same load.
  * - A warm-up round (not timed) runs first; the gateway's resync runs once at start
  *   (`resyncIntervalMs` is a day, so no resync overlaps the rounds).
+ * - `--feed full` (the default): more untimed rounds first fill the feed to the gateway's
+ *   retention (`feed.maxLength`, 1,000,000 unless `--feed-max-length`), where a gateway that
+ *   has run for a while sits: at 50,000 changes/s the default retention fills in 20 s. Each
+ *   timed change's append then trims an old entry, and Redis reuses that memory. `--feed
+ *   growing` times the rounds on a feed that is still filling, where every append takes fresh
+ *   memory from the kernel (page faults, ~3–4 µs per change on this machine).
  *
  * Uses REDIS_URL when set, otherwise a private redis-server. Results go to
  * bench/results/scratch/observe.json (`--out DIR`: DIR/observe.json; `--publish`: bench/results/).
@@ -37,6 +43,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { GatewayProcess, processCounters } from '../src/bench/gateway-process.js';
+import { feedSchema } from '../src/config/schema.js';
 import type { Instance } from '../src/model/types.js';
 import { freePort, LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
@@ -51,11 +58,12 @@ const { values } = parseArgs({
     instances: { type: 'string', default: '10000' },
     'per-request': { type: 'string', default: '500' },
     concurrency: { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '9' },
     format: { type: 'string', default: 'legacy' },
     // The gateway's feed.maxLength (its default, 1,000,000, when absent): small enough, the
     // rounds run with the feed at its retention, as a gateway that has run for a while does.
     'feed-max-length': { type: 'string' },
+    feed: { type: 'string', default: 'full' },
     out: { type: 'string' },
     publish: { type: 'boolean', default: false },
   },
@@ -67,6 +75,10 @@ const rounds = Number(values.rounds);
 const format = values.format;
 const feedMaxLength = values['feed-max-length'] === undefined ? undefined : Number(values['feed-max-length']);
 if (format !== 'legacy' && format !== 'versioned') throw new Error(`--format ${format}: use legacy or versioned`);
+const feedStart = values.feed;
+if (feedStart !== 'full' && feedStart !== 'growing') throw new Error(`--feed ${feedStart}: use full or growing`);
+/** The gateway's feed retention in this run: the flag, or the config's default. */
+const retention = feedMaxLength ?? feedSchema.parse({}).maxLength;
 const PER_STACK = 5;
 const PREFIX = '{benchobs}:';
 const PUSH_TOKEN = 'bench-push-token-0123456789abcdef';
@@ -266,6 +278,19 @@ async function main(): Promise<void> {
     const warmFailures = await post(bodiesFor('stopped'));
     if (warmFailures.length > 0) throw new Error(`warm-up: ${warmFailures.length} requests failed: ${warmFailures[0]}`);
     await expectStates('warm-up', 'stopped');
+    // Untimed rounds until the feed holds its retention (--feed full).
+    let fillRounds = 0;
+    while (feedStart === 'full' && (await redis.xlen(`${PREFIX}feed`)) < retention) {
+      fillRounds++;
+      const fillFailures = await post(bodiesFor(fillRounds % 2 === 1 ? 'active' : 'stopped'));
+      if (fillFailures.length > 0) throw new Error(`filling the feed: ${fillFailures.length} requests failed: ${fillFailures[0]}`);
+    }
+    if (fillRounds % 2 === 1) {
+      const evenFailures = await post(bodiesFor('stopped'));
+      if (evenFailures.length > 0) throw new Error(`filling the feed: ${evenFailures.length} requests failed: ${evenFailures[0]}`);
+    }
+    if (fillRounds > 0) await expectStates('filling the feed', 'stopped');
+    const feedAtStart = await redis.xlen(`${PREFIX}feed`);
 
     const baselineSide = { seconds: [] as number[], redisCpu: 0, benchCpu: 0 };
     const gatewaySide = { seconds: [] as number[], redisCpu: 0, gatewayCpu: 0, benchCpu: 0, redisFaults: 0, gatewayFaults: 0, events: [] as number[], loads: [] as string[], fanoutLagMs: [] as number[] };
@@ -358,7 +383,9 @@ async function main(): Promise<void> {
     const result = {
       bench: 'observe',
       layout: '`heat-gateway start --config` (webhook, one Heat backend, default modules) in a child, filled by its resync from `heat-gateway sim` (another child); notifications POSTed from this process; one Redis',
-      params: { instances: servers.length, perRequest, concurrency, rounds, format, feedMaxLength: feedMaxLength ?? 'default', requestsPerRound: Math.ceil(servers.length / perRequest), gatewayNodeFlags: gateway!.nodeFlags.join(' ') },
+      params: { instances: servers.length, perRequest, concurrency, rounds, format, feedMaxLength: feedMaxLength ?? 'default', feed: feedStart, requestsPerRound: Math.ceil(servers.length / perRequest), gatewayNodeFlags: gateway!.nodeFlags.join(' ') },
+      // Feed entries when the timed rounds began (after the untimed rounds that filled it), and its retention.
+      feedAtStart: { entries: feedAtStart, retention, fillRounds },
       observePerSecond: Math.round(observeRate),
       observePerSecondPerRound: gatewaySide.seconds.map((s) => Math.round(servers.length / s)),
       baselineHsetPerSecond: Math.round(baselineRate),
@@ -391,6 +418,7 @@ async function main(): Promise<void> {
       [
         [`heat-gateway start: ${format} notifications stored/s (median of ${rounds}), each a change with its feed event`, fmt(result.observePerSecond)],
         ['… per round', result.observePerSecondPerRound.map(fmt).join(' ')],
+        ['feed when the timed rounds began (its retention)', `${fmt(feedAtStart)} entries (${fmt(retention)})`],
         ['pipelined HSET of the same documents/s (baseline, same run)', fmt(result.baselineHsetPerSecond)],
         ['ratio', result.ratio.toFixed(2)],
         ['webhook fan-out caught up after the last 202, per round (ms)', result.fanoutCaughtUpMsAfterLast202PerRound.join(' ')],

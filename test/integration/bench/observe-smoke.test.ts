@@ -16,7 +16,7 @@ describe('observe benchmark (smoke)', function () {
   it('stores every notification of a round through heat-gateway start, each with its feed event', async () => {
     const out = mkdtempSync(join(tmpdir(), 'hgw-bench-observe-'));
     try {
-      const run = runTsx(['bench/observe.ts', '--instances', '200', '--per-request', '60', '--concurrency', '2', '--rounds', '2', '--out', out], {
+      const run = runTsx(['bench/observe.ts', '--instances', '200', '--per-request', '60', '--concurrency', '2', '--rounds', '2', '--feed-max-length', '1000', '--out', out], {
         REDIS_URL: await sharedRedisUrl(),
         BENCH_GATEWAY_RUNTIME: 'source',
       });
@@ -25,6 +25,7 @@ describe('observe benchmark (smoke)', function () {
       const result = JSON.parse(readFileSync(join(out, 'observe.json'), 'utf8')) as Record<string, unknown> & {
         params: { instances: number; requestsPerRound: number };
         feedEventsPerRound: number[];
+        feedAtStart: { entries: number; retention: number; fillRounds: number };
         observePerSecondPerRound: number[];
         cpu: Record<string, number>;
         redisCommandsPerChange: Record<string, number>;
@@ -33,6 +34,10 @@ describe('observe benchmark (smoke)', function () {
       expect(result.params).to.include({ instances: 200, requestsPerRound: 4 });
       // The benchmark itself fails a round whose feed did not grow by one event per change.
       expect(result.feedEventsPerRound).to.deep.equal([200, 200]);
+      // The timed rounds began on a feed filled to its retention (--feed full, the default).
+      expect(result.feedAtStart).to.include({ retention: 1000 });
+      expect(result.feedAtStart.entries).to.be.at.least(1000);
+      expect(result.feedAtStart.fillRounds).to.be.greaterThan(0);
       expect(result.observePerSecondPerRound).to.have.length(2);
       for (const [name, value] of Object.entries({ ...result.cpu, observePerSecond: result.observePerSecond, baseline: result.baselineHsetPerSecond })) {
         expect(value, name).to.be.a('number').and.to.be.greaterThan(0);

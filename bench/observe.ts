@@ -60,8 +60,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '9' },
     format: { type: 'string', default: 'legacy' },
-    // The gateway's feed.maxLength (its default, 1,000,000, when absent): small enough, the
-    // rounds run with the feed at its retention, as a gateway that has run for a while does.
+    // The gateway's feed.maxLength (its default, 1,000,000, when absent): how much --feed full fills.
     'feed-max-length': { type: 'string' },
     feed: { type: 'string', default: 'full' },
     out: { type: 'string' },
@@ -274,20 +273,20 @@ async function main(): Promise<void> {
       if (wrong.length > 0) throw new Error(`${what}: ${wrong.length} records are not ${state}, e.g. ${wrong[0]}`);
     };
 
-    // Warm-up (not timed): every server stopped, whatever the simulator had it in.
-    const warmFailures = await post(bodiesFor('stopped'));
-    if (warmFailures.length > 0) throw new Error(`warm-up: ${warmFailures.length} requests failed: ${warmFailures[0]}`);
+    /** A round that is not timed: every server to `vmState`; throws unless every request answered 202. */
+    const untimedRound = async (what: string, vmState: 'active' | 'stopped') => {
+      const failures = await post(bodiesFor(vmState));
+      if (failures.length > 0) throw new Error(`${what}: ${failures.length} requests failed: ${failures[0]}`);
+    };
+    // Warm-up: every server stopped, whatever the simulator had it in.
+    await untimedRound('warm-up', 'stopped');
     await expectStates('warm-up', 'stopped');
-    // Untimed rounds until the feed holds its retention (--feed full).
+    // --feed full: rounds until the feed holds its retention, an even number of them so every
+    // server ends stopped as after the warm-up.
     let fillRounds = 0;
-    while (feedStart === 'full' && (await redis.xlen(`${PREFIX}feed`)) < retention) {
+    while (feedStart === 'full' && (fillRounds % 2 === 1 || (await redis.xlen(`${PREFIX}feed`)) < retention)) {
       fillRounds++;
-      const fillFailures = await post(bodiesFor(fillRounds % 2 === 1 ? 'active' : 'stopped'));
-      if (fillFailures.length > 0) throw new Error(`filling the feed: ${fillFailures.length} requests failed: ${fillFailures[0]}`);
-    }
-    if (fillRounds % 2 === 1) {
-      const evenFailures = await post(bodiesFor('stopped'));
-      if (evenFailures.length > 0) throw new Error(`filling the feed: ${evenFailures.length} requests failed: ${evenFailures[0]}`);
+      await untimedRound('filling the feed', fillRounds % 2 === 1 ? 'active' : 'stopped');
     }
     if (fillRounds > 0) await expectStates('filling the feed', 'stopped');
     const feedAtStart = await redis.xlen(`${PREFIX}feed`);

@@ -50,7 +50,7 @@ end
 export const ADOPT_STATE_SETS_LUA = `${STATE_SCORES}
 local prefix, batch = ARGV[1], tonumber(ARGV[2])
 local taken = 0
-for _, state in ipairs({${INSTANCE_STATES.map((s) => `'${s}'`).join(', ')}}) do
+for state in pairs(STATE_SCORE) do
   local set = prefix .. 's:' .. state
   while taken < batch do
     local ids = redis.call('ZRANGE', set, 0, batch - taken - 1)

@@ -7,7 +7,7 @@ import type { Instance, InstanceObservation } from '../../../src/model/types.js'
 import type { InstanceState } from '../../../src/model/states.js';
 import { useRedis } from '../../helpers/redis.js';
 import { at, deploymentObs, instanceObs } from '../../helpers/observations.js';
-import { FEED_LIMITS, storeAndFeed } from '../../helpers/store.js';
+import { FEED_LIMITS, pagedInstanceIds, storeAndFeed } from '../../helpers/store.js';
 
 describe('StateStore (real Redis)', () => {
   const ctx = useRedis();
@@ -361,13 +361,7 @@ describe('StateStore (real Redis)', () => {
         expected.set(state!, [...(expected.get(state!) ?? []), id!]);
       }
       for (const [state, ids] of expected) {
-        const seen: string[] = [];
-        let cursor: string | undefined;
-        do {
-          const page = await store.listInstancesJson({ limit: 1, state: state as InstanceState, ...(cursor ? { cursor } : {}) });
-          seen.push(...idsOf(page));
-          cursor = page.next ?? undefined;
-        } while (cursor);
+        const seen = await pagedInstanceIds(store, { limit: 1, state: state as InstanceState });
         expect(seen, state).to.deep.equal([...ids].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
       }
     });

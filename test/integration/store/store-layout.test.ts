@@ -5,9 +5,9 @@ import { defaultModules } from '../../../src/modules.js';
 import { STORE_LAYOUT } from '../../../src/store/store-layout.js';
 import { ReplicaRegistry } from '../../../src/store/replica-registry.js';
 import { StateStore } from '../../../src/store/state-store.js';
-import type { Instance } from '../../../src/model/types.js';
 import type { InstanceState } from '../../../src/model/states.js';
 import { instanceObs } from '../../helpers/observations.js';
+import { pagedInstanceIds } from '../../helpers/store.js';
 import { testConfig } from '../../helpers/gateway.js';
 import { deletePrefix, testRedis, waitFor } from '../../helpers/redis.js';
 
@@ -61,16 +61,7 @@ describe('store layout across an upgrade', () => {
     await gateway.start();
     expect(await redis.exists(`${prefix}s:error`, `${prefix}s:running`, `${prefix}s:stopped`)).to.equal(0);
     expect(await redis.zcard(`${prefix}st:i`)).to.equal(ids.length);
-    const listed = async (state: InstanceState) => {
-      const out: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await store.listInstancesJson({ limit: 500, state, ...(cursor ? { cursor } : {}) });
-        out.push(...page.items.map((j) => (JSON.parse(j) as Instance).id));
-        cursor = page.next ?? undefined;
-      } while (cursor);
-      return out;
-    };
+    const listed = (state: InstanceState) => pagedInstanceIds(store, { limit: 500, state });
     expect(await listed('error')).to.deep.equal(ids.filter((_, i) => stateOf(i) === 'error'));
     expect(await listed('running')).to.deep.equal(ids.filter((_, i) => stateOf(i) === 'running'));
     expect(await listed('stopped')).to.deep.equal([]);

@@ -71,22 +71,27 @@ export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}${STATE_SCORES}
 local feed = KEYS[1]
 -- Numbers are compared as numbers but written as the strings they came as: a Lua number
 -- handed to redis.call or joined to a string is formatted by sprintf, which showed in profiles.
+-- They are parsed only where compared, and after equal strings are ruled out: tonumber is
+-- strtod, ~1,000 instructions for a 13-digit time.
 local prefix, maxlen, minid, src, call_o, call_obs, live, kind =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local call_ob = tonumber(call_obs)
 local patch = kind == 'p'
 if patch then kind = 'i' end
 local UPDATED = ',"updatedAt":'
 -- What an observation that says the thing is gone carries as its status.
 local GONE = (kind == 'i') and 'vanished' or 'DELETE_COMPLETE'
 
-local function doc(content, uj, o_, v)
-  return '{' .. content .. UPDATED .. uj .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v .. '}'
+-- A document's content is head .. content: a push's head is cut from the record (patched),
+-- an observation's is ''. Kept apart, so the two are never joined into one more string that
+-- Lua would intern (Redis's Lua hashes every byte of every string it makes).
+local function doc(head, content, uj, o_, v)
+  return '{' .. head .. content .. UPDATED .. uj .. ',"source":' .. src .. ',"observedAt":"' .. o_ .. '","version":' .. v .. '}'
 end
 
 -- A push (kind p): the record's content with what the push says in place of its state,
--- backend and addresses. The stored content is read in place: ',"state":"' and the address
--- members can occur only where the document puts them (a '"' inside a JSON string is escaped).
+-- backend and addresses, returned as head (the record's content up to its state) and the
+-- rest. The stored content is read in place: ',"state":"' and the address members can occur
+-- only where the document puts them (a '"' inside a JSON string is escaped).
 local function patched(oj, ocl, obkk, status, says)
   local rs, bj, pub, priv = string.match(says, '^([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(.*)$')
   local s1 = string.find(oj, ',"state":"', 2, true)
@@ -94,24 +99,31 @@ local function patched(oj, ocl, obkk, status, says)
   local p1 = string.find(oj, ',"private":', a1 + 23, true)
   if pub == '' then pub = string.sub(oj, a1 + 23, p1 - 1) end
   if priv == '' then priv = string.sub(oj, p1 + 11, ocl) end
-  return string.sub(oj, 2, s1 - 1) .. ',"state":"' .. status .. '","backend":{"id":' .. bj .. ',"kind":"' .. obkk ..
+  return string.sub(oj, 2, s1 - 1), ',"state":"' .. status .. '","backend":{"id":' .. bj .. ',"kind":"' .. obkk ..
     '","status":' .. rs .. '},"addresses":{"public":' .. pub .. ',"private":' .. priv .. '}'
 end
 
+-- Score and id pairs for the state index, written once per call: a ZADD of many pairs costs
+-- Redis one command's overhead (arguments, lookup, reply) instead of one per change. A call
+-- holds at most OBSERVE_BATCH (100) observations, far within what unpack can spread (~8,000).
+local moved = {}
+local function index_states()
+  if #moved > 0 then redis.call('ZADD', prefix .. 'st:i', unpack(moved)) end
+end
+
 local function observe(id, group, backend, status, content, uj, meta)
+  local head = ''
   local us, evid, occurred, okind, own_obs, own_o = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
   -- The observation's own time when it has one (a push's), else the call's.
-  local obs, ob, o = call_obs, call_ob, call_o
+  local obs, o = call_obs, call_o
   if own_obs ~= '' then
-    obs, ob = own_obs, tonumber(own_obs)
+    obs = own_obs
     if own_o ~= '' then o = own_o else o = occurred end
   end
   local key = prefix .. kind .. ':' .. id
   local deleted = status == GONE
   local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'm', 'g', 'x')
-  local oj, ow, ov, oobs, obk, ost, om, og, ox =
-    old[1], old[2], tonumber(old[3]), old[4], old[5], old[6], old[7], old[8], old[9]
-  local oob = tonumber(oobs)
+  local oj, ow, oobs, obk, ost, om, og, ox = old[1], old[2], old[4], old[5], old[6], old[7], old[8], old[9]
   local ous, ocls, obkk, legacy
   if ow then
     ous, ocls, obkk = string.match(ow, '^([^|]*)|([^|]*)|(.*)$')
@@ -121,11 +133,11 @@ local function observe(id, group, backend, status, content, uj, meta)
     legacy = l[1]
     ous, ocls, obkk = l[2] or '', legacy and tostring(#legacy), l[3] or ''
   end
-  local ou, ocl = tonumber(ous), tonumber(ocls)
+  local ocl = tonumber(ocls)
   if patch then
     if not oj or (group == 's' and og == '${UNASSIGNED_DEPLOYMENT}') then return '5', old[3] or '0', '' end
     group, okind = og, obkk
-    content = patched(oj, ocl, obkk, status, content)
+    head, content = patched(oj, ocl, obkk, status, content)
     if uj == '' then
       -- No time in the push: the record's updatedAt (and backend time) stand.
       local at = ocl + 2 + #UPDATED
@@ -135,11 +147,12 @@ local function observe(id, group, backend, status, content, uj, meta)
       end
     end
   end
-  local u = tonumber(us)
   -- Whether the stored content (the document's first ocl bytes after '{') is this one:
-  -- compared in place, since cutting it out would make Lua intern a copy of it.
+  -- compared in place, since cutting it out would make Lua intern a copy of it (a push's
+  -- head is the record's own).
+  local cl = #head + #content
   local same = false
-  if oj and ocl == #content then same = string.find(oj, content, 2, true) == 2 end
+  if oj and ocl == cl then same = string.find(oj, content, 2 + #head, true) == 2 + #head end
 
   -- Ownership: an instance belongs to the backend that saw it first from a Heat stack, else
   -- to the Deltacloud backend that saw it. While its owner is read, another backend's view is
@@ -150,7 +163,8 @@ local function observe(id, group, backend, status, content, uj, meta)
 
   if oj then
     local older
-    if obk == backend and u and ou and u ~= ou then older = u < ou else older = ob < (oob or 0) end
+    if obk == backend and us ~= '' and ous ~= '' and us ~= ous then older = tonumber(us) < tonumber(ous)
+    elseif obs ~= oobs then older = tonumber(obs) < (tonumber(oobs) or 0) end
     -- An older observation of the same content still confirms it: it refreshes observedAt
     -- below (a resync's listing is older than the push it confirms, by backend time).
     if older and not same then return '0', old[3], '' end
@@ -163,21 +177,21 @@ local function observe(id, group, backend, status, content, uj, meta)
   if same then
     -- Identical: refresh observedAt (never backwards), no version bump, no event.
     local nob, no_ = obs, o
-    if oob and oob > ob then nob, no_ = oobs, redis.call('HGET', key, 'o') end
+    if oobs and tonumber(oobs) > tonumber(obs) then nob, no_ = oobs, redis.call('HGET', key, 'o') end
     local nus, nuj = us, uj
-    if ou and (not u or ou > u) then
+    if ous ~= '' and (us == '' or tonumber(ous) > tonumber(us)) then
       -- Keep the stored updatedAt literal, cut out of the document.
       local at = ocl + 2 + #UPDATED
       nus, nuj = ous, string.sub(oj, at, string.find(oj, ',', at, true) - 1)
     end
-    redis.call('HSET', key, 'j', doc(content, nuj, no_, old[3]), 'ob', nob, 'o', no_, 'w', nus .. '|' .. ocls .. '|' .. obkk)
+    redis.call('HSET', key, 'j', doc(head, content, nuj, no_, old[3]), 'ob', nob, 'o', no_, 'w', nus .. '|' .. ocls .. '|' .. obkk)
     if om then redis.call('HDEL', key, 'm') end
     return '1', old[3], ''
   end
 
-  local v = (ov or 0) + 1
+  local v = (tonumber(old[3]) or 0) + 1
   local vs = tostring(v)
-  local j = doc(content, uj, o, vs)
+  local j = doc(head, content, uj, o, vs)
   local etype
   if not oj then etype = 'created'
   elseif deleted and ox ~= '1' then etype = 'deleted'
@@ -185,7 +199,7 @@ local function observe(id, group, backend, status, content, uj, meta)
   else etype = 'updated' end
   etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
 
-  local w = us .. '|' .. #content .. '|' .. okind
+  local w = us .. '|' .. cl .. '|' .. okind
   -- Only the fields that change: a state change is the common case, a move the rare one.
   if obk ~= backend or og ~= group then
     redis.call('HSET', key, 'j', j, 'v', vs, 'ob', obs, 'o', o, 'w', w, 'bk', backend, 'st', status, 'g', group)
@@ -213,8 +227,12 @@ local function observe(id, group, backend, status, content, uj, meta)
       if og then redis.call('ZREM', prefix .. 'd:' .. og .. ':i', id) end
       redis.call('ZADD', prefix .. 'd:' .. group .. ':i', '0', id)
     end
-    -- The state index (lua/state-index.ts): a new state moves the id's score.
-    if ost ~= status then redis.call('ZADD', prefix .. 'st:i', STATE_SCORE[status] or UNKNOWN_SCORE, id) end
+    -- The state index (lua/state-index.ts): a new state moves the id's score, in one ZADD
+    -- per call (index_states below); nothing in the call reads the index.
+    if ost ~= status then
+      moved[#moved + 1] = STATE_SCORE[status] or UNKNOWN_SCORE
+      moved[#moved + 1] = id
+    end
   else
     cur = with_instance_ids(prefix, id, j)
     if oj then prev = with_instance_ids(prefix, id, oj) end
@@ -236,6 +254,7 @@ for i = 1, n do
   out[#out + 1] = cursor
   out[#out + 1] = etype or ''
 end
+index_states()
 if appended then trim_feed(feed, maxlen, minid) end
 return table.concat(out, ' ')
 `;

@@ -332,6 +332,21 @@ describe('StateStore (real Redis)', () => {
       expect(errors.items).to.have.length(4);
     });
 
+    it('indexes an instance under its last state when one call changes it twice', async () => {
+      // One script call: the state index is written once, after every observation of the call.
+      await store.observeInstances(
+        [
+          instanceObs({ id: 'i-001', deploymentId: 'd-a', state: 'stopped', updatedAt: at(98) }),
+          instanceObs({ id: 'i-002', deploymentId: 'd-a', state: 'stopped', updatedAt: at(98) }),
+          instanceObs({ id: 'i-001', deploymentId: 'd-a', state: 'error', updatedAt: at(99) }),
+        ],
+        { source: 's' },
+      );
+      expect(await pagedInstanceIds(store, { limit: 100, state: 'stopped' })).to.deep.equal(['i-002']);
+      expect(await pagedInstanceIds(store, { limit: 100, state: 'error' })).to.deep.equal(['i-000', 'i-001', 'i-005', 'i-010', 'i-015', 'i-020']);
+      expect(await pagedInstanceIds(store, { limit: 100, state: 'running' })).to.not.include.members(['i-001', 'i-002']);
+    });
+
     const idsOf = (page: { items: string[] }) => page.items.map((j) => (JSON.parse(j) as Instance).id);
 
     it('pages through one state from a cursor that has since left it, or was never in it', async () => {

@@ -145,9 +145,9 @@ export class CacheReader {
   private async fetchInstanceForServe(id: string): Promise<ServedDoc | null> {
     const reply = await this.redis.hgwServeInstance(this.keys.instance(id), this.keys.prefix);
     if (!reply) return null;
-    const [json, version, observedAtMs, observedAt, deleted, backendId, group, deploymentFailure, backendFailure] = reply as string[];
+    const [json, w, deleted, backendId, group, deploymentFailure, backendFailure] = reply as string[];
     return {
-      id, json: json!, version: Number(version), observedAtMs: Number(observedAtMs), observedAt: observedAt ?? '',
+      id, json: json!, ...recordMeta(w!, json!),
       tombstone: deleted === '1', backendId: backendId!, deploymentId: group!,
       failures: failuresOf([`d:${group}`, deploymentFailure], [`b:${backendId}`, backendFailure]),
     };
@@ -157,9 +157,9 @@ export class CacheReader {
   async getDeploymentForServe(id: string): Promise<ServedDoc | null> {
     const reply = await this.redis.hgwServeDeployment(this.keys.deployment(id), this.keys.prefix, id);
     if (!reply) return null;
-    const [json, version, observedAtMs, observedAt, deleted, backendId, deploymentFailure, backendFailure] = reply as string[];
+    const [json, w, deleted, backendId, deploymentFailure, backendFailure] = reply as string[];
     return {
-      id, json: json!, version: Number(version), observedAtMs: Number(observedAtMs), observedAt: observedAt!,
+      id, json: json!, ...recordMeta(w!, json!),
       tombstone: deleted === '1', backendId: backendId!, deploymentId: id,
       failures: failuresOf([`d:${id}`, deploymentFailure], [`b:${backendId}`, backendFailure]),
     };
@@ -241,17 +241,16 @@ export class CacheReader {
     const failures = new Map<string, string>();
     const failureCount = Number(reply[1]);
     for (let f = 0; f < failureCount; f++) failures.set(reply[2 + 2 * f]!, reply[3 + 2 * f]!);
-    for (let i = 2 + 2 * failureCount; i + 7 < reply.length; i += 8) {
+    for (let i = 2 + 2 * failureCount; i + 5 < reply.length; i += 6) {
       const id = reply[i]!;
+      const json = reply[i + 5]!;
       items.push({
         id,
-        version: Number(reply[i + 1]),
-        observedAtMs: Number(reply[i + 2]),
-        observedAt: reply[i + 3]!,
-        tombstone: reply[i + 4] === '1',
-        backendId: reply[i + 5]!,
-        deploymentId: kind === 'd' ? id : reply[i + 6]!,
-        json: reply[i + 7]!,
+        ...recordMeta(reply[i + 1]!, json),
+        tombstone: reply[i + 2] === '1',
+        backendId: reply[i + 3]!,
+        deploymentId: kind === 'd' ? id : reply[i + 4]!,
+        json,
       });
     }
     return { items, next: reply[0] ? reply[0] : null, failures };
@@ -266,6 +265,21 @@ interface PageIndex {
 
 /** A page size within 1..{@link MAX_PAGE}. */
 const pageLimit = (limit: number) => Math.min(Math.max(1, Math.trunc(limit)), MAX_PAGE);
+
+/**
+ * Version and observedAt of a record, from its `w` (`…|<observedAt ms>|<version>`,
+ * lua/record.ts) and its document, whose observedAt member is the last one at the top level
+ * but a deployment's instanceIds (ids are JSON strings: none holds a raw `,"observedAt":"`).
+ */
+export function recordMeta(w: string, json: string): Pick<ServedDoc, 'version' | 'observedAtMs' | 'observedAt'> {
+  const v = w.lastIndexOf('|');
+  const at = json.lastIndexOf(',"observedAt":"') + 15;
+  return {
+    version: Number(w.slice(v + 1)),
+    observedAtMs: Number(w.slice(w.lastIndexOf('|', v - 1) + 1, v)),
+    observedAt: json.slice(at, json.indexOf('"', at)),
+  };
+}
 
 /** The non-empty failures among `[scope, json]` pairs. */
 function failuresOf(...pairs: [string, string | undefined][]): Map<string, string> {

@@ -23,6 +23,7 @@ import {
   SERVE_INSTANCE_LUA,
 } from './lua/cache.js';
 import { ADOPT_STATE_SETS_LUA } from './lua/state-index.js';
+import { UPGRADE_RECORDS_LUA } from './lua/record.js';
 import { LEASE_LUA, LEASE_RELEASE_LUA, TAKE_DUE_LUA, TAKE_TOKEN_LUA } from './lua/coordination.js';
 import { APPEND_LUA, SWITCH_STRATEGY_LUA } from './lua/feed.js';
 import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_MANY_LUA, FINISH_MANY_LUA, HAND_OVER_LUA, RATE_LUA, RENEW_LUA, SKIP_LUA } from './lua/webhooks.js';
@@ -40,6 +41,7 @@ declare module 'ioredis' {
     hgwPurgeTombstones(...args: (string | number)[]): Result<number, Context>;
     hgwAdoptTombstones(...args: (string | number)[]): Result<[string, number], Context>;
     hgwAdoptStateSets(...args: (string | number)[]): Result<number, Context>;
+    hgwUpgradeRecords(...args: (string | number)[]): Result<[string, number], Context>;
     hgwAgeChunk(...args: (string | number)[]): Result<(string | number)[], Context>;
     // feed and strategy state
     hgwAppend(...args: (string | number)[]): Result<string, Context>;
@@ -76,6 +78,7 @@ export const SCRIPTS = {
   hgwPurgeTombstones: { lua: PURGE_TOMBSTONES_LUA, numberOfKeys: 1 },
   hgwAdoptTombstones: { lua: ADOPT_TOMBSTONES_LUA, numberOfKeys: 2 },
   hgwAdoptStateSets: { lua: ADOPT_STATE_SETS_LUA, numberOfKeys: 1 },
+  hgwUpgradeRecords: { lua: UPGRADE_RECORDS_LUA, numberOfKeys: 1 },
   hgwAppend: { lua: APPEND_LUA, numberOfKeys: 1 },
   hgwSwitchStrategy: { lua: SWITCH_STRATEGY_LUA, numberOfKeys: 2 },
   hgwTakeDue: { lua: TAKE_DUE_LUA, numberOfKeys: 1 },

@@ -50,7 +50,7 @@ export class StateStore extends CacheReader {
     private readonly onAppend: (type: string) => void = () => {},
   ) {
     super(redis, prefix);
-    withScripts(this.redis, ['hgwObserve', 'hgwMissing', 'hgwAdoptStateSets']);
+    withScripts(this.redis, ['hgwObserve', 'hgwMissing', 'hgwAdoptStateSets', 'hgwUpgradeRecords']);
     this.tombstones = new Tombstones(this.redis, this.keys);
     this.refreshHealth = new RefreshHealth(this.redis, this.keys, now);
   }
@@ -171,6 +171,26 @@ export class StateStore extends CacheReader {
       total += taken;
       if (taken < batch) return total;
     }
+  }
+
+  /**
+   * Rewrites the records of an earlier layout in `layout` (lua/record.ts), `batch` per script
+   * call, then marks the store as moved, so later starts skip the walk. Idempotent; the
+   * store-layout guard runs it at start. Returns how many records it rewrote.
+   */
+  async upgradeRecords(layout: number, { batch = 1_000 }: { batch?: number } = {}): Promise<number> {
+    if (Number(await this.redis.get(this.keys.recordLayout)) >= layout) return 0;
+    let total = 0;
+    for (const [kind, index] of [['i', this.keys.allInstances], ['d', this.keys.allDeployments]] as const) {
+      let cursor = '';
+      do {
+        const [next, upgraded] = await this.redis.hgwUpgradeRecords(index, this.keys.prefix, kind, batch, cursor);
+        total += upgraded;
+        cursor = next;
+      } while (cursor !== '');
+    }
+    await this.redis.set(this.keys.recordLayout, layout);
+    return total;
   }
 
   /** Runs items of one kind through the observe script (observe-calls.ts). */

@@ -8,19 +8,22 @@
  *   lua/state-index.ts) instead of a set per state (`s:<state>`). A layout-2 replica would
  *   keep writing the sets per state, and its listings by state would miss every change a
  *   layout-3 replica made.
+ * - Layout 4 keeps a record's version and observedAt ms in its `w` field (lua/record.ts)
+ *   instead of fields of their own (`v`, `ob`, `o`). A layout-3 replica would read no version
+ *   from a record a layout-4 replica wrote, and write the fields layout 4 no longer reads.
  *
  * Every replica's heartbeat card says which layout it reads and writes (`feedLayout`, named
  * when only the feed had one; an earlier version's card has none, i.e. layout 1), and a
  * gateway refuses to start while a replica of an earlier layout is alive: an upgrade across a
  * change stops the old replicas first (a rolling restart stalls with this error instead).
- * Once none is alive, the new gateway moves what an earlier layout left (the sets per state)
- * into this one before any module starts.
+ * Once none is alive, the new gateway moves what an earlier layout left (the sets per state,
+ * the records) into this one before any module starts.
  */
 import { REPLICA_ALIVE_MS, type ReplicaRegistry } from './replica-registry.js';
 import type { Stores } from './stores.js';
 
 /** The store layout this version reads and writes. */
-export const STORE_LAYOUT = 3;
+export const STORE_LAYOUT = 4;
 
 /** A heartbeat card as far as this check reads it. */
 interface LayoutCard {
@@ -56,6 +59,7 @@ export function storeLayoutGuard(stores: Stores, now: () => number): { name: str
     start: async () => {
       await refuseEarlierLayouts(registry, now());
       await stores.cache.adoptStateSets();
+      await stores.cache.upgradeRecords(STORE_LAYOUT);
     },
   };
 }

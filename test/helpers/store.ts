@@ -24,3 +24,23 @@ export async function pagedInstanceIds(store: StateStore, query: InstanceQuery):
   } while (cursor);
   return ids;
 }
+
+/**
+ * Rewrites a record as store layout 3 kept it: `w` as `u|cl|bkk`, the version and observedAt
+ * (ms and ISO) in fields of their own (`v`, `ob`, `o`).
+ */
+export async function asLayout3(redis: Redis, key: string): Promise<void> {
+  const { j, w } = await redis.hgetall(key);
+  const [u, cl, bkk, ob, v] = w!.split('|');
+  await redis.hset(key, 'w', `${u}|${cl}|${bkk}`, 'v', v!, 'ob', ob!, 'o', (JSON.parse(j!) as { observedAt: string }).observedAt);
+}
+
+/** Rewrites a record as the layout before `w` kept it: content `c`, `uj`, `u`, `bkk`, `s`, `m`, `v`, `ob`, `o`. */
+export async function asLayoutBeforeW(redis: Redis, key: string): Promise<void> {
+  await asLayout3(redis, key);
+  const { j, w } = await redis.hgetall(key);
+  const [u, cl, bkk] = w!.split('|');
+  const doc = JSON.parse(j!) as { updatedAt: string | null; source: string };
+  await redis.hdel(key, 'w');
+  await redis.hset(key, 'c', j!.slice(1, 1 + Number(cl)), 'uj', JSON.stringify(doc.updatedAt), 'u', u!, 'bkk', bkk!, 's', JSON.stringify(doc.source), 'm', '0');
+}

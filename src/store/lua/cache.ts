@@ -5,6 +5,7 @@
  * Keys beyond KEYS[] are derived from the prefix inside the scripts. That is valid on
  * Redis Cluster because the prefix is a hash tag: every key of a gateway lives in one slot.
  */
+import { W_OBSERVED_MS } from './record.js';
 import { FIRST_AFTER, STATE_SCORES } from './state-index.js';
 
 /** Splices `"instanceIds":[…]` (from the deployment's index) into a stored deployment document. */
@@ -33,7 +34,7 @@ for i = 3, #ARGV do seen[ARGV[i]] = true end
 local out = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local k = prefix .. kind .. ':' .. id
-  local rec = redis.call('HMGET', k, 'v', 'x', 'm')
+  local rec = redis.call('HMGET', k, 'w', 'x', 'm')
   if not rec[1] then
     redis.call('ZREM', KEYS[1], id)
   elseif rec[2] ~= '1' then
@@ -55,12 +56,12 @@ return out
  * for internal callers; '0' leaves them out), and banded ('1': the index is the state index,
  * whose ids in the filter's state are one band of equal scores, paged by rank; otherwise
  * every id has score 0 and is paged by lex range).
- * With serve '1' every doc is preceded by its id, version, observedAt ms, observedAt ISO,
+ * With serve '1' every doc is preceded by its id, w (version and observedAt ms, lua/record.ts),
  * tombstone flag, backend and group (what the API needs for `meta` and the ETag, without
  * parsing docs).
  * Returns {next cursor or '', doc…}, or when serving {next, n, scope, failure… (n pairs: the
- * refresh-failures hash, usually empty), id, v, ob, o, x, bk, g, doc, …}; deployment docs
- * carry their instanceIds.
+ * refresh-failures hash, usually empty), id, w, x, bk, g, doc, …}; deployment docs carry
+ * their instanceIds.
  */
 export const PAGE_LUA = `${WITH_INSTANCE_IDS}${STATE_SCORES}${FIRST_AFTER}
 local prefix, kind, cursor, limit, state = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -105,16 +106,14 @@ while taken < limit do
   local ids = take(limit - taken)
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
-    local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st', 'v', 'ob', 'o', 'x', 'bk', 'g')
-    if rec[1] and (state == '' or rec[2] == state) and not (live_only and rec[6] == '1') then
+    local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'j', 'st', 'w', 'x', 'bk', 'g')
+    if rec[1] and (state == '' or rec[2] == state) and not (live_only and rec[4] == '1') then
       if serve then
         out[#out + 1] = id
         out[#out + 1] = rec[3]
-        out[#out + 1] = rec[4]
-        out[#out + 1] = rec[5]
-        out[#out + 1] = rec[6] or '0'
-        out[#out + 1] = rec[7] or ''
-        out[#out + 1] = rec[8] or ''
+        out[#out + 1] = rec[4] or '0'
+        out[#out + 1] = rec[5] or ''
+        out[#out + 1] = rec[6] or ''
       end
       if kind == 'd' then out[#out + 1] = with_instance_ids(prefix, id, rec[1]) else out[#out + 1] = rec[1] end
       taken = taken + 1
@@ -137,39 +136,40 @@ return with_instance_ids(ARGV[1], ARGV[2], j)
  * The oldest observation time (ms) over all instances, or false when there are none; for
  * status pages (O(n), not for hot paths). KEYS: instance index. ARGV: prefix.
  */
-export const OLDEST_LUA = `
+export const OLDEST_LUA = `${W_OBSERVED_MS}
 local oldest = false
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local ob = tonumber(redis.call('HGET', ARGV[1] .. 'i:' .. id, 'ob'))
+  local w = redis.call('HGET', ARGV[1] .. 'i:' .. id, 'w')
+  local ob = w and tonumber(w_observed_ms(w))
   if ob and (not oldest or ob < oldest) then oldest = ob end
 end
 return oldest
 `;
 
 /**
- * One deployment to serve: {doc with instanceIds, version, observedAt ms, observedAt ISO,
- * tombstone flag, backend, last refresh failure of the deployment or '', of its backend or
+ * One deployment to serve: {doc with instanceIds, w (version and observedAt ms), tombstone
+ * flag, backend, last refresh failure of the deployment or '', of its backend or
  * ''}, or false. KEYS: record. ARGV: prefix, id.
  */
 export const SERVE_DEPLOYMENT_LUA = `${WITH_INSTANCE_IDS}
-local rec = redis.call('HMGET', KEYS[1], 'j', 'v', 'ob', 'o', 'x', 'bk')
+local rec = redis.call('HMGET', KEYS[1], 'j', 'w', 'x', 'bk')
 if not rec[1] then return false end
-local bk = rec[6] or ''
+local bk = rec[4] or ''
 local f = redis.call('HMGET', ARGV[1] .. 'refresh-failures', 'd:' .. ARGV[2], 'b:' .. bk)
-return {with_instance_ids(ARGV[1], ARGV[2], rec[1]), rec[2], rec[3], rec[4], rec[5] or '0', bk, f[1] or '', f[2] or ''}
+return {with_instance_ids(ARGV[1], ARGV[2], rec[1]), rec[2], rec[3] or '0', bk, f[1] or '', f[2] or ''}
 `;
 
 /**
- * One instance to serve, in one round trip: {served JSON, version, observedAt ms,
- * observedAt ISO, tombstone flag, backend, deployment, last refresh failure of its
+ * One instance to serve, in one round trip: {served JSON, w (version and observedAt ms),
+ * tombstone flag, backend, deployment, last refresh failure of its
  * deployment or '', of its backend or ''}, or false. KEYS: record. ARGV: prefix.
  */
 export const SERVE_INSTANCE_LUA = `
-local rec = redis.call('HMGET', KEYS[1], 'j', 'v', 'ob', 'o', 'x', 'bk', 'g')
+local rec = redis.call('HMGET', KEYS[1], 'j', 'w', 'x', 'bk', 'g')
 if not rec[1] then return false end
-local bk, g = rec[6] or '', rec[7] or ''
+local bk, g = rec[4] or '', rec[5] or ''
 local f = redis.call('HMGET', ARGV[1] .. 'refresh-failures', 'd:' .. g, 'b:' .. bk)
-return {rec[1], rec[2], rec[3], rec[4], rec[5] or '0', bk, g, f[1] or '', f[2] or ''}
+return {rec[1], rec[2], rec[3] or '0', bk, g, f[1] or '', f[2] or ''}
 `;
 
 /**
@@ -207,15 +207,15 @@ return purged
  * KEYS: index of the kind (all ids, score 0: lex paging), tombstone index. ARGV: prefix, kind,
  * cursor ('' = start), limit. Returns {next cursor or '', how many were added}.
  */
-export const ADOPT_TOMBSTONES_LUA = `
+export const ADOPT_TOMBSTONES_LUA = `${W_OBSERVED_MS}
 local prefix, kind = ARGV[1], ARGV[2]
 local from = '-'
 if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
 local ids = redis.call('ZRANGEBYLEX', KEYS[1], from, '+', 'LIMIT', 0, tonumber(ARGV[4]))
 local added = 0
 for _, id in ipairs(ids) do
-  local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'x', 'ob')
-  if rec[1] == '1' then added = added + redis.call('ZADD', KEYS[2], 'NX', rec[2] or '0', kind .. ':' .. id) end
+  local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'x', 'w')
+  if rec[1] == '1' then added = added + redis.call('ZADD', KEYS[2], 'NX', (rec[2] and w_observed_ms(rec[2])) or '0', kind .. ':' .. id) end
 end
 local next = ''
 if #ids == tonumber(ARGV[4]) then next = ids[#ids] end
@@ -228,7 +228,7 @@ return {next, added}
  * Returns {next id or '', vanished, bucket counts…}. Vanished instances (tombstones) are
  * counted apart: they are not refreshed any more, so their age says nothing.
  */
-export const AGE_CHUNK_LUA = `
+export const AGE_CHUNK_LUA = `${W_OBSERVED_MS}
 local from = '-'
 if ARGV[2] ~= '' then from = '(' .. ARGV[2] end
 local ids = redis.call('ZRANGEBYLEX', KEYS[1], from, '+', 'LIMIT', 0, tonumber(ARGV[3]))
@@ -238,11 +238,11 @@ local counts = {}
 for b = 1, nb + 1 do counts[b] = 0 end
 local vanished = 0
 for _, id in ipairs(ids) do
-  local r = redis.call('HMGET', ARGV[1] .. 'i:' .. id, 'ob', 'st')
+  local r = redis.call('HMGET', ARGV[1] .. 'i:' .. id, 'w', 'st')
   if r[2] == 'vanished' then
     vanished = vanished + 1
   elseif r[1] then
-    local age = now - tonumber(r[1])
+    local age = now - tonumber(w_observed_ms(r[1]))
     local b = nb + 1
     for i = 1, nb do
       if age < tonumber(ARGV[4 + i]) then b = i break end

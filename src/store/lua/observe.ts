@@ -11,20 +11,21 @@
  * A record is a hash; the fields are kept few, since in a hash too large for a listpack
  * every field costs a dict entry and two allocations:
  *   j   the served document: `{<content>,"updatedAt":…,"source":…,"observedAt":…,"version":…}`
- *   v   version; ob / o  observedAt ms / ISO (read by the API with j)
+ *   w   packed as `u|cl|bkk|ob|v` (lua/record.ts): backend updatedAt ms ('' = none), length
+ *       of <content> inside j (the members that define "a change", so they are not stored
+ *       twice), observing backend's kind, observedAt ms, version (the last two read by the
+ *       API with j, whose tail holds the observedAt ISO)
  *   bk  observing backend id; st  canonical state or stack status; g  group; x  '1' on a
  *       tombstone, absent otherwise (read by paging, listings, serving and the tombstone purge)
- *   w   what only this script reads, packed as `u|cl|bkk`: backend updatedAt ms ('' =
- *       none), length of <content> inside j (the members that define "a change", so they are
- *       not stored twice), observing backend's kind
  *   m   consecutive misses (absent = 0); written by MISSING_LUA
  * A tombstone (x = '1') is also listed in `tomb`, scored by its observation time, for the purge.
- * Records written before this layout (with `c`, `uj`, `u`, `bkk`, `s`) are read and rewritten
- * in it.
+ * A record of an earlier layout (store-layout.ts moves them all at start) is rewritten in this
+ * one before it is read.
  */
 import { UNASSIGNED_DEPLOYMENT } from '../../model/types.js';
 import { WITH_INSTANCE_IDS } from './cache.js';
 import { APPEND_EVENT } from './feed.js';
+import { UPGRADE_RECORD } from './record.js';
 import { STATE_SCORES } from './state-index.js';
 
 /** Arguments per observation after the shared ones (see OBSERVE_LUA). */
@@ -67,7 +68,7 @@ export const OBSERVE_ARGS_PER_ITEM = 7;
  * An equal backend time falls back to the observation time. Each observation of a call is
  * ordered by its own time, so a batch of pushes is applied as the pushes would be one by one.
  */
-export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}${STATE_SCORES}
+export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}${STATE_SCORES}${UPGRADE_RECORD}
 local feed = KEYS[1]
 -- Numbers are compared as numbers but written as the strings they came as: a Lua number
 -- handed to redis.call or joined to a string is formatted by sprintf, which showed in profiles.
@@ -122,20 +123,17 @@ local function observe(id, group, backend, status, content, uj, meta)
   end
   local key = prefix .. kind .. ':' .. id
   local deleted = status == GONE
-  local old = redis.call('HMGET', key, 'j', 'w', 'v', 'ob', 'bk', 'st', 'm', 'g', 'x')
-  local oj, ow, oobs, obk, ost, om, og, ox = old[1], old[2], old[4], old[5], old[6], old[7], old[8], old[9]
-  local ous, ocls, obkk, legacy
-  if ow then
-    ous, ocls, obkk = string.match(ow, '^([^|]*)|([^|]*)|(.*)$')
-  elseif oj then
-    -- The layout before w: separate fields, content stored as c.
-    local l = redis.call('HMGET', key, 'c', 'u', 'bkk')
-    legacy = l[1]
-    ous, ocls, obkk = l[2] or '', legacy and tostring(#legacy), l[3] or ''
+  local old = redis.call('HMGET', key, 'j', 'w', 'bk', 'st', 'm', 'g', 'x')
+  local oj, ow, obk, ost, om, og, ox = old[1], old[2], old[3], old[4], old[5], old[6], old[7]
+  local ous, ocls, obkk, oobs, ovs
+  if ow then ous, ocls, obkk, oobs, ovs = string.match(ow, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$') end
+  if oj and not ovs and upgrade_record(key) then
+    ow = redis.call('HGET', key, 'w')
+    ous, ocls, obkk, oobs, ovs = string.match(ow, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
   end
   local ocl = tonumber(ocls)
   if patch then
-    if not oj or (group == 's' and og == '${UNASSIGNED_DEPLOYMENT}') then return '5', old[3] or '0', '' end
+    if not oj or (group == 's' and og == '${UNASSIGNED_DEPLOYMENT}') then return '5', ovs or '0', '' end
     group, okind = og, obkk
     head, content = patched(oj, ocl, obkk, status, content)
     if uj == '' then
@@ -158,7 +156,7 @@ local function observe(id, group, backend, status, content, uj, meta)
   -- to the Deltacloud backend that saw it. While its owner is read, another backend's view is
   -- ignored (a Heat backend takes an instance over from a Deltacloud one).
   if kind == 'i' and oj and obk and obk ~= backend and live ~= '' and string.find(live, ',' .. obk .. ',', 1, true) then
-    if not (okind == 'heat' and obkk ~= 'heat') then return '4', old[3], obk end
+    if not (okind == 'heat' and obkk ~= 'heat') then return '4', ovs, obk end
   end
 
   if oj then
@@ -167,29 +165,31 @@ local function observe(id, group, backend, status, content, uj, meta)
     elseif obs ~= oobs then older = tonumber(obs) < (tonumber(oobs) or 0) end
     -- An older observation of the same content still confirms it: it refreshes observedAt
     -- below (a resync's listing is older than the push it confirms, by backend time).
-    if older and not same then return '0', old[3], '' end
+    if older and not same then return '0', ovs, '' end
   elseif deleted then
     return '3', '0', ''
   end
 
-  if legacy then redis.call('HDEL', key, 'c', 'uj', 's', 'u', 'bkk') end
-
   if same then
     -- Identical: refresh observedAt (never backwards), no version bump, no event.
     local nob, no_ = obs, o
-    if oobs and tonumber(oobs) > tonumber(obs) then nob, no_ = oobs, redis.call('HGET', key, 'o') end
+    if tonumber(oobs) > tonumber(obs) then
+      -- The stored observedAt stands: its ISO is the document's, before ',"version":<v>}'.
+      local e = #oj - #ovs - 13
+      nob, no_ = oobs, string.sub(oj, string.find(oj, ',"observedAt":"', e - 45, true) + 15, e)
+    end
     local nus, nuj = us, uj
     if ous ~= '' and (us == '' or tonumber(ous) > tonumber(us)) then
       -- Keep the stored updatedAt literal, cut out of the document.
       local at = ocl + 2 + #UPDATED
       nus, nuj = ous, string.sub(oj, at, string.find(oj, ',', at, true) - 1)
     end
-    redis.call('HSET', key, 'j', doc(head, content, nuj, no_, old[3]), 'ob', nob, 'o', no_, 'w', nus .. '|' .. ocls .. '|' .. obkk)
+    redis.call('HSET', key, 'j', doc(head, content, nuj, no_, ovs), 'w', nus .. '|' .. ocls .. '|' .. obkk .. '|' .. nob .. '|' .. ovs)
     if om then redis.call('HDEL', key, 'm') end
-    return '1', old[3], ''
+    return '1', ovs, ''
   end
 
-  local v = (tonumber(old[3]) or 0) + 1
+  local v = (tonumber(ovs) or 0) + 1
   local vs = tostring(v)
   local j = doc(head, content, uj, o, vs)
   local etype
@@ -199,17 +199,17 @@ local function observe(id, group, backend, status, content, uj, meta)
   else etype = 'updated' end
   etype = ((kind == 'i') and 'instance.' or 'deployment.') .. etype
 
-  local w = us .. '|' .. cl .. '|' .. okind
+  local w = us .. '|' .. cl .. '|' .. okind .. '|' .. obs .. '|' .. vs
   -- Only the fields that change: a state change is the common case, a move the rare one.
   if obk ~= backend or og ~= group then
-    redis.call('HSET', key, 'j', j, 'v', vs, 'ob', obs, 'o', o, 'w', w, 'bk', backend, 'st', status, 'g', group)
+    redis.call('HSET', key, 'j', j, 'w', w, 'bk', backend, 'st', status, 'g', group)
   elseif ost ~= status then
-    redis.call('HSET', key, 'j', j, 'v', vs, 'ob', obs, 'o', o, 'w', w, 'st', status)
+    redis.call('HSET', key, 'j', j, 'w', w, 'st', status)
   else
-    redis.call('HSET', key, 'j', j, 'v', vs, 'ob', obs, 'o', o, 'w', w)
+    redis.call('HSET', key, 'j', j, 'w', w)
   end
-  -- x only on a tombstone: a live record keeps 8 fields, so its hash table never sits half
-  -- rehashed (8 -> 16 buckets) for later reads to finish.
+  -- x only on a tombstone: a live record keeps its five fields (j, w, bk, st, g), and a
+  -- hash table of 8 buckets holds those, x and m without growing.
   if deleted then redis.call('HSET', key, 'x', '1') elseif ox then redis.call('HDEL', key, 'x') end
   if om then redis.call('HDEL', key, 'm') end
 

@@ -127,7 +127,7 @@ describe('Conductor API: reads', () => {
         expect(await readCommands('marker-1'), 'held in memory').to.deep.equal([]);
         // Another writer changes it: Redis announces the key, the next read goes to Redis.
         const invalidations = memory.stats().invalidations;
-        await testRedis(gateway.config.redis.url).hset(`${prefix}i:srv-1`, 'o', '2026-11-25T10:00:00.000Z');
+        await testRedis(gateway.config.redis.url).hset(`${prefix}i:srv-1`, 'm', '0');
         await waitFor(() => memory.stats().invalidations > invalidations, { what: 'the invalidation' });
         commands.length = 0;
         expect((await send(url, 'GET', '/v1/instances/srv-1', client)).status).to.equal(200);

@@ -47,8 +47,7 @@ describe('tracked read cache (real Redis, CLIENT TRACKING)', function () {
   });
 
   const write = async (name: string) => {
-    await writer.observeInstance(instanceObs({ id: 'srv-1', name }), { source: 'test' });
-    return Number(await ctx.redis.hget(`${ctx.prefix}i:srv-1`, 'v'));
+    return (await writer.observeInstance(instanceObs({ id: 'srv-1', name }), { source: 'test' })).version;
   };
 
   it('serves a hot read from memory and never the replaced value once the invalidation is in', async () => {

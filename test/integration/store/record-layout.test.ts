@@ -4,7 +4,7 @@ import { OBSERVE_BATCH, OBSERVE_PIPELINE, StateStore } from '../../../src/store/
 import { useRedis } from '../../helpers/redis.js';
 import { at, deploymentObs, instanceObs } from '../../helpers/observations.js';
 import { payloadOf } from '../../../src/webhooks/webhook-payload.js';
-import { storeAndFeed } from '../../helpers/store.js';
+import { asLayout3, asLayoutBeforeW, storeAndFeed } from '../../helpers/store.js';
 
 describe('StateStore record layout and batches (real Redis)', () => {
   const ctx = useRedis();
@@ -13,25 +13,44 @@ describe('StateStore record layout and batches (real Redis)', () => {
 
   beforeEach(() => ({ store, feed } = storeAndFeed(ctx)));
 
+  const FIELDS = ['bk', 'g', 'j', 'st', 'w'];
+
   it('keeps an instance in few fields and its content once (inside the served document)', async () => {
     await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
     const hash = await ctx.redis.hgetall(`${ctx.prefix}i:srv-1`);
-    expect(Object.keys(hash).sort()).to.deep.equal(['bk', 'g', 'j', 'o', 'ob', 'st', 'v', 'w']);
-    expect(hash.w).to.equal(`${Date.parse('2026-11-25T10:00:00Z')}|${hash.j!.indexOf(',"updatedAt":') - 1}|heat`);
+    expect(Object.keys(hash).sort()).to.deep.equal(FIELDS);
+    expect(hash.w).to.equal(`${Date.parse('2026-11-25T10:00:00Z')}|${hash.j!.indexOf(',"updatedAt":') - 1}|heat|${Date.parse(at(1))}|1`);
     expect(hash).to.include({ g: 'stack-1' });
+    expect(await store.getInstanceForServe('srv-1')).to.include({ version: 1, observedAtMs: Date.parse(at(1)), observedAt: at(1) });
   });
 
-  it('reads a record of the earlier layout (content stored twice) and rewrites it in the new one', async () => {
+  it('keeps the stored observedAt, ISO from the document, when an identical observation is older', async () => {
+    await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(9)) });
+    expect(await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(4)) })).to.deep.equal({ outcome: 'refreshed', version: 1 });
+    expect(await store.getInstance('srv-1')).to.include({ observedAt: at(9), version: 1 });
+    expect(await store.getInstanceForServe('srv-1')).to.include({ observedAtMs: Date.parse(at(9)), observedAt: at(9) });
+  });
+
+  it('reads a record of layout 3 (version and observedAt in fields of their own) and rewrites it in this one', async () => {
+    await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(9)) });
+    const key = `${ctx.prefix}i:srv-1`;
+    await asLayout3(ctx.redis, key);
+    // An older identical observation: the stored observedAt (read from the old fields) stands.
+    expect(await store.observeInstance(instanceObs(), { source: 'webhook', observedAtMs: Date.parse(at(4)) })).to.deep.equal({ outcome: 'refreshed', version: 1 });
+    expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(FIELDS);
+    expect(await store.getInstanceForServe('srv-1')).to.include({ version: 1, observedAtMs: Date.parse(at(9)), observedAt: at(9) });
+    await asLayout3(ctx.redis, key);
+    const changed = await store.observeInstance(instanceObs({ state: 'stopped', updatedAt: '2026-11-25T10:01:00Z' }), { source: 'webhook', observedAtMs: Date.parse(at(70)) });
+    expect(changed).to.include({ outcome: 'changed', version: 2 });
+  });
+
+  it('reads a record of the layout before w (content stored twice) and rewrites it in this one', async () => {
     await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
     const key = `${ctx.prefix}i:srv-1`;
-    const { j, w } = await ctx.redis.hgetall(key);
-    const [u, cl, bkk] = w!.split('|');
-    // The layout before this one: c (content), uj, u, bkk, s, m as fields of their own.
-    await ctx.redis.hdel(key, 'w');
-    await ctx.redis.hset(key, 'c', j!.slice(1, 1 + Number(cl)), 'uj', '"2026-11-25T10:00:00.000Z"', 'u', u!, 'bkk', bkk!, 's', '"cached-poll"', 'm', '0');
+    await asLayoutBeforeW(ctx.redis, key);
 
     expect(await store.observeInstance(instanceObs(), { source: 'webhook', observedAtMs: Date.parse(at(5)) })).to.deep.equal({ outcome: 'refreshed', version: 1 });
-    expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(['bk', 'g', 'j', 'o', 'ob', 'st', 'v', 'w']);
+    expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(FIELDS);
     const changed = await store.observeInstance(instanceObs({ state: 'stopped', updatedAt: '2026-11-25T10:01:00Z' }), { source: 'webhook', observedAtMs: Date.parse(at(70)) });
     expect(changed).to.include({ outcome: 'changed', version: 2 });
     const page = await feed.read('0', 10);

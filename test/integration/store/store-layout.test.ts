@@ -6,8 +6,8 @@ import { STORE_LAYOUT } from '../../../src/store/store-layout.js';
 import { ReplicaRegistry } from '../../../src/store/replica-registry.js';
 import { StateStore } from '../../../src/store/state-store.js';
 import type { InstanceState } from '../../../src/model/states.js';
-import { instanceObs } from '../../helpers/observations.js';
-import { pagedInstanceIds } from '../../helpers/store.js';
+import { at, deploymentObs, instanceObs } from '../../helpers/observations.js';
+import { asLayout3, asLayoutBeforeW, pagedInstanceIds } from '../../helpers/store.js';
 import { testConfig } from '../../helpers/gateway.js';
 import { deletePrefix, testRedis, waitFor } from '../../helpers/redis.js';
 
@@ -65,6 +65,53 @@ describe('store layout across an upgrade', () => {
     expect(await listed('error')).to.deep.equal(ids.filter((_, i) => stateOf(i) === 'error'));
     expect(await listed('running')).to.deep.equal(ids.filter((_, i) => stateOf(i) === 'running'));
     expect(await listed('stopped')).to.deep.equal([]);
+  });
+
+  it('refuses to start while a replica of store layout 3 (version and observedAt as fields) is alive', async () => {
+    const { gateway } = await gatewayBeside({ version: '0.3.0', host: 'old-host', pid: 4444, feedLayout: 3 });
+    let failure: Error | undefined;
+    await gateway.start().catch((err: Error) => (failure = err));
+    expect(failure?.message).to.match(/replica-1 \(version 0\.3\.0, host old-host, pid 4444\)/);
+  });
+
+  it('rewrites every record of an earlier layout before serving, then marks the store so later starts skip the walk', async () => {
+    const config = await testConfig();
+    prefix = config.redis.keyPrefix;
+    const redis = testRedis(config.redis.url);
+    const store = new StateStore(redis, prefix, config.feed);
+    const ids = Array.from({ length: 2_500 }, (_, i) => `i-${String(i).padStart(4, '0')}`);
+    await store.observeInstances(ids.map((id, i) => instanceObs({ id, name: `web-${i}` })), { source: 's', observedAtMs: Date.parse(at(1)) });
+    await store.observeInstances(ids.slice(0, 40).map((id) => instanceObs({ id, state: 'stopped' })), { source: 's', observedAtMs: Date.parse(at(2)) });
+    await store.observeDeployments(['stack-1', 'stack-2'].map((id) => deploymentObs({ id })), { source: 's', observedAtMs: Date.parse(at(3)) });
+    const served = async () => {
+      const meta = async (doc: Promise<{ version: number; observedAtMs: number; observedAt: string; json: string } | null>) => {
+        const { version, observedAtMs, observedAt, json } = (await doc)!;
+        return { version, observedAtMs, observedAt, json };
+      };
+      return Promise.all([...ids.map((id) => meta(store.getInstanceForServe(id))), ...['stack-1', 'stack-2'].map((id) => meta(store.getDeploymentForServe(id)))]);
+    };
+    const before = await served();
+    // Layout 3 left most records; the layout before w, some; layout 4 (this one), the rest.
+    for (const [i, id] of ids.entries()) {
+      if (i % 7 === 0) await asLayoutBeforeW(redis, `${prefix}i:${id}`);
+      else if (i % 7 !== 1) await asLayout3(redis, `${prefix}i:${id}`);
+    }
+    await asLayout3(redis, `${prefix}d:stack-1`);
+    const gateway = new Gateway({ config, logger: silentLogger(), modules: defaultModules() });
+    gateways.push(gateway);
+    await gateway.start();
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hkeys(`${prefix}i:${id}`);
+    for (const [n, [, keys]] of (await pipeline.exec())!.entries()) {
+      // m (misses) is a field of every layout; the layout before w kept it at '0'.
+      const fields = (keys as string[]).filter((k) => k !== 'm').sort().join();
+      if (fields !== 'bk,g,j,st,w') expect.fail(`${ids[n]}: ${String(keys)}`);
+    }
+    expect(await redis.hkeys(`${prefix}d:stack-1`)).to.have.members(['bk', 'g', 'j', 'st', 'w']);
+    expect(await served()).to.deep.equal(before);
+    expect(await redis.get(`${prefix}layout`)).to.equal(String(STORE_LAYOUT));
+    await asLayout3(redis, `${prefix}i:i-0002`);
+    expect(await store.upgradeRecords(STORE_LAYOUT), 'a later start does not walk the records').to.equal(0);
   });
 
   it('starts beside replicas that read this layout, and says so in its own card', async () => {

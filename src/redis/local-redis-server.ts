@@ -13,6 +13,8 @@ export interface LocalRedisOptions {
   dataDir?: string;
   /** How long to wait for the server to accept connections. @defaultValue 10000 */
   startTimeoutMs?: number;
+  /** A command to run redis-server under, e.g. valgrind and its flags (bench/callgrind.ts). */
+  command?: string[];
 }
 
 const children = new Set<ChildProcess>();
@@ -46,6 +48,11 @@ export class LocalRedisServer {
     return server;
   }
 
+  /** The running server's pid (with `command`, that command's: valgrind runs the server in its own process). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
@@ -57,7 +64,8 @@ export class LocalRedisServer {
     else args.push('--appendonly', 'no');
     // Its own process group: a terminal's Ctrl-C reaches only the parent, which stops the
     // gateway before this Redis (not both at once, the gateway then fighting a dead Redis).
-    const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const [file, ...prefix] = [...(this.options.command ?? []), 'redis-server'];
+    const proc = spawn(file!, [...prefix, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = proc;
     children.add(proc);
     let stderr = '';
@@ -67,9 +75,11 @@ export class LocalRedisServer {
       proc.once('error', (err) =>
         reject(
           new Error(
-            (err as NodeJS.ErrnoException).code === 'ENOENT'
-              ? 'redis-server is not installed; install it (Debian/Ubuntu: sudo apt-get install -y redis-server, macOS: brew install redis) or set REDIS_URL'
-              : `cannot start redis-server: ${err.message}`,
+            (err as NodeJS.ErrnoException).code !== 'ENOENT'
+              ? `cannot start redis-server: ${err.message}`
+              : file === 'redis-server'
+                ? 'redis-server is not installed; install it (Debian/Ubuntu: sudo apt-get install -y redis-server, macOS: brew install redis) or set REDIS_URL'
+                : `${file} is not installed (Debian/Ubuntu: sudo apt-get install -y ${file})`,
           ),
         ),
       );

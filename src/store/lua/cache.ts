@@ -5,7 +5,7 @@
  * Keys beyond KEYS[] are derived from the prefix inside the scripts. That is valid on
  * Redis Cluster because the prefix is a hash tag: every key of a gateway lives in one slot.
  */
-import { W_OBSERVED_MS } from './record.js';
+import { RECORD_W } from './record.js';
 import { FIRST_AFTER, STATE_SCORES } from './state-index.js';
 
 /** Splices `"instanceIds":[…]` (from the deployment's index) into a stored deployment document. */
@@ -136,7 +136,7 @@ return with_instance_ids(ARGV[1], ARGV[2], j)
  * The oldest observation time (ms) over all instances, or false when there are none; for
  * status pages (O(n), not for hot paths). KEYS: instance index. ARGV: prefix.
  */
-export const OLDEST_LUA = `${W_OBSERVED_MS}
+export const OLDEST_LUA = `${RECORD_W}
 local oldest = false
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local w = redis.call('HGET', ARGV[1] .. 'i:' .. id, 'w')
@@ -207,7 +207,7 @@ return purged
  * KEYS: index of the kind (all ids, score 0: lex paging), tombstone index. ARGV: prefix, kind,
  * cursor ('' = start), limit. Returns {next cursor or '', how many were added}.
  */
-export const ADOPT_TOMBSTONES_LUA = `${W_OBSERVED_MS}
+export const ADOPT_TOMBSTONES_LUA = `${RECORD_W}
 local prefix, kind = ARGV[1], ARGV[2]
 local from = '-'
 if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
@@ -228,7 +228,7 @@ return {next, added}
  * Returns {next id or '', vanished, bucket counts…}. Vanished instances (tombstones) are
  * counted apart: they are not refreshed any more, so their age says nothing.
  */
-export const AGE_CHUNK_LUA = `${W_OBSERVED_MS}
+export const AGE_CHUNK_LUA = `${RECORD_W}
 local from = '-'
 if ARGV[2] ~= '' then from = '(' .. ARGV[2] end
 local ids = redis.call('ZRANGEBYLEX', KEYS[1], from, '+', 'LIMIT', 0, tonumber(ARGV[3]))

@@ -25,7 +25,7 @@
 import { UNASSIGNED_DEPLOYMENT } from '../../model/types.js';
 import { WITH_INSTANCE_IDS } from './cache.js';
 import { APPEND_EVENT } from './feed.js';
-import { UPGRADE_RECORD } from './record.js';
+import { RECORD_W, UPGRADE_RECORD } from './record.js';
 import { STATE_SCORES } from './state-index.js';
 
 /** Arguments per observation after the shared ones (see OBSERVE_LUA). */
@@ -68,7 +68,7 @@ export const OBSERVE_ARGS_PER_ITEM = 7;
  * An equal backend time falls back to the observation time. Each observation of a call is
  * ordered by its own time, so a batch of pushes is applied as the pushes would be one by one.
  */
-export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}${STATE_SCORES}${UPGRADE_RECORD}
+export const OBSERVE_LUA = `${WITH_INSTANCE_IDS}${APPEND_EVENT}${STATE_SCORES}${RECORD_W}${UPGRADE_RECORD}
 local feed = KEYS[1]
 -- Numbers are compared as numbers but written as the strings they came as: a Lua number
 -- handed to redis.call or joined to a string is formatted by sprintf, which showed in profiles.
@@ -133,10 +133,13 @@ local function observe(id, group, backend, status, content, uj, meta)
   local old = redis.call('HMGET', key, 'j', 'w', 'bk', 'st', 'm', 'g', 'x')
   local oj, ow, obk, ost, om, og, ox = old[1], old[2], old[3], old[4], old[5], old[6], old[7]
   local ous, ocls, obkk, oobs, ovs
-  if ow then ous, ocls, obkk, oobs, ovs = string.match(ow, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$') end
-  if oj and not ovs and upgrade_record(key) then
-    ow = redis.call('HGET', key, 'w')
-    ous, ocls, obkk, oobs, ovs = string.match(ow, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  if oj then
+    ous, ocls, obkk, oobs, ovs = string.match(ow or '', W_FIELDS)
+    if not ovs then
+      -- A record of an earlier layout: rewritten in this one first.
+      upgrade_record(key)
+      ous, ocls, obkk, oobs, ovs = string.match(redis.call('HGET', key, 'w'), W_FIELDS)
+    end
   end
   local ocl = ocls and ocls + 0
   if patch then

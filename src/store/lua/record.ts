@@ -10,8 +10,12 @@
  * hash fields.
  */
 
-/** `w_observed_ms(w)`: the observedAt ms in `w`, as the string stored. */
-export const W_OBSERVED_MS = `
+/**
+ * `string.match(w, W_FIELDS)`: u, cl, bkk, ob and v, or nil for a `w` of an earlier layout;
+ * `w_observed_ms(w)`: the observedAt ms, as the string stored.
+ */
+export const RECORD_W = `
+local W_FIELDS = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$'
 local function w_observed_ms(w)
   return string.match(w, '^[^|]*|[^|]*|[^|]*|([^|]*)|')
 end

@@ -31,33 +31,28 @@ describe('StateStore record layout and batches (real Redis)', () => {
     expect(await store.getInstanceForServe('srv-1')).to.include({ observedAtMs: Date.parse(at(9)), observedAt: at(9) });
   });
 
-  it('reads a record of layout 3 (version and observedAt in fields of their own) and rewrites it in this one', async () => {
-    await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(9)) });
-    const key = `${ctx.prefix}i:srv-1`;
-    await asLayout3(ctx.redis, key);
-    // An older identical observation: the stored observedAt (read from the old fields) stands.
-    expect(await store.observeInstance(instanceObs(), { source: 'webhook', observedAtMs: Date.parse(at(4)) })).to.deep.equal({ outcome: 'refreshed', version: 1 });
-    expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(FIELDS);
-    expect(await store.getInstanceForServe('srv-1')).to.include({ version: 1, observedAtMs: Date.parse(at(9)), observedAt: at(9) });
-    await asLayout3(ctx.redis, key);
-    const changed = await store.observeInstance(instanceObs({ state: 'stopped', updatedAt: '2026-11-25T10:01:00Z' }), { source: 'webhook', observedAtMs: Date.parse(at(70)) });
-    expect(changed).to.include({ outcome: 'changed', version: 2 });
-  });
-
-  it('reads a record of the layout before w (content stored twice) and rewrites it in this one', async () => {
-    await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(1)) });
-    const key = `${ctx.prefix}i:srv-1`;
-    await asLayoutBeforeW(ctx.redis, key);
-
-    expect(await store.observeInstance(instanceObs(), { source: 'webhook', observedAtMs: Date.parse(at(5)) })).to.deep.equal({ outcome: 'refreshed', version: 1 });
-    expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(FIELDS);
-    const changed = await store.observeInstance(instanceObs({ state: 'stopped', updatedAt: '2026-11-25T10:01:00Z' }), { source: 'webhook', observedAtMs: Date.parse(at(70)) });
-    expect(changed).to.include({ outcome: 'changed', version: 2 });
-    const page = await feed.read('0', 10);
-    expect(page.entries.map((e) => e.type)).to.deep.equal(['instance.created', 'instance.state_changed']);
-    const event = JSON.parse(page.entries[1]!.json) as { data: { previous: { observedAt: string; state: string } } };
-    expect(event.data.previous).to.include({ state: 'running', observedAt: at(5) });
-  });
+  const earlierLayouts = [
+    { layout: 'layout 3 (version and observedAt in fields of their own)', rewrite: asLayout3 },
+    { layout: 'the layout before w (content stored twice)', rewrite: asLayoutBeforeW },
+  ];
+  for (const { layout, rewrite } of earlierLayouts) {
+    it(`reads a record of ${layout} and rewrites it in this one`, async () => {
+      await store.observeInstance(instanceObs(), { source: 'cached-poll', observedAtMs: Date.parse(at(9)) });
+      const key = `${ctx.prefix}i:srv-1`;
+      await rewrite(ctx.redis, key);
+      // An older identical observation: the stored observedAt (read from the old fields) stands.
+      expect(await store.observeInstance(instanceObs(), { source: 'webhook', observedAtMs: Date.parse(at(4)) })).to.deep.equal({ outcome: 'refreshed', version: 1 });
+      expect(Object.keys(await ctx.redis.hgetall(key)).sort()).to.deep.equal(FIELDS);
+      expect(await store.getInstanceForServe('srv-1')).to.include({ version: 1, observedAtMs: Date.parse(at(9)), observedAt: at(9) });
+      await rewrite(ctx.redis, key);
+      const changed = await store.observeInstance(instanceObs({ state: 'stopped', updatedAt: '2026-11-25T10:01:00Z' }), { source: 'webhook', observedAtMs: Date.parse(at(70)) });
+      expect(changed).to.include({ outcome: 'changed', version: 2 });
+      const page = await feed.read('0', 10);
+      expect(page.entries.map((e) => e.type)).to.deep.equal(['instance.created', 'instance.state_changed']);
+      const event = JSON.parse(page.entries[1]!.json) as { data: { previous: { observedAt: string; state: string } } };
+      expect(event.data.previous).to.include({ state: 'running', observedAt: at(9) });
+    });
+  }
 
   it(`answers a call of more than ${OBSERVE_BATCH} observations in order, one event per change, repeats included`, async () => {
     const many = Array.from({ length: OBSERVE_BATCH * 2 + 17 }, (_, n) => instanceObs({ id: `srv-${n % 150}`, name: `web-${n}` }));

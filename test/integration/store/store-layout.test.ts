@@ -29,27 +29,33 @@ describe('store layout across an upgrade', () => {
     return { gateway, config };
   }
 
-  it('refuses to start while a replica of an earlier version (no feedLayout in its card) is alive, naming it', async () => {
-    const { gateway } = await gatewayBeside({ version: '0.1.0', host: 'old-host', pid: 4242 });
-    let failure: Error | undefined;
-    await gateway.start().catch((err: Error) => (failure = err));
-    expect(failure?.message).to.match(/replica-1 \(version 0\.1\.0, host old-host, pid 4242\)/);
-    expect(failure?.message).to.contain('Stop every replica of the earlier version');
-  });
+  const earlier = [
+    { layout: 1, what: 'no feedLayout in its card', card: { version: '0.1.0', host: 'old-host', pid: 4242 } },
+    { layout: 2, what: 'sets per state', card: { version: '0.2.0', host: 'old-host', pid: 4343, feedLayout: 2 } },
+    { layout: 3, what: 'version and observedAt as fields', card: { version: '0.3.0', host: 'old-host', pid: 4444, feedLayout: 3 } },
+  ];
+  for (const { layout, what, card } of earlier) {
+    it(`refuses to start while a replica of store layout ${layout} (${what}) is alive, naming it`, async () => {
+      const { gateway } = await gatewayBeside(card);
+      let failure: Error | undefined;
+      await gateway.start().catch((err: Error) => (failure = err));
+      expect(failure?.message).to.contain(`replica-1 (version ${card.version}, host old-host, pid ${card.pid})`);
+      expect(failure?.message).to.contain('Stop every replica of the earlier version');
+    });
+  }
 
-  it('refuses to start while a replica of store layout 2 (sets per state) is alive', async () => {
-    const { gateway } = await gatewayBeside({ version: '0.2.0', host: 'old-host', pid: 4343, feedLayout: 2 });
-    let failure: Error | undefined;
-    await gateway.start().catch((err: Error) => (failure = err));
-    expect(failure?.message).to.match(/replica-1 \(version 0\.2\.0, host old-host, pid 4343\)/);
-  });
-
-  it('moves the sets per state of layout 2 into the state index before serving, by each record\'s state now', async () => {
+  /** A store on a fresh prefix, and 2,500 instance ids for it. */
+  async function freshStore() {
     const config = await testConfig();
     prefix = config.redis.keyPrefix;
     const redis = testRedis(config.redis.url);
     const store = new StateStore(redis, prefix, config.feed);
     const ids = Array.from({ length: 2_500 }, (_, i) => `i-${String(i).padStart(4, '0')}`);
+    return { config, redis, store, ids };
+  }
+
+  it('moves the sets per state of layout 2 into the state index before serving, by each record\'s state now', async () => {
+    const { config, redis, store, ids } = await freshStore();
     const stateOf = (i: number) => (i % 3 === 0 ? 'error' : 'running');
     await store.observeInstances(ids.map((id, i) => instanceObs({ id, state: stateOf(i) })), { source: 's' });
     // What layout 2 left: a set per state (score 0), one stale member, one without a record.
@@ -67,19 +73,8 @@ describe('store layout across an upgrade', () => {
     expect(await listed('stopped')).to.deep.equal([]);
   });
 
-  it('refuses to start while a replica of store layout 3 (version and observedAt as fields) is alive', async () => {
-    const { gateway } = await gatewayBeside({ version: '0.3.0', host: 'old-host', pid: 4444, feedLayout: 3 });
-    let failure: Error | undefined;
-    await gateway.start().catch((err: Error) => (failure = err));
-    expect(failure?.message).to.match(/replica-1 \(version 0\.3\.0, host old-host, pid 4444\)/);
-  });
-
   it('rewrites every record of an earlier layout before serving, then marks the store so later starts skip the walk', async () => {
-    const config = await testConfig();
-    prefix = config.redis.keyPrefix;
-    const redis = testRedis(config.redis.url);
-    const store = new StateStore(redis, prefix, config.feed);
-    const ids = Array.from({ length: 2_500 }, (_, i) => `i-${String(i).padStart(4, '0')}`);
+    const { config, redis, store, ids } = await freshStore();
     await store.observeInstances(ids.map((id, i) => instanceObs({ id, name: `web-${i}` })), { source: 's', observedAtMs: Date.parse(at(1)) });
     await store.observeInstances(ids.slice(0, 40).map((id) => instanceObs({ id, state: 'stopped' })), { source: 's', observedAtMs: Date.parse(at(2)) });
     await store.observeDeployments(['stack-1', 'stack-2'].map((id) => deploymentObs({ id })), { source: 's', observedAtMs: Date.parse(at(3)) });

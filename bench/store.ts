@@ -9,7 +9,7 @@
  * Target: at least 50,000 observations/s on a 2-core machine (issue 15).
  *
  * Also measures what an instance costs in Redis: MEMORY USAGE of its record (a sample of
- * 1,000) plus its share of the indexes (all instances, per backend, per state, per
+ * 1,000) plus its share of the indexes (all instances, per backend, the state index, per
  * deployment); the feed is reported apart, per event, since its size is set by retention.
  * Also measures, for each path, the CPU it costs per operation: Redis's (INFO cpu, user + sys,
  * delta over the timed rounds) and this process's (process.cpuUsage: building arguments,
@@ -132,7 +132,7 @@ for (let round = rounds + 1; round <= 2 * rounds; round++) retainedTimes.push(aw
 const sample = Math.min(1_000, instances);
 let recordBytes = 0;
 for (let n = 0; n < sample; n++) recordBytes += await usage(`${prefix}i:srv-${n}`);
-const indexKeys = [`${prefix}idx:i`, `${prefix}b:heat-1:i`, `${prefix}s:running`, `${prefix}s:stopped`];
+const indexKeys = [`${prefix}idx:i`, `${prefix}b:heat-1:i`, `${prefix}st:i`];
 for (let d = 0; d < 200; d++) indexKeys.push(`${prefix}d:stack-${d}:i`);
 let indexBytes = 0;
 for (const key of indexKeys) indexBytes += await usage(key);

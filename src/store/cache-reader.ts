@@ -271,7 +271,7 @@ const pageLimit = (limit: number) => Math.min(Math.max(1, Math.trunc(limit)), MA
  * lua/record.ts) and its document, whose observedAt member is the last one at the top level
  * but a deployment's instanceIds (ids are JSON strings: none holds a raw `,"observedAt":"`).
  */
-export function recordMeta(w: string, json: string): Pick<ServedDoc, 'version' | 'observedAtMs' | 'observedAt'> {
+function recordMeta(w: string, json: string): Pick<ServedDoc, 'version' | 'observedAtMs' | 'observedAt'> {
   const v = w.lastIndexOf('|');
   const at = json.lastIndexOf(',"observedAt":"') + 15;
   return {

@@ -25,6 +25,7 @@ import {
 } from './observe-calls.js';
 import { instancePushSchema, pushItem, type InstancePush } from './instance-push.js';
 import { plainlyValidInstance, plainlyValidPush } from './observation-check.js';
+import { walkRecordIndexes } from './record-indexes.js';
 import { RefreshHealth } from './refresh-health.js';
 import { Tombstones } from './tombstones.js';
 import { withScripts } from './script-registry.js';
@@ -180,15 +181,7 @@ export class StateStore extends CacheReader {
    */
   async upgradeRecords(layout: number, { batch = 1_000 }: { batch?: number } = {}): Promise<number> {
     if (Number(await this.redis.get(this.keys.recordLayout)) >= layout) return 0;
-    let total = 0;
-    for (const [kind, index] of [['i', this.keys.allInstances], ['d', this.keys.allDeployments]] as const) {
-      let cursor = '';
-      do {
-        const [next, upgraded] = await this.redis.hgwUpgradeRecords(index, this.keys.prefix, kind, batch, cursor);
-        total += upgraded;
-        cursor = next;
-      } while (cursor !== '');
-    }
+    const total = await walkRecordIndexes(this.keys, (index, kind, cursor) => this.redis.hgwUpgradeRecords(index, this.keys.prefix, kind, batch, cursor));
     await this.redis.set(this.keys.recordLayout, layout);
     return total;
   }

@@ -7,6 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { walkRecordIndexes } from './record-indexes.js';
 import { withScripts } from './script-registry.js';
 
 export class Tombstones {
@@ -51,17 +52,8 @@ export class Tombstones {
    * scored by its last observation and purged like any tombstone. Reads every record's
    * tombstone flag, `batch` per script call; idempotent. Returns how many it indexed.
    */
-  async adoptUnindexed({ batch = 1_000 }: { batch?: number } = {}): Promise<number> {
-    let total = 0;
-    for (const [kind, index] of [['i', this.keys.allInstances], ['d', this.keys.allDeployments]] as const) {
-      let cursor = '';
-      do {
-        const [next, added] = await this.redis.hgwAdoptTombstones(index, this.keys.tombstones, this.keys.prefix, kind, cursor, batch);
-        total += added;
-        cursor = next;
-      } while (cursor !== '');
-    }
-    return total;
+  adoptUnindexed({ batch = 1_000 }: { batch?: number } = {}): Promise<number> {
+    return walkRecordIndexes(this.keys, (index, kind, cursor) => this.redis.hgwAdoptTombstones(index, this.keys.tombstones, this.keys.prefix, kind, cursor, batch));
   }
 
   /** Tombstones kept right now. */

@@ -5,7 +5,7 @@
  * Keys beyond KEYS[] are derived from the prefix inside the scripts. That is valid on
  * Redis Cluster because the prefix is a hash tag: every key of a gateway lives in one slot.
  */
-import { RECORD_W } from './record.js';
+import { LEX_PAGE, RECORD_W } from './record.js';
 import { FIRST_AFTER, STATE_SCORES } from './state-index.js';
 
 /** Splices `"instanceIds":[…]` (from the deployment's index) into a stored deployment document. */
@@ -207,18 +207,14 @@ return purged
  * KEYS: index of the kind (all ids, score 0: lex paging), tombstone index. ARGV: prefix, kind,
  * cursor ('' = start), limit. Returns {next cursor or '', how many were added}.
  */
-export const ADOPT_TOMBSTONES_LUA = `${RECORD_W}
+export const ADOPT_TOMBSTONES_LUA = `${RECORD_W}${LEX_PAGE}
 local prefix, kind = ARGV[1], ARGV[2]
-local from = '-'
-if ARGV[3] ~= '' then from = '(' .. ARGV[3] end
-local ids = redis.call('ZRANGEBYLEX', KEYS[1], from, '+', 'LIMIT', 0, tonumber(ARGV[4]))
+local ids, next = lex_page(KEYS[1], ARGV[3], tonumber(ARGV[4]))
 local added = 0
 for _, id in ipairs(ids) do
   local rec = redis.call('HMGET', prefix .. kind .. ':' .. id, 'x', 'w')
   if rec[1] == '1' then added = added + redis.call('ZADD', KEYS[2], 'NX', (rec[2] and w_observed_ms(rec[2])) or '0', kind .. ':' .. id) end
 end
-local next = ''
-if #ids == tonumber(ARGV[4]) then next = ids[#ids] end
 return {next, added}
 `;
 
@@ -228,10 +224,8 @@ return {next, added}
  * Returns {next id or '', vanished, bucket counts…}. Vanished instances (tombstones) are
  * counted apart: they are not refreshed any more, so their age says nothing.
  */
-export const AGE_CHUNK_LUA = `${RECORD_W}
-local from = '-'
-if ARGV[2] ~= '' then from = '(' .. ARGV[2] end
-local ids = redis.call('ZRANGEBYLEX', KEYS[1], from, '+', 'LIMIT', 0, tonumber(ARGV[3]))
+export const AGE_CHUNK_LUA = `${RECORD_W}${LEX_PAGE}
+local ids, next = lex_page(KEYS[1], ARGV[2], tonumber(ARGV[3]))
 local now = tonumber(ARGV[4])
 local nb = #ARGV - 4
 local counts = {}
@@ -250,8 +244,6 @@ for _, id in ipairs(ids) do
     counts[b] = counts[b] + 1
   end
 end
-local next = ''
-if #ids == tonumber(ARGV[3]) then next = ids[#ids] end
 local out = {next, vanished}
 for b = 1, nb + 1 do out[#out + 1] = counts[b] end
 return out

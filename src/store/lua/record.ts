@@ -39,20 +39,34 @@ end
 `;
 
 /**
+ * `lex_page(index, cursor, limit)`: up to `limit` ids of a record index (every id scored 0,
+ * so in lex order) after `cursor` ('' = from the start), and the next page's cursor: the last
+ * id, or '' when the page came out short and the index is done. The walks over every record
+ * (the layout move here, the tombstone adoption and the age histogram in lua/cache.ts) page
+ * with it.
+ */
+export const LEX_PAGE = `
+local function lex_page(index, cursor, limit)
+  local from = '-'
+  if cursor ~= '' then from = '(' .. cursor end
+  local ids = redis.call('ZRANGE', index, from, '+', 'BYLEX', 'LIMIT', 0, limit)
+  local next = ''
+  if #ids == limit then next = ids[#ids] end
+  return ids, next
+end
+`;
+
+/**
  * Moves up to ARGV[3] records of an index after a lex cursor into this layout.
  * KEYS: index of the kind (idx:i or idx:d). ARGV: prefix, kind, batch, cursor ('' = start).
  * Returns {next cursor or '' when the index is done, how many were rewritten}.
  */
-export const UPGRADE_RECORDS_LUA = `${UPGRADE_RECORD}
-local prefix, kind, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local from = '-'
-if ARGV[4] ~= '' then from = '(' .. ARGV[4] end
-local ids = redis.call('ZRANGE', KEYS[1], from, '+', 'BYLEX', 'LIMIT', 0, batch)
+export const UPGRADE_RECORDS_LUA = `${UPGRADE_RECORD}${LEX_PAGE}
+local prefix, kind = ARGV[1], ARGV[2]
+local ids, next = lex_page(KEYS[1], ARGV[4], tonumber(ARGV[3]))
 local upgraded = 0
 for _, id in ipairs(ids) do
   if upgrade_record(prefix .. kind .. ':' .. id) then upgraded = upgraded + 1 end
 end
-local next = ''
-if #ids == batch then next = ids[#ids] end
 return {next, upgraded}
 `;

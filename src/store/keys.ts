@@ -13,7 +13,7 @@
  * | feed                   | stream | the change feed (consumer group `webhooks`);    |
  * |                        |        | entry fields: lua/feed.ts                       |
  * | tomb                   | zset   | tombstones (`i:<id>`, `d:<id>`) by deletion ms  |
- * | layout                 | string | store layout every record was moved to          |
+ * | layout                 | string | store layout the keys were moved to             |
  * | refresh-failures       | hash   | scope (`b:<backend>`, `d:<id>`) → last failure  |
  * | strategy               | hash   | strategy in force (default and per backend)     |
  * | strategy-changes       | pubsub | channel announcing a switch to every replica    |
@@ -62,8 +62,8 @@ export class Keys {
   get feed(): string {
     return `${this.prefix}feed`;
   }
-  /** The store layout every record has been moved to (store-layout.ts); absent before layout 4. */
-  get recordLayout(): string {
+  /** The store layout the keys have been moved to (store-layout.ts); absent before layout 4. */
+  get storeLayout(): string {
     return `${this.prefix}layout`;
   }
   /** Tombstones (`i:<id>`, `d:<id>`) by deletion time. */

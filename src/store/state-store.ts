@@ -161,29 +161,23 @@ export class StateStore extends CacheReader {
   }
 
   /**
-   * Moves the ids of store layout 2's sets per state into the state index, `batch` per script
-   * call, each scored by its record's state (lua/state-index.ts). Idempotent; the store-layout
-   * guard runs it at start. Returns how many ids it moved.
+   * Moves what earlier store layouts left into `layout`, `batch` per script call: the ids of
+   * layout 2's sets per state into the state index, each scored by its record's state
+   * (lua/state-index.ts), then every record of layout 3 or before rewritten in this one
+   * (lua/record.ts). Then it marks the store as moved, so later starts skip both. Idempotent;
+   * the store-layout guard runs it at start. Returns how many ids and records it moved.
    */
-  async adoptStateSets({ batch = 1_000 }: { batch?: number } = {}): Promise<number> {
-    let total = 0;
+  async moveToLayout(layout: number, { batch = 1_000 }: { batch?: number } = {}): Promise<{ stateIds: number; records: number }> {
+    if (Number(await this.redis.get(this.keys.storeLayout)) >= layout) return { stateIds: 0, records: 0 };
+    let stateIds = 0;
     for (;;) {
       const taken = await this.redis.hgwAdoptStateSets(this.keys.instanceStates, this.keys.prefix, batch);
-      total += taken;
-      if (taken < batch) return total;
+      stateIds += taken;
+      if (taken < batch) break;
     }
-  }
-
-  /**
-   * Rewrites the records of an earlier layout in `layout` (lua/record.ts), `batch` per script
-   * call, then marks the store as moved, so later starts skip the walk. Idempotent; the
-   * store-layout guard runs it at start. Returns how many records it rewrote.
-   */
-  async upgradeRecords(layout: number, { batch = 1_000 }: { batch?: number } = {}): Promise<number> {
-    if (Number(await this.redis.get(this.keys.recordLayout)) >= layout) return 0;
-    const total = await walkRecordIndexes(this.keys, (index, kind, cursor) => this.redis.hgwUpgradeRecords(index, this.keys.prefix, kind, batch, cursor));
-    await this.redis.set(this.keys.recordLayout, layout);
-    return total;
+    const records = await walkRecordIndexes(this.keys, (index, kind, cursor) => this.redis.hgwUpgradeRecords(index, this.keys.prefix, kind, batch, cursor));
+    await this.redis.set(this.keys.storeLayout, layout);
+    return { stateIds, records };
   }
 
   /** Runs items of one kind through the observe script (observe-calls.ts). */

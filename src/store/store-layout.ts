@@ -58,8 +58,7 @@ export function storeLayoutGuard(stores: Stores, now: () => number): { name: str
     name: 'store-layout',
     start: async () => {
       await refuseEarlierLayouts(registry, now());
-      await stores.cache.adoptStateSets();
-      await stores.cache.upgradeRecords(STORE_LAYOUT);
+      await stores.cache.moveToLayout(STORE_LAYOUT);
     },
   };
 }

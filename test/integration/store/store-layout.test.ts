@@ -106,7 +106,8 @@ describe('store layout across an upgrade', () => {
     expect(await served()).to.deep.equal(before);
     expect(await redis.get(`${prefix}layout`)).to.equal(String(STORE_LAYOUT));
     await asLayout3(redis, `${prefix}i:i-0002`);
-    expect(await store.upgradeRecords(STORE_LAYOUT), 'a later start does not walk the records').to.equal(0);
+    await redis.zadd(`${prefix}s:stopped`, 0, 'i-0003');
+    expect(await store.moveToLayout(STORE_LAYOUT), 'a later start moves nothing').to.deep.equal({ stateIds: 0, records: 0 });
   });
 
   it('starts beside replicas that read this layout, and says so in its own card', async () => {

@@ -60,7 +60,7 @@ export function renderDocsPage(doc: Json): string {
       ops.push({ tag, path, method, id: String(op.operationId ?? `${method}${path}`), html: operationHtml(path, method, op) });
     }
   }
-  const tags = [...new Set(ops.map((o) => o.tag))];
+  const tags = [...new Set(ops.map((op) => op.tag))];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(String(info.title ?? 'API'))} API</title>
 <style>
@@ -73,8 +73,8 @@ table{border-collapse:collapse;margin:.4em 0 1em;width:100%}td,th{border:1px sol
 <h1>${escapeHtml(String(info.title ?? 'API'))} <small>${escapeHtml(String(info.version ?? ''))}</small></h1>
 <p>${escapeHtml(String(info.description ?? ''))}</p>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escapeHtml(String(doc.openapi ?? ''))}). Authenticate with <code>Authorization: Bearer &lt;token&gt;</code>.</p>
-<nav><ul>${ops.map((o) => `<li><a href="#${escapeHtml(o.id)}"><code>${o.method.toUpperCase()} ${escapeHtml(o.path)}</code></a></li>`).join('')}</ul></nav>
-${tags.map((tag) => `<h2>${escapeHtml(tag)}</h2>${ops.filter((o) => o.tag === tag).map((o) => o.html).join('')}`).join('\n')}
+<nav><ul>${ops.map((op) => `<li><a href="#${escapeHtml(op.id)}"><code>${op.method.toUpperCase()} ${escapeHtml(op.path)}</code></a></li>`).join('')}</ul></nav>
+${tags.map((tag) => `<h2>${escapeHtml(tag)}</h2>${ops.filter((op) => op.tag === tag).map((op) => op.html).join('')}`).join('\n')}
 </body></html>
 `;
 }

@@ -14,10 +14,10 @@ export function toDeploymentObservation(stack: HeatStack, backendId: string): De
     name: stack.stack_name,
     status: stack.stack_status ?? null,
     statusReason: stack.stack_status_reason ?? null,
-    outputs: (stack.outputs ?? []).map((o) => ({
-      key: o.output_key,
-      value: o.output_value ?? null,
-      description: o.description ?? null,
+    outputs: (stack.outputs ?? []).map((output) => ({
+      key: output.output_key,
+      value: output.output_value ?? null,
+      description: output.description ?? null,
     })),
     backendId,
     updatedAt: toIsoUtc(stack.updated_time) ?? toIsoUtc(stack.creation_time),

@@ -28,7 +28,7 @@ type EnvOverride = { path: string[]; value: unknown; name: string; raw: string }
 /** The override that set `path` (or a key above it), if the value came from the environment. */
 function overrideOf(path: readonly PropertyKey[], overrides: readonly EnvOverride[]): EnvOverride | undefined {
   const keys = path.map(String);
-  return overrides.find((o) => o.path.length <= keys.length && o.path.every((k, i) => k === keys[i]));
+  return overrides.find((override) => override.path.length <= keys.length && override.path.every((k, i) => k === keys[i]));
 }
 
 /**
@@ -38,22 +38,22 @@ function overrideOf(path: readonly PropertyKey[], overrides: readonly EnvOverrid
 function envProblem(issue: z.core.$ZodIssue, overrides: readonly EnvOverride[]): { key: string; message: string } | undefined {
   if (issue.code === 'unrecognized_keys') {
     const unknown = [...issue.path, issue.keys[0] ?? ''].map(String);
-    const o = overrides.find((x) => unknown.every((k, i) => x.path[i] === k));
-    if (!o) return undefined;
+    const override = overrides.find((candidate) => unknown.every((k, i) => candidate.path[i] === k));
+    if (!override) return undefined;
     const where = issue.path.length === 0 ? 'section' : 'key';
     const known = issue.path.length === 0 ? `; known sections: ${Object.keys(configSchema.shape).join(', ')}` : '';
     return {
-      key: o.name,
+      key: override.name,
       message: `names an unknown ${where} '${issue.keys[0]}'${issue.path.length === 0 ? '' : ` under ${keyOf(issue.path)}`} (this comes from the environment, not the config file)${known}; fix or unset the variable`,
     };
   }
-  const o = overrideOf(issue.path, overrides);
-  if (!o) return undefined;
+  const override = overrideOf(issue.path, overrides);
+  if (!override) return undefined;
   const sets = keyOf(issue.path);
   if (issue.code === 'invalid_type') {
-    return { key: o.name, message: `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}, got ${JSON.stringify(o.raw)} (sets ${sets})` };
+    return { key: override.name, message: `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}, got ${JSON.stringify(override.raw)} (sets ${sets})` };
   }
-  return { key: o.name, message: `${issue.message} (the variable sets ${sets} and holds ${JSON.stringify(o.raw)})` };
+  return { key: override.name, message: `${issue.message} (the variable sets ${sets} and holds ${JSON.stringify(override.raw)})` };
 }
 
 function problemsOf(error: z.ZodError, overrides: readonly EnvOverride[] = []): { key: string; message: string }[] {
@@ -127,7 +127,7 @@ export function parseConfig(doc: unknown, source = 'config', env: NodeJS.Process
   }
   const merged = structuredClone((doc ?? {}) as Record<string, unknown>);
   const overrides = envOverrides(env);
-  for (const o of overrides) setPath(merged, o.path, o.value);
+  for (const override of overrides) setPath(merged, override.path, override.value);
   const result = configSchema.safeParse(merged);
   if (!result.success) throw new ConfigError(source, problemsOf(result.error, overrides));
   return result.data;

@@ -79,7 +79,7 @@ export const STATUS_JS = `
     });
     next.querySelectorAll('select[id]').forEach(function (c) {
       var value = chosen[c.id];
-      if (value !== undefined && Array.prototype.some.call(c.options, function (o) { return o.value === value; })) c.value = value;
+      if (value !== undefined && Array.prototype.some.call(c.options, function (option) { return option.value === value; })) c.value = value;
     });
     el.replaceWith(next);
   }

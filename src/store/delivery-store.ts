@@ -203,13 +203,16 @@ export class DeliveryStore {
       const replies = await this.batchCall(
         'hgwWhFinishMany',
         batch.map(({ input }) => {
-          const { endpointId: ep, deliveryId: id } = input;
+          const { endpointId, deliveryId } = input;
           return {
-            keys: [k.delivery(ep, id), k.log(ep), k.health(ep), k.ordered(ep, input.subject), k.dead(ep), k.deliveries(ep), k.orderedSubjects(ep), k.body(ep, id)],
+            keys: [
+              k.delivery(endpointId, deliveryId), k.log(endpointId), k.health(endpointId), k.ordered(endpointId, input.subject), k.dead(endpointId),
+              k.deliveries(endpointId), k.orderedSubjects(endpointId), k.body(endpointId, deliveryId),
+            ],
             args: [
               input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
-              input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, id,
-              k.deliveryPrefix(ep), input.subject, input.handOver ?? '',
+              input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, deliveryId,
+              k.deliveryPrefix(endpointId), input.subject, input.handOver ?? '',
             ],
           };
         }),

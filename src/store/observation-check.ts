@@ -23,10 +23,10 @@ function strings(list: unknown): boolean {
   return true;
 }
 
-/** True when `o` certainly passes instanceObservationSchema; false: let zod decide. */
-export function plainlyValidInstance(o: unknown): o is InstanceObservation {
-  if (typeof o !== 'object' || o === null) return false;
-  const { id, deploymentId, name, state, backend, addresses, updatedAt } = o as Record<string, unknown>;
+/** True when `value` certainly passes instanceObservationSchema; false: let zod decide. */
+export function plainlyValidInstance(value: unknown): value is InstanceObservation {
+  if (typeof value !== 'object' || value === null) return false;
+  const { id, deploymentId, name, state, backend, addresses, updatedAt } = value as Record<string, unknown>;
   if (!stringOf(id, 1, 255) || !stringOf(deploymentId, 1, 255) || !stringOf(name, 0, 255)) return false;
   if (typeof state !== 'string' || !STATES.has(state)) return false;
   if (typeof backend !== 'object' || backend === null) return false;

@@ -87,15 +87,15 @@ export function newEventId(): string {
 }
 
 /** An instance observation as the observe script's arguments. */
-export function instanceItem(o: InstanceObservation): ObserveItem {
+export function instanceItem(observation: InstanceObservation): ObserveItem {
   // The same bytes as JSON.stringify of the objects, without building them (per change).
-  const b = o.backend;
+  const backend = observation.backend;
   const content =
-    `"id":${JSON.stringify(o.id)},"deploymentId":${JSON.stringify(o.deploymentId)},` +
-    `"name":${JSON.stringify(o.name)},"state":"${o.state}",` +
-    `"backend":{"id":${JSON.stringify(b.id)},"kind":${JSON.stringify(b.kind)},"status":${b.status === null ? 'null' : JSON.stringify(b.status)}},` +
-    `"addresses":{"public":${sortedJson(o.addresses.public)},"private":${sortedJson(o.addresses.private)}}`;
-  return item(o.id, o.deploymentId, b.id, o.state, content, o.updatedAt, b.kind);
+    `"id":${JSON.stringify(observation.id)},"deploymentId":${JSON.stringify(observation.deploymentId)},` +
+    `"name":${JSON.stringify(observation.name)},"state":"${observation.state}",` +
+    `"backend":{"id":${JSON.stringify(backend.id)},"kind":${JSON.stringify(backend.kind)},"status":${backend.status === null ? 'null' : JSON.stringify(backend.status)}},` +
+    `"addresses":{"public":${sortedJson(observation.addresses.public)},"private":${sortedJson(observation.addresses.private)}}`;
+  return item(observation.id, observation.deploymentId, backend.id, observation.state, content, observation.updatedAt, backend.kind);
 }
 
 /** JSON of `list` sorted (a copy only when there is something to sort). */
@@ -105,14 +105,14 @@ export function sortedJson(list: readonly string[]): string {
   return JSON.stringify([...list].sort());
 }
 
-export function deploymentItem(o: DeploymentObservation): ObserveItem {
-  const status = o.status ?? '';
+export function deploymentItem(observation: DeploymentObservation): ObserveItem {
+  const status = observation.status ?? '';
   const content =
-    `"id":${JSON.stringify(o.id)},"name":${JSON.stringify(o.name)},"status":${JSON.stringify(o.status)},` +
-    `"statusReason":${JSON.stringify(o.statusReason)},` +
-    `"outputs":${JSON.stringify(o.outputs.map((x) => ({ key: x.key, value: x.value ?? null, description: x.description ?? null })))},` +
-    `"backendId":${JSON.stringify(o.backendId)}`;
-  return item(o.id, o.id, o.backendId, status, content, o.updatedAt, '');
+    `"id":${JSON.stringify(observation.id)},"name":${JSON.stringify(observation.name)},"status":${JSON.stringify(observation.status)},` +
+    `"statusReason":${JSON.stringify(observation.statusReason)},` +
+    `"outputs":${JSON.stringify(observation.outputs.map((output) => ({ key: output.key, value: output.value ?? null, description: output.description ?? null })))},` +
+    `"backendId":${JSON.stringify(observation.backendId)}`;
+  return item(observation.id, observation.id, observation.backendId, status, content, observation.updatedAt, '');
 }
 
 function item(

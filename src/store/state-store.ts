@@ -74,7 +74,7 @@ export class StateStore extends CacheReader {
    * rejects the whole batch before anything is written.
    */
   async observeInstances(observations: InstanceObservation[], ctx: ObserveContext): Promise<ObserveResult[]> {
-    const valid = observations.map((o, i) => (plainlyValidInstance(o) ? o : parseObservation(instanceObservationSchema, o, `observations.${i}`)));
+    const valid = observations.map((observation, i) => (plainlyValidInstance(observation) ? observation : parseObservation(instanceObservationSchema, observation, `observations.${i}`)));
     return this.run('i', valid.map(instanceItem), ctx);
   }
 
@@ -98,7 +98,7 @@ export class StateStore extends CacheReader {
   }
 
   async observeDeployments(observations: DeploymentObservation[], ctx: ObserveContext): Promise<ObserveResult[]> {
-    const valid = observations.map((o, i) => parseObservation(deploymentObservationSchema, o, `observations.${i}`));
+    const valid = observations.map((observation, i) => parseObservation(deploymentObservationSchema, observation, `observations.${i}`));
     return this.run('d', valid.map(deploymentItem), ctx);
   }
 

@@ -7,19 +7,35 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import { isRedisUnavailable } from '../redis/redis-errors.js';
-import type { DeliveryJobData } from './webhook-schemas.js';
 
 export const DELIVERY_QUEUE = 'webhooks';
 
-export interface DeliveryJobSpec extends DeliveryJobData {
+/** A delivery attempt to make: which delivery, and when. */
+export interface DeliveryJobSpec {
+  endpointId: string;
+  /** The event, which is also the delivery's id (its `webhook-id`). */
+  eventId: string;
+  /** The delivery's run: a redelivery starts a new one. */
+  run: number;
   /** Ordered subject queue this delivery belongs to ('' for none). */
-  sub: string;
+  subject: string;
   /** The first attempt (delayed by the schedule's first entry). */
   first?: boolean;
   /** Woken as the new head of an ordered queue (a distinct job id from the first one). */
   head?: boolean;
   /** Run no sooner than this many ms from now (a retry handed over by the fan-out). */
   delayMs?: number;
+}
+
+/**
+ * A job's data as BullMQ stores it: short names, like a record's fields, and the names every
+ * version has written, so a job queued before an upgrade runs after it.
+ */
+export interface StoredJobData {
+  ep: string;
+  ev: string;
+  run: number;
+  sub: string;
 }
 
 export class DeliveryQueue {
@@ -47,24 +63,30 @@ export class DeliveryQueue {
     this.queue.on('error', (err) => isRedisUnavailable(err) || logger.warn('webhook queue error', { error: err.message }));
   }
 
-  static jobId(spec: Pick<DeliveryJobSpec, 'ep' | 'ev' | 'run' | 'head'>): string {
-    return `${spec.ep}.${spec.ev}.${spec.run}${spec.head ? '.h' : ''}`;
+  static jobId(spec: Pick<DeliveryJobSpec, 'endpointId' | 'eventId' | 'run' | 'head'>): string {
+    return `${spec.endpointId}.${spec.eventId}.${spec.run}${spec.head ? '.h' : ''}`;
   }
 
   /** Owner of the fan-out's direct attempt of a delivery (distinct from any job's id). */
-  static directOwner(spec: Pick<DeliveryJobSpec, 'ep' | 'ev' | 'run'>): string {
+  static directOwner(spec: Pick<DeliveryJobSpec, 'endpointId' | 'eventId' | 'run'>): string {
     return `direct:${DeliveryQueue.jobId(spec)}`;
+  }
+
+  /** The delivery a stored job names. */
+  static specOf(data: StoredJobData): DeliveryJobSpec {
+    return { endpointId: data.ep, eventId: data.ev, run: data.run, subject: data.sub };
   }
 
   async add(specs: DeliveryJobSpec[]): Promise<void> {
     if (specs.length === 0) return;
     await this.queue.addBulk(
-      specs.map((s) => {
-        const delay = s.delayMs ?? (s.first ? this.firstDelayMs() : 0);
+      specs.map((spec) => {
+        const delay = spec.delayMs ?? (spec.first ? this.firstDelayMs() : 0);
+        const data: StoredJobData = { ep: spec.endpointId, ev: spec.eventId, run: spec.run, sub: spec.subject };
         return {
           name: 'deliver',
-          data: { ep: s.ep, ev: s.ev, run: s.run, sub: s.sub },
-          opts: { jobId: DeliveryQueue.jobId(s), ...(delay > 0 ? { delay } : {}) },
+          data,
+          opts: { jobId: DeliveryQueue.jobId(spec), ...(delay > 0 ? { delay } : {}) },
         };
       }),
     );

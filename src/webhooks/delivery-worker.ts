@@ -17,7 +17,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { ChangeFeed } from '../store/change-feed.js';
 import type { ClaimResult, DeliveryStore, NewDelivery } from '../store/delivery-store.js';
 import type { SentEarly } from './direct-delivery.js';
-import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
+import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec, type StoredJobData } from './delivery-queue.js';
 import { signingSecrets, type WebhookRegistry } from '../store/webhook-registry.js';
 import type { Attempt, StoredWebhook } from './webhook-schemas.js';
 import type { SendResult, WebhookSender } from './webhook-sender.js';
@@ -69,16 +69,16 @@ export class DeliveryWorker {
   /** Parsed endpoints by their stored JSON (see {@link endpointOf}). */
   private readonly endpoints = new Map<string, StoredWebhook>();
 
-  constructor(private readonly o: DeliveryWorkerOptions) {
-    this.log = o.logger.child({ component: 'webhook-worker' });
+  constructor(private readonly options: DeliveryWorkerOptions) {
+    this.log = options.logger.child({ component: 'webhook-worker' });
   }
 
   start(): void {
-    const cfg = this.o.config();
-    const lockDuration = this.o.lockDurationMs ?? 2_000;
-    this.worker = new Worker(DELIVERY_QUEUE, (job, token) => this.process(job as Job<DeliveryJobSpec>, token ?? ''), {
-      connection: this.o.connection,
-      prefix: this.o.prefix,
+    const cfg = this.options.config();
+    const lockDuration = this.options.lockDurationMs ?? 2_000;
+    this.worker = new Worker(DELIVERY_QUEUE, (job, token) => this.process(job as Job<StoredJobData>, token ?? ''), {
+      connection: this.options.connection,
+      prefix: this.options.prefix,
       concurrency: cfg.concurrency,
       // The lock is short and renewed while this process lives (an attempt may run the whole
       // webhooks.timeoutMs), so a job whose process died is taken back within seconds. An
@@ -119,7 +119,7 @@ export class DeliveryWorker {
         this.renewing = undefined;
         return;
       }
-      this.o.deliveries.renewLeases([...this.leased.values()], leaseMs).catch((err: Error) => {
+      this.options.deliveries.renewLeases([...this.leased.values()], leaseMs).catch((err: Error) => {
         // A lapsed lease only lets a job repeat the attempt (at least once), never lose it.
         this.log.warn('could not renew direct delivery leases', { error: err.message });
       });
@@ -127,8 +127,9 @@ export class DeliveryWorker {
     this.renewing.unref();
   }
 
-  private async process(job: Job<DeliveryJobSpec>, token: string): Promise<void> {
-    const next = await this.attempt(job.data, job.id ?? DeliveryQueue.jobId(job.data));
+  private async process(job: Job<StoredJobData>, token: string): Promise<void> {
+    const spec = DeliveryQueue.specOf(job.data);
+    const next = await this.attempt(spec, job.id ?? DeliveryQueue.jobId(spec));
     if (next.kind === 'later') {
       await job.moveToDelayed(next.atMs, token);
       throw new DelayedError();
@@ -144,7 +145,7 @@ export class DeliveryWorker {
    */
   async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult, sent?: SentEarly): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
     const owner = DeliveryQueue.directOwner(spec);
-    this.leased.set(owner, { endpointId: spec.ep, deliveryId: spec.ev, owner });
+    this.leased.set(owner, { endpointId: spec.endpointId, deliveryId: spec.eventId, owner });
     this.renewLeases();
     try {
       return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec), ...(sent ? { sent } : {}) }, claimed);
@@ -169,18 +170,18 @@ export class DeliveryWorker {
 
   /** The request of a new delivery, sent before it is recorded (see DirectDelivery.send). */
   sendEarly(webhook: StoredWebhook, delivery: NewDelivery): SentEarly {
-    const startedAt = this.o.now();
+    const startedAt = this.options.now();
     return { result: this.send(webhook, delivery.eventId, delivery.body), startedAt };
   }
 
   /** One signed request of a delivery (its id is the `webhook-id`) to `webhook`. */
   private send(webhook: StoredWebhook, id: string, body: string): Promise<SendResult> {
-    return this.o.sender.send({ url: webhook.url, id, body, secrets: signingSecrets(webhook, this.o.now()), timeoutMs: this.o.config().timeoutMs });
+    return this.options.sender.send({ url: webhook.url, id, body, secrets: signingSecrets(webhook, this.options.now()), timeoutMs: this.options.config().timeoutMs });
   }
 
   /** How long a direct attempt's claim lasts unless renewed (every half lease while it runs). */
   directLeaseMs(): number {
-    return this.o.lockDurationMs ?? 2_000;
+    return this.options.lockDurationMs ?? 2_000;
   }
 
   /**
@@ -199,10 +200,10 @@ export class DeliveryWorker {
     claimed?: ClaimResult,
   ): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
     const settled = { kind: 'settled' } as const;
-    const { ep, ev, run, sub } = spec;
+    const { endpointId, eventId, run, subject } = spec;
     const jobId = owner;
-    const d = this.o.deliveries;
-    let claim = claimed ?? (await d.claim(ep, ev, sub, owner, run, direct ? { leaseMs: direct.leaseMs } : {}));
+    const deliveries = this.options.deliveries;
+    let claim = claimed ?? (await deliveries.claim(endpointId, eventId, subject, owner, run, direct ? { leaseMs: direct.leaseMs } : {}));
     if (claim.kind === 'busy') {
       // A direct attempt never competes: whoever holds the delivery finishes it.
       if (direct) return settled;
@@ -210,41 +211,41 @@ export class DeliveryWorker {
       // finished, handed its retry over, or died).
       if (claim.leaseMs !== null) return { kind: 'later', atMs: Date.now() + claim.leaseMs + LEASE_RECHECK_MS };
       // Another job owns it; take over only if that job no longer exists or finished.
-      const state = await this.o.queue.queue.getJobState(claim.owner);
+      const state = await this.options.queue.queue.getJobState(claim.owner);
       if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return settled;
-      claim = await d.claim(ep, ev, sub, jobId, run, { forceOwner: claim.owner });
+      claim = await deliveries.claim(endpointId, eventId, subject, jobId, run, { forceOwner: claim.owner });
     }
-    if (claim.kind === 'done' && sub !== '') {
+    if (claim.kind === 'done' && subject !== '') {
       // A repeat of a finished ordered delivery: make sure its successor is awake (its
       // previous owner may have died between finishing and waking it).
-      const head = await d.head(ep, sub);
-      if (head) await this.o.queue.add([{ ep, ev: head.id, run: head.run, sub, head: true }]);
+      const head = await deliveries.head(endpointId, subject);
+      if (head) await this.options.queue.add([{ endpointId, eventId: head.id, run: head.run, subject, head: true }]);
     }
     if (claim.kind !== 'ok') return settled;
 
     const webhook = this.endpointOf(claim.endpointJson);
-    const cfg = this.o.config();
+    const cfg = this.options.config();
     const attemptNo = claim.attemptsMade + 1;
     const sent = direct?.sent;
-    const startedAt = sent?.startedAt ?? this.o.now();
+    const startedAt = sent?.startedAt ?? this.options.now();
 
     // (A request sent early has left: what is recorded is what it got.)
     if (claim.disabledAt !== null && !sent) {
-      await this.record(spec, webhook, { ...base(ev, claim, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null);
-      this.o.metrics.deliveries.inc({ outcome: 'dead_lettered' });
+      await this.record(spec, webhook, { ...base(eventId, claim, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null);
+      this.options.metrics.deliveries.inc({ outcome: 'dead_lettered' });
       return settled;
     }
     if (webhook.maxPerSecond) {
-      const waitMs = await d.rateLimit(ep, webhook.maxPerSecond, this.o.paceWindowMs ?? 1_100, `${jobId}:${startedAt}:${Math.random()}`);
+      const waitMs = await deliveries.rateLimit(endpointId, webhook.maxPerSecond, this.options.paceWindowMs ?? 1_100, `${jobId}:${startedAt}:${Math.random()}`);
       if (waitMs > 0) {
-        if (direct) await d.handOver(ep, ev, owner, direct.handOverTo);
+        if (direct) await deliveries.handOver(endpointId, eventId, owner, direct.handOverTo);
         return { kind: 'later', atMs: Date.now() + waitMs };
       }
     }
 
     // Sent early (an unordered endpoint, never paced: see DirectDelivery.send), or now.
-    const result = await (sent?.result ?? this.send(webhook, ev, claim.body));
-    this.o.metrics.deliveryDuration.observe(result.durationMs / 1_000);
+    const result = await (sent?.result ?? this.send(webhook, eventId, claim.body));
+    this.options.metrics.deliveryDuration.observe(result.durationMs / 1_000);
     const schedule = cfg.retryScheduleMs;
     let outcome: Attempt['outcome'];
     let nextAt: number | null = null;
@@ -255,10 +256,10 @@ export class DeliveryWorker {
       outcome = 'retrying';
       const delay =
         result.retryAfterMs !== null ? Math.min(result.retryAfterMs, cfg.maxRetryAfterMs) : retryDelayMs(schedule, attemptNo, cfg.jitter);
-      nextAt = this.o.now() + delay;
+      nextAt = this.options.now() + delay;
     }
     const attempt: Omit<Attempt, 'seq'> = {
-      ...base(ev, claim, attemptNo, startedAt),
+      ...base(eventId, claim, attemptNo, startedAt),
       status: result.status,
       durationMs: result.durationMs,
       outcome,
@@ -267,14 +268,14 @@ export class DeliveryWorker {
       nextAttemptAt: nextAt === null ? null : new Date(nextAt).toISOString(),
     };
     const failingSince = await this.record(spec, webhook, attempt, result.ok, direct?.handOverTo);
-    this.o.metrics.deliveries.inc({ outcome: result.ok ? 'delivered' : outcome === 'dead' ? 'dead_lettered' : 'failed' });
+    this.options.metrics.deliveries.inc({ outcome: result.ok ? 'delivered' : outcome === 'dead' ? 'dead_lettered' : 'failed' });
 
     if (outcome === 'disabled') {
       await this.disable(webhook, 'the receiver answered 410 Gone');
-    } else if (!result.ok && failingSince !== null && this.o.now() - failingSince >= cfg.disableAfterMs) {
+    } else if (!result.ok && failingSince !== null && this.options.now() - failingSince >= cfg.disableAfterMs) {
       await this.disable(webhook, `failing without a single success since ${new Date(failingSince).toISOString()}`);
     }
-    if (nextAt !== null) return { kind: 'later', atMs: Date.now() + (nextAt - this.o.now()) };
+    if (nextAt !== null) return { kind: 'later', atMs: Date.now() + (nextAt - this.options.now()) };
     return settled;
   }
 
@@ -286,14 +287,14 @@ export class DeliveryWorker {
     success: boolean | null,
     handOver?: string,
   ): Promise<number | null> {
-    const { ep, ev, sub } = spec;
+    const { endpointId, eventId, subject } = spec;
     const outcome = attempt.outcome === 'disabled' ? 'dead' : attempt.outcome === 'retrying' ? 'retrying' : attempt.outcome === 'delivered' ? 'delivered' : 'dead';
-    const finished = await this.o.deliveries.finish({
-      endpointId: ep,
-      deliveryId: ev,
-      subject: sub,
+    const finished = await this.options.deliveries.finish({
+      endpointId,
+      deliveryId: eventId,
+      subject,
       outcome,
-      nowMs: this.o.now(),
+      nowMs: this.options.now(),
       attempt,
       nextAttemptAtMs: attempt.nextAttemptAt ? Date.parse(attempt.nextAttemptAt) : null,
       status: attempt.status,
@@ -301,22 +302,22 @@ export class DeliveryWorker {
       success,
       ...(handOver ? { handOver } : {}),
     });
-    if (outcome === 'dead') this.log.warn('delivery dead-lettered', { webhook: webhook.id, delivery: ev, error: attempt.error });
-    if (finished.nextHead) await this.o.queue.add([{ ep, ev: finished.nextHead.id, run: finished.nextHead.run, sub, head: true }]);
+    if (outcome === 'dead') this.log.warn('delivery dead-lettered', { webhook: webhook.id, delivery: eventId, error: attempt.error });
+    if (finished.nextHead) await this.options.queue.add([{ endpointId, eventId: finished.nextHead.id, run: finished.nextHead.run, subject, head: true }]);
     return finished.failingSince;
   }
 
   private async disable(webhook: StoredWebhook, reason: string): Promise<void> {
-    if (!(await this.o.registry.disable(webhook.id, reason))) return;
+    if (!(await this.options.registry.disable(webhook.id, reason))) return;
     this.log.warn('webhook disabled', { webhook: webhook.id, reason });
-    this.o.metrics.deliveries.inc({ outcome: 'disabled' });
-    await this.o.feed.append('webhook.disabled', { id: webhook.id, url: webhook.url, reason, disabledAt: new Date(this.o.now()).toISOString() }, { subject: webhook.id });
+    this.options.metrics.deliveries.inc({ outcome: 'disabled' });
+    await this.options.feed.append('webhook.disabled', { id: webhook.id, url: webhook.url, reason, disabledAt: new Date(this.options.now()).toISOString() }, { subject: webhook.id });
   }
 }
 
-function base(ev: string, claim: { body: string }, attempt: number, at: number): Omit<Attempt, 'seq' | 'outcome'> {
+function base(eventId: string, claim: { body: string }, attempt: number, at: number): Omit<Attempt, 'seq' | 'outcome'> {
   return {
-    deliveryId: ev,
+    deliveryId: eventId,
     eventType: typeOf(claim.body),
     attempt,
     at: new Date(at).toISOString(),

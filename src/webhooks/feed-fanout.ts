@@ -82,17 +82,17 @@ export class FeedFanout {
   /** The batch being recorded while the next one is read (see {@link run}). */
   private inflight: Promise<void> | undefined;
 
-  constructor(private readonly o: FeedFanoutOptions) {
-    this.log = o.logger.child({ component: 'webhook-fanout', consumer: this.consumer });
-    this.claimIdleMs = o.claimIdleMs ?? 1_000;
-    this.leaseMs = o.leaseMs ?? 1_000;
-    this.batch = o.batch ?? 200;
+  constructor(private readonly options: FeedFanoutOptions) {
+    this.log = options.logger.child({ component: 'webhook-fanout', consumer: this.consumer });
+    this.claimIdleMs = options.claimIdleMs ?? 1_000;
+    this.leaseMs = options.leaseMs ?? 1_000;
+    this.batch = options.batch ?? 200;
   }
 
   async start(): Promise<void> {
     // A fan-out stopped and started again reads again (stop() interrupted the group's reads).
-    this.o.group.resume();
-    await this.o.group.ensure();
+    this.options.group.resume();
+    await this.options.group.ensure();
     this.running = true;
     this.loop = this.run();
   }
@@ -102,12 +102,12 @@ export class FeedFanout {
     this.wake?.();
     // Abort a blocking read at once; what was read but not processed stays pending and is
     // claimed by the next leader.
-    this.o.group.interrupt();
+    this.options.group.interrupt();
     await this.loop;
     await this.settle().catch(() => undefined);
     // Direct attempts under way finish (bounded by the request timeout) and acknowledge.
     await this.slots.drain();
-    await this.o.leases.release(this.o.registry.keys.leader, this.consumer).catch(() => undefined);
+    await this.options.leases.release(this.options.registry.keys.leader, this.consumer).catch(() => undefined);
   }
 
   private async run(): Promise<void> {
@@ -116,7 +116,7 @@ export class FeedFanout {
       try {
         const now = Date.now();
         if (now > leaderUntil - this.leaseMs / 2) {
-          const held = await this.o.leases.acquire(this.o.registry.keys.leader, this.consumer, this.leaseMs);
+          const held = await this.options.leases.acquire(this.options.registry.keys.leader, this.consumer, this.leaseMs);
           if (!held) {
             leaderUntil = 0;
             await this.settle();
@@ -145,7 +145,7 @@ export class FeedFanout {
         // stop() may have come while room() waited: a read would reopen its connection.
         if (!this.running) break;
         // The registry version comes with the entries (same round trip, read after them).
-        const { entries, alongside, fresh } = await this.o.group.read(this.consumer, { count, blockMs, alongside: this.o.registry.keys.version });
+        const { entries, alongside, fresh } = await this.options.group.read(this.consumer, { count, blockMs, alongside: this.options.registry.keys.version });
         // A batch's deliveries go out (fresh ones) and its records are written while the next
         // batch is read: the rest of a burst is not held back by this one's round trip. Two
         // batches at most are in flight; the second finishes after the first (`after`).
@@ -156,7 +156,7 @@ export class FeedFanout {
       } catch (err) {
         await this.settle().catch(() => undefined);
         if (!this.running) break;
-        if (await this.o.group.recreateIfGone(err).catch(() => false)) {
+        if (await this.options.group.recreateIfGone(err).catch(() => false)) {
           this.log.warn("the feed's consumer group was gone (Redis lost its data, or it was deleted); created again at the feed's start");
           this.cache = undefined; // the registry's version counter may have started over too
           continue;
@@ -176,12 +176,12 @@ export class FeedFanout {
   private async skipWhileNoneEnabled(blockMs: number): Promise<boolean> {
     if (this.cache && this.cache.endpoints.some((w) => w.enabled)) return false;
     await this.settle();
-    const keys = this.o.registry.keys;
-    const at = await this.o.group.skipWhileNoneEnabled(keys.index, keys.healthAroundId);
+    const keys = this.options.registry.keys;
+    const at = await this.options.group.skipWhileNoneEnabled(keys.index, keys.healthAroundId);
     if (at === null) return false;
     this.skips++;
     await this.pause(SKIP_PAUSE_MS);
-    if (this.running) await this.o.group.waitAfter(at, blockMs);
+    if (this.running) await this.options.group.waitAfter(at, blockMs);
     return true;
   }
 
@@ -191,7 +191,7 @@ export class FeedFanout {
    * a slow receiver cannot hold the others back longer; past it, the overflow is queued).
    */
   private async room(): Promise<number> {
-    const direct = this.o.direct;
+    const direct = this.options.direct;
     if (!direct) return this.batch;
     // Each entry becomes up to one delivery per endpoint: read no more than the free slots hold
     // (by the endpoints last seen: only a size, so no round trip for the registry's version).
@@ -203,7 +203,7 @@ export class FeedFanout {
 
   /** Claims entries left pending by consumers that stopped (crashed) and fans them out. */
   private async claimAbandoned(minIdleMs = this.claimIdleMs): Promise<void> {
-    await this.o.group.claimAbandoned(
+    await this.options.group.claimAbandoned(
       this.consumer,
       { idleMs: minIdleMs, count: this.batch },
       async (claimed) => {
@@ -220,8 +220,8 @@ export class FeedFanout {
 
   /** The endpoints as of registry `version` (read now when not given). */
   private async endpoints(version?: string): Promise<StoredWebhook[]> {
-    version ??= await this.o.registry.version();
-    if (this.cache?.version !== version) this.cache = { version, endpoints: await this.o.registry.all() };
+    version ??= await this.options.registry.version();
+    if (this.cache?.version !== version) this.cache = { version, endpoints: await this.options.registry.all() };
     return this.cache.endpoints;
   }
 
@@ -236,8 +236,8 @@ export class FeedFanout {
   async process(entries: FeedEntry[], version?: string, { fresh = false, after }: { fresh?: boolean; after?: Promise<void> } = {}): Promise<void> {
     const endpoints = (await this.endpoints(version)).filter((w) => w.enabled);
     const perEndpoint = deliveriesOf(entries, endpoints, (entry, err) => this.log.error('unreadable feed entry; skipped', { cursor: entry.cursor, error: err.message }));
-    const now = this.o.now();
-    const direct = this.o.direct;
+    const now = this.options.now();
+    const direct = this.options.direct;
     const attempts: Promise<void>[] = [];
     // Direct slots free for this batch; the deliveries that get one are claimed as they are
     // recorded (one script call), the others are queued.
@@ -250,14 +250,14 @@ export class FeedFanout {
         if (!directly || free-- <= 0) return null;
         claimed++;
         if (fresh && !webhook.ordered) early.set(d, direct!.send(webhook, d));
-        return DeliveryQueue.directOwner({ ep: webhook.id, ev: d.eventId, run: 0 });
+        return DeliveryQueue.directOwner({ endpointId: webhook.id, eventId: d.eventId, run: 0 });
       });
       const claim = { owners, leaseMs: direct?.leaseMs() ?? 0 };
       return { endpointId: webhook.id, items, ...(directly ? { claim } : {}), webhook };
     });
     // Every endpoint's deliveries in one round trip.
     const results = await this.slots.reserve(claimed, async () => {
-      const recorded = await this.o.deliveries.ensureAll(groups, 'new', now);
+      const recorded = await this.options.deliveries.ensureAll(groups, 'new', now);
       await after?.catch(() => undefined);
       return recorded;
     });
@@ -266,7 +266,7 @@ export class FeedFanout {
       items.forEach((d, i) => {
         const r = results[g]![i]!;
         if (r.code !== 'created' && r.code !== 'pending') return;
-        const spec: DeliveryJobSpec = { ep: webhook.id, ev: d.eventId, run: r.run, sub: d.subject };
+        const spec: DeliveryJobSpec = { endpointId: webhook.id, eventId: d.eventId, run: r.run, subject: d.subject };
         const key = DeliveryQueue.jobId(spec);
         const under = this.slots.under(key);
         if (under) attempts.push(under);
@@ -281,10 +281,10 @@ export class FeedFanout {
         else queued.push({ ...spec, first: true });
       });
     });
-    await this.o.queue.add(queued);
+    await this.options.queue.add(queued);
     const cursors = entries.map((e) => e.cursor);
     if (attempts.length === 0) {
-      await this.o.group.ack(cursors);
+      await this.options.group.ack(cursors);
       this.fannedOut += entries.length;
       return;
     }
@@ -295,7 +295,7 @@ export class FeedFanout {
       cursors,
       attempts,
       async () => {
-        await this.o.group.ack(cursors);
+        await this.options.group.ack(cursors);
         this.fannedOut += entries.length;
       },
       (err) => this.log.warn('direct deliveries unacknowledged; their feed entries will be claimed again', { error: err.message }),
@@ -310,17 +310,17 @@ export class FeedFanout {
         next = await direct.attempt(spec, claimed, sent);
       } catch (err) {
         // Redis failed around the attempt: the queue takes it over (BullMQ retries with backoff).
-        this.log.warn('direct delivery failed; queued', { webhook: spec.ep, delivery: spec.ev, error: (err as Error).message });
+        this.log.warn('direct delivery failed; queued', { webhook: spec.endpointId, delivery: spec.eventId, error: (err as Error).message });
         next = { kind: 'later', atMs: Date.now() };
       }
-      if (next.kind === 'later') await this.o.queue.add([{ ...spec, delayMs: Math.max(0, next.atMs - Date.now()) }]);
+      if (next.kind === 'later') await this.options.queue.add([{ ...spec, delayMs: Math.max(0, next.atMs - Date.now()) }]);
     })();
     return this.slots.track(key, run);
   }
 
   /** True when every feed entry so far was fanned out and acknowledged. */
   async caughtUp(): Promise<boolean> {
-    const lag = await this.o.group.lag();
+    const lag = await this.options.group.lag();
     return lag.pending === 0 && lag.readToEnd;
   }
 

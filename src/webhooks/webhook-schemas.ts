@@ -147,10 +147,3 @@ export const replaySchema = z
     since: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time such as 2026-11-25T10:00:00Z' }),
   })
   .strict();
-
-/** What a delivery job carries; the body lives in the delivery record. */
-export interface DeliveryJobData {
-  ep: string;
-  ev: string;
-  run: number;
-}

@@ -53,7 +53,7 @@ export class WebhookService {
     await this.queue.add(
       items.flatMap((d, i) => {
         const r = results[i]!;
-        return r.code === 'created' || r.code === 'pending' ? [{ ep: webhook.id, ev: d.eventId, run: r.run, sub: d.subject, first: true }] : [];
+        return r.code === 'created' || r.code === 'pending' ? [{ endpointId: webhook.id, eventId: d.eventId, run: r.run, subject: d.subject, first: true }] : [];
       }),
     );
     return results;

@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import { WebhookKeys } from '../../../src/store/webhook-keys.js';
+import { DeliveryQueue } from '../../../src/webhooks/delivery-queue.js';
 import { testRedis, waitFor } from '../../helpers/redis.js';
 import { verify } from '../../helpers/webhook-receiver.js';
 import { startHarness, type Harness } from './webhook-harness.js';
@@ -100,7 +101,7 @@ describe('webhook delivery bodies', function () {
 
     up = true;
     // The retry (a job, which claims the body from the record) sends it.
-    const retry = await waitFor(async () => (await h.module.queue.queue.getDelayed()).find((j) => j.data.ev === event), { what: 'the retry scheduled' });
+    const retry = await waitFor(async () => (await h.module.queue.queue.getDelayed()).find((job) => DeliveryQueue.specOf(job.data).eventId === event), { what: 'the retry scheduled' });
     await retry!.promote();
     await waitFor(() => receiver.received.length === 2, { what: 'the retry' });
     expect(receiver.received[1]!.body).to.equal(receiver.received[0]!.body);

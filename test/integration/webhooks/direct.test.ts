@@ -30,7 +30,7 @@ describe('webhook direct delivery', function () {
     const hook = await h.register({ url: receiver.url, ordered });
     const [event] = await h.append(1, 'srv-9');
     await waitFor(() => receiver.received.length === 1, { what: 'the direct attempt in flight' });
-    const spec: DeliveryJobSpec = { ep: hook.id, ev: event!, run: 0, sub: ordered ? 'srv-9' : '' };
+    const spec: DeliveryJobSpec = { endpointId: hook.id, eventId: event!, run: 0, subject: ordered ? 'srv-9' : '' };
     // Nothing went through the queue: the fan-out sent it itself.
     expect(await h.module.queue.outstanding()).to.equal(0);
     const racing = job(spec);

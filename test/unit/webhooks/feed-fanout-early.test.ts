@@ -39,7 +39,7 @@ describe('fan-out: early sends', () => {
         return { result: new Promise(() => undefined), startedAt: 0 };
       },
       attempt: async (spec, _claimed, sent) => {
-        log.push(`attempt ${spec.ep}${sent ? ' (sent early)' : ''}`);
+        log.push(`attempt ${spec.endpointId}${sent ? ' (sent early)' : ''}`);
         return { kind: 'settled' };
       },
       leaseMs: () => 2_000,

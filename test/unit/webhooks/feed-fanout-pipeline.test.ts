@@ -86,8 +86,8 @@ describe('fan-out: the next batch is read while one is recorded', () => {
       },
       attempt: async (spec, _claimed, sent) => {
         if (!sent) begin();
-        log.push(`attempt ${spec.ev}`);
-        await new Promise<void>((resolve) => settle.set(spec.ev, resolve));
+        log.push(`attempt ${spec.eventId}`);
+        await new Promise<void>((resolve) => settle.set(spec.eventId, resolve));
         inFlight--;
         return { kind: 'settled' };
       },

@@ -25,7 +25,8 @@
  * Each round runs raw, peak and latency in turn; the rates' medians are reported. Also
  * reported: CPU per request of the got loop (this process) and of the gateway per delivery at
  * peak (/proc, user + system), which the machine's load disturbs far less than the
- * wall-clock rates, and Redis's per delivery at peak (INFO cpu; the feed appends included).
+ * wall-clock rates, and Redis's per delivery at peak (INFO cpu; the feed appends included),
+ * with the commands it ran per delivery and the µs each took (INFO commandstats).
  * Results: bench/results/scratch/delivery.json (bench/results/ with --publish).
  * Uses REDIS_URL when set, otherwise a private redis-server.
  */
@@ -44,7 +45,7 @@ import { freePort, LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { ChangeFeed } from '../src/store/change-feed.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
 import { waitHttp } from './read-setup.js';
-import { loadAverage, printTable, redisCpuSeconds, writeResult } from './report.js';
+import { CommandCounter, loadAverage, printTable, redisCpuSeconds, writeResult } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -204,6 +205,9 @@ async function main(): Promise<void> {
   // Redis's too (INFO cpu, user + sys), the benchmark's feed appends included.
   const redisCpuMsPerDelivery: number[] = [];
   const redisCpu = () => redisCpuSeconds(redis);
+  // Redis's commands per delivery at peak (the benchmark's feed appends included).
+  const commands = new CommandCounter(redis);
+  let peakDeliveries = 0;
   // Deliveries/s of each fresh gateway's untimed warm-up.
   const coldPerSecond: number[] = [];
   const peakRun = async (round: number) => {
@@ -230,9 +234,12 @@ async function main(): Promise<void> {
       coldPerSecond.push(await deliver(PEAK_WARMUP, 0));
       const cpu0 = gateway!.cpuSeconds();
       const redis0 = await redisCpu();
+      await commands.start();
       const perSecond = await deliver(events, PEAK_WARMUP);
       cpuMsPerDelivery.push(((gateway!.cpuSeconds() - cpu0) * 1_000) / events);
       redisCpuMsPerDelivery.push((((await redisCpu()) - redis0) * 1_000) / events);
+      await commands.stop();
+      peakDeliveries += events;
       return perSecond;
     } finally {
       await stopGateway(prefix);
@@ -324,6 +331,10 @@ async function main(): Promise<void> {
 
     const raw = median(raws);
     const peak = median(peaks);
+    const commandsPerDelivery = commands.perUnit(peakDeliveries, 'calls', 3);
+    const commandUsPerDelivery = commands.perUnit(peakDeliveries, 'usec', 2);
+    const listed = (perDelivery: Record<string, number>, min: number) =>
+      Object.entries(perDelivery).filter(([, n]) => n >= min).map(([c, n]) => `${c} ${n}`).join(', ');
     const ratio = peak / raw;
     const ms = (v: number) => v.toFixed(1);
     printTable(
@@ -335,6 +346,8 @@ async function main(): Promise<void> {
         [`fresh gateway's first ${PEAK_WARMUP} deliveries (untimed warm-up), deliveries/s (median)`, median(coldPerSecond).toFixed(0), ''],
         ['CPU per request: got loop / gateway per delivery (ms, median)', `${median(rawCpuMsPerRequest.slice(1)).toFixed(3)} / ${median(cpuMsPerDelivery).toFixed(3)}`, ''],
         ['Redis CPU per delivery at peak, feed append included (ms, median)', median(redisCpuMsPerDelivery).toFixed(3), ''],
+        ['Redis commands per delivery at peak (≥ 0.05; a script\'s commands also count on their own)', listed(commandsPerDelivery, 0.05), ''],
+        ['Redis µs per delivery at peak by command (commandstats; EVALSHA includes its script\'s)', listed(commandUsPerDelivery, 0.5), ''],
         [`latency p50 @ ${rate}/s × 2 endpoints, ${latency.deliveries} deliveries of ${rounds} × ${seconds} s (ms)`, ms(latency.p50), ''],
         ['latency p95 (ms)', ms(latency.p95), ''],
         ['latency p99 (ms)', `${ms(latency.p99)} (rounds ${latency.p99PerRound.map(ms).join(' ')})`, `< 10: ${latency.p99 < 10 ? 'met' : 'NOT met'}`],
@@ -358,6 +371,8 @@ async function main(): Promise<void> {
         rawCpuMsPerRequest: rawCpuMsPerRequest.slice(1).map((c) => Number(c.toFixed(3))),
         gatewayCpuMsPerDelivery: cpuMsPerDelivery.map((c) => Number(c.toFixed(3))),
         redisCpuMsPerDelivery: redisCpuMsPerDelivery.map((c) => Number(c.toFixed(3))),
+        redisCommandsPerDelivery: commandsPerDelivery,
+        redisCommandUsPerDelivery: commandUsPerDelivery,
         latencyMs: latency,
         targets: { ratio: 1.0, p99Ms: 10 },
         meetsTargets: { ratio: ratio >= 1, p99: latency.p99 < 10 },

@@ -58,7 +58,7 @@ import { FeedConsumerGroup } from '../src/store/feed-consumer-group.js';
 import { CONSUMER_GROUP } from '../src/webhooks/feed-fanout.js';
 import { startCallgrindRedis, type CallgrindRedis } from './callgrind.js';
 import { waitHttp } from './read-setup.js';
-import { loadAverage, pageFaultMicros, printTable, redisCpuSeconds, writeResult } from './report.js';
+import { CommandCounter, loadAverage, pageFaultMicros, printTable, redisCpuSeconds, writeResult } from './report.js';
 import { simHeatBackend, startSim, stopSim } from './sim-child.js';
 
 const { values } = parseArgs({
@@ -255,14 +255,6 @@ async function main(): Promise<void> {
     const onThisMachine = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(redisUrl).hostname);
     const redisPid = onThisMachine ? Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]) : undefined;
     const redisCpu = () => redisCpuSeconds(redis);
-    /** INFO commandstats: calls and µs per command (a script's own calls show twice: its commands' time is inside EVALSHA's). */
-    const commandStats = async () => {
-      const stats = new Map<string, { calls: number; usec: number }>();
-      for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
-        stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
-      }
-      return stats;
-    };
 
     /**
      * Waits until the webhook fan-out has handled every feed entry so far (its consumer group
@@ -306,7 +298,7 @@ async function main(): Promise<void> {
 
     const baselineSide = { seconds: [] as number[], redisCpu: 0, benchCpu: 0 };
     const gatewaySide = { seconds: [] as number[], redisCpu: 0, gatewayCpu: 0, benchCpu: 0, redisFaults: 0, gatewayFaults: 0, events: [] as number[], loads: [] as string[], fanoutLagMs: [] as number[] };
-    const commandsAfter = new Map<string, { calls: number; usec: number }>();
+    const commands = new CommandCounter(redis);
     const cpuNow = () => {
       const c = process.cpuUsage();
       return (c.user + c.system) / 1e6;
@@ -330,7 +322,7 @@ async function main(): Promise<void> {
       const vmState = round % 2 === 1 ? 'active' : 'stopped';
       const bodies = bodiesFor(vmState);
       const added0 = await entriesAdded();
-      const calls0 = await commandStats();
+      await commands.start();
       const g0 = gateway.cpuSeconds();
       const faults0 = { redis: processCounters(redisPid).minorFaults, gateway: gateway.minorFaults() };
       r0 = await redisCpu();
@@ -347,11 +339,7 @@ async function main(): Promise<void> {
       gatewaySide.redisFaults += processCounters(redisPid).minorFaults - faults0.redis;
       gatewaySide.gatewayFaults += gateway.minorFaults() - faults0.gateway;
       gatewaySide.redisCpu += (await redisCpu()) - r0;
-      for (const [name, after] of await commandStats()) {
-        const before = calls0.get(name) ?? { calls: 0, usec: 0 };
-        const sum = commandsAfter.get(name) ?? { calls: 0, usec: 0 };
-        commandsAfter.set(name, { calls: sum.calls + after.calls - before.calls, usec: sum.usec + after.usec - before.usec });
-      }
+      await commands.stop();
       gatewaySide.loads.push(loadAverage());
       if (failures.length > 0) throw new Error(`round ${round}: ${failures.length} of ${bodies.length} requests were not 202: ${failures[0]}`);
 
@@ -372,17 +360,9 @@ async function main(): Promise<void> {
     const redisUs = us(gatewaySide.redisCpu);
     const redisInstructionsPerChange = counted ? Math.round(counted.instructions() / changes) : undefined;
     const gatewayUs = us(gatewaySide.gatewayCpu);
-    const perChange = (pick: (c: { calls: number; usec: number }) => number, digits: number) =>
-      Object.fromEntries(
-        [...commandsAfter]
-          .map(([name, c]) => [name, pick(c) / changes] as const)
-          .filter(([, n]) => n >= 0.001)
-          .sort((a, b) => b[1] - a[1])
-          .map(([name, n]) => [name, Number(n.toFixed(digits))]),
-      );
-    const commandsPerChange = perChange((c) => c.calls, 3);
+    const commandsPerChange = commands.perUnit(changes, 'calls', 3);
     // Time Redis spent executing each command, per change (EVALSHA's includes the commands its script runs).
-    const commandUsPerChange = perChange((c) => c.usec, 2);
+    const commandUsPerChange = commands.perUnit(changes, 'usec', 2);
     // Growing memory (the feed's new nodes in Redis, the heap's new pages in the gateway)
     // costs a page fault per page: priced at what one costs here, measured now.
     const faultUs = pageFaultMicros();

@@ -26,6 +26,53 @@ export async function redisCpuSeconds(redis: Redis): Promise<number> {
   return field('used_cpu_user') + field('used_cpu_sys');
 }
 
+/** Calls and µs of one Redis command (INFO commandstats). */
+export type CommandStat = { calls: number; usec: number };
+
+/**
+ * What Redis's commands did over the windows between `start()` and `stop()` calls (INFO
+ * commandstats deltas, summed), reported per unit of work: how many of each command a unit
+ * takes, and the µs Redis spent in each (a script's EVALSHA includes the commands it runs,
+ * which also show on their own lines).
+ */
+export class CommandCounter {
+  private readonly sums = new Map<string, CommandStat>();
+  private before = new Map<string, CommandStat>();
+
+  constructor(private readonly redis: Redis) {}
+
+  private async read(): Promise<Map<string, CommandStat>> {
+    const stats = new Map<string, CommandStat>();
+    for (const m of (await this.redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+      stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+    }
+    return stats;
+  }
+
+  async start(): Promise<void> {
+    this.before = await this.read();
+  }
+
+  async stop(): Promise<void> {
+    for (const [name, after] of await this.read()) {
+      const before = this.before.get(name) ?? { calls: 0, usec: 0 };
+      const sum = this.sums.get(name) ?? { calls: 0, usec: 0 };
+      this.sums.set(name, { calls: sum.calls + after.calls - before.calls, usec: sum.usec + after.usec - before.usec });
+    }
+  }
+
+  /** Calls (or µs) per unit of each command at or above `min` per unit, largest first. */
+  perUnit(units: number, pick: 'calls' | 'usec', digits: number, min = 0.001): Record<string, number> {
+    return Object.fromEntries(
+      [...this.sums]
+        .map(([name, stat]) => [name, stat[pick] / units] as const)
+        .filter(([, n]) => n >= min)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, n]) => [name, Number(n.toFixed(digits))]),
+    );
+  }
+}
+
 /**
  * What a first touch of fresh memory costs on this machine, in µs per 4 KiB page (the
  * minor page fault and the zeroing): 64 MiB mapped and touched once, the median of 3. A

@@ -2,7 +2,7 @@
  * Reads through the real gateway process, next to a bare express 5 + ioredis route over the
  * same cache, measured in the same run.
  *
- *   npx tsx bench/read-throughput.ts [--instances 10000] [--connections 50] [--duration 10] [--rounds 3] [--publish]
+ *   npx tsx bench/read-throughput.ts [--instances 10000] [--connections 50] [--duration 10] [--rounds 3] [--out DIR] [--publish]
  *
  * - The gateway is `heat-gateway start --config <file>` in a child process with its default
  *   modules: the config (written by this benchmark to a temp dir) has a client token, an
@@ -16,7 +16,8 @@
  *   from a random offset, and the same instance with a matching If-None-Match (304).
  *   The ratio of the median rounds is reported; p99 too. Target: gateway ≥ 1.2× baseline
  *   with p99 no worse.
- * Results: bench/results/scratch/read-throughput.json (bench/results/ with --publish).
+ * Results: bench/results/scratch/read-throughput.json (`--out DIR`: DIR/read-throughput.json;
+ * bench/results/ with --publish).
  * Uses REDIS_URL when set, otherwise a private redis-server.
  */
 import { spawn } from 'node:child_process';
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
+    out: { type: 'string' },
     publish: { type: 'boolean', default: false },
     serve: { type: 'string' },
     redis: { type: 'string' },
@@ -64,7 +66,8 @@ async function serveBaseline(redisUrl: string): Promise<void> {
       res.status(404).json({ error: 'not found' });
       return;
     }
-    const etag = `W/"i${record.v}"`;
+    // The version is the last field of w (store layout 4: `u|cl|bkk|ob|v`).
+    const etag = `W/"i${record.w!.slice(record.w!.lastIndexOf('|') + 1)}"`;
     res.setHeader('ETag', etag);
     if (req.headers['if-none-match'] === etag) {
       res.status(304).end();
@@ -198,7 +201,7 @@ async function main() {
         loadAverageBefore: loadBefore,
         results,
       },
-      { publish: values.publish },
+      { publish: values.publish, ...(values.out ? { dir: values.out } : {}) },
     );
     console.log(`wrote ${file}`);
   } finally {

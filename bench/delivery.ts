@@ -2,7 +2,7 @@
  * Webhook delivery through the real gateway process, next to a raw got POST loop, in the
  * same run.
  *
- *   npx tsx bench/delivery.ts [--events 5000] [--concurrency 50] [--rate 500] [--warmup 2] [--seconds 10] [--rounds 2] [--publish]
+ *   npx tsx bench/delivery.ts [--events 5000] [--concurrency 50] [--rate 500] [--warmup 2] [--seconds 10] [--rounds 2] [--out DIR] [--publish]
  *
  * - Receivers run in a child process (this file with --receiver): they answer 204 and note
  *   each receipt's time (performance.timeOrigin + performance.now(), one clock for every
@@ -27,7 +27,7 @@
  * peak (/proc, user + system), which the machine's load disturbs far less than the
  * wall-clock rates, and Redis's per delivery at peak (INFO cpu; the feed appends included),
  * with the commands it ran per delivery and the µs each took (INFO commandstats).
- * Results: bench/results/scratch/delivery.json (bench/results/ with --publish).
+ * Results: bench/results/scratch/delivery.json (`--out DIR`: DIR/; bench/results/ with --publish).
  * Uses REDIS_URL when set, otherwise a private redis-server.
  */
 import { spawn } from 'node:child_process';
@@ -55,6 +55,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '2' },
+    out: { type: 'string' },
     publish: { type: 'boolean', default: false },
     receiver: { type: 'boolean', default: false },
   },
@@ -379,7 +380,7 @@ async function main(): Promise<void> {
         loadAverageBefore: loadBefore,
         loadAveragePerRound: loads,
       },
-      { publish: values.publish },
+      { publish: values.publish, ...(values.out ? { dir: values.out } : {}) },
     );
     console.log(`wrote ${file}`);
   } finally {

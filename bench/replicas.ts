@@ -2,7 +2,7 @@
  * Gateway replicas sharing one Redis: read throughput per replica for 1, 2 and 3 replicas,
  * and the model that projects it to a machine with a core per replica.
  *
- *   npx tsx bench/replicas.ts [--replicas 1,2,3] [--instances 10000] [--connections 50] [--duration 10] [--publish]
+ *   npx tsx bench/replicas.ts [--replicas 1,2,3] [--instances 10000] [--connections 50] [--duration 10] [--out DIR] [--publish]
  *
  * - Redis is seeded with `instances` instances through the store (bench/read-setup.ts, the
  *   same seeding as bench/read-throughput.ts). Uses REDIS_URL when set, otherwise a private
@@ -24,7 +24,7 @@
  *   where it was highest (every replica fills its own read cache from Redis). On a 2-core machine shared by N gateways,
  *   Redis and the load generator, the measured totals for N ≥ 2 are CPU-bound: compare the
  *   CPU the run used with the cores there are.
- * Results: bench/results/scratch/replicas.json (bench/results/ with --publish).
+ * Results: bench/results/scratch/replicas.json (`--out DIR`: DIR/; bench/results/ with --publish).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -44,6 +44,7 @@ const { values } = parseArgs({
     instances: { type: 'string', default: '10000' },
     connections: { type: 'string', default: '50' },
     duration: { type: 'string', default: '10' },
+    out: { type: 'string' },
     publish: { type: 'boolean', default: false },
   },
 });
@@ -222,7 +223,7 @@ async function main() {
         throughput: model,
       },
     },
-    { publish: values.publish },
+    { publish: values.publish, ...(values.out ? { dir: values.out } : {}) },
   );
   console.log(`wrote ${file}`);
 }

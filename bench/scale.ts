@@ -13,14 +13,15 @@
  *
  *   npm run bench:scale -- [--sizes 10000,50000,100000]
  *                          [--strategies deltacloud-poll,cached-poll,webhook,webhook-amqp]
- *                          [--quick] [--publish]
+ *                          [--quick] [--out DIR] [--publish]
  *
  * `webhook` subscribes its ingest URL with the simulator's Zaqar (the fill is the resync that
  * follows the subscription); `webhook-amqp` is the same strategy fed from the simulator's
  * RabbitMQ notification bus (`push.amqp`, a private rabbitmq-server started for the row).
  * `--quick` runs 2,000 instances (a smoke run). Results: JSON + Markdown in
- * bench/results/scratch/ (git-ignored), or bench/results/ with `--publish`. Each size gets its
- * own redis-server, simulator and gateway, stopped by PID afterwards.
+ * bench/results/scratch/ (git-ignored), DIR with `--out DIR`, or bench/results/ with
+ * `--publish`. Each size gets its own redis-server, simulator and gateway, stopped by PID
+ * afterwards.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '10000,50000,100000' },
     strategies: { type: 'string', default: 'deltacloud-poll,cached-poll,webhook' },
     quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
     publish: { type: 'boolean', default: false },
     'fill-timeout-s': { type: 'string', default: '900' },
   },
@@ -228,7 +230,7 @@ const table = rows.map((r) => [
   String(r.pageThroughSeconds),
 ]);
 printTable(header, table);
-const file = writeResult('scale', { bench: 'scale', perStack: PER_STACK, rows }, { publish: values.publish });
+const file = writeResult('scale', { bench: 'scale', perStack: PER_STACK, rows }, { publish: values.publish, ...(values.out ? { dir: values.out } : {}) });
 const md = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...table.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const mdFile = file.replace(/\.json$/, '.md');
 mkdirSync(join(mdFile, '..'), { recursive: true });

@@ -208,7 +208,6 @@ async function main(): Promise<void> {
   const redisCpu = () => redisCpuSeconds(redis);
   // Redis's commands per delivery at peak (the benchmark's feed appends included).
   const commands = new CommandCounter(redis);
-  let peakDeliveries = 0;
   // Deliveries/s of each fresh gateway's untimed warm-up.
   const coldPerSecond: number[] = [];
   const peakRun = async (round: number) => {
@@ -240,7 +239,6 @@ async function main(): Promise<void> {
       cpuMsPerDelivery.push(((gateway!.cpuSeconds() - cpu0) * 1_000) / events);
       redisCpuMsPerDelivery.push((((await redisCpu()) - redis0) * 1_000) / events);
       await commands.stop();
-      peakDeliveries += events;
       return perSecond;
     } finally {
       await stopGateway(prefix);
@@ -332,8 +330,8 @@ async function main(): Promise<void> {
 
     const raw = median(raws);
     const peak = median(peaks);
-    const commandsPerDelivery = commands.perUnit(peakDeliveries, 'calls', 3);
-    const commandUsPerDelivery = commands.perUnit(peakDeliveries, 'usec', 2);
+    const commandsPerDelivery = commands.perUnit(events * rounds, 'calls', 3);
+    const commandUsPerDelivery = commands.perUnit(events * rounds, 'usec', 2);
     const listed = (perDelivery: Record<string, number>, min: number) =>
       Object.entries(perDelivery).filter(([, n]) => n >= min).map(([c, n]) => `${c} ${n}`).join(', ');
     const ratio = peak / raw;
@@ -380,7 +378,7 @@ async function main(): Promise<void> {
         loadAverageBefore: loadBefore,
         loadAveragePerRound: loads,
       },
-      { publish: values.publish, ...(values.out ? { dir: values.out } : {}) },
+      { publish: values.publish, dir: values.out },
     );
     console.log(`wrote ${file}`);
   } finally {

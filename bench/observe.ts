@@ -434,7 +434,7 @@ async function main(): Promise<void> {
       ],
     );
     console.log(`load average before: ${loadBefore}; per round: ${gatewaySide.loads.join(' | ')}`);
-    console.log(`written to ${writeResult('observe', result, { publish: values.publish, ...(values.out ? { dir: values.out } : {}) })}`);
+    console.log(`written to ${writeResult('observe', result, { publish: values.publish, dir: values.out })}`);
   } finally {
     agent.destroy();
     await gateway?.stop();

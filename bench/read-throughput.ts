@@ -201,7 +201,7 @@ async function main() {
         loadAverageBefore: loadBefore,
         results,
       },
-      { publish: values.publish, ...(values.out ? { dir: values.out } : {}) },
+      { publish: values.publish, dir: values.out },
     );
     console.log(`wrote ${file}`);
   } finally {

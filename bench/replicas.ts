@@ -223,7 +223,7 @@ async function main() {
         throughput: model,
       },
     },
-    { publish: values.publish, ...(values.out ? { dir: values.out } : {}) },
+    { publish: values.publish, dir: values.out },
   );
   console.log(`wrote ${file}`);
 }

@@ -230,7 +230,7 @@ const table = rows.map((r) => [
   String(r.pageThroughSeconds),
 ]);
 printTable(header, table);
-const file = writeResult('scale', { bench: 'scale', perStack: PER_STACK, rows }, { publish: values.publish, ...(values.out ? { dir: values.out } : {}) });
+const file = writeResult('scale', { bench: 'scale', perStack: PER_STACK, rows }, { publish: values.publish, dir: values.out });
 const md = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...table.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const mdFile = file.replace(/\.json$/, '.md');
 mkdirSync(join(mdFile, '..'), { recursive: true });

@@ -22,6 +22,12 @@
  *    connections and compile their code paths; reported apart). Target p99 < 10 ms, over the
  *    deliveries of every round together (each round's p99 is shown too). Every delivery must
  *    arrive (at least once; duplicates are counted).
+ * 4. Latency baseline: the same schedule through a bare relay (this file with --relay, a child
+ *    process like the gateway): one XREAD BLOCK loop POSTing each entry's data to both
+ *    receivers on keep-alive connections, with no record, signature or acknowledgement. It is
+ *    the floor every feed → webhook path pays on this machine in this run (the wake-ups of
+ *    Redis, a relay and the receiver on shared cores), not a rival: it gives up every
+ *    guarantee the gateway keeps.
  * Each round runs raw, peak and latency in turn; the rates' medians are reported. Also
  * reported: CPU per request of the got loop (this process) and of the gateway per delivery at
  * peak (/proc, user + system), which the machine's load disturbs far less than the
@@ -33,7 +39,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Agent } from 'node:http';
+import { createServer, request, Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +64,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     publish: { type: 'boolean', default: false },
     receiver: { type: 'boolean', default: false },
+    relay: { type: 'string' },
   },
 });
 const TOKEN = 'bench-client-token-0123456789';
@@ -106,6 +113,33 @@ async function serveReceivers(): Promise<void> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   process.stdout.write(`${(server.address() as { port: number }).port}\n`);
+}
+
+// ------------------------------------------------------------------ child: the bare relay
+
+/** The latency baseline (step 4): reads the feed `feedKey` from its end and POSTs each entry's data to `urls`. */
+async function serveRelay({ redisUrl, feedKey, urls }: { redisUrl: string; feedKey: string; urls: string[] }): Promise<void> {
+  const redis = new Redis(redisUrl);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const post = (url: URL, body: string) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+    req.on('response', (res) => res.resume());
+    req.on('error', (err) => console.error(`relay: ${err.message}`));
+    req.end(body);
+  };
+  const targets = urls.map((url) => new URL(url));
+  let last = (await redis.xinfo('STREAM', feedKey).catch(() => null)) ? '$' : '0';
+  process.stdout.write('ready\n');
+  for (;;) {
+    const reply = (await redis.xread('COUNT', 200, 'BLOCK', 1_000, 'STREAMS', feedKey, last)) as [string, [string, string[]][]][] | null;
+    for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+      last = id;
+      const data = fields[fields.indexOf('d') + 1];
+      if (data === undefined) continue;
+      const body = `{"data":${data}}`;
+      for (const target of targets) post(target, body);
+    }
+  }
 }
 
 // ------------------------------------------------------------------ parent
@@ -247,53 +281,81 @@ async function main(): Promise<void> {
 
   // 3. latency at a fixed rate, 2 endpoints, on a fresh gateway each round
   type LatencyRound = { latencies: number[]; warmLatencies: number[]; duplicates: number; missing: number };
+  const warm = rate * warmup;
+  const total = warm + rate * seconds;
+  /** Appends the schedule's events (the warm-up's first, at the same rate); answers when each was appended. */
+  const offer = async (feed: ChangeFeed) => {
+    const sentAt = new Map<number, number>();
+    const tickMs = 10;
+    const perTick = (rate * tickMs) / 1_000;
+    let seq = 0;
+    const start = performance.now();
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        // Catch up to the schedule so the offered rate stays fixed even if a tick is late.
+        const due = Math.min(total, Math.floor(((performance.now() - start) / tickMs + 1) * perTick));
+        while (seq < due) {
+          const n = ++seq;
+          sentAt.set(n, clock());
+          void feed.append('instance.updated', { ...sampleData, id: `srv-${n % 50}`, current: { ...sampleData.current, id: `srv-${n % 50}`, version: n } }, { subject: `srv-${n % 50}`, deploymentId: 'stack-1' });
+        }
+        if (seq >= total) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, tickMs);
+    });
+    return sentAt;
+  };
+  /** Waits for the schedule's receipts at both endpoints; append → receipt of each, the warm-up's apart. */
+  const collect = async (sentAt: Map<number, number>): Promise<LatencyRound> => {
+    await waitCount(total * 2, 120_000);
+    const r = await receipts();
+    const seen = new Set<string>();
+    const result: LatencyRound = { latencies: [], warmLatencies: [], duplicates: 0, missing: 0 };
+    for (const receipt of r.receipts) {
+      const key = `${receipt.path}:${receipt.seq}`;
+      if (seen.has(key)) {
+        result.duplicates++;
+        continue;
+      }
+      seen.add(key);
+      (receipt.seq <= warm ? result.warmLatencies : result.latencies).push(receipt.at - sentAt.get(receipt.seq)!);
+    }
+    result.missing = total * 2 - seen.size;
+    return result;
+  };
   const latencyRun = async (round: number): Promise<LatencyRound> => {
     const prefix = `{benchwh-lat-${round}}:`;
     const { url, feed } = await startGateway(prefix);
-    const sentAt = new Map<number, number>();
     try {
       await register(url, '/a');
       await register(url, '/b');
       await reset();
-      // The warm-up's events go first, in the same stream at the same rate.
-      const warm = rate * warmup;
-      const total = warm + rate * seconds;
-      const tickMs = 10;
-      const perTick = (rate * tickMs) / 1_000;
-      let seq = 0;
-      const start = performance.now();
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(() => {
-          // Catch up to the schedule so the offered rate stays fixed even if a tick is late.
-          const due = Math.min(total, Math.floor(((performance.now() - start) / tickMs + 1) * perTick));
-          while (seq < due) {
-            const n = ++seq;
-            sentAt.set(n, clock());
-            void feed.append('instance.updated', { ...sampleData, id: `srv-${n % 50}`, current: { ...sampleData.current, id: `srv-${n % 50}`, version: n } }, { subject: `srv-${n % 50}`, deploymentId: 'stack-1' });
-          }
-          if (seq >= total) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, tickMs);
-      });
-      await waitCount(total * 2, 120_000);
-      const r = await receipts();
-      const seen = new Set<string>();
-      const result: LatencyRound = { latencies: [], warmLatencies: [], duplicates: 0, missing: 0 };
-      for (const receipt of r.receipts) {
-        const key = `${receipt.path}:${receipt.seq}`;
-        if (seen.has(key)) {
-          result.duplicates++;
-          continue;
-        }
-        seen.add(key);
-        (receipt.seq <= warm ? result.warmLatencies : result.latencies).push(receipt.at - sentAt.get(receipt.seq)!);
-      }
-      result.missing = total * 2 - seen.size;
-      return result;
+      return await collect(await offer(feed));
     } finally {
       await stopGateway(prefix);
+    }
+  };
+
+  // 4. the same schedule through the bare relay (the latency baseline)
+  const relayRun = async (round: number): Promise<LatencyRound> => {
+    const prefix = `{benchwh-relay-${round}}:`;
+    await deletePrefix(redis, prefix);
+    const feed = new ChangeFeed(redis, prefix, { maxLength: 1_000_000, maxAgeMs: 86_400_000 });
+    const spec = { redisUrl, feedKey: feed.keys.feed, urls: [`${receiverUrl}/relay-a`, `${receiverUrl}/relay-b`] };
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--relay', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const exited = once(child, 'exit').then(([code]) => {
+        throw new Error(`the relay exited (${String(code)}) before it was ready`);
+      });
+      await Promise.race([once(child.stdout!, 'data'), exited]);
+      exited.catch(() => undefined); // killed below
+      await reset();
+      return await collect(await offer(feed));
+    } finally {
+      child.kill('SIGTERM');
+      await deletePrefix(redis, prefix);
     }
   };
   const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -304,29 +366,35 @@ async function main(): Promise<void> {
     const raws: number[] = [];
     const peaks: number[] = [];
     const windows: LatencyRound[] = [];
+    const relayWindows: LatencyRound[] = [];
     const loads: string[] = [];
     for (let round = 0; round < rounds; round++) {
       raws.push(await rawLoop(events));
       peaks.push(await peakRun(round));
       windows.push(await latencyRun(round));
+      relayWindows.push(await relayRun(round));
       loads.push(loadAverage());
     }
     // Every round's deliveries after its warm-up, together: the p99 of one 10 s window rests
     // on its ~100 slowest deliveries, a handful of stalls, and swings from run to run.
-    const all = sorted(windows.flatMap((w) => w.latencies));
-    const warmAll = sorted(windows.flatMap((w) => w.warmLatencies));
-    const latency = {
-      p50: pct(all, 50),
-      p95: pct(all, 95),
-      p99: pct(all, 99),
-      max: all.at(-1) ?? Number.NaN,
-      p99PerRound: windows.map((w) => Number(pct(sorted(w.latencies), 99).toFixed(1))),
-      deliveries: all.length,
-      warmupP99: pct(warmAll, 99),
-      warmupMax: warmAll.at(-1) ?? Number.NaN,
-      duplicates: windows.reduce((n, w) => n + w.duplicates, 0),
-      missing: windows.reduce((n, w) => n + w.missing, 0),
+    const summarize = (windows: LatencyRound[]) => {
+      const all = sorted(windows.flatMap((w) => w.latencies));
+      const warmAll = sorted(windows.flatMap((w) => w.warmLatencies));
+      return {
+        p50: pct(all, 50),
+        p95: pct(all, 95),
+        p99: pct(all, 99),
+        max: all.at(-1) ?? Number.NaN,
+        p99PerRound: windows.map((w) => Number(pct(sorted(w.latencies), 99).toFixed(1))),
+        deliveries: all.length,
+        warmupP99: pct(warmAll, 99),
+        warmupMax: warmAll.at(-1) ?? Number.NaN,
+        duplicates: windows.reduce((n, w) => n + w.duplicates, 0),
+        missing: windows.reduce((n, w) => n + w.missing, 0),
+      };
     };
+    const latency = summarize(windows);
+    const relayLatency = summarize(relayWindows);
 
     const raw = median(raws);
     const peak = median(peaks);
@@ -353,6 +421,12 @@ async function main(): Promise<void> {
         ['latency max (ms)', ms(latency.max), ''],
         [`warm-up (first ${warmup} s, not in the above): p99 / max (ms)`, `${ms(latency.warmupP99)} / ${ms(latency.warmupMax)}`, ''],
         ['deliveries not received within 120 s / duplicated', `${latency.missing} / ${latency.duplicates}`, '0 / 0'],
+        [
+          'baseline, same schedule: bare relay (XREAD → POST; no record, signature or ack) p50 / p95 / p99 / max (ms)',
+          `${ms(relayLatency.p50)} / ${ms(relayLatency.p95)} / ${ms(relayLatency.p99)} (rounds ${relayLatency.p99PerRound.map(ms).join(' ')}) / ${ms(relayLatency.max)}`,
+          '',
+        ],
+        ['gateway p99 over the bare relay\'s', `${(latency.p99 / relayLatency.p99).toFixed(2)}×`, ''],
       ],
     );
     console.log(`load average before: ${loadBefore}; per round: ${loads.join(' | ')}; after: ${loadAverage()}`);
@@ -373,6 +447,7 @@ async function main(): Promise<void> {
         redisCommandsPerDelivery: commandsPerDelivery,
         redisCommandUsPerDelivery: commandUsPerDelivery,
         latencyMs: latency,
+        relayLatencyMs: relayLatency,
         targets: { ratio: 1.0, p99Ms: 10 },
         meetsTargets: { ratio: ratio >= 1, p99: latency.p99 < 10 },
         loadAverageBefore: loadBefore,
@@ -391,4 +466,5 @@ async function main(): Promise<void> {
 }
 
 if (values.receiver) await serveReceivers();
+else if (values.relay) await serveRelay(JSON.parse(values.relay) as Parameters<typeof serveRelay>[0]);
 else await main();

@@ -93,6 +93,10 @@ const smokes: { bench: string; what: string; args: string[]; sharedRedis: boolea
       const latency = result.latencyMs as { deliveries: number; missing: number; duplicates: number };
       // 100 events/s to 2 endpoints for 1 s, after the warm-up.
       expect(latency).to.include({ deliveries: 200, missing: 0, duplicates: 0 });
+      // The bare relay's latency baseline ran the same schedule.
+      const relay = result.relayLatencyMs as { deliveries: number; missing: number; p99: number };
+      expect(relay).to.include({ deliveries: 200, missing: 0 });
+      expect(relay.p99).to.be.greaterThan(0);
       expect((result.peakPerSecond as number[])[0]).to.be.greaterThan(0);
       // The benchmark's one feed append per event, and the delivery scripts.
       const commands = result.redisCommandsPerDelivery as Record<string, number>;

@@ -28,7 +28,7 @@
  *    the floor every feed → webhook path pays on this machine in this run (the wake-ups of
  *    Redis, a relay and the receiver on shared cores), not a rival: it gives up every
  *    guarantee the gateway keeps.
- * Each round runs raw, peak and latency in turn; the rates' medians are reported. Also
+ * Each round runs raw, peak, latency and the relay in turn; the rates' medians are reported. Also
  * reported: CPU per request of the got loop (this process) and of the gateway per delivery at
  * peak (/proc, user + system), which the machine's load disturbs far less than the
  * wall-clock rates, and Redis's per delivery at peak (INFO cpu; the feed appends included),
@@ -377,20 +377,20 @@ async function main(): Promise<void> {
     }
     // Every round's deliveries after its warm-up, together: the p99 of one 10 s window rests
     // on its ~100 slowest deliveries, a handful of stalls, and swings from run to run.
-    const summarize = (windows: LatencyRound[]) => {
-      const all = sorted(windows.flatMap((w) => w.latencies));
-      const warmAll = sorted(windows.flatMap((w) => w.warmLatencies));
+    const summarize = (measured: LatencyRound[]) => {
+      const all = sorted(measured.flatMap((w) => w.latencies));
+      const warmAll = sorted(measured.flatMap((w) => w.warmLatencies));
       return {
         p50: pct(all, 50),
         p95: pct(all, 95),
         p99: pct(all, 99),
         max: all.at(-1) ?? Number.NaN,
-        p99PerRound: windows.map((w) => Number(pct(sorted(w.latencies), 99).toFixed(1))),
+        p99PerRound: measured.map((w) => Number(pct(sorted(w.latencies), 99).toFixed(1))),
         deliveries: all.length,
         warmupP99: pct(warmAll, 99),
         warmupMax: warmAll.at(-1) ?? Number.NaN,
-        duplicates: windows.reduce((n, w) => n + w.duplicates, 0),
-        missing: windows.reduce((n, w) => n + w.missing, 0),
+        duplicates: measured.reduce((n, w) => n + w.duplicates, 0),
+        missing: measured.reduce((n, w) => n + w.missing, 0),
       };
     };
     const latency = summarize(windows);

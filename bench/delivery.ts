@@ -23,7 +23,7 @@
  *    deliveries of every round together (each round's p99 is shown too). Every delivery must
  *    arrive (at least once; duplicates are counted).
  * 4. Latency baseline: the same schedule through a bare relay (this file with --relay, a child
- *    process like the gateway): one XREAD BLOCK loop POSTing each entry's data to both
+ *    process like the gateway): one XREAD BLOCK loop POSTing each entry's event to both
  *    receivers on keep-alive connections, with no record, signature or acknowledgement. It is
  *    the floor every feed → webhook path pays on this machine in this run (the wake-ups of
  *    Redis, a relay and the receiver on shared cores), not a rival: it gives up every
@@ -48,7 +48,7 @@ import got from 'got';
 import { Redis } from 'ioredis';
 import { GatewayProcess } from '../src/bench/gateway-process.js';
 import { freePort, LocalRedisServer } from '../src/redis/local-redis-server.js';
-import { ChangeFeed } from '../src/store/change-feed.js';
+import { ChangeFeed, toEntry } from '../src/store/change-feed.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
 import { waitHttp } from './read-setup.js';
 import { CommandCounter, loadAverage, printTable, redisCpuSeconds, writeResult } from './report.js';
@@ -68,6 +68,8 @@ const { values } = parseArgs({
   },
 });
 const TOKEN = 'bench-client-token-0123456789';
+/** The benchmark's feeds (the gateway's and the relay's): retention far beyond a run. */
+const FEED_LIMITS = { maxLength: 1_000_000, maxAgeMs: 86_400_000 };
 const clock = () => performance.timeOrigin + performance.now();
 /** Requests the got loop makes before its first round, and deliveries each fresh gateway makes before its peak is timed. */
 const PEAK_WARMUP = 1_000;
@@ -117,7 +119,7 @@ async function serveReceivers(): Promise<void> {
 
 // ------------------------------------------------------------------ child: the bare relay
 
-/** The latency baseline (step 4): reads the feed `feedKey` from its end and POSTs each entry's data to `urls`. */
+/** The latency baseline (step 4): reads the fresh feed `feedKey` from its start and POSTs each entry's event to `urls`. */
 async function serveRelay({ redisUrl, feedKey, urls }: { redisUrl: string; feedKey: string; urls: string[] }): Promise<void> {
   const redis = new Redis(redisUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -128,15 +130,14 @@ async function serveRelay({ redisUrl, feedKey, urls }: { redisUrl: string; feedK
     req.end(body);
   };
   const targets = urls.map((url) => new URL(url));
-  let last = (await redis.xinfo('STREAM', feedKey).catch(() => null)) ? '$' : '0';
+  let last = '0';
   process.stdout.write('ready\n');
   for (;;) {
     const reply = (await redis.xread('COUNT', 200, 'BLOCK', 1_000, 'STREAMS', feedKey, last)) as [string, [string, string[]][]][] | null;
     for (const [id, fields] of reply?.[0]?.[1] ?? []) {
       last = id;
-      const data = fields[fields.indexOf('d') + 1];
-      if (data === undefined) continue;
-      const body = `{"data":${data}}`;
+      // The event as the feed holds it ({id, type, occurredAt, data}), read as the gateway reads it.
+      const body = toEntry(id, fields).json;
       for (const target of targets) post(target, body);
     }
   }
@@ -188,7 +189,7 @@ async function main(): Promise<void> {
     gateway = started;
     const url = `http://127.0.0.1:${port}`;
     await waitHttp(`${url}/readyz`, started.child, () => started.log);
-    return { url, feed: new ChangeFeed(redis, prefix, { maxLength: 1_000_000, maxAgeMs: 86_400_000 }) };
+    return { url, feed: new ChangeFeed(redis, prefix, FEED_LIMITS) };
   };
   const stopGateway = async (prefix: string) => {
     await gateway?.stop();
@@ -342,7 +343,7 @@ async function main(): Promise<void> {
   const relayRun = async (round: number): Promise<LatencyRound> => {
     const prefix = `{benchwh-relay-${round}}:`;
     await deletePrefix(redis, prefix);
-    const feed = new ChangeFeed(redis, prefix, { maxLength: 1_000_000, maxAgeMs: 86_400_000 });
+    const feed = new ChangeFeed(redis, prefix, FEED_LIMITS);
     const spec = { redisUrl, feedKey: feed.keys.feed, urls: [`${receiverUrl}/relay-a`, `${receiverUrl}/relay-b`] };
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--relay', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {

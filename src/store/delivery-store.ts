@@ -9,6 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Attempt, DeliveryView } from '../webhooks/webhook-schemas.js';
+import { toClaim, toDeliveryView } from './delivery-replies.js';
 import { withScripts, type ScriptName } from './script-registry.js';
 import type { WebhookKeys } from './webhook-keys.js';
 
@@ -41,6 +42,8 @@ export type ClaimResult =
       disabledAt: number | null;
       disabledReason: string | null;
       failingSince: number | null;
+      /** The event's feed cursor: where a body not kept ('') is rebuilt from. */
+      cursor: string | null;
     };
 
 export interface FinishInput {
@@ -57,6 +60,8 @@ export interface FinishInput {
   success: boolean | null;
   /** Owner of the next attempt of a retrying delivery (a direct attempt hands it to its job). */
   handOver?: string;
+  /** The body: written for a delivery not delivered (a direct attempt's had none till then). */
+  body?: string;
 }
 
 /** Claims deliveries as they are created (see {@link DeliveryStore.ensure}). */
@@ -81,7 +86,7 @@ type BatchScript = (typeof BATCH_SCRIPTS)[number];
 /** A delivery as stored: what the API shows, and what sending it again needs. */
 export interface StoredDelivery {
   view: DeliveryView;
-  /** '' once delivered when the feed holds the event: rebuild it from the entry at `cursor`. */
+  /** '' when not kept (delivered, or held by the fan-out's attempt): rebuilt from the feed at `cursor`. */
   body: string;
   /** The event's feed cursor; null for an event not from the feed. */
   cursor: string | null;
@@ -136,13 +141,16 @@ export class DeliveryStore {
       groups.flatMap(({ endpointId, items, claim }) =>
         items.map((d, i) => {
           const owner = claim?.owners[i] ?? null;
+          // A direct attempt of a feed event to an unordered endpoint: the fan-out holds its
+          // body, which is not written (see ENSURE_BODY).
+          const held = owner !== null && !d.ordered && !!d.cursor;
           return {
             keys: [
               k.delivery(endpointId, d.eventId), k.deliveries(endpointId), k.ordered(endpointId, d.subject), k.orderedSubjects(endpointId), k.dead(endpointId),
               k.endpoint(endpointId), k.health(endpointId), k.body(endpointId, d.eventId),
             ],
             args: [
-              mode, d.eventId, d.type, d.subject, d.body, nowMs, d.ordered ? '1' : '0', ttl,
+              mode, d.eventId, d.type, d.subject, held ? '' : d.body, nowMs, d.ordered ? '1' : '0', ttl,
               owner ?? '', owner === null ? '' : claim!.leaseMs, k.deliveryPrefix(endpointId), d.cursor ?? '',
             ],
           };
@@ -212,7 +220,7 @@ export class DeliveryStore {
             args: [
               input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
               input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, deliveryId,
-              k.deliveryPrefix(endpointId), input.subject, input.handOver ?? '',
+              k.deliveryPrefix(endpointId), input.subject, input.handOver ?? '', input.outcome === 'delivered' ? '' : (input.body ?? ''),
             ],
           };
         }),
@@ -310,39 +318,4 @@ export class DeliveryStore {
       next: ids.length > limit ? String(offset + limit) : null,
     };
   }
-}
-
-function toClaim(r: string[]): ClaimResult {
-  const kind = r[0] as string;
-  if (kind === 'waiting') return { kind, head: r[1] ?? '' };
-  if (kind === 'busy') return { kind, owner: r[1] ?? '', leaseMs: r[2] ? Number(r[2]) : null };
-  if (kind !== 'ok') return { kind: kind as 'gone' | 'missing' | 'superseded' | 'done' };
-  return {
-    kind,
-    endpointJson: r[1]!,
-    body: r[2]!,
-    attemptsMade: Number(r[3] ?? 0),
-    disabledAt: r[4] ? Number(r[4]) : null,
-    disabledReason: r[5] || null,
-    failingSince: r[6] ? Number(r[6]) : null,
-  };
-}
-
-function toDeliveryView(id: string, h: Record<string, string>): DeliveryView {
-  const time = (v: string | undefined) => (v ? new Date(Number(v)).toISOString() : null);
-  return {
-    id,
-    eventId: h.ev ?? id,
-    eventType: h.ty ?? '',
-    subject: h.sub || null,
-    status: h.st as DeliveryView['status'],
-    attempts: Number(h.n ?? 0),
-    totalAttempts: Number(h.tot ?? 0),
-    run: Number(h.run ?? 0),
-    createdAt: time(h.ca) ?? '',
-    updatedAt: time(h.ua) ?? '',
-    nextAttemptAt: h.st === 'delivered' || h.st === 'dead' ? null : time(h.na),
-    lastStatus: h.ls ? Number(h.ls) : null,
-    lastError: h.le || null,
-  };
 }

@@ -11,7 +11,7 @@
  * | wh:e:<id>                    | string | endpoint JSON (with secrets)                          |
  * | wh:e:<id>:h                  | hash   | health: failingSince, lastSuccessAt, attempt-log seq  |
  * | wh:e:<id>:d:<eventId>        | hash   | one delivery (event → endpoint): status, owner, cursor |
- * | wh:e:<id>:b:<eventId>        | string | its body, until delivered (kept if not in the feed)   |
+ * | wh:e:<id>:b:<eventId>        | string | its body for a job (kept if not in the feed)          |
  * | wh:e:<id>:dx                 | zset   | delivery ids by creation time                         |
  * | wh:e:<id>:dead               | zset   | dead-lettered delivery ids by time                    |
  * | wh:e:<id>:log                | zset   | attempt log (score = seq), bounded                    |
@@ -51,7 +51,10 @@ export class WebhookKeys {
   delivery(id: string, deliveryId: string): string {
     return `${this.deliveryPrefix(id)}${deliveryId}`;
   }
-  /** A delivery's body, apart from its record; dropped once delivered when the feed holds the event. */
+  /**
+   * A delivery's body, apart from its record, for a job to send: never written for the
+   * fan-out's own attempt unless it fails, dropped once delivered when the feed holds the event.
+   */
   body(id: string, deliveryId: string): string {
     return `${this.endpoint(id)}:b:${deliveryId}`;
   }

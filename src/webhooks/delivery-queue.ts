@@ -67,9 +67,13 @@ export class DeliveryQueue {
     return `${spec.endpointId}.${spec.eventId}.${spec.run}${spec.head ? '.h' : ''}`;
   }
 
-  /** Owner of the fan-out's direct attempt of a delivery (distinct from any job's id). */
-  static directOwner(spec: Pick<DeliveryJobSpec, 'endpointId' | 'eventId' | 'run'>): string {
-    return `direct:${DeliveryQueue.jobId(spec)}`;
+  /**
+   * Owner of the fan-out's direct attempt of a delivery (distinct from any job's id). Only
+   * its record holds it, so it need not name the delivery: short, it keeps the record a
+   * listpack, which the attempt's finish updates in place instead of writing anew.
+   */
+  static directOwner(spec: Pick<DeliveryJobSpec, 'run'>): string {
+    return `direct:${spec.run}`;
   }
 
   /** The delivery a stored job names. */

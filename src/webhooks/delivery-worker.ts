@@ -21,6 +21,7 @@ import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec, type StoredJobData
 import { signingSecrets, type WebhookRegistry } from '../store/webhook-registry.js';
 import type { Attempt, StoredWebhook } from './webhook-schemas.js';
 import type { SendResult, WebhookSender } from './webhook-sender.js';
+import { bodyFromFeed } from './webhook-payload.js';
 
 export interface DeliveryWorkerOptions {
   connection: Redis;
@@ -63,7 +64,7 @@ const ENDPOINT_CACHE = 256;
 export class DeliveryWorker {
   private worker: Worker | undefined;
   private readonly log: Logger;
-  /** Direct attempts in flight (their leases are renewed every half lease), by owner. */
+  /** Direct attempts in flight (their leases are renewed every half lease), by job id. */
   private readonly leased = new Map<string, { endpointId: string; deliveryId: string; owner: string }>();
   private renewing: NodeJS.Timeout | undefined;
   /** Parsed endpoints by their stored JSON (see {@link endpointOf}). */
@@ -145,12 +146,13 @@ export class DeliveryWorker {
    */
   async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult, sent?: SentEarly): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
     const owner = DeliveryQueue.directOwner(spec);
-    this.leased.set(owner, { endpointId: spec.endpointId, deliveryId: spec.eventId, owner });
+    const jobId = DeliveryQueue.jobId(spec);
+    this.leased.set(jobId, { endpointId: spec.endpointId, deliveryId: spec.eventId, owner });
     this.renewLeases();
     try {
-      return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: DeliveryQueue.jobId(spec), ...(sent ? { sent } : {}) }, claimed);
+      return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: jobId, ...(sent ? { sent } : {}) }, claimed);
     } finally {
-      this.leased.delete(owner);
+      this.leased.delete(jobId);
     }
   }
 
@@ -228,10 +230,18 @@ export class DeliveryWorker {
     const attemptNo = claim.attemptsMade + 1;
     const sent = direct?.sent;
     const startedAt = sent?.startedAt ?? this.options.now();
+    // No body kept (a direct attempt held it, then died or could not record): from the feed.
+    const body = claim.body === '' && claim.cursor ? await bodyFromFeed(this.options.feed, claim.cursor, eventId) : claim.body;
+    if (body === null) {
+      const error = `its event (cursor ${claim.cursor}) left the feed before it was sent (feed.maxAgeMs / feed.maxLength)`;
+      await this.record(spec, webhook, { ...base(eventId, '', attemptNo, startedAt), outcome: 'dead', error }, null, '');
+      this.options.metrics.deliveries.inc({ outcome: 'dead_lettered' });
+      return settled;
+    }
 
     // (A request sent early has left: what is recorded is what it got.)
     if (claim.disabledAt !== null && !sent) {
-      await this.record(spec, webhook, { ...base(eventId, claim, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null);
+      await this.record(spec, webhook, { ...base(eventId, body, attemptNo, startedAt), outcome: 'dead', error: `endpoint disabled: ${claim.disabledReason ?? ''}` }, null, body);
       this.options.metrics.deliveries.inc({ outcome: 'dead_lettered' });
       return settled;
     }
@@ -244,7 +254,7 @@ export class DeliveryWorker {
     }
 
     // Sent early (an unordered endpoint, never paced: see DirectDelivery.send), or now.
-    const result = await (sent?.result ?? this.send(webhook, eventId, claim.body));
+    const result = await (sent?.result ?? this.send(webhook, eventId, body));
     this.options.metrics.deliveryDuration.observe(result.durationMs / 1_000);
     const schedule = cfg.retryScheduleMs;
     let outcome: Attempt['outcome'];
@@ -259,7 +269,7 @@ export class DeliveryWorker {
       nextAt = this.options.now() + delay;
     }
     const attempt: Omit<Attempt, 'seq'> = {
-      ...base(eventId, claim, attemptNo, startedAt),
+      ...base(eventId, body, attemptNo, startedAt),
       status: result.status,
       durationMs: result.durationMs,
       outcome,
@@ -267,7 +277,7 @@ export class DeliveryWorker {
       error: result.error,
       nextAttemptAt: nextAt === null ? null : new Date(nextAt).toISOString(),
     };
-    const failingSince = await this.record(spec, webhook, attempt, result.ok, direct?.handOverTo);
+    const failingSince = await this.record(spec, webhook, attempt, result.ok, body, direct?.handOverTo);
     this.options.metrics.deliveries.inc({ outcome: result.ok ? 'delivered' : outcome === 'dead' ? 'dead_lettered' : 'failed' });
 
     if (outcome === 'disabled') {
@@ -279,12 +289,16 @@ export class DeliveryWorker {
     return settled;
   }
 
-  /** Records the attempt; wakes the next head of an ordered queue. Returns failing-since. */
+  /**
+   * Records the attempt (with the body, kept for what comes next unless it was delivered);
+   * wakes the next head of an ordered queue. Returns failing-since.
+   */
   private async record(
     spec: DeliveryJobSpec,
     webhook: StoredWebhook,
     attempt: Omit<Attempt, 'seq'>,
     success: boolean | null,
+    body: string,
     handOver?: string,
   ): Promise<number | null> {
     const { endpointId, eventId, subject } = spec;
@@ -300,6 +314,7 @@ export class DeliveryWorker {
       status: attempt.status,
       error: attempt.error,
       success,
+      body,
       ...(handOver ? { handOver } : {}),
     });
     if (outcome === 'dead') this.log.warn('delivery dead-lettered', { webhook: webhook.id, delivery: eventId, error: attempt.error });
@@ -315,10 +330,10 @@ export class DeliveryWorker {
   }
 }
 
-function base(eventId: string, claim: { body: string }, attempt: number, at: number): Omit<Attempt, 'seq' | 'outcome'> {
+function base(eventId: string, body: string, attempt: number, at: number): Omit<Attempt, 'seq' | 'outcome'> {
   return {
     deliveryId: eventId,
-    eventType: typeOf(claim.body),
+    eventType: typeOf(body),
     attempt,
     at: new Date(at).toISOString(),
     status: null,

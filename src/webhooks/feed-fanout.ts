@@ -250,13 +250,15 @@ export class FeedFanout {
         if (!directly || free-- <= 0) return null;
         claimed++;
         if (fresh && !webhook.ordered) early.set(d, direct!.send(webhook, d));
-        return DeliveryQueue.directOwner({ endpointId: webhook.id, eventId: d.eventId, run: 0 });
+        return DeliveryQueue.directOwner({ run: 0 });
       });
       const claim = { owners, leaseMs: direct?.leaseMs() ?? 0 };
       return { endpointId: webhook.id, items, ...(directly ? { claim } : {}), webhook };
     });
-    // Every endpoint's deliveries in one round trip.
+    // Every endpoint's deliveries in one round trip, written after the requests sent early
+    // (node:http writes them on the next tick): the receivers are woken ahead of Redis.
     const results = await this.slots.reserve(claimed, async () => {
+      if (early.size > 0) await new Promise<void>((resolve) => process.nextTick(resolve));
       const recorded = await this.options.deliveries.ensureAll(groups, 'new', now);
       await after?.catch(() => undefined);
       return recorded;

@@ -5,7 +5,7 @@
  * `deploymentId` (or null) and `cursor` (the feed position, usable with
  * `GET /v1/events?after=`). These exact bytes are signed.
  */
-import type { FeedEntry } from '../store/change-feed.js';
+import type { ChangeFeed, FeedEntry } from '../store/change-feed.js';
 import type { StoredWebhook } from './webhook-schemas.js';
 import { eventMatches } from './webhook-schemas.js';
 import { compareCursors } from '../store/change-feed.js';
@@ -39,6 +39,16 @@ export function payloadOf(entry: FeedEntry): FeedPayload {
     data: { id: entry.subject || null, deploymentId: entry.deploymentId || null, cursor: entry.cursor, ...(event.data ?? {}) },
   });
   return { eventId: event.id, type: event.type, subject: entry.subject, deploymentId: entry.deploymentId, cursor: entry.cursor, body };
+}
+
+/**
+ * The body of delivery `eventId` rebuilt from its feed entry at `cursor`, byte for byte what
+ * the fan-out built; null when the entry has left the feed (retention).
+ */
+export async function bodyFromFeed(feed: Pick<ChangeFeed, 'entry'>, cursor: string, eventId: string): Promise<string | null> {
+  const entry = await feed.entry(cursor);
+  const payload = entry ? payloadOf(entry) : null;
+  return payload?.eventId === eventId ? payload.body : null;
 }
 
 /**

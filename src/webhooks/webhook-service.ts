@@ -8,7 +8,7 @@ import type { ChangeFeed } from '../store/change-feed.js';
 import type { DeliveryStore, EnsureResult, NewDelivery, StoredDelivery } from '../store/delivery-store.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 import { SsrfError, type SsrfGuard } from './ssrf-guard.js';
-import { payloadOf, toNewDelivery, wants } from './webhook-payload.js';
+import { bodyFromFeed, payloadOf, toNewDelivery, wants } from './webhook-payload.js';
 import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { CreateWebhook, PatchWebhook, StoredWebhook } from './webhook-schemas.js';
 
@@ -65,15 +65,14 @@ export class WebhookService {
    */
   async redeliver(webhook: StoredWebhook, { view, body, cursor }: StoredDelivery): Promise<EnsureResult> {
     if (body === '' && cursor) {
-      const entry = await this.feed.entry(cursor);
-      const payload = entry ? payloadOf(entry) : null;
-      if (!payload || payload.eventId !== view.id) {
+      const rebuilt = await bodyFromFeed(this.feed, cursor, view.id);
+      if (rebuilt === null) {
         throw new ConflictError(
           `delivery ${view.id} was delivered and its body is rebuilt from the feed for a redelivery, but its event (cursor ${cursor}) ` +
             'has left the feed (feed.maxAgeMs / feed.maxLength); raise the feed retention to redeliver older events',
         );
       }
-      body = payload.body;
+      body = rebuilt;
     }
     const [result] = await this.enqueue(
       webhook,

@@ -1,5 +1,6 @@
 /** Lua of the webhook registry and the delivery log (see script-registry.ts). */
 import { REDIS_NOW_MS } from './clock.js';
+import { perItem } from './per-item.js';
 
 /** KEYS: endpoint, version. ARGV: expected JSON ('' = must not exist), new JSON. */
 export const CAS_LUA = `
@@ -72,14 +73,14 @@ return last
  * scripts; `claim_ok` is its answer once the delivery is taken.
  */
 const CLAIM_FUNCTION = `${REDIS_NOW_MS}
-local function claim_ok(ep, body, n, healthKey)
+local function claim_ok(ep, body, n, healthKey, cursor)
   local h = redis.call('HMGET', healthKey, 'da', 'dr', 'fs')
-  return {'ok', ep, body, n, h[1] or '', h[2] or '', h[3] or ''}
+  return {'ok', ep, body, n, h[1] or '', h[2] or '', h[3] or '', cursor or ''}
 end
 local function claimDelivery(record, endpointKey, healthKey, orderedKey, owner, run, force, prefix, leaseMs, bodyKey)
 local ep = redis.call('GET', endpointKey)
 if not ep then return {'gone'} end
-local r = redis.call('HMGET', record, 'st', 'own', 'run', 'ord', 'body', 'n', 'ev', 'ou')
+local r = redis.call('HMGET', record, 'st', 'own', 'run', 'ord', 'body', 'n', 'ev', 'ou', 'cu')
 if not r[1] then return {'missing'} end
 if r[3] ~= run then return {'superseded'} end
 if r[1] == 'delivered' or r[1] == 'dead' then return {'done'} end
@@ -101,10 +102,11 @@ end
 local lease = ''
 if leaseMs ~= '' then lease = now + tonumber(leaseMs) end
 redis.call('HSET', record, 'own', owner, 'ou', lease)
--- The body has a key of its own; records written before kept it as a field.
+-- The body has a key of its own; records written before kept it as a field. A direct
+-- attempt's delivery has none ('' with the cursor: the caller rebuilds it from the feed).
 local body = r[5] or ''
 if bodyKey and not r[5] then body = redis.call('GET', bodyKey) or '' end
-return claim_ok(ep, body, r[6], healthKey)
+return claim_ok(ep, body, r[6], healthKey, r[9])
 end
 `;
 
@@ -113,15 +115,16 @@ end
  * for ordered endpoints, appends it to its subject's queue. With an owner, a delivery created
  * here is also claimed by it (the fan-out's direct attempt, one round trip instead of two).
  * The body is kept under a key of its own and the record keeps the event's feed cursor
- * (`cu`): once delivered, the body is dropped and the record rewritten small (FINISH below),
- * and a redelivery rebuilds the body from the feed entry.
+ * (`cu`): once delivered, the body is dropped (FINISH below), and a redelivery rebuilds it
+ * from the feed entry. A direct attempt's body is not written at all (ARGV body ''): the
+ * fan-out holds it and the feed entry stays unacknowledged until the attempt is recorded,
+ * whose FINISH writes it only if the delivery is not delivered (a retry, a dead letter).
  * KEYS: record, index, ordered list, ordered subjects, dead, endpoint, health, body.
  * ARGV: mode, eventId, type, subject, body, now, ordered, ttlSeconds, owner ('' none),
  * leaseMs, deliveryPrefix, feed cursor ('' for an event not from the feed).
  * Returns {code, run} and, for a claim, the claim's reply after them (an `ok` without the
- * body, which the caller has): code 0 already
- * finished (skip), 1 exists and unfinished (enqueue again, idempotent), 2 created, -1
- * (`again` only) still unfinished.
+ * body, which the caller has): code 0 already finished (skip), 1 exists and unfinished
+ * (enqueue again, idempotent), 2 created, -1 (`again` only) still unfinished.
  */
 const ENSURE_BODY = `
 local st = redis.call('HGET', KEYS[1], 'st')
@@ -158,9 +161,10 @@ else
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[8]))
-redis.call('SET', KEYS[8], ARGV[5], 'EX', tonumber(ARGV[8]))
+if ARGV[5] ~= '' then redis.call('SET', KEYS[8], ARGV[5], 'EX', tonumber(ARGV[8])) end
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[2])
-redis.call('ZREM', KEYS[5], ARGV[2])
+-- Only a restarted delivery can be a dead letter.
+if ARGV[1] ~= 'new' then redis.call('ZREM', KEYS[5], ARGV[2]) end
 if ARGV[7] == '1' then
   redis.call('RPUSH', KEYS[3], ARGV[2])
   redis.call('SADD', KEYS[4], ARGV[4])
@@ -180,35 +184,6 @@ if ARGV[9] ~= '' then
 end
 return {2, run}
 `;
-
-/**
- * Runs `body` (a script of KEYS and ARGV) once per item of a batch, in order, and returns
- * the list of its answers: one script call for a batch instead of one per item (the calls,
- * not the work inside them, were most of the CPU a delivery cost in the gateway and Redis).
- * KEYS: each item's keys in turn. ARGV: keys per item, arguments per item, then each item's
- * arguments in turn. Each item succeeds or fails on its own, as it would in a call of its
- * own: a failing item's answer is its error (what it wrote before failing stays written,
- * since Redis never undoes a script's writes), and the items after it still run.
- */
-function perItem(body: string): string {
-  return `
-local function item(KEYS, ARGV)
-${body}
-end
-local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
-local out = {}
-for i = 0, (#ARGV - 2) / na - 1 do
-  local keys, args = {}, {}
-  for j = 1, nk do keys[j] = KEYS[i * nk + j] end
-  for j = 1, na do args[j] = ARGV[2 + i * na + j] end
-  local ok, answer = pcall(item, keys, args)
-  if ok then out[i + 1] = answer or false
-  elseif type(answer) == 'table' and answer.err then out[i + 1] = answer
-  else out[i + 1] = {err = tostring(answer)} end
-end
-return out
-`;
-}
 
 /** The ensure above for a batch of deliveries (see perItem): the fan-out's one call per batch. */
 export const ENSURE_MANY_LUA = `${CLAIM_FUNCTION}${perItem(ENSURE_BODY)}`;
@@ -249,12 +224,15 @@ return 1
 /**
  * Records one attempt: log entry (bounded), record status, endpoint health, dead letters,
  * and for a finished ordered delivery, pops it and names the next head. A delivered body
- * that the feed holds (the record has its cursor) is dropped, a redelivery rebuilds it, and
- * the record is written anew, small.
+ * the feed holds (the record has its cursor) is dropped: a redelivery rebuilds it. A record
+ * still a listpack (a direct attempt's: its owner is short) is updated in place; a hash
+ * table (a job's long owner id, a long error, an old body field) is written anew, small.
+ * Undelivered, the body is written when given (a direct attempt's had none: ENSURE_BODY).
  * KEYS: record, log, health, ordered list, dead, index, ordered subjects, body.
  * ARGV: outcome, now, attemptJson, logLimit, nextAttemptAt, lastStatus, lastError, success,
  * ttlSeconds, deliveryId, deliveryPrefix, subject, handOver (the owner of the next attempt
- * of a retrying delivery, '' to keep the current one; a lease always ends here).
+ * of a retrying delivery, '' to keep the current one; a lease always ends here), body ('':
+ * none given).
  * Returns {seq, failingSince, nextHead, nextHeadRun}.
  */
 const FINISH_BODY = `
@@ -264,12 +242,16 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
 local now = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[9])
 local terminal = ARGV[1] ~= 'retrying'
-local kept = redis.call('HMGET', KEYS[1], 'st', 'cu', 'ord')
+local kept = redis.call('HMGET', KEYS[1], 'st', 'cu', 'ord', 'n', 'tot')
 local ord = kept[3]
-if kept[1] and ARGV[1] == 'delivered' and kept[2] and kept[2] ~= '' then
-  -- Delivered, and the feed holds the event: its body is dropped (a redelivery rebuilds it),
-  -- and the record is written anew without it and without the attempt's owner, whose long
-  -- ids made Redis keep it as a hash table: small again, it is a listpack (~330 B, not ~1.1 KB).
+local encoding = kept[1] and ARGV[1] == 'delivered' and kept[2] and kept[2] ~= '' and redis.call('OBJECT', 'ENCODING', KEYS[1])
+if encoding == 'listpack' or encoding == 'ziplist' then
+  redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7], 'own', '', 'ou', '',
+    'n', (tonumber(kept[4]) or 0) + 1, 'tot', (tonumber(kept[5]) or 0) + 1)
+  redis.call('DEL', KEYS[8])
+  redis.call('EXPIRE', KEYS[1], ttl)
+elseif encoding then
+  -- Written anew without the body and the attempt's owner: a listpack (~330 B, not ~1.1 KB).
   local h = redis.call('HGETALL', KEYS[1])
   local now_ = {st = ARGV[1], ua = ARGV[2], na = ARGV[5], ls = ARGV[6], le = ARGV[7]}
   local fields, counted = {}, {}
@@ -297,7 +279,7 @@ elseif kept[1] then
     redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7], 'ou', '')
   end
   redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('EXPIRE', KEYS[8], ttl)
+  if ARGV[14] ~= '' then redis.call('SET', KEYS[8], ARGV[14], 'EX', ttl) else redis.call('EXPIRE', KEYS[8], ttl) end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - ttl * 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - ttl * 1000)
@@ -309,7 +291,8 @@ elseif ARGV[8] == '0' then
   redis.call('HSETNX', KEYS[3], 'fs', ARGV[2])
   fs = redis.call('HGET', KEYS[3], 'fs')
 end
-if ARGV[1] == 'dead' then redis.call('ZADD', KEYS[5], now, ARGV[10]) else redis.call('ZREM', KEYS[5], ARGV[10]) end
+-- Only a record that was dead can be among the dead letters (an attempt that raced its death).
+if ARGV[1] == 'dead' then redis.call('ZADD', KEYS[5], now, ARGV[10]) elseif kept[1] == 'dead' then redis.call('ZREM', KEYS[5], ARGV[10]) end
 local head, hrun = '', ''
 if terminal and ord == '1' then
   if redis.call('LINDEX', KEYS[4], 0) == ARGV[10] then redis.call('LPOP', KEYS[4]) else redis.call('LREM', KEYS[4], 1, ARGV[10]) end

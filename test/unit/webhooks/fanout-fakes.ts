@@ -35,4 +35,4 @@ export function feedEntry(n: number): FeedEntry {
 }
 
 /** A claim the delivery store grants. */
-export const CLAIMED: ClaimResult = { kind: 'ok', endpointJson: '{}', body: '', attemptsMade: 0, disabledAt: null, disabledReason: null, failingSince: null };
+export const CLAIMED: ClaimResult = { kind: 'ok', endpointJson: '{}', body: '', attemptsMade: 0, disabledAt: null, disabledReason: null, failingSince: null, cursor: null };

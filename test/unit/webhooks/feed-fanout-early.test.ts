@@ -61,8 +61,9 @@ describe('fan-out: early sends', () => {
 
   async function run(fresh: boolean): Promise<void> {
     const done = fanout.process([entry], '1', { fresh });
-    // Let the fan-out reach the ensure, then see what left before it is answered.
-    for (let i = 0; i < 10 && !log.includes('ensure'); i++) await Promise.resolve();
+    // Let the fan-out reach the ensure (after the next tick, when the early requests are
+    // written), then see what left before it is answered.
+    for (let i = 0; i < 10 && !log.includes('ensure'); i++) await new Promise(setImmediate);
     expect(log).to.include('ensure');
     recorded();
     await done;

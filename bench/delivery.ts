@@ -32,7 +32,8 @@
  * reported: CPU per request of the got loop (this process) and of the gateway per delivery at
  * peak (/proc, user + system), which the machine's load disturbs far less than the
  * wall-clock rates, and Redis's per delivery at peak (INFO cpu; the feed appends included),
- * with the commands it ran per delivery and the µs each took (INFO commandstats).
+ * with the commands it ran per delivery and the µs each took (INFO commandstats); and over
+ * each latency schedule, the CPU per delivery of the gateway (and of the relay) and of Redis.
  * Results: bench/results/scratch/delivery.json (`--out DIR`: DIR/; bench/results/ with --publish).
  * Uses REDIS_URL when set, otherwise a private redis-server.
  */
@@ -46,7 +47,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import got from 'got';
 import { Redis } from 'ioredis';
-import { GatewayProcess } from '../src/bench/gateway-process.js';
+import { GatewayProcess, processCounters } from '../src/bench/gateway-process.js';
 import { freePort, LocalRedisServer } from '../src/redis/local-redis-server.js';
 import { ChangeFeed, toEntry } from '../src/store/change-feed.js';
 import { deletePrefix } from '../src/store/delete-prefix.js';
@@ -281,7 +282,8 @@ async function main(): Promise<void> {
   };
 
   // 3. latency at a fixed rate, 2 endpoints, on a fresh gateway each round
-  type LatencyRound = { latencies: number[]; warmLatencies: number[]; duplicates: number; missing: number };
+  /** `cpuMs`: CPU per delivery over the whole schedule, of the sender (gateway or relay) and of Redis. */
+  type LatencyRound = { latencies: number[]; warmLatencies: number[]; duplicates: number; missing: number; cpuMs?: { sender: number; redis: number } };
   const warm = rate * warmup;
   const total = warm + rate * seconds;
   /** Appends the schedule's events (the warm-up's first, at the same rate); answers when each was appended. */
@@ -326,6 +328,13 @@ async function main(): Promise<void> {
     result.missing = total * 2 - seen.size;
     return result;
   };
+  /** `collect(offer(feed))`, with the CPU `sender` and Redis spent on it per delivery. */
+  const timed = async (feed: ChangeFeed, sender: () => number): Promise<LatencyRound> => {
+    const [sender0, redis0] = [sender(), await redisCpu()];
+    const round = await collect(await offer(feed));
+    const perDelivery = (seconds: number) => Number(((seconds * 1_000) / (total * 2)).toFixed(3));
+    return { ...round, cpuMs: { sender: perDelivery(sender() - sender0), redis: perDelivery((await redisCpu()) - redis0) } };
+  };
   const latencyRun = async (round: number): Promise<LatencyRound> => {
     const prefix = `{benchwh-lat-${round}}:`;
     const { url, feed } = await startGateway(prefix);
@@ -333,7 +342,7 @@ async function main(): Promise<void> {
       await register(url, '/a');
       await register(url, '/b');
       await reset();
-      return await collect(await offer(feed));
+      return await timed(feed, () => gateway!.cpuSeconds());
     } finally {
       await stopGateway(prefix);
     }
@@ -353,7 +362,7 @@ async function main(): Promise<void> {
       await Promise.race([once(child.stdout!, 'data'), exited]);
       exited.catch(() => undefined); // killed below
       await reset();
-      return await collect(await offer(feed));
+      return await timed(feed, () => processCounters(child.pid).cpuSeconds);
     } finally {
       child.kill('SIGTERM');
       await deletePrefix(redis, prefix);
@@ -392,6 +401,7 @@ async function main(): Promise<void> {
         warmupMax: warmAll.at(-1) ?? Number.NaN,
         duplicates: measured.reduce((n, w) => n + w.duplicates, 0),
         missing: measured.reduce((n, w) => n + w.missing, 0),
+        cpuMsPerDelivery: { sender: median(measured.map((w) => w.cpuMs!.sender)), redis: median(measured.map((w) => w.cpuMs!.redis)) },
       };
     };
     const latency = summarize(windows);
@@ -428,6 +438,11 @@ async function main(): Promise<void> {
           '',
         ],
         ['gateway p99 over the bare relay\'s', `${(latency.p99 / relayLatency.p99).toFixed(2)}×`, ''],
+        [
+          `CPU per delivery at ${rate}/s, feed appends included (ms, median): gateway + Redis / bare relay + Redis`,
+          `${latency.cpuMsPerDelivery.sender.toFixed(3)} + ${latency.cpuMsPerDelivery.redis.toFixed(3)} / ${relayLatency.cpuMsPerDelivery.sender.toFixed(3)} + ${relayLatency.cpuMsPerDelivery.redis.toFixed(3)}`,
+          '',
+        ],
       ],
     );
     console.log(`load average before: ${loadBefore}; per round: ${loads.join(' | ')}; after: ${loadAverage()}`);

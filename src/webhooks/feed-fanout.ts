@@ -285,14 +285,10 @@ export class FeedFanout {
     });
     await this.options.queue.add(queued);
     const cursors = entries.map((e) => e.cursor);
-    if (attempts.length === 0) {
-      await this.options.group.ack(cursors);
-      this.fannedOut += entries.length;
-      return;
-    }
     // Acknowledged only once every direct attempt settled or was handed to the queue: after
     // a crash the entries are still pending, the next leader claims them, and the deliveries
-    // recorded but unfinished are sent again (same webhook-id).
+    // recorded but unfinished are sent again (same webhook-id). Not awaited here: the
+    // acknowledgement waits to share an XACK (FeedConsumerGroup.ack); stop() waits for it.
     this.slots.ackAfter(
       cursors,
       attempts,
@@ -300,7 +296,7 @@ export class FeedFanout {
         await this.options.group.ack(cursors);
         this.fannedOut += entries.length;
       },
-      (err) => this.log.warn('direct deliveries unacknowledged; their feed entries will be claimed again', { error: err.message }),
+      (err) => this.log.warn('feed entries unacknowledged; they will be claimed again', { error: err.message }),
     );
   }
 

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { ChangeFeed, compareCursors } from '../../../src/store/change-feed.js';
 import { StateStore } from '../../../src/store/state-store.js';
 import { InputError } from '../../../src/errors.js';
-import { useRedis } from '../../helpers/redis.js';
+import { Redis } from 'ioredis';
+import { useRedis, waitFor } from '../../helpers/redis.js';
 import { at, instanceObs } from '../../helpers/observations.js';
 
 describe('ChangeFeed (real Redis)', () => {
@@ -101,5 +102,35 @@ describe('ChangeFeed (real Redis)', () => {
     const feed = new ChangeFeed(ctx.redis, ctx.prefix, { maxLength: 100, maxAgeMs: 60_000 });
     expect(await feed.read(undefined, 10)).to.deep.equal({ entries: [], next: '0', gap: false });
     expect((await feed.info()).length).to.equal(0);
+  });
+});
+
+describe('FeedConsumerGroup acknowledgements (real Redis)', () => {
+  const ctx = useRedis();
+
+  it('acknowledgements made within ACK_WINDOW_MS share one XACK, and each resolves once Redis has it', async () => {
+    const feed = new ChangeFeed(ctx.redis, ctx.prefix, { maxLength: 10_000, maxAgeMs: 86_400_000 }, Date.now, () => {}, () => new Redis(ctx.url));
+    const group = feed.group('acks');
+    await group.ensure('0');
+    for (let i = 0; i < 5; i++) await feed.append('gateway.strategy_changed', { i });
+    const { entries } = await group.read('c1', { count: 10, blockMs: 10, alongside: `${ctx.prefix}none` });
+    expect(entries).to.have.length(5);
+    expect((await group.lag()).pending).to.equal(5);
+
+    // The connection's own count of XACK calls (a private client: the shared one is busy elsewhere).
+    const monitor = await ctx.redis.monitor();
+    const xacks: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => args[0]?.toLowerCase() === 'xack' && xacks.push(args));
+    try {
+      await Promise.all(entries.map((e) => group.ack([e.cursor])));
+      expect((await group.lag()).pending).to.equal(0);
+      // The monitor's copy of the command may trail its reply: wait for it, then for nothing more.
+      await waitFor(() => xacks.length > 0, { what: 'the XACK seen by MONITOR' });
+      expect(xacks).to.have.length(1);
+      expect(xacks[0]!.slice(3)).to.deep.equal(entries.map((e) => e.cursor));
+    } finally {
+      monitor.disconnect();
+      group.interrupt();
+    }
   });
 });

@@ -36,6 +36,9 @@ export { newEventId, OBSERVE_BATCH, OBSERVE_PIPELINE, type ObserveContext, type 
 export type ListingScope = { deploymentId: string } | { backendId: string };
 
 /** Backend ids become part of keys; they must not smuggle a second hash tag or separators. */
+/** The last store layout that changed records or the state index (store-layout.ts). */
+const RECORDS_LAYOUT = 4;
+
 const idSchema = z.string().min(1).max(255).regex(/^[^\s{}]+$/, 'must not contain spaces or braces');
 
 export class StateStore extends CacheReader {
@@ -164,11 +167,17 @@ export class StateStore extends CacheReader {
    * Moves what earlier store layouts left into `layout`, `batch` per script call: the ids of
    * layout 2's sets per state into the state index, each scored by its record's state
    * (lua/state-index.ts), then every record of layout 3 or before rewritten in this one
-   * (lua/record.ts). Then it marks the store as moved, so later starts skip both. Idempotent;
+   * (lua/record.ts). Then it marks the store as moved, so later starts skip both. A store
+   * already at RECORDS_LAYOUT (the last layout to change them) only gets its mark. Idempotent;
    * the store-layout guard runs it at start. Returns how many ids and records it moved.
    */
   async moveToLayout(layout: number, { batch = 1_000 }: { batch?: number } = {}): Promise<{ stateIds: number; records: number }> {
-    if (Number(await this.redis.get(this.keys.storeLayout)) >= layout) return { stateIds: 0, records: 0 };
+    const stored = Number(await this.redis.get(this.keys.storeLayout));
+    if (stored >= layout) return { stateIds: 0, records: 0 };
+    if (stored >= RECORDS_LAYOUT) {
+      await this.redis.set(this.keys.storeLayout, layout);
+      return { stateIds: 0, records: 0 };
+    }
     let stateIds = 0;
     for (;;) {
       const taken = await this.redis.hgwAdoptStateSets(this.keys.instanceStates, this.keys.prefix, batch);

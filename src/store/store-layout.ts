@@ -11,6 +11,9 @@
  * - Layout 4 keeps a record's version and observedAt ms in its `w` field (lua/record.ts)
  *   instead of fields of their own (`v`, `ob`, `o`). A layout-3 replica would read no version
  *   from a record a layout-4 replica wrote, and write the fields layout 4 no longer reads.
+ * - Layout 5 stores no body for a delivery the fan-out sends itself while it succeeds: the
+ *   worker rebuilds one from the feed when it must (webhook-payload.ts, bodyFromFeed). A
+ *   layout-4 worker would send such a record with an empty body. Nothing stored moves.
  *
  * Every replica's heartbeat card says which layout it reads and writes (`feedLayout`, named
  * when only the feed had one; an earlier version's card has none, i.e. layout 1), and a
@@ -23,7 +26,7 @@ import { REPLICA_ALIVE_MS, type ReplicaRegistry } from './replica-registry.js';
 import type { Stores } from './stores.js';
 
 /** The store layout this version reads and writes. */
-export const STORE_LAYOUT = 4;
+export const STORE_LAYOUT = 5;
 
 /** A heartbeat card as far as this check reads it. */
 interface LayoutCard {

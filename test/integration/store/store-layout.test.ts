@@ -33,6 +33,7 @@ describe('store layout across an upgrade', () => {
     { layout: 1, what: 'no feedLayout in its card', card: { version: '0.1.0', host: 'old-host', pid: 4242 } },
     { layout: 2, what: 'sets per state', card: { version: '0.2.0', host: 'old-host', pid: 4343, feedLayout: 2 } },
     { layout: 3, what: 'version and observedAt as fields', card: { version: '0.3.0', host: 'old-host', pid: 4444, feedLayout: 3 } },
+    { layout: 4, what: 'a body stored for every delivery', card: { version: '0.4.0', host: 'old-host', pid: 4545, feedLayout: 4 } },
   ];
   for (const { layout, what, card } of earlier) {
     it(`refuses to start while a replica of store layout ${layout} (${what}) is alive, naming it`, async () => {
@@ -108,6 +109,17 @@ describe('store layout across an upgrade', () => {
     await asLayout3(redis, `${prefix}i:i-0002`);
     await redis.zadd(`${prefix}s:stopped`, 0, 'i-0003');
     expect(await store.moveToLayout(STORE_LAYOUT), 'a later start moves nothing').to.deep.equal({ stateIds: 0, records: 0 });
+  });
+
+  it('marks a layout-4 store as this layout without walking its records: nothing it stored changes', async () => {
+    const { redis, store, ids } = await freshStore();
+    await store.observeInstances(ids.slice(0, 3).map((id) => instanceObs({ id })), { source: 's', observedAtMs: Date.parse(at(1)) });
+    await redis.set(`${prefix}layout`, 4);
+    // A record left as layout 3 would be rewritten by a walk; from layout 4 there is none.
+    await asLayout3(redis, `${prefix}i:${ids[0]}`);
+    expect(await store.moveToLayout(STORE_LAYOUT)).to.deep.equal({ stateIds: 0, records: 0 });
+    expect(await redis.hexists(`${prefix}i:${ids[0]}`, 'v'), 'the record was not walked').to.equal(1);
+    expect(await redis.get(`${prefix}layout`)).to.equal(String(STORE_LAYOUT));
   });
 
   it('starts beside replicas that read this layout, and says so in its own card', async () => {

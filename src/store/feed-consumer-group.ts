@@ -141,11 +141,12 @@ export class FeedConsumerGroup {
   ack(cursors: string[]): Promise<void> {
     if (cursors.length === 0) return Promise.resolve();
     if (!this.acking) {
-      const batch = (this.acking = { cursors: [] as string[], sent: undefined as unknown as Promise<void> });
-      batch.sent = new Promise<void>((resolve) => setTimeout(resolve, ACK_WINDOW_MS)).then(async () => {
+      const gathered: string[] = [];
+      const sent = new Promise<void>((resolve) => setTimeout(resolve, ACK_WINDOW_MS)).then(async () => {
         this.acking = undefined;
-        await this.redis.xack(this.feedKey, this.name, ...batch.cursors);
+        await this.redis.xack(this.feedKey, this.name, ...gathered);
       });
+      this.acking = { cursors: gathered, sent };
     }
     this.acking.cursors.push(...cursors);
     return this.acking.sent;

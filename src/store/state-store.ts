@@ -35,10 +35,10 @@ export { newEventId, OBSERVE_BATCH, OBSERVE_PIPELINE, type ObserveContext, type 
 
 export type ListingScope = { deploymentId: string } | { backendId: string };
 
-/** Backend ids become part of keys; they must not smuggle a second hash tag or separators. */
 /** The last store layout that changed records or the state index (store-layout.ts). */
 const RECORDS_LAYOUT = 4;
 
+/** Backend ids become part of keys; they must not smuggle a second hash tag or separators. */
 const idSchema = z.string().min(1).max(255).regex(/^[^\s{}]+$/, 'must not contain spaces or braces');
 
 export class StateStore extends CacheReader {
@@ -174,17 +174,16 @@ export class StateStore extends CacheReader {
   async moveToLayout(layout: number, { batch = 1_000 }: { batch?: number } = {}): Promise<{ stateIds: number; records: number }> {
     const stored = Number(await this.redis.get(this.keys.storeLayout));
     if (stored >= layout) return { stateIds: 0, records: 0 };
-    if (stored >= RECORDS_LAYOUT) {
-      await this.redis.set(this.keys.storeLayout, layout);
-      return { stateIds: 0, records: 0 };
-    }
     let stateIds = 0;
-    for (;;) {
-      const taken = await this.redis.hgwAdoptStateSets(this.keys.instanceStates, this.keys.prefix, batch);
-      stateIds += taken;
-      if (taken < batch) break;
+    let records = 0;
+    if (stored < RECORDS_LAYOUT) {
+      for (;;) {
+        const taken = await this.redis.hgwAdoptStateSets(this.keys.instanceStates, this.keys.prefix, batch);
+        stateIds += taken;
+        if (taken < batch) break;
+      }
+      records = await walkRecordIndexes(this.keys, (index, kind, cursor) => this.redis.hgwUpgradeRecords(index, this.keys.prefix, kind, batch, cursor));
     }
-    const records = await walkRecordIndexes(this.keys, (index, kind, cursor) => this.redis.hgwUpgradeRecords(index, this.keys.prefix, kind, batch, cursor));
     await this.redis.set(this.keys.storeLayout, layout);
     return { stateIds, records };
   }

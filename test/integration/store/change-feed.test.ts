@@ -117,7 +117,7 @@ describe('FeedConsumerGroup acknowledgements (real Redis)', () => {
     expect(entries).to.have.length(5);
     expect((await group.lag()).pending).to.equal(5);
 
-    // The connection's own count of XACK calls (a private client: the shared one is busy elsewhere).
+    // MONITOR, on a connection ioredis opens for it, sees every XACK Redis runs.
     const monitor = await ctx.redis.monitor();
     const xacks: string[][] = [];
     monitor.on('monitor', (_time: string, args: string[]) => args[0]?.toLowerCase() === 'xack' && xacks.push(args));

@@ -1,7 +1,7 @@
 /**
  * The delivery log's replies as the gateway reads them: a claim script's answer, and a
  * delivery record's fields as the API's view (the record's layout: ENSURE_BODY and
- * FINISH_BODY in lua/webhooks.ts).
+ * FINISH_BODY in lua/deliveries.ts).
  */
 import type { DeliveryView } from '../webhooks/webhook-schemas.js';
 import type { ClaimResult } from './delivery-store.js';

@@ -201,7 +201,7 @@ export class DeliveryStore {
     });
   }
 
-  /** Each attempt's finish resolves or rejects on its own (see perItem in lua/webhooks.ts). */
+  /** Each attempt's finish resolves or rejects on its own (see perItem in lua/per-item.ts). */
   private async finishAll(): Promise<void> {
     const batch = this.finishing;
     this.finishing = [];
@@ -237,7 +237,7 @@ export class DeliveryStore {
   }
 
   /**
-   * One call of a batch script (see perItem in lua/webhooks.ts): every item's keys, then the
+   * One call of a batch script (see perItem in lua/per-item.ts): every item's keys, then the
    * counts per item and every item's arguments. Written at once, not held for the
    * connection's next auto-pipeline flush (BATCH_SCRIPTS are outside it, see
    * Stores.deliveries): the fan-out and the attempts wait for it. Answers each item's reply,

@@ -26,7 +26,8 @@ import { ADOPT_STATE_SETS_LUA } from './lua/state-index.js';
 import { UPGRADE_RECORDS_LUA } from './lua/record.js';
 import { LEASE_LUA, LEASE_RELEASE_LUA, TAKE_DUE_LUA, TAKE_TOKEN_LUA } from './lua/coordination.js';
 import { APPEND_LUA, SWITCH_STRATEGY_LUA } from './lua/feed.js';
-import { CAS_LUA, CLAIM_LUA, CREATE_LUA, ENSURE_MANY_LUA, FINISH_MANY_LUA, HAND_OVER_LUA, RATE_LUA, RENEW_LUA, SKIP_LUA } from './lua/webhooks.js';
+import { CAS_LUA, CREATE_LUA, SKIP_LUA } from './lua/webhooks.js';
+import { CLAIM_LUA, ENSURE_MANY_LUA, FINISH_MANY_LUA, HAND_OVER_LUA, RATE_LUA, RENEW_LUA } from './lua/deliveries.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -87,7 +88,7 @@ export const SCRIPTS = {
   hgwLeaseRelease: { lua: LEASE_RELEASE_LUA, numberOfKeys: 1 },
   hgwWhCas: { lua: CAS_LUA, numberOfKeys: 2 },
   hgwWhCreate: { lua: CREATE_LUA, numberOfKeys: 4 },
-  // Batches (see perItem in lua/webhooks.ts): the first argument is the number of keys.
+  // Batches (see perItem in lua/per-item.ts): the first argument is the number of keys.
   hgwWhEnsureMany: { lua: ENSURE_MANY_LUA },
   hgwWhClaim: { lua: CLAIM_LUA, numberOfKeys: 5 },
   hgwWhFinishMany: { lua: FINISH_MANY_LUA },

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { monitorRedis, testRedis, waitFor, type MonitoredCommand } from '../../helpers/redis.js';
 import { verify } from '../../helpers/webhook-receiver.js';
 import type { FinishInput } from '../../../src/store/delivery-store.js';
-import { ENSURE_MANY_LUA, FINISH_MANY_LUA } from '../../../src/store/lua/webhooks.js';
+import { ENSURE_MANY_LUA, FINISH_MANY_LUA } from '../../../src/store/lua/deliveries.js';
 import { startHarness, type Harness } from './webhook-harness.js';
 
 const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');

@@ -62,6 +62,11 @@ export interface FinishInput {
   handOver?: string;
   /** The body: written for a delivery not delivered (a direct attempt's had none till then). */
   body?: string;
+  /**
+   * A new unordered delivery sent before it was recorded: the record is created with this
+   * first attempt (see FINISH_BODY). Nothing is written when the endpoint is gone.
+   */
+  created?: { type: string; createdAtMs: number; cursor: string };
 }
 
 /** Claims deliveries as they are created (see {@link DeliveryStore.ensure}). */
@@ -93,6 +98,8 @@ export interface StoredDelivery {
 }
 
 export interface Finished {
+  /** false: nothing was written (a delivery created with its attempt whose endpoint is gone). */
+  recorded: boolean;
   failingSince: number | null;
   nextHead: { id: string; run: number } | null;
 }
@@ -215,12 +222,13 @@ export class DeliveryStore {
           return {
             keys: [
               k.delivery(endpointId, deliveryId), k.log(endpointId), k.health(endpointId), k.ordered(endpointId, input.subject), k.dead(endpointId),
-              k.deliveries(endpointId), k.orderedSubjects(endpointId), k.body(endpointId, deliveryId),
+              k.deliveries(endpointId), k.orderedSubjects(endpointId), k.body(endpointId, deliveryId), k.endpoint(endpointId),
             ],
             args: [
               input.outcome, input.nowMs, JSON.stringify(input.attempt), s.attemptLogLimit, input.nextAttemptAtMs ?? '',
               input.status ?? '', input.error ?? '', input.success === null ? '' : input.success ? '1' : '0', s.ttlSeconds, deliveryId,
               k.deliveryPrefix(endpointId), input.subject, input.handOver ?? '', input.outcome === 'delivered' ? '' : (input.body ?? ''),
+              input.created?.type ?? '', input.created?.createdAtMs ?? '', input.created?.cursor ?? '',
             ],
           };
         }),
@@ -228,8 +236,8 @@ export class DeliveryStore {
       batch.forEach(({ resolve, reject }, i) => {
         const reply = replies[i]!;
         if (reply instanceof Error) return reject(reply);
-        const [, fs, head, hrun] = reply;
-        resolve({ failingSince: fs ? Number(fs) : null, nextHead: head ? { id: String(head), run: Number(hrun) } : null });
+        const [seq, fs, head, hrun] = reply;
+        resolve({ recorded: Number(seq) > 0, failingSince: fs ? Number(fs) : null, nextHead: head ? { id: String(head), run: Number(hrun) } : null });
       });
     } catch (err) {
       for (const { reject } of batch) reject(err);

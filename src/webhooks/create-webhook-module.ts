@@ -5,7 +5,8 @@
 import type { GatewayModule, ModuleDeps } from '../gateway.js';
 import type { Config } from '../config/schema.js';
 import { DeliveryQueue } from './delivery-queue.js';
-import { DeliveryWorker, retryDelayMs } from './delivery-worker.js';
+import { DeliveryWorker } from './delivery-worker.js';
+import { retryDelayMs } from './attempt-outcome.js';
 import { CONSUMER_GROUP, FeedFanout } from './feed-fanout.js';
 import { SsrfGuard, systemResolver, type Resolver } from './ssrf-guard.js';
 import { declareWebhookRoutes } from './webhook-routes.js';
@@ -21,6 +22,8 @@ export interface WebhookModuleOptions {
   leaseMs?: number;
   /** BullMQ lock of an attempt in flight (renewed while alive). @defaultValue 2000 */
   lockDurationMs?: number;
+  /** A new delivery sent before it is recorded is recorded with an answer this quick (DeliveryWorker.attemptNew). @defaultValue 100 */
+  recordWithAnswerMs?: number;
   /**
    * Deliver from the fan-out on the happy path (see feed-fanout.ts); false: every delivery is
    * a BullMQ job. @defaultValue true
@@ -68,6 +71,7 @@ export function createWebhookModule(deps: ModuleDeps, options: WebhookModuleOpti
     config,
     now: deps.now,
     ...(options.lockDurationMs !== undefined ? { lockDurationMs: options.lockDurationMs } : {}),
+    ...(options.recordWithAnswerMs !== undefined ? { recordWithAnswerMs: options.recordWithAnswerMs } : {}),
   });
   const fanout = new FeedFanout({
     group: stores.feed.group(CONSUMER_GROUP),
@@ -83,8 +87,8 @@ export function createWebhookModule(deps: ModuleDeps, options: WebhookModuleOpti
       ? {}
       : {
           direct: {
-            attempt: (spec, claimed, sent) => worker.attemptDirect(spec, claimed, sent),
-            send: (webhook, delivery) => worker.sendEarly(webhook, delivery),
+            attempt: (spec, claimed) => worker.attemptDirect(spec, claimed),
+            attemptNew: (spec, webhook, delivery, createdAtMs) => worker.attemptNew(spec, webhook, delivery, createdAtMs),
             leaseMs: () => worker.directLeaseMs(),
             // Paced endpoints and a delayed first attempt go through the queue.
             eligible: (webhook) => !webhook.maxPerSecond && (config().retryScheduleMs[0] ?? 0) === 0,

@@ -15,13 +15,15 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChangeFeed } from '../store/change-feed.js';
-import type { ClaimResult, DeliveryStore, NewDelivery } from '../store/delivery-store.js';
-import type { SentEarly } from './direct-delivery.js';
+import type { ClaimResult, DeliveryStore, FinishInput, Finished, NewDelivery } from '../store/delivery-store.js';
+import type { AttemptNext, SentEarly } from './direct-delivery.js';
 import { DELIVERY_QUEUE, DeliveryQueue, type DeliveryJobSpec, type StoredJobData } from './delivery-queue.js';
 import { signingSecrets, type WebhookRegistry } from '../store/webhook-registry.js';
 import type { Attempt, StoredWebhook } from './webhook-schemas.js';
 import type { SendResult, WebhookSender } from './webhook-sender.js';
 import { bodyFromFeed } from './webhook-payload.js';
+import { baseAttempt as base, judge } from './attempt-outcome.js';
+import { DirectLeases } from './direct-leases.js';
 
 export interface DeliveryWorkerOptions {
   connection: Redis;
@@ -43,17 +45,17 @@ export interface DeliveryWorkerOptions {
    */
   lockDurationMs?: number;
   /**
+   * A new delivery sent before it is recorded (see attemptNew) is recorded with its answer
+   * when the answer comes within this; otherwise it is recorded and claimed when this is up.
+   * @defaultValue 100
+   */
+  recordWithAnswerMs?: number;
+  /**
    * Window of the `maxPerSecond` limiter. A little over a second so that network jitter
    * cannot bunch more than `maxPerSecond` receipts into any one second at the receiver.
    * @defaultValue 1100
    */
   paceWindowMs?: number;
-}
-
-/** Delay for the retry after attempt `attempt` (1-based), with ± jitter. */
-export function retryDelayMs(schedule: readonly number[], attempt: number, jitter: number, random = Math.random): number {
-  const base = schedule[Math.min(attempt, schedule.length - 1)] ?? 0;
-  return Math.max(0, Math.round(base * (1 + (random() * 2 - 1) * jitter)));
 }
 
 /** A job that found a direct attempt's lease looks again this long after it lapses. */
@@ -64,14 +66,14 @@ const ENDPOINT_CACHE = 256;
 export class DeliveryWorker {
   private worker: Worker | undefined;
   private readonly log: Logger;
-  /** Direct attempts in flight (their leases are renewed every half lease), by job id. */
-  private readonly leased = new Map<string, { endpointId: string; deliveryId: string; owner: string }>();
-  private renewing: NodeJS.Timeout | undefined;
+  /** The leases of the direct attempts in flight. */
+  private readonly leases: DirectLeases;
   /** Parsed endpoints by their stored JSON (see {@link endpointOf}). */
   private readonly endpoints = new Map<string, StoredWebhook>();
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.log = options.logger.child({ component: 'webhook-worker' });
+    this.leases = new DirectLeases(options.deliveries, this.directLeaseMs(), this.log);
   }
 
   start(): void {
@@ -106,26 +108,8 @@ export class DeliveryWorker {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.renewing);
+    this.leases.stop();
     await this.worker?.close();
-  }
-
-  /** Keeps the leases of this process's direct attempts alive while they run. */
-  private renewLeases(): void {
-    if (this.renewing || this.leased.size === 0) return;
-    const leaseMs = this.directLeaseMs();
-    this.renewing = setInterval(() => {
-      if (this.leased.size === 0) {
-        clearInterval(this.renewing);
-        this.renewing = undefined;
-        return;
-      }
-      this.options.deliveries.renewLeases([...this.leased.values()], leaseMs).catch((err: Error) => {
-        // A lapsed lease only lets a job repeat the attempt (at least once), never lose it.
-        this.log.warn('could not renew direct delivery leases', { error: err.message });
-      });
-    }, leaseMs / 2);
-    this.renewing.unref();
   }
 
   private async process(job: Job<StoredJobData>, token: string): Promise<void> {
@@ -144,16 +128,12 @@ export class DeliveryWorker {
    * wake-up of an ordered head — waits for it to lapse rather than sending alongside. A retry
    * or a wait is handed to the job `DeliveryQueue.jobId(spec)`, which the caller enqueues.
    */
-  async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult, sent?: SentEarly): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
+  async attemptDirect(spec: DeliveryJobSpec, claimed?: ClaimResult, sent?: SentEarly): Promise<AttemptNext> {
     const owner = DeliveryQueue.directOwner(spec);
     const jobId = DeliveryQueue.jobId(spec);
-    this.leased.set(jobId, { endpointId: spec.endpointId, deliveryId: spec.eventId, owner });
-    this.renewLeases();
-    try {
-      return await this.attempt(spec, owner, { leaseMs: this.directLeaseMs(), handOverTo: jobId, ...(sent ? { sent } : {}) }, claimed);
-    } finally {
-      this.leased.delete(jobId);
-    }
+    return this.leases.hold(jobId, { endpointId: spec.endpointId, deliveryId: spec.eventId, owner }, () =>
+      this.attempt(spec, owner, { leaseMs: this.leases.leaseMs, handOverTo: jobId, ...(sent ? { sent } : {}) }, claimed),
+    );
   }
 
   /**
@@ -168,12 +148,6 @@ export class DeliveryWorker {
       this.endpoints.set(json, webhook);
     }
     return webhook;
-  }
-
-  /** The request of a new delivery, sent before it is recorded (see DirectDelivery.send). */
-  sendEarly(webhook: StoredWebhook, delivery: NewDelivery): SentEarly {
-    const startedAt = this.options.now();
-    return { result: this.send(webhook, delivery.eventId, delivery.body), startedAt };
   }
 
   /** One signed request of a delivery (its id is the `webhook-id`) to `webhook`. */
@@ -200,7 +174,7 @@ export class DeliveryWorker {
     owner: string,
     direct?: { leaseMs: number; handOverTo: string; sent?: SentEarly },
     claimed?: ClaimResult,
-  ): Promise<{ kind: 'settled' } | { kind: 'later'; atMs: number }> {
+  ): Promise<AttemptNext> {
     const settled = { kind: 'settled' } as const;
     const { endpointId, eventId, run, subject } = spec;
     const jobId = owner;
@@ -253,23 +227,57 @@ export class DeliveryWorker {
       }
     }
 
-    // Sent early (an unordered endpoint, never paced: see DirectDelivery.send), or now.
-    const result = await (sent?.result ?? this.send(webhook, eventId, body));
-    this.options.metrics.deliveryDuration.observe(result.durationMs / 1_000);
-    const schedule = cfg.retryScheduleMs;
-    let outcome: Attempt['outcome'];
-    let nextAt: number | null = null;
-    if (result.ok) outcome = 'delivered';
-    else if (result.status === 410) outcome = 'disabled';
-    else if (attemptNo >= schedule.length) outcome = 'dead';
-    else {
-      outcome = 'retrying';
-      const delay =
-        result.retryAfterMs !== null ? Math.min(result.retryAfterMs, cfg.maxRetryAfterMs) : retryDelayMs(schedule, attemptNo, cfg.jitter);
-      nextAt = this.options.now() + delay;
+    // Sent before it was recorded (attemptNew, an answer slower than recordWithAnswerMs), or now.
+    return this.complete(spec, webhook, body, attemptNo, startedAt, sent?.result ?? this.send(webhook, eventId, body), direct?.handOverTo);
+  }
+
+  /**
+   * A new delivery to an unordered endpoint, sent before anything is recorded
+   * (DirectDelivery.attemptNew). Answered within `recordWithAnswerMs`, it is recorded with
+   * its attempt in one script call, with no claim: no other process knows of it, and its feed
+   * entry, unacknowledged until then, is what a crash falls back on. A slower one is recorded
+   * and claimed when that time is up, as any direct attempt, so the log shows it in flight and
+   * a job of the same delivery waits for its lease. A Redis failure is thrown (the entry stays
+   * pending and is fanned out again).
+   */
+  async attemptNew(spec: DeliveryJobSpec, webhook: StoredWebhook, delivery: NewDelivery, createdAtMs: number): Promise<AttemptNext> {
+    // Written before the first await: the request leaves before anything is recorded.
+    const sent: SentEarly = { result: this.send(webhook, delivery.eventId, delivery.body), startedAt: this.options.now() };
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<true>((resolve) => (timer = setTimeout(resolve, this.options.recordWithAnswerMs ?? 100, true)));
+    const late = await Promise.race([sent.result.then(() => false), slow]).finally(() => clearTimeout(timer));
+    if (late) {
+      const [r] = await this.options.deliveries.ensure(spec.endpointId, [delivery], 'new', createdAtMs, {
+        owners: [DeliveryQueue.directOwner(spec)],
+        leaseMs: this.directLeaseMs(),
+      });
+      // Not claimed: recorded meanwhile by another fan-out (which sends it), or the endpoint is gone.
+      return r?.claim?.kind === 'ok' ? this.attemptDirect(spec, r.claim, sent) : { kind: 'settled' };
     }
+    const created = { type: delivery.type, createdAtMs, cursor: delivery.cursor ?? '' };
+    return this.complete(spec, webhook, delivery.body, 1, sent.startedAt, sent.result, DeliveryQueue.jobId(spec), created);
+  }
+
+  /**
+   * The answer of attempt `attemptNo` (started at `startedAt`): recorded (with the delivery
+   * itself when `created`), then the endpoint disabled if it must be, and a retry's time.
+   */
+  private async complete(
+    spec: DeliveryJobSpec,
+    webhook: StoredWebhook,
+    body: string,
+    attemptNo: number,
+    startedAt: number,
+    answer: Promise<SendResult>,
+    handOver?: string,
+    created?: FinishInput['created'],
+  ): Promise<AttemptNext> {
+    const result = await answer;
+    this.options.metrics.deliveryDuration.observe(result.durationMs / 1_000);
+    const cfg = this.options.config();
+    const { outcome, nextAt } = judge(result, attemptNo, cfg, this.options.now());
     const attempt: Omit<Attempt, 'seq'> = {
-      ...base(eventId, body, attemptNo, startedAt),
+      ...base(spec.eventId, body, attemptNo, startedAt),
       status: result.status,
       durationMs: result.durationMs,
       outcome,
@@ -277,21 +285,23 @@ export class DeliveryWorker {
       error: result.error,
       nextAttemptAt: nextAt === null ? null : new Date(nextAt).toISOString(),
     };
-    const failingSince = await this.record(spec, webhook, attempt, result.ok, body, direct?.handOverTo);
+    const finished = await this.record(spec, webhook, attempt, result.ok, body, handOver, created);
+    // Nothing recorded: the endpoint was deleted while the request was on its way.
+    if (!finished.recorded) return { kind: 'settled' };
     this.options.metrics.deliveries.inc({ outcome: result.ok ? 'delivered' : outcome === 'dead' ? 'dead_lettered' : 'failed' });
 
     if (outcome === 'disabled') {
       await this.disable(webhook, 'the receiver answered 410 Gone');
-    } else if (!result.ok && failingSince !== null && this.options.now() - failingSince >= cfg.disableAfterMs) {
-      await this.disable(webhook, `failing without a single success since ${new Date(failingSince).toISOString()}`);
+    } else if (!result.ok && finished.failingSince !== null && this.options.now() - finished.failingSince >= cfg.disableAfterMs) {
+      await this.disable(webhook, `failing without a single success since ${new Date(finished.failingSince).toISOString()}`);
     }
     if (nextAt !== null) return { kind: 'later', atMs: Date.now() + (nextAt - this.options.now()) };
-    return settled;
+    return { kind: 'settled' };
   }
 
   /**
    * Records the attempt (with the body, kept for what comes next unless it was delivered);
-   * wakes the next head of an ordered queue. Returns failing-since.
+   * wakes the next head of an ordered queue.
    */
   private async record(
     spec: DeliveryJobSpec,
@@ -300,7 +310,8 @@ export class DeliveryWorker {
     success: boolean | null,
     body: string,
     handOver?: string,
-  ): Promise<number | null> {
+    created?: FinishInput['created'],
+  ): Promise<Finished> {
     const { endpointId, eventId, subject } = spec;
     const outcome = attempt.outcome === 'disabled' ? 'dead' : attempt.outcome === 'retrying' ? 'retrying' : attempt.outcome === 'delivered' ? 'delivered' : 'dead';
     const finished = await this.options.deliveries.finish({
@@ -316,10 +327,11 @@ export class DeliveryWorker {
       success,
       body,
       ...(handOver ? { handOver } : {}),
+      ...(created ? { created } : {}),
     });
-    if (outcome === 'dead') this.log.warn('delivery dead-lettered', { webhook: webhook.id, delivery: eventId, error: attempt.error });
+    if (outcome === 'dead' && finished.recorded) this.log.warn('delivery dead-lettered', { webhook: webhook.id, delivery: eventId, error: attempt.error });
     if (finished.nextHead) await this.options.queue.add([{ endpointId, eventId: finished.nextHead.id, run: finished.nextHead.run, subject, head: true }]);
-    return finished.failingSince;
+    return finished;
   }
 
   private async disable(webhook: StoredWebhook, reason: string): Promise<void> {
@@ -328,23 +340,4 @@ export class DeliveryWorker {
     this.options.metrics.deliveries.inc({ outcome: 'disabled' });
     await this.options.feed.append('webhook.disabled', { id: webhook.id, url: webhook.url, reason, disabledAt: new Date(this.options.now()).toISOString() }, { subject: webhook.id });
   }
-}
-
-function base(eventId: string, body: string, attempt: number, at: number): Omit<Attempt, 'seq' | 'outcome'> {
-  return {
-    deliveryId: eventId,
-    eventType: typeOf(body),
-    attempt,
-    at: new Date(at).toISOString(),
-    status: null,
-    durationMs: 0,
-    responseBody: null,
-    error: null,
-    nextAttemptAt: null,
-  };
-}
-
-function typeOf(body: string): string {
-  const m = /^\{"type":"([^"]+)"/.exec(body);
-  return m?.[1] ?? '';
 }

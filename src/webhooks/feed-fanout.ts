@@ -23,11 +23,11 @@ import type { Logger } from '../log/logger.js';
 import type { FeedEntry } from '../store/change-feed.js';
 import type { FeedConsumerGroup } from '../store/feed-consumer-group.js';
 import type { LeaseStore } from '../store/lease-store.js';
-import type { ClaimResult, DeliveryStore, NewDelivery } from '../store/delivery-store.js';
+import type { DeliveryStore, NewDelivery } from '../store/delivery-store.js';
 import { DeliveryQueue, type DeliveryJobSpec } from './delivery-queue.js';
 import type { WebhookRegistry } from '../store/webhook-registry.js';
 import type { StoredWebhook } from './webhook-schemas.js';
-import type { DirectDelivery, SentEarly } from './direct-delivery.js';
+import type { AttemptNext, DirectDelivery } from './direct-delivery.js';
 import { DirectSlots } from './direct-slots.js';
 import { deliveriesOf } from './webhook-payload.js';
 
@@ -100,8 +100,7 @@ export class FeedFanout {
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
-    // Abort a blocking read at once; what was read but not processed stays pending and is
-    // claimed by the next leader.
+    // Abort a blocking read at once; what was read but not processed stays pending for the next leader.
     this.options.group.interrupt();
     await this.loop;
     await this.settle().catch(() => undefined);
@@ -239,26 +238,32 @@ export class FeedFanout {
     const now = this.options.now();
     const direct = this.options.direct;
     const attempts: Promise<void>[] = [];
-    // Direct slots free for this batch; the deliveries that get one are claimed as they are
-    // recorded (one script call), the others are queued.
+    // Direct slots free for this batch. A new delivery to an unordered endpoint that gets one
+    // is sent now and recorded with its answer (DirectDelivery.attemptNew); the others that get
+    // one are claimed as they are recorded (one script call), the rest are queued.
     let free = direct ? direct.concurrency() - this.slots.taken() : 0;
     let claimed = 0;
-    const early = new Map<NewDelivery, SentEarly>();
-    const groups = [...perEndpoint].map(([webhook, items]) => {
+    const groups = [...perEndpoint].map(([webhook, all]) => {
       const directly = direct?.eligible(webhook) ?? false;
-      const owners = items.map((d) => {
-        if (!directly || free-- <= 0) return null;
-        claimed++;
-        if (fresh && !webhook.ordered) early.set(d, direct!.send(webhook, d));
-        return DeliveryQueue.directOwner({ run: 0 });
-      });
-      const claim = { owners, leaseMs: direct?.leaseMs() ?? 0 };
-      return { endpointId: webhook.id, items, ...(directly ? { claim } : {}), webhook };
+      const items: NewDelivery[] = [];
+      const owners: (string | null)[] = [];
+      for (const d of all) {
+        const slot = directly && free-- > 0;
+        if (slot && fresh && !webhook.ordered) {
+          const spec = { endpointId: webhook.id, eventId: d.eventId, run: 0, subject: d.subject };
+          attempts.push(this.sendDirect(spec, () => direct!.attemptNew(spec, webhook, d, now), false));
+          continue;
+        }
+        if (slot) claimed++;
+        items.push(d);
+        owners.push(slot ? DeliveryQueue.directOwner({ run: 0 }) : null);
+      }
+      return { endpointId: webhook.id, items, ...(directly ? { claim: { owners, leaseMs: direct!.leaseMs() } } : {}), webhook };
     });
     // Every endpoint's deliveries in one round trip, written after the requests sent early
-    // (node:http writes them on the next tick): the receivers are woken ahead of Redis.
+    // (`attempts` so far; node:http writes them on the next tick): receivers wake ahead of Redis.
     const results = await this.slots.reserve(claimed, async () => {
-      if (early.size > 0) await new Promise<void>((resolve) => process.nextTick(resolve));
+      if (attempts.length > 0) await new Promise<void>((resolve) => process.nextTick(resolve));
       const recorded = await this.options.deliveries.ensureAll(groups, 'new', now);
       await after?.catch(() => undefined);
       return recorded;
@@ -274,7 +279,7 @@ export class FeedFanout {
         if (under) attempts.push(under);
         // Recorded and claimed just now: the fan-out sends it ('waiting': an ordered
         // delivery behind its head, which wakes it when done; 'gone': endpoint deleted).
-        else if (r.claim?.kind === 'ok') attempts.push(this.sendDirect(direct!, spec, key, r.claim, early.get(d)));
+        else if (r.claim?.kind === 'ok') attempts.push(this.sendDirect(spec, () => direct!.attempt(spec, r.claim!)));
         else if (r.claim) return;
         // One already recorded ('pending': a repeat after a crash, or an entry another
         // leader still holds) is enqueued, which BullMQ deduplicates; the job re-sends what a
@@ -300,20 +305,23 @@ export class FeedFanout {
     );
   }
 
-  /** One direct attempt; a retry or a wait goes to the queue under the same job id. */
-  private sendDirect(direct: DirectDelivery, spec: DeliveryJobSpec, key: string, claimed: ClaimResult, sent?: SentEarly): Promise<void> {
+  /**
+   * One direct attempt; a retry or a wait goes to the queue under the same job id, and so does a
+   * recorded delivery if Redis fails (BullMQ retries); one not recorded fails, its entry pending.
+   */
+  private sendDirect(spec: DeliveryJobSpec, attempt: () => Promise<AttemptNext>, recorded = true): Promise<void> {
     const run = (async () => {
-      let next: Awaited<ReturnType<DirectDelivery['attempt']>>;
+      let next: AttemptNext;
       try {
-        next = await direct.attempt(spec, claimed, sent);
+        next = await attempt();
       } catch (err) {
-        // Redis failed around the attempt: the queue takes it over (BullMQ retries with backoff).
+        if (!recorded) throw err;
         this.log.warn('direct delivery failed; queued', { webhook: spec.endpointId, delivery: spec.eventId, error: (err as Error).message });
         next = { kind: 'later', atMs: Date.now() };
       }
       if (next.kind === 'later') await this.options.queue.add([{ ...spec, delayMs: Math.max(0, next.atMs - Date.now()) }]);
     })();
-    return this.slots.track(key, run);
+    return this.slots.track(DeliveryQueue.jobId(spec), run);
   }
 
   /** True when every feed entry so far was fanned out and acknowledged. */

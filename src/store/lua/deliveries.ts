@@ -162,24 +162,40 @@ return 1
  * still a listpack (a direct attempt's: its owner is short) is updated in place; a hash
  * table (a job's long owner id, a long error, an old body field) is written anew, small.
  * Undelivered, the body is written when given (a direct attempt's had none: ENSURE_BODY).
- * KEYS: record, log, health, ordered list, dead, index, ordered subjects, body.
+ * With a creation time (ARGV 16), the first attempt of a new unordered delivery that was
+ * sent before it was recorded (DeliveryWorker.attemptNew): the record is written once, in
+ * its final state, with what ENSURE_BODY and this script would write in turn (no claim, no
+ * body once delivered). If the endpoint is gone, nothing is written; if the record exists
+ * (another fan-out recorded the delivery meanwhile), the attempt is recorded as any other.
+ * KEYS: record, log, health, ordered list, dead, index, ordered subjects, body, endpoint.
  * ARGV: outcome, now, attemptJson, logLimit, nextAttemptAt, lastStatus, lastError, success,
  * ttlSeconds, deliveryId, deliveryPrefix, subject, handOver (the owner of the next attempt
  * of a retrying delivery, '' to keep the current one; a lease always ends here), body ('':
- * none given).
- * Returns {seq, failingSince, nextHead, nextHeadRun}.
+ * none given), then for a creation ('' otherwise): event type, creation time, feed cursor.
+ * Returns {seq, failingSince, nextHead, nextHeadRun}; seq 0 when nothing was written.
  */
 const FINISH_BODY = `
+local create = ARGV[16] ~= ''
+if create and redis.call('EXISTS', KEYS[9]) == 0 then return {0, '', '', ''} end
+create = create and redis.call('EXISTS', KEYS[1]) == 0
 local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
 redis.call('ZADD', KEYS[2], seq, seq .. '|' .. ARGV[3])
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1))
 local now = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[9])
 local terminal = ARGV[1] ~= 'retrying'
-local kept = redis.call('HMGET', KEYS[1], 'st', 'cu', 'ord', 'n', 'tot')
+local kept = create and {} or redis.call('HMGET', KEYS[1], 'st', 'cu', 'ord', 'n', 'tot')
 local ord = kept[3]
 local encoding = kept[1] and ARGV[1] == 'delivered' and kept[2] and kept[2] ~= '' and redis.call('OBJECT', 'ENCODING', KEYS[1])
-if encoding == 'listpack' or encoding == 'ziplist' then
+if create then
+  local own = ''
+  if not terminal then own = ARGV[13] end
+  redis.call('HSET', KEYS[1], 'ev', ARGV[10], 'ty', ARGV[15], 'sub', ARGV[12], 'st', ARGV[1], 'own', own, 'ou', '', 'n', 1, 'run', 0,
+    'ca', ARGV[16], 'tot', 1, 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7], 'ord', '0', 'cu', ARGV[17])
+  redis.call('EXPIRE', KEYS[1], ttl)
+  if ARGV[14] ~= '' then redis.call('SET', KEYS[8], ARGV[14], 'EX', ttl) end
+  redis.call('ZADD', KEYS[6], ARGV[16], ARGV[10])
+elseif encoding == 'listpack' or encoding == 'ziplist' then
   redis.call('HSET', KEYS[1], 'st', ARGV[1], 'ua', ARGV[2], 'na', ARGV[5], 'ls', ARGV[6], 'le', ARGV[7], 'own', '', 'ou', '',
     'n', (tonumber(kept[4]) or 0) + 1, 'tot', (tonumber(kept[5]) or 0) + 1)
   redis.call('DEL', KEYS[8])

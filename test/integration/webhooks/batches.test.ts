@@ -1,7 +1,9 @@
 /**
- * Deliveries are recorded a batch at a time: the fan-out records a read's deliveries, to
- * every endpoint, in one script call, and the attempts that end together are recorded in
- * one call too. Counted with MONITOR; one call per delivery and per attempt fails both.
+ * Deliveries are recorded a batch at a time. A fresh read's deliveries to unordered endpoints
+ * are sent first and recorded with their attempts, the attempts that end together in one
+ * script call; any other read's deliveries (here: to ordered endpoints) are recorded, every
+ * endpoint's in one call, before they are sent. Counted with MONITOR; one call per delivery
+ * and per attempt fails these, and so does a record written before a fresh delivery's answer.
  */
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
@@ -18,11 +20,13 @@ describe('webhook deliveries recorded in batches', function () {
   let h: Harness;
   afterEach(() => h?.stop());
 
-  it("records a read's deliveries in one call and the attempts that end together in one", async () => {
+  /**
+   * Delivers `events` events to two endpoints whose receiver answers nothing until every
+   * delivery has arrived, then all at once; answers the batch script calls made meanwhile.
+   */
+  async function deliverHeld(events: number, ordered: boolean) {
     h = await startHarness();
-    const events = 20;
     const deliveries = events * 2;
-    // Answers nothing until every delivery has arrived, then all at once.
     let releaseAll!: () => void;
     const allArrived = new Promise<void>((resolve) => (releaseAll = resolve));
     const receiver = await h.receiver(async (_r, res) => {
@@ -30,43 +34,59 @@ describe('webhook deliveries recorded in batches', function () {
       await allArrived;
       res.writeHead(204).end();
     });
-    const a = await h.register({ url: `${receiver.url}/a` });
-    const b = await h.register({ url: `${receiver.url}/b` });
+    const a = await h.register({ url: `${receiver.url}/a`, ordered });
+    const b = await h.register({ url: `${receiver.url}/b`, ordered });
     const calls: MonitoredCommand[] = [];
     const monitor = await monitorRedis(h.gateway.config.redis.url, (c) => {
       const name = c.args[0]?.toLowerCase();
       if (name === 'evalsha' || name === 'eval') calls.push(c);
     });
     try {
-      await h.append(events);
+      // An ordered endpoint sends one delivery per subject at a time: one subject per event.
+      await Promise.all(Array.from({ length: events }, (_, i) => h.append(1, ordered ? `srv-${i}` : 'srv-1')));
       await waitFor(() => h.module.idle(), { what: 'every delivery recorded and acknowledged' });
     } finally {
       monitor.stop();
     }
     expect(receiver.received).to.have.length(deliveries);
     for (const r of receiver.received) verify(r.path === '/a' ? a.secret : b.secret, r);
-    // Items per call: numkeys over the keys per item (the first argument after the keys).
-    // (EVAL the first time on a connection, EVALSHA after.)
-    const scriptOf = (c: MonitoredCommand) => (c.args[0]!.toLowerCase() === 'eval' ? sha(c.args[1]!) : c.args[1]);
-    const itemsOf = (c: MonitoredCommand) => {
-      const numkeys = Number(c.args[2]);
-      return numkeys / Number(c.args[3 + numkeys]);
-    };
-    const items = (lua: string) => calls.filter((c) => scriptOf(c) === sha(lua)).map(itemsOf);
-    const ensures = items(ENSURE_MANY_LUA);
-    const finishes = items(FINISH_MANY_LUA);
-    expect(ensures.reduce((x, y) => x + y, 0), 'deliveries recorded').to.equal(deliveries);
-    expect(finishes.reduce((x, y) => x + y, 0), 'attempts recorded').to.equal(deliveries);
-    // Each call records both endpoints' deliveries of a whole read.
-    expect(ensures.length, 'ensure calls').to.be.at.most(events);
-    expect(ensures.every((n) => n % 2 === 0), 'both endpoints in every call').to.equal(true);
-    expect(finishes.length, 'finish calls').to.be.below(deliveries / 2);
     for (const hook of [a, b]) {
       const log = await h.call('GET', `/v1/webhooks/${hook.id}/deliveries?limit=100`);
       expect(log.status).to.equal(200);
       const outcomes = (log.json.items as { outcome: string; seq: number }[]).map((x) => x.outcome);
       expect(outcomes).to.deep.equal(Array(events).fill('delivered'));
     }
+    // A call's items: numkeys over the keys per item (the first argument after the keys), each
+    // with the arguments per item after that. (EVAL the first time on a connection, EVALSHA after.)
+    const scriptOf = (c: MonitoredCommand) => (c.args[0]!.toLowerCase() === 'eval' ? sha(c.args[1]!) : c.args[1]);
+    const itemsOf = (c: MonitoredCommand) => {
+      const numkeys = Number(c.args[2]);
+      const [perItem, argsPerItem] = [Number(c.args[3 + numkeys]), Number(c.args[4 + numkeys])];
+      return Array.from({ length: numkeys / perItem }, (_, i) => c.args.slice(5 + numkeys + i * argsPerItem, 5 + numkeys + (i + 1) * argsPerItem));
+    };
+    const items = (lua: string) => calls.filter((c) => scriptOf(c) === sha(lua)).map(itemsOf);
+    return { deliveries, ensures: items(ENSURE_MANY_LUA), finishes: items(FINISH_MANY_LUA) };
+  }
+
+  it("records a fresh read's deliveries with their attempts, those that end together in one call", async () => {
+    const { deliveries, ensures, finishes } = await deliverHeld(20, false);
+    expect(ensures, 'nothing recorded before the answers').to.deep.equal([]);
+    expect(finishes.flat().length, 'attempts recorded').to.equal(deliveries);
+    expect(finishes.length, 'finish calls').to.be.below(deliveries / 2);
+    // Each item creates its delivery (FINISH_BODY's 16th argument: the creation time).
+    expect(finishes.flat().every((args) => Number(args[15]) > 0), 'every delivery created with its attempt').to.equal(true);
+  });
+
+  it("records a read's deliveries to ordered endpoints in one call before sending them", async () => {
+    const events = 20;
+    const { deliveries, ensures, finishes } = await deliverHeld(events, true);
+    expect(ensures.flat().length, 'deliveries recorded').to.equal(deliveries);
+    expect(finishes.flat().length, 'attempts recorded').to.equal(deliveries);
+    // Each call records both endpoints' deliveries of a whole read.
+    expect(ensures.length, 'ensure calls').to.be.at.most(events);
+    expect(ensures.every((read) => read.length % 2 === 0), 'both endpoints in every call').to.equal(true);
+    expect(finishes.length, 'finish calls').to.be.below(deliveries / 2);
+    expect(finishes.flat().every((args) => args[15] === ''), 'no delivery created by its attempt').to.equal(true);
   });
 
   it('an attempt that fails in Redis fails alone: the others of its call are recorded', async () => {

@@ -30,6 +30,11 @@ describe('webhook direct delivery', function () {
     const hook = await h.register({ url: receiver.url, ordered });
     const [event] = await h.append(1, 'srv-9');
     await waitFor(() => receiver.received.length === 1, { what: 'the direct attempt in flight' });
+    // An unordered delivery was sent before it was recorded: recorded (and claimed) once its
+    // answer is slower than `recordWithAnswerMs` (100 ms). A job can only name it after that.
+    await waitFor(async () => (await h.call('GET', `/v1/webhooks/${hook.id}/deliveries/${event}`)).json.status === 'pending', {
+      what: 'the delivery recorded while its request is held',
+    });
     const spec: DeliveryJobSpec = { endpointId: hook.id, eventId: event!, run: 0, subject: ordered ? 'srv-9' : '' };
     // Nothing went through the queue: the fan-out sent it itself.
     expect(await h.module.queue.outstanding()).to.equal(0);

@@ -1,7 +1,8 @@
 /**
- * The fan-out sends a fresh entry's deliveries to unordered endpoints before their records
- * are written, and everything else only after. Redis is replaced by an ensure that waits on
- * the test, which is the only way to see the order of the two.
+ * The fan-out sends a fresh entry's deliveries to unordered endpoints before anything is
+ * written, and records them with their answers (attemptNew); everything else is sent only
+ * after its record. Redis is replaced by an ensure that waits on the test, which is the only
+ * way to see the order of the two.
  */
 import { expect } from 'chai';
 import type { DeliveryStore, NewDelivery } from '../../../src/store/delivery-store.js';
@@ -10,9 +11,8 @@ import type { LeaseStore } from '../../../src/store/lease-store.js';
 import type { WebhookRegistry } from '../../../src/store/webhook-registry.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import type { DeliveryQueue } from '../../../src/webhooks/delivery-queue.js';
-import type { DirectDelivery, SentEarly } from '../../../src/webhooks/direct-delivery.js';
+import type { DirectDelivery } from '../../../src/webhooks/direct-delivery.js';
 import { FeedFanout } from '../../../src/webhooks/feed-fanout.js';
-import type { StoredWebhook } from '../../../src/webhooks/webhook-schemas.js';
 import { CLAIMED, endpoint, feedEntry } from './fanout-fakes.js';
 
 const entry = feedEntry(1);
@@ -27,20 +27,22 @@ describe('fan-out: early sends', () => {
     const deliveries = {
       ensureAll: async (groups: { endpointId: string; items: NewDelivery[]; claim?: { owners: readonly (string | null)[] } }[]) => {
         const owners = groups.map((g) => g.items.map((_, i) => g.claim?.owners[i] ?? null));
-        log.push('ensure');
+        log.push(`ensure ${groups.filter((g) => g.items.length > 0).map((g) => g.endpointId).join(',')}`);
         await new Promise<void>((resolve) => (recorded = resolve));
         log.push('recorded');
         return owners.map((list) => list.map((owner) => ({ code: 'created' as const, run: 0, ...(owner ? { claim: CLAIMED } : {}) })));
       },
     };
     const direct: DirectDelivery = {
-      send: (webhook: StoredWebhook): SentEarly => {
-        log.push(`early ${webhook.id}`);
-        return { result: new Promise(() => undefined), startedAt: 0 };
-      },
-      attempt: async (spec, _claimed, sent) => {
-        log.push(`attempt ${spec.endpointId}${sent ? ' (sent early)' : ''}`);
+      attempt: async (spec) => {
+        log.push(`attempt ${spec.endpointId}`);
         return { kind: 'settled' };
+      },
+      // Sends at once (DeliveryWorker.attemptNew writes the request before its first await).
+      attemptNew: (spec, webhook, delivery, createdAtMs) => {
+        expect([webhook.id, delivery.eventId, createdAtMs]).to.deep.equal([spec.endpointId, spec.eventId, Date.parse('2026-11-30T00:00:01Z')]);
+        log.push(`early ${webhook.id}`);
+        return new Promise(() => undefined);
       },
       leaseMs: () => 2_000,
       eligible: (webhook) => !webhook.maxPerSecond,
@@ -63,27 +65,30 @@ describe('fan-out: early sends', () => {
     const done = fanout.process([entry], '1', { fresh });
     // Let the fan-out reach the ensure (after the next tick, when the early requests are
     // written), then see what left before it is answered.
-    for (let i = 0; i < 10 && !log.includes('ensure'); i++) await new Promise(setImmediate);
-    expect(log).to.include('ensure');
+    for (let i = 0; i < 10 && !log.some((l) => l.startsWith('ensure')); i++) await new Promise(setImmediate);
+    expect(log.some((l) => l.startsWith('ensure'))).to.equal(true);
     recorded();
     await done;
   }
 
-  it('sends a fresh entry to an unordered endpoint before recording it, and attempts with that answer', async () => {
+  it('sends a fresh entry to an unordered endpoint before recording anything, and records it with its answer', async () => {
     await run(true);
     expect(log.indexOf('early plain')).to.be.below(log.indexOf('recorded'));
-    expect(log).to.include('attempt plain (sent early)');
+    // Not in the ensure: the attempt records the delivery.
+    expect(log).to.include('ensure ordered,paced');
   });
 
   it('sends to an ordered endpoint only once claimed, a paced one through the queue', async () => {
     await run(true);
-    expect(log.filter((l) => l.includes('ordered'))).to.deep.equal(['attempt ordered']);
-    expect(log.filter((l) => l.includes('paced'))).to.deep.equal([]);
+    const sends = log.filter((l) => !l.startsWith('ensure'));
+    expect(sends.filter((l) => l.includes('ordered'))).to.deep.equal(['attempt ordered']);
+    expect(sends.filter((l) => l.includes('paced'))).to.deep.equal([]);
   });
 
   it('sends an entry read again (claimed from a dead consumer) only after its record says to', async () => {
     await run(false);
     expect(log.filter((l) => l.startsWith('early'))).to.deep.equal([]);
+    expect(log).to.include('ensure plain,ordered,paced');
     expect(log).to.include('attempt plain');
   });
 });

@@ -2,7 +2,9 @@
  * The fan-out reads the next batch while the last one's records are being written, so the
  * rest of a burst of events is not held back by one Redis round trip; the records are still
  * handled batch after batch, and the direct slots a batch takes count before its attempts
- * start. The consumer group and the delivery store are fakes that wait on the test.
+ * start. The consumer group and the delivery store are fakes that wait on the test. The
+ * endpoint is ordered (recorded, then sent) unless a test says otherwise: a new delivery to
+ * an unordered one is sent at once and recorded with its answer (feed-fanout-early.test.ts).
  */
 import { expect } from 'chai';
 import type { FeedEntry } from '../../../src/store/change-feed.js';
@@ -39,7 +41,7 @@ describe('fan-out: the next batch is read while one is recorded', () => {
   let mostInFlight: number;
   let fanout: FeedFanout;
 
-  function start(concurrency: number): void {
+  function start(concurrency: number, ordered = true): void {
     log = [];
     batches = [];
     record = new Map();
@@ -68,6 +70,8 @@ describe('fan-out: the next batch is read while one is recorded', () => {
     const deliveries = {
       ensureAll: async (groups: { items: NewDelivery[]; claim?: { owners: readonly (string | null)[] } }[]) => {
         const events = groups.flatMap((g) => g.items.map((d) => d.eventId)).join(',');
+        // As the store: nothing to record, no call.
+        if (events === '') return groups.map(() => []);
         log.push(`record ${events}`);
         await new Promise<void>((resolve) => record.set(events, resolve));
         log.push(`recorded ${events}`);
@@ -79,14 +83,16 @@ describe('fan-out: the next batch is read while one is recorded', () => {
       mostInFlight = Math.max(mostInFlight, inFlight);
     };
     const direct: DirectDelivery = {
-      send: (_webhook, delivery) => {
+      attempt: async (spec) => {
         begin();
-        log.push(`send ${delivery.eventId}`);
-        return { result: new Promise(() => undefined), startedAt: 0 };
-      },
-      attempt: async (spec, _claimed, sent) => {
-        if (!sent) begin();
         log.push(`attempt ${spec.eventId}`);
+        await new Promise<void>((resolve) => settle.set(spec.eventId, resolve));
+        inFlight--;
+        return { kind: 'settled' };
+      },
+      attemptNew: async (spec) => {
+        begin();
+        log.push(`send ${spec.eventId}`);
         await new Promise<void>((resolve) => settle.set(spec.eventId, resolve));
         inFlight--;
         return { kind: 'settled' };
@@ -98,7 +104,7 @@ describe('fan-out: the next batch is read while one is recorded', () => {
     fanout = new FeedFanout({
       group: group as unknown as FeedConsumerGroup,
       leases: { acquire: async () => true, release: async () => undefined } as unknown as LeaseStore,
-      registry: { all: async () => [endpoint('plain')], version: async () => '1', keys: { index: 'wh:idx', healthAroundId: { before: 'wh:e:', after: ':h' } } } as unknown as WebhookRegistry,
+      registry: { all: async () => [endpoint('plain', { ordered })], version: async () => '1', keys: { index: 'wh:idx', healthAroundId: { before: 'wh:e:', after: ':h' } } } as unknown as WebhookRegistry,
       deliveries: deliveries as unknown as DeliveryStore,
       queue: { add: async () => undefined } as unknown as DeliveryQueue,
       logger: silentLogger(),
@@ -118,13 +124,13 @@ describe('fan-out: the next batch is read while one is recorded', () => {
     await stopped;
   });
 
-  it("sends the next batch's deliveries before the batch before is recorded", async () => {
+  it('reads and records the next batch before the batch before is recorded', async () => {
     start(10);
     await fanout.start();
     append(feedEntry(1));
     await until(() => log.includes('record evt_1'), 'batch 1 recorded');
     append(feedEntry(2), feedEntry(3));
-    await until(() => log.includes('send evt_3'), "batch 2's deliveries sent while batch 1 is recorded");
+    await until(() => log.includes('record evt_2,evt_3'), "batch 2's deliveries recorded while batch 1 is");
     expect(log).not.to.include('recorded evt_1');
   });
 
@@ -162,7 +168,28 @@ describe('fan-out: the next batch is read while one is recorded', () => {
     record.get('evt_1,evt_2')!();
     await until(() => log.includes('attempt evt_2'), "batch 1's attempts");
     settle.get('evt_1')!();
+    await until(() => log.includes('record evt_3'), 'batch 2 read once a slot is free');
+    record.get('evt_3')!();
+    await until(() => log.includes('attempt evt_3'), "batch 2's attempt");
+    expect(mostInFlight).to.equal(2);
+  });
+
+  it('a delivery sent before it is recorded holds its slot until its attempt settles', async () => {
+    start(2, false);
+    await fanout.start();
+    append(feedEntry(1), feedEntry(2));
+    await until(() => log.includes('send evt_2'), "batch 1's attempts");
+    append(feedEntry(3));
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    // Nothing was recorded, and both slots are batch 1's: batch 2 is not read yet.
+    expect(log.filter((l) => l.startsWith('record'))).to.deep.equal([]);
+    expect(log).not.to.include('read 3');
+    settle.get('evt_1')!();
     await until(() => log.includes('send evt_3'), 'batch 2 sent once a slot is free');
+    // Batch 1's entries are acknowledged once both of its attempts are.
+    expect(log.filter((l) => l.startsWith('ack'))).to.deep.equal([]);
+    settle.get('evt_2')!();
+    await until(() => log.includes('ack 1764460800000-1,1764460800000-2'), "batch 1's acknowledgement");
     expect(mostInFlight).to.equal(2);
   });
 });

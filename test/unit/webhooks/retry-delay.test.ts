@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { retryDelayMs } from '../../../src/webhooks/delivery-worker.js';
+import { retryDelayMs } from '../../../src/webhooks/attempt-outcome.js';
 import { parseRetryAfter } from '../../../src/webhooks/webhook-sender.js';
 import { eventMatches } from '../../../src/webhooks/webhook-schemas.js';
 

@@ -13,7 +13,7 @@ import type { FeedConsumerGroup } from '../../../src/store/feed-consumer-group.j
 import type { LeaseStore } from '../../../src/store/lease-store.js';
 import type { WebhookRegistry } from '../../../src/store/webhook-registry.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import type { DeliveryQueue } from '../../../src/webhooks/delivery-queue.js';
+import type { DeliveryJobSpec, DeliveryQueue } from '../../../src/webhooks/delivery-queue.js';
 import type { DirectDelivery } from '../../../src/webhooks/direct-delivery.js';
 import { FeedFanout } from '../../../src/webhooks/feed-fanout.js';
 import { CLAIMED, endpoint, feedEntry } from './fanout-fakes.js';
@@ -78,25 +78,18 @@ describe('fan-out: the next batch is read while one is recorded', () => {
         return groups.map((g) => g.items.map((_, i) => ({ code: 'created' as const, run: 0, ...(g.claim?.owners[i] ? { claim: CLAIMED } : {}) })));
       },
     };
-    const begin = () => {
+    /** An attempt in flight until the test settles it; `verb` names it in the log ('send': sent before it was recorded). */
+    const attemptLogged = (verb: string) => async (spec: DeliveryJobSpec) => {
       inFlight++;
       mostInFlight = Math.max(mostInFlight, inFlight);
+      log.push(`${verb} ${spec.eventId}`);
+      await new Promise<void>((resolve) => settle.set(spec.eventId, resolve));
+      inFlight--;
+      return { kind: 'settled' } as const;
     };
     const direct: DirectDelivery = {
-      attempt: async (spec) => {
-        begin();
-        log.push(`attempt ${spec.eventId}`);
-        await new Promise<void>((resolve) => settle.set(spec.eventId, resolve));
-        inFlight--;
-        return { kind: 'settled' };
-      },
-      attemptNew: async (spec) => {
-        begin();
-        log.push(`send ${spec.eventId}`);
-        await new Promise<void>((resolve) => settle.set(spec.eventId, resolve));
-        inFlight--;
-        return { kind: 'settled' };
-      },
+      attempt: attemptLogged('attempt'),
+      attemptNew: attemptLogged('send'),
       leaseMs: () => 2_000,
       eligible: () => true,
       concurrency: () => concurrency,
